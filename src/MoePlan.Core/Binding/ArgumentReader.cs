@@ -1,0 +1,232 @@
+using System.Globalization;
+using MoePlan.Core.Diagnostics;
+using MoePlan.Core.Syntax;
+using MoePlan.Core.Text;
+
+namespace MoePlan.Core.Binding;
+
+/// <summary>
+/// Reads a setting's arguments left to right against what the setting expects. Every mismatch is reported
+/// once, with the setting's usage, and the reader then gives up on that setting (returns nulls).
+/// </summary>
+public sealed class ArgumentReader(SettingSyntax setting, string usage, string file, ExpressionEvaluator evaluator, ICollection<Diagnostic> diagnostics)
+{
+    private int index;
+    private bool failed;
+
+    public SettingSyntax Setting => setting;
+
+    public bool Failed => failed;
+
+    public SourceSpan Span => setting.Range.In(file);
+
+    public bool AtEnd => index >= setting.Arguments.Length;
+
+    private ArgumentSyntax? Current => index < setting.Arguments.Length ? setting.Arguments[index] : null;
+
+    private SourceSpan CurrentSpan => (Current?.Range ?? setting.Name.Range).In(file);
+
+    /// <summary>True (and consumes it) when the next argument is the bare word <paramref name="word"/>.</summary>
+    public bool TryWord(string word)
+    {
+        if (!failed && Current is IdentifierSyntax identifier && identifier.Name == word)
+        {
+            index++;
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>The next argument as one of <paramref name="allowed"/> words.</summary>
+    public Sourced<string>? Word(string what, IReadOnlyCollection<string> allowed)
+    {
+        if (failed)
+        {
+            return null;
+        }
+
+        if (Current is not IdentifierSyntax identifier)
+        {
+            ReportMismatch();
+            return null;
+        }
+
+        index++;
+        if (!allowed.Contains(identifier.Name))
+        {
+            diagnostics.Add(DiagnosticCodes.UnknownWord.Create(identifier.Range.In(file), identifier.Name, what,
+                string.Join(", ", allowed.Select(a => $"`{a}`")), Suggestions.DidYouMean(identifier.Name, allowed)));
+            failed = true;
+            return null;
+        }
+
+        return new Sourced<string>(identifier.Name, identifier.Range.In(file));
+    }
+
+    /// <summary>The next argument as any bare word (a name looked up elsewhere, e.g. in a catalog).</summary>
+    public Sourced<string>? AnyWord()
+    {
+        if (failed)
+        {
+            return null;
+        }
+
+        if (Current is not IdentifierSyntax identifier)
+        {
+            ReportMismatch();
+            return null;
+        }
+
+        index++;
+        return new Sourced<string>(identifier.Name, identifier.Range.In(file));
+    }
+
+    public Sourced<string>? Operator()
+    {
+        if (failed)
+        {
+            return null;
+        }
+
+        if (Current is not OperatorSyntax op)
+        {
+            ReportMismatch();
+            return null;
+        }
+
+        index++;
+        return new Sourced<string>(op.Text, op.Range.In(file));
+    }
+
+    public Sourced<string>? String()
+    {
+        if (failed)
+        {
+            return null;
+        }
+
+        if (Current is not ExpressionSyntax expression)
+        {
+            ReportMismatch();
+            return null;
+        }
+
+        index++;
+        var value = evaluator.Evaluate(expression);
+        if (value is null)
+        {
+            failed = true;
+            return null;
+        }
+
+        if (value.Text is null)
+        {
+            diagnostics.Add(DiagnosticCodes.WrongArguments.Create(expression.Range.In(file), setting.Name.Name, usage));
+            failed = true;
+            return null;
+        }
+
+        return new Sourced<string>(value.Text, expression.Range.In(file));
+    }
+
+    /// <summary>The next argument as a quantity of <paramref name="dimension"/> (a plain number also accepted when <paramref name="alsoPlain"/>).</summary>
+    public Sourced<double>? Quantity(Dimension dimension, bool alsoPlain = false)
+    {
+        if (failed)
+        {
+            return null;
+        }
+
+        if (Current is not ExpressionSyntax expression || expression is StringLiteralSyntax)
+        {
+            ReportMismatch();
+            return null;
+        }
+
+        index++;
+        var value = evaluator.Evaluate(expression);
+        if (value is null)
+        {
+            failed = true;
+            return null;
+        }
+
+        var span = expression.Range.In(file);
+        if (value.Quantity is not { } quantity)
+        {
+            diagnostics.Add(DiagnosticCodes.WrongDimension.Create(span, setting.Name.Name, Units.Describe(dimension), "a string"));
+            failed = true;
+            return null;
+        }
+
+        if (quantity.Dimension != dimension && !(alsoPlain && quantity.Dimension == Dimension.None))
+        {
+            diagnostics.Add(DiagnosticCodes.WrongDimension.Create(span, setting.Name.Name, Units.Describe(dimension), Units.Describe(quantity.Dimension)));
+            failed = true;
+            return null;
+        }
+
+        return new Sourced<double>(quantity.Value, span);
+    }
+
+    /// <summary>A plain number within [min, max].</summary>
+    public Sourced<double>? Number(double min, double max, string range)
+    {
+        var value = Quantity(Dimension.None);
+        if (value is { } v && (v.Value < min || v.Value > max || double.IsNaN(v.Value)))
+        {
+            return OutOfRange(v.Span, range, v.Value);
+        }
+
+        return value;
+    }
+
+    /// <summary>A whole number of at least <paramref name="min"/>.</summary>
+    public Sourced<int>? Whole(int min)
+    {
+        var value = Quantity(Dimension.None);
+        if (value is not { } v)
+        {
+            return null;
+        }
+
+        if (Math.Abs(v.Value - Math.Round(v.Value)) > 1e-9 || v.Value < min || v.Value > int.MaxValue)
+        {
+            OutOfRange<double>(v.Span, min == 0 ? "a whole number, 0 or more" : $"a whole number, {min} or more", v.Value);
+            return null;
+        }
+
+        return new Sourced<int>((int)Math.Round(v.Value), v.Span);
+    }
+
+    /// <summary><c>on</c> or <c>off</c>.</summary>
+    public Sourced<bool>? Switch()
+    {
+        var word = Word("switch", ["on", "off"]);
+        return word is { } w ? new Sourced<bool>(w.Value == "on", w.Span) : null;
+    }
+
+    /// <summary>Reports leftover arguments. Call when the setting's arguments are all read.</summary>
+    public void End()
+    {
+        if (!failed && Current is not null)
+        {
+            ReportMismatch();
+        }
+    }
+
+    private Sourced<T>? OutOfRange<T>(SourceSpan span, string range, double found)
+        where T : struct
+    {
+        diagnostics.Add(DiagnosticCodes.OutOfRange.Create(span, setting.Name.Name, range, found.ToString("0.######", CultureInfo.InvariantCulture)));
+        failed = true;
+        return null;
+    }
+
+    private void ReportMismatch()
+    {
+        diagnostics.Add(DiagnosticCodes.WrongArguments.Create(CurrentSpan, setting.Name.Name, usage));
+        failed = true;
+    }
+}

@@ -1,0 +1,48 @@
+using System.Collections.Immutable;
+using MoePlan.Core.Diagnostics;
+using MoePlan.Core.Syntax;
+using MoePlan.Core.Text;
+
+namespace MoePlan.Core.Binding;
+
+/// <summary>
+/// The settings of one block, indexed by name after reporting unknown names (with "did you mean") and
+/// duplicates. The binder asks it for each setting it knows; what it never asks for was unknown.
+/// </summary>
+public sealed class SettingsBlock
+{
+    private readonly Dictionary<string, SettingSyntax> settings = new(StringComparer.Ordinal);
+
+    public SettingsBlock(string kind, BlockSyntax block, string file, ICollection<Diagnostic> diagnostics)
+    {
+        Kind = kind;
+        Span = block.Range.In(file);
+        var known = LanguageSchema.SettingNames(kind);
+        foreach (var setting in block.Settings)
+        {
+            var name = setting.Name.Name;
+            if (!known.Contains(name))
+            {
+                diagnostics.Add(DiagnosticCodes.UnknownSetting.Create(
+                    setting.Name.Range.In(file), name, kind, Suggestions.DidYouMean(name, known)));
+                continue;
+            }
+
+            if (settings.TryGetValue(name, out var first))
+            {
+                diagnostics.Add(DiagnosticCodes.DuplicateSetting.Create(setting.Name.Range.In(file), name, kind, first.Name.Range.Line));
+                continue;
+            }
+
+            settings.Add(name, setting);
+        }
+    }
+
+    public string Kind { get; }
+
+    public SourceSpan Span { get; }
+
+    public SettingSyntax? this[string name] => settings.GetValueOrDefault(name);
+
+    public ImmutableArray<string> Present => [.. settings.Keys.Order(StringComparer.Ordinal)];
+}

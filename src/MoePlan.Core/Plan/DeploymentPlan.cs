@@ -1,0 +1,187 @@
+using MoePlan.Core.Catalog;
+using MoePlan.Core.Text;
+
+namespace MoePlan.Core.Plan;
+
+/// <summary>A value with the place in the source that set it; defaults point at the block that omitted them.</summary>
+public readonly record struct Sourced<T>(T Value, SourceSpan Span, bool IsDefault = false);
+
+public enum EngineKind
+{
+    Vllm,
+    Sglang,
+    OmniInfer,
+}
+
+public enum NumericFormat
+{
+    Bf16,
+    Fp8,
+    Int8,
+}
+
+public enum ProxyMode
+{
+    Sequential,
+    Parallel,
+}
+
+public enum PoolRole
+{
+    Prefill,
+    Decode,
+}
+
+public enum TraceFormat
+{
+    Mooncake,
+    Azure,
+}
+
+public enum ArrivalProcess
+{
+    Poisson,
+    Constant,
+}
+
+/// <summary>
+/// A bound deployment: every name resolved against the catalogs, every value in normalised units
+/// (milliseconds, bytes, bytes per second, per second), every node with the span that set it. Immutable.
+/// </summary>
+public sealed record DeploymentPlan(
+    Sourced<string> Name,
+    Sourced<EngineKind> Engine,
+    ModelPlan Model,
+    PrecisionPlan Precision,
+    Sourced<HardwareEntry> Hardware,
+    ClusterPlan Cluster,
+    Sourced<double>? PriceUsdPerDeviceHour,
+    PoolPlan Prefill,
+    PoolPlan Decode,
+    PlacementPlan Placement,
+    ProxyPlan Proxy,
+    SloPlan Slo,
+    WorkloadPlan Workload);
+
+/// <param name="ConfigPath">The config.json the model was read from, as written in the plan; null for catalog models.</param>
+public sealed record ModelPlan(ModelEntry Entry, string? ConfigPath, SourceSpan Span);
+
+/// <summary>Numeric formats per part of the model. <see cref="Weights"/> is the base that the others default to.</summary>
+public sealed record PrecisionPlan(
+    Sourced<NumericFormat> Weights,
+    Sourced<NumericFormat> Attention,
+    Sourced<NumericFormat> Experts,
+    Sourced<NumericFormat> Dense,
+    Sourced<NumericFormat> KvCache,
+    Sourced<NumericFormat> Dispatch,
+    Sourced<NumericFormat> Combine);
+
+/// <param name="SupernodeDevices">Devices in one scale-up domain when it spans nodes (CloudMatrix384: 384); null = one node.</param>
+public sealed record ClusterPlan(
+    SourceSpan Span,
+    Sourced<int> Nodes,
+    Sourced<int> DevicesPerNode,
+    Sourced<int>? SupernodeDevices,
+    Sourced<double>? ScaleUpBytesPerSecond,
+    Sourced<double>? ScaleOutBytesPerSecond)
+{
+    public int Devices => Nodes.Value * DevicesPerNode.Value;
+
+    /// <summary>Devices that share the fast scale-up fabric (a node, or a supernode).</summary>
+    public int ScaleUpDomainDevices => SupernodeDevices?.Value ?? DevicesPerNode.Value;
+}
+
+/// <summary>Per-instance parallelism in ranks. On multi-die packages a rank is a die.</summary>
+public sealed record ParallelPlan(SourceSpan Span, Sourced<int> DataParallel, Sourced<int> TensorParallel, Sourced<int> ExpertParallel)
+{
+    public int Ranks => DataParallel.Value * TensorParallel.Value;
+}
+
+public sealed record MtpPlan(SourceSpan Span, Sourced<int> DraftTokens, Sourced<double> Acceptance)
+{
+    /// <summary>Tokens a decode step yields per sequence: 1 + acceptance x draft tokens.</summary>
+    public double TokensPerStep => 1 + (Acceptance.Value * DraftTokens.Value);
+}
+
+/// <summary>A prefill or decode pool: identical instances with the same parallelism.</summary>
+/// <param name="MaxBatchTokensPerDevice">Prefill: tokens per step per device.</param>
+/// <param name="MaxBatchPerDevice">Decode: running sequences per device.</param>
+/// <param name="ContextTokens">Decode: KV length per sequence that memory must hold.</param>
+public sealed record PoolPlan(
+    PoolRole Role,
+    SourceSpan Span,
+    Sourced<int> Instances,
+    ParallelPlan Parallel,
+    Sourced<int>? MaxBatchTokensPerDevice,
+    Sourced<int>? MaxBatchPerDevice,
+    Sourced<int>? ContextTokens,
+    MtpPlan? Mtp,
+    Sourced<bool> MicrobatchOverlap);
+
+public abstract record LoadSource(SourceSpan Span);
+
+public sealed record FileLoadSource(SourceSpan Span, string Path) : LoadSource(Span);
+
+public sealed record SyntheticLoadSource(SourceSpan Span, long Seed) : LoadSource(Span);
+
+public sealed record PlacementPlan(
+    SourceSpan Span,
+    Sourced<string> Algorithm,
+    Sourced<int> RedundantExperts,
+    LoadSource Loads,
+    Sourced<bool> Uneven,
+    Sourced<int>? MaxRedundantPerExpert,
+    Sourced<int>? MaxRedundantPerDevice);
+
+/// <param name="ScriptPath">Set when the policy is a C# script; <see cref="Policy"/> is then "script".</param>
+public sealed record ProxyPlan(
+    SourceSpan Span,
+    Sourced<ProxyMode> Mode,
+    Sourced<string> Policy,
+    Sourced<string>? ScriptPath,
+    Sourced<bool> Apc,
+    Sourced<bool> TokenizerReuse);
+
+/// <param name="Percentile">50, 90, 99 ...; 0 means the mean.</param>
+public sealed record SloTarget(SourceSpan Span, double Percentile, double Milliseconds, bool Inclusive)
+{
+    public string StatisticName => Percentile == 0 ? "mean" : $"p{Percentile.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+}
+
+public sealed record SloPlan(SourceSpan Span, SloTarget? Ttft, SloTarget? Tpot);
+
+public abstract record LengthDistribution(SourceSpan Span)
+{
+    public abstract double Mean { get; }
+}
+
+public sealed record FixedLength(SourceSpan Span, int Tokens) : LengthDistribution(Span)
+{
+    public override double Mean => Tokens;
+}
+
+public sealed record UniformLength(SourceSpan Span, int Min, int Max) : LengthDistribution(Span)
+{
+    public override double Mean => (Min + Max) / 2.0;
+}
+
+/// <summary>Log-normal lengths given by their own mean and standard deviation (not the underlying normal's), optionally clipped.</summary>
+public sealed record LogNormalLength(SourceSpan Span, double MeanTokens, double StandardDeviationTokens, int? Min, int? Max) : LengthDistribution(Span)
+{
+    public override double Mean => MeanTokens;
+}
+
+public sealed record TraceSource(SourceSpan Span, string Path, TraceFormat Format);
+
+public sealed record ArrivalPlan(SourceSpan Span, ArrivalProcess Process, double RatePerSecond);
+
+/// <summary>The traffic: a trace, or a synthetic workload (arrivals and length distributions).</summary>
+public sealed record WorkloadPlan(
+    SourceSpan Span,
+    TraceSource? Trace,
+    ArrivalPlan? Arrivals,
+    LengthDistribution? Input,
+    LengthDistribution? Output,
+    Sourced<double> PrefixShare,
+    Sourced<int>? Requests,
+    Sourced<long> Seed);
