@@ -25,4 +25,17 @@ public sealed record HardwareEntry(
     double? ScaleOutBytesPerSecondPerDirection,
     int? DevicesPerNode,
     bool Estimated,
-    ImmutableSortedDictionary<string, string> Sources);
+    ImmutableSortedDictionary<string, string> Sources)
+{
+    /// <summary>Other names <see cref="EmbeddedCatalog.FindHardware"/> accepts (lower-case kebab).</summary>
+    public ImmutableArray<string> Aliases { get; init; } = ImmutableArray<string>.Empty;
+
+    /// <summary>Dense FP4 rate (Blackwell); null when the chip has none or no source gives it.</summary>
+    public double? Fp4TeraFlopsPerPackage { get; init; }
+
+    /// <summary>
+    /// Packages in one scale-up domain (all reachable over <see cref="ScaleUpBytesPerSecondPerDirection"/>):
+    /// an NVLink node, a GB200 NVL72 rack, a CloudMatrix384 supernode.
+    /// </summary>
+    public int? ScaleUpDomainPackages { get; init; }
+}

@@ -39,6 +39,18 @@ public sealed record ModelArchitecture(
     string ScoringFunction)
 {
     public int MoeLayers => Layers - FirstDenseLayers;
+
+    /// <summary>
+    /// Depth-scaled sandwich norm (openPangu config.json <c>sandwich_norm</c>): each layer has four RMS norms
+    /// (before and after attention, before and after the FFN) instead of two.
+    /// </summary>
+    public bool SandwichNorm { get; init; }
+
+    /// <summary>
+    /// The shared experts' output is scaled by a sigmoid gate (a hidden x 1 projection), as in Qwen1.5-MoE
+    /// (qwen2_moe <c>shared_expert_gate</c>).
+    /// </summary>
+    public bool SharedExpertGate { get; init; }
 }
 
 /// <summary>A published parameter count with where it was published ("[2nd]" marks second-hand sources).</summary>
