@@ -1,1 +1,1 @@
-return 0;
+return MoePlan.Cli.MoePlanCli.Run(args, Console.Out, Console.Error);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using MoePlan.Core.Diagnostics;
+using MoePlan.Core.Plan;
 using MoePlan.Core.Syntax;
 using MoePlan.Core.Text;
 
@@ -176,7 +177,7 @@ public sealed class ArgumentReader(SettingSyntax setting, string usage, string f
         var value = Quantity(Dimension.None);
         if (value is { } v && (v.Value < min || v.Value > max || double.IsNaN(v.Value)))
         {
-            return OutOfRange(v.Span, range, v.Value);
+            return OutOfRange<double>(v.Span, range, v.Value);
         }
 
         return value;

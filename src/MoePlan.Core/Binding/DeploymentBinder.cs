@@ -111,15 +111,15 @@ public sealed class DeploymentBinder
         var owner = $"deployment \"{deployment.Name.Value}\"";
         var headSpan = deployment.Name.Range.In(file);
 
-        var engine = Required(block, "engine", owner, headSpan, s =>
+        var engine = Required<Sourced<EngineKind>?>(block, "engine", owner, headSpan, s =>
         {
             var r = Read(s, "one of `vllm`, `sglang`, `omni-infer`, e.g. `engine sglang`");
             var word = r.Word("engine", Engines);
             r.End();
-            return word is { } w ? new Sourced<EngineKind>(ParseEngine(w.Value), w.Span) : (Sourced<EngineKind>?)null;
+            return word is { } w ? new Sourced<EngineKind>(ParseEngine(w.Value), w.Span) : null;
         });
         var model = Required(block, "model", owner, headSpan, BindModel);
-        var hardware = Required(block, "hardware", owner, headSpan, s =>
+        var hardware = Required<Sourced<HardwareEntry>?>(block, "hardware", owner, headSpan, s =>
         {
             var r = Read(s, "a catalog name, e.g. `hardware h800` (see `moeplan hardware`)");
             var word = r.AnyWord();

@@ -1,0 +1,23 @@
+using System.CommandLine;
+
+namespace MoePlan.Cli.Commands;
+
+public enum OutputFormat
+{
+    Text,
+    Json,
+}
+
+internal static class CommonOptions
+{
+    public static Option<string> Format(params string[] allowed)
+    {
+        var option = new Option<string>("--format", "-f")
+        {
+            Description = $"Output format: {string.Join(", ", allowed)}.",
+            DefaultValueFactory = _ => allowed[0],
+        };
+        option.AcceptOnlyFromAmong(allowed);
+        return option;
+    }
+}

@@ -1,0 +1,56 @@
+using System.CommandLine;
+using MoePlan.Cli.Commands;
+
+namespace MoePlan.Cli;
+
+/// <summary>Exit codes: 0 ok, 1 diagnostics with errors, 2 usage or I/O error.</summary>
+public static class ExitCodes
+{
+    public const int Ok = 0;
+    public const int Diagnostics = 1;
+    public const int UsageOrIo = 2;
+}
+
+/// <summary>The command tree. Writers are parameters so tests run the CLI in-process.</summary>
+public static class MoePlanCli
+{
+    public static RootCommand Build(TextWriter stdout, TextWriter stderr)
+    {
+        var root = new RootCommand("moeplan: verify, cost-model and render deployments of giant mixture-of-experts models.");
+        root.Subcommands.Add(CheckCommand.Create(stdout, stderr));
+        root.Subcommands.Add(CompileCommand.Create(stdout, stderr));
+        root.Subcommands.Add(ModelsCommand.Create(stdout, stderr));
+        root.Subcommands.Add(HardwareCommand.Create(stdout, stderr));
+        return root;
+    }
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var root = Build(stdout, stderr);
+        var parse = root.Parse(args);
+        var configuration = new InvocationConfiguration { Output = stdout, Error = stderr };
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors)
+            {
+                stderr.WriteLine($"moeplan: error: {error.Message}");
+            }
+
+            stderr.WriteLine("Run 'moeplan --help' or 'moeplan <command> --help' for usage.");
+            return ExitCodes.UsageOrIo;
+        }
+
+        try
+        {
+            return parse.Invoke(configuration);
+        }
+        catch (CliUsageException e)
+        {
+            stderr.WriteLine($"moeplan: error: {e.Message}");
+            return ExitCodes.UsageOrIo;
+        }
+    }
+}
+
+/// <summary>A usage or I/O problem the CLI reports with exit code 2 (never a stack trace).</summary>
+public sealed class CliUsageException(string message) : Exception(message);

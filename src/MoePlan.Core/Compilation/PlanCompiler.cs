@@ -1,0 +1,107 @@
+using System.Collections.Immutable;
+using MoePlan.Core.Binding;
+using MoePlan.Core.Diagnostics;
+using MoePlan.Core.Parsing;
+using MoePlan.Core.Plan;
+using MoePlan.Core.Syntax;
+using MoePlan.Core.Text;
+using MoePlan.Core.Verification;
+
+namespace MoePlan.Core.Compilation;
+
+/// <summary>What compiling one plan file produced. <see cref="Plan"/> is null when there were errors.</summary>
+public sealed record CompilationResult(string Path, FileSyntax? Syntax, DeploymentPlan? Plan, ImmutableArray<Diagnostic> Diagnostics)
+{
+    public bool HasErrors => Diagnostics.Any(d => d.IsError);
+}
+
+/// <summary>Drives the stages left to right: text, tokens, syntax (with imports), bound plan, verified plan.</summary>
+public static class PlanCompiler
+{
+    public static CompilationResult Compile(string path, ISourceResolver resolver)
+    {
+        if (!resolver.TryRead(path, out var text, out var error))
+        {
+            return new CompilationResult(path, null, null, [DiagnosticCodes.ImportNotFound.Create(null, path, error)]);
+        }
+
+        return CompileText(path, text, resolver);
+    }
+
+    public static CompilationResult CompileText(string path, string text, ISourceResolver resolver)
+    {
+        var parsed = MoeParser.Parse(text, path);
+        if (parsed.Syntax is null)
+        {
+            return new CompilationResult(path, null, null, parsed.Diagnostics);
+        }
+
+        var diagnostics = new List<Diagnostic>();
+        var imports = new List<SourceFileSyntax>();
+        LoadImports(new SourceFileSyntax(path, parsed.Syntax), resolver, [path], new HashSet<string>(StringComparer.Ordinal) { path }, imports, diagnostics);
+        if (diagnostics.Any(d => d.IsError))
+        {
+            return new CompilationResult(path, parsed.Syntax, null, [.. diagnostics]);
+        }
+
+        var bound = DeploymentBinder.Bind(new SourceFileSyntax(path, parsed.Syntax), imports, resolver);
+        diagnostics.AddRange(bound.Diagnostics);
+        if (bound.Plan is null)
+        {
+            return new CompilationResult(path, parsed.Syntax, null, [.. diagnostics]);
+        }
+
+        diagnostics.AddRange(PlanVerifier.Verify(bound.Plan));
+        var hasErrors = diagnostics.Any(d => d.IsError);
+        return new CompilationResult(path, parsed.Syntax, hasErrors ? null : bound.Plan, [.. diagnostics]);
+    }
+
+    private static void LoadImports(
+        SourceFileSyntax file,
+        ISourceResolver resolver,
+        List<string> stack,
+        HashSet<string> loaded,
+        List<SourceFileSyntax> ordered,
+        List<Diagnostic> diagnostics)
+    {
+        foreach (var import in file.Syntax.Statements.OfType<ImportSyntax>())
+        {
+            var span = import.Path.Range.In(file.Path);
+            var resolved = resolver.Resolve(file.Path, import.Path.Value);
+            if (stack.Contains(resolved, StringComparer.Ordinal))
+            {
+                diagnostics.Add(DiagnosticCodes.ImportCycle.Create(span, string.Join(" -> ", stack.Append(resolved))));
+                continue;
+            }
+
+            if (!loaded.Add(resolved))
+            {
+                continue;
+            }
+
+            if (!resolver.TryRead(resolved, out var text, out var error))
+            {
+                diagnostics.Add(DiagnosticCodes.ImportNotFound.Create(span, resolved, error));
+                continue;
+            }
+
+            var parsed = MoeParser.Parse(text, resolved);
+            diagnostics.AddRange(parsed.Diagnostics);
+            if (parsed.Syntax is null)
+            {
+                continue;
+            }
+
+            foreach (var deployment in parsed.Syntax.Statements.OfType<DeploymentSyntax>())
+            {
+                diagnostics.Add(DiagnosticCodes.DeploymentInImport.Create(deployment.Range.In(resolved), resolved));
+            }
+
+            var imported = new SourceFileSyntax(resolved, parsed.Syntax);
+            stack.Add(resolved);
+            LoadImports(imported, resolver, stack, loaded, ordered, diagnostics);
+            stack.RemoveAt(stack.Count - 1);
+            ordered.Add(imported);
+        }
+    }
+}

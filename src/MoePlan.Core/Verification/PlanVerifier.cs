@@ -1,0 +1,258 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using MoePlan.Core.Catalog;
+using MoePlan.Core.Diagnostics;
+using MoePlan.Core.Plan;
+
+namespace MoePlan.Core.Verification;
+
+/// <summary>
+/// Checks a bound plan against the model, the hardware and itself: divisibility of experts and heads,
+/// ranks against devices and nodes, pools against the cluster, per-rank memory, engine fit.
+/// </summary>
+public static class PlanVerifier
+{
+    public static ImmutableArray<Diagnostic> Verify(DeploymentPlan plan)
+    {
+        var diagnostics = new List<Diagnostic>();
+        var hardware = plan.Hardware.Value;
+        var cluster = plan.Cluster;
+        var model = plan.Model.Entry;
+
+        if (cluster.SupernodeDevices is { } supernode &&
+            (supernode.Value % cluster.DevicesPerNode.Value != 0 || supernode.Value > cluster.Devices))
+        {
+            diagnostics.Add(DiagnosticCodes.SupernodeShape.Create(supernode.Span, supernode.Value, cluster.DevicesPerNode.Value, cluster.Devices));
+        }
+
+        var shapesOk = true;
+        foreach (var pool in new[] { plan.Prefill, plan.Decode })
+        {
+            shapesOk &= VerifyPool(plan, pool, diagnostics);
+        }
+
+        if (shapesOk)
+        {
+            VerifyClusterSize(plan, diagnostics);
+        }
+
+        if (plan.Decode.Mtp is { } mtp && model.Architecture.MtpLayers == 0)
+        {
+            diagnostics.Add(DiagnosticCodes.MtpUnsupported.CreateWithHint(mtp.Span, "use `mtp off`, or a model whose config has num_nextn_predict_layers > 0", model.Name));
+        }
+
+        VerifyProxy(plan, diagnostics);
+        VerifyPlacement(plan, diagnostics);
+
+        if (shapesOk && !diagnostics.Any(d => d.IsError))
+        {
+            if (hardware.HbmBytesPerPackage is null)
+            {
+                diagnostics.Add(DiagnosticCodes.HardwareFigureRequired.Create(plan.Hardware.Span, hardware.Name, "HBM capacity", "the memory check", "the catalog marks it estimated"));
+            }
+            else
+            {
+                foreach (var pool in new[] { plan.Prefill, plan.Decode })
+                {
+                    VerifyMemory(plan, pool, diagnostics);
+                }
+            }
+        }
+
+        return [.. diagnostics];
+    }
+
+    private static string Name(PoolPlan pool) => pool.Role == PoolRole.Prefill ? "prefill" : "decode";
+
+    private static int DevicesPerInstance(PoolPlan pool, HardwareEntry hardware) => pool.Parallel.Ranks / hardware.DiesPerPackage;
+
+    private static bool VerifyPool(DeploymentPlan plan, PoolPlan pool, List<Diagnostic> diagnostics)
+    {
+        var a = plan.Model.Entry.Architecture;
+        var hardware = plan.Hardware.Value;
+        var parallel = pool.Parallel;
+        var name = Name(pool);
+        var ok = true;
+
+        if (parallel.Ranks % hardware.DiesPerPackage != 0)
+        {
+            diagnostics.Add(DiagnosticCodes.RanksNotWholeDevices.Create(parallel.Span, name, parallel.DataParallel.Value,
+                parallel.TensorParallel.Value, parallel.Ranks, hardware.Name, hardware.DiesPerPackage));
+            ok = false;
+        }
+
+        var ep = parallel.ExpertParallel;
+        if (parallel.Ranks % ep.Value != 0)
+        {
+            diagnostics.Add(DiagnosticCodes.ExpertParallelNotDivisible.Create(ep.Span, name, ep.Value, parallel.Ranks));
+            ok = false;
+        }
+
+        var redundant = plan.Placement.RedundantExperts.Value;
+        var slots = a.RoutedExperts + redundant;
+        if (slots % ep.Value != 0)
+        {
+            var fix = SmallestRedundancy(a.RoutedExperts, redundant, ep.Value);
+            diagnostics.Add(DiagnosticCodes.ExpertsNotDivisible.CreateWithHint(ep.Span,
+                $"use {fix} redundant experts ({a.RoutedExperts + fix} = {(a.RoutedExperts + fix) / ep.Value} x {ep.Value})",
+                name, ep.Value, a.RoutedExperts, redundant, slots));
+            ok = false;
+        }
+
+        var tp = parallel.TensorParallel;
+        if (a.Attention.Heads % tp.Value != 0)
+        {
+            diagnostics.Add(DiagnosticCodes.HeadsNotDivisible.Create(tp.Span, name, tp.Value, $"the {a.Attention.Heads} attention heads of {plan.Model.Entry.Name}"));
+            ok = false;
+        }
+        else if (a.Attention is GroupedQueryAttention gqa && gqa.KeyValueHeads % tp.Value != 0 && tp.Value % gqa.KeyValueHeads != 0)
+        {
+            diagnostics.Add(DiagnosticCodes.HeadsNotDivisible.Create(tp.Span, name, tp.Value, $"nor is a multiple of the {gqa.KeyValueHeads} KV heads"));
+            ok = false;
+        }
+
+        if (ok)
+        {
+            var devices = DevicesPerInstance(pool, hardware);
+            var perNode = plan.Cluster.DevicesPerNode.Value;
+            if (devices > perNode && devices % perNode != 0)
+            {
+                diagnostics.Add(DiagnosticCodes.InstanceSplitsNodes.CreateWithHint(parallel.Span,
+                    $"make an instance a whole number of nodes ({perNode * (int)Math.Ceiling((double)devices / perNode)} devices)",
+                    name, devices, $"spans {((double)devices / perNode).ToString("0.##", CultureInfo.InvariantCulture)}", perNode));
+                ok = false;
+            }
+            else if (devices < perNode && perNode % devices != 0)
+            {
+                diagnostics.Add(DiagnosticCodes.InstanceSplitsNodes.CreateWithHint(parallel.Span,
+                    "use an instance size that divides the node",
+                    name, devices, "does not tile", perNode));
+                ok = false;
+            }
+        }
+
+        if (ok && pool.MicrobatchOverlap.Value)
+        {
+            var tokens = MemoryModel.TokensPerDataParallelRank(pool, hardware);
+            if (tokens < 2)
+            {
+                diagnostics.Add(DiagnosticCodes.OverlapNeedsTwoBatches.Create(pool.MicrobatchOverlap.Span, name,
+                    $"{tokens.ToString("0.##", CultureInfo.InvariantCulture)} token(s) per step"));
+            }
+        }
+
+        return ok;
+    }
+
+    private static int SmallestRedundancy(int routed, int current, int ep)
+    {
+        for (var r = current; ; r++)
+        {
+            if ((routed + r) % ep == 0)
+            {
+                return r;
+            }
+        }
+    }
+
+    private static void VerifyClusterSize(DeploymentPlan plan, List<Diagnostic> diagnostics)
+    {
+        var hardware = plan.Hardware.Value;
+        var prefillDevices = DevicesPerInstance(plan.Prefill, hardware);
+        var decodeDevices = DevicesPerInstance(plan.Decode, hardware);
+        var needed = (plan.Prefill.Instances.Value * prefillDevices) + (plan.Decode.Instances.Value * decodeDevices);
+        var cluster = plan.Cluster;
+        if (needed > cluster.Devices)
+        {
+            diagnostics.Add(DiagnosticCodes.ClusterTooSmall.CreateWithHint(cluster.Nodes.Span,
+                $"use `nodes {(int)Math.Ceiling((double)needed / cluster.DevicesPerNode.Value)}` or fewer instances",
+                needed, plan.Prefill.Instances.Value, prefillDevices, plan.Decode.Instances.Value, decodeDevices,
+                cluster.Devices, cluster.Nodes.Value, cluster.DevicesPerNode.Value));
+        }
+        else if (needed < cluster.Devices)
+        {
+            diagnostics.Add(DiagnosticCodes.IdleDevices.Create(cluster.Nodes.Span, cluster.Devices - needed, cluster.Devices));
+        }
+    }
+
+    private static void VerifyProxy(DeploymentPlan plan, List<Diagnostic> diagnostics)
+    {
+        var mode = plan.Proxy.Mode;
+        if (mode.IsDefault)
+        {
+            return;
+        }
+
+        if (mode.Value == ProxyMode.Parallel && plan.Engine.Value == EngineKind.Vllm)
+        {
+            diagnostics.Add(DiagnosticCodes.ProxyModeMismatch.Create(mode.Span, "parallel", "vLLM",
+                "vLLM's decode side allocates and pulls the KV cache after prefill; parallel mode suits SGLang"));
+        }
+        else if (mode.Value == ProxyMode.Sequential && plan.Engine.Value == EngineKind.Sglang)
+        {
+            diagnostics.Add(DiagnosticCodes.ProxyModeMismatch.Create(mode.Span, "sequential", "SGLang",
+                "SGLang pre-allocates KV on decode and prefill pushes it layer by layer; sequential mode suits vLLM"));
+        }
+    }
+
+    private static void VerifyPlacement(DeploymentPlan plan, List<Diagnostic> diagnostics)
+    {
+        var algorithm = plan.Placement.Algorithm;
+        if (algorithm.Value != "eplb-hierarchical")
+        {
+            return;
+        }
+
+        var a = plan.Model.Entry.Architecture;
+        var nodes = (int)Math.Ceiling((double)DevicesPerInstance(plan.Prefill, plan.Hardware.Value) / plan.Cluster.DevicesPerNode.Value);
+        if (a.ExpertGroups <= 1)
+        {
+            diagnostics.Add(DiagnosticCodes.HierarchicalFallsBack.Create(algorithm.Span, $"{plan.Model.Entry.Name} has no expert groups"));
+        }
+        else if (a.ExpertGroups % nodes != 0)
+        {
+            diagnostics.Add(DiagnosticCodes.HierarchicalFallsBack.Create(algorithm.Span, $"{a.ExpertGroups} expert groups do not divide over {nodes} nodes of a prefill instance"));
+        }
+    }
+
+    private static void VerifyMemory(DeploymentPlan plan, PoolPlan pool, List<Diagnostic> diagnostics)
+    {
+        var m = MemoryModel.Compute(plan, pool);
+        if (m.Fits)
+        {
+            return;
+        }
+
+        var hardware = plan.Hardware.Value;
+        var unit = hardware.DiesPerPackage > 1 ? "die" : "device";
+        var fixedBytes = m.WeightBytes;
+        var perUnit = (m.KvCacheBytes + m.ActivationBytes + m.CommunicationBufferBytes) /
+                      (pool.Role == PoolRole.Prefill ? pool.MaxBatchTokensPerDevice!.Value.Value : pool.MaxBatchPerDevice!.Value.Value);
+        string hint;
+        if (fixedBytes >= m.UsableBytes)
+        {
+            hint = $"the weights alone need {Gb(fixedBytes)} GB: raise ep or tp, or use a smaller precision";
+        }
+        else
+        {
+            var limit = (int)Math.Floor((m.UsableBytes - fixedBytes) / perUnit);
+            hint = pool.Role == PoolRole.Prefill
+                ? $"lower max_batch_tokens to {limit} per device"
+                : $"lower max_batch to {limit} per device, or context";
+            if (pool.Role == PoolRole.Decode)
+            {
+                var kvPerContextToken = m.KvCacheBytes / pool.ContextTokens!.Value.Value;
+                var context = (int)Math.Floor((m.UsableBytes - (m.TotalBytes - m.KvCacheBytes)) / kvPerContextToken);
+                hint += context > 0 ? $" to {context}" : " (the batch's activations alone do not fit)";
+            }
+        }
+
+        var span = pool.Role == PoolRole.Prefill ? pool.MaxBatchTokensPerDevice!.Value.Span : pool.MaxBatchPerDevice!.Value.Span;
+        diagnostics.Add(DiagnosticCodes.MemoryDoesNotFit.CreateWithHint(span, hint, Name(pool), Gb(m.TotalBytes), unit,
+            Gb(m.WeightBytes), Gb(m.KvCacheBytes), Gb(m.ActivationBytes), Gb(m.CommunicationBufferBytes),
+            hardware.DiesPerPackage > 1 ? $"a {hardware.Name} die" : hardware.Name,
+            Gb(m.CapacityBytes), Gb(m.UsableBytes), (int)(MemoryFootprint.ReservedFraction * 100)));
+    }
+
+    private static string Gb(double bytes) => (bytes / 1e9).ToString("0.0", CultureInfo.InvariantCulture);
+}
