@@ -296,7 +296,7 @@ public static class HuggingFaceConfigReader
             if (sparseStep is > 1 && layers is not null)
             {
                 Report(DiagnosticCodes.ModelConfigUnsupportedLayerLayout, file, "$.decoder_sparse_step",
-                    $"{Int(sparseStep.Value)} (only every {Int(sparseStep.Value)}th layer is MoE)");
+                    $"{Int(sparseStep.Value)} (a MoE layer every {Int(sparseStep.Value)} layers)");
             }
 
             if (HasErrors)
