@@ -297,6 +297,29 @@ public sealed class HuggingFaceConfigReaderTests
     }
 
     [Fact]
+    public void MessagesNameTheFileAndTheJsonPath()
+    {
+        // MSBuild-style, located at the DSL token that named the file (plan.moe line 3, column 12).
+        Assert.Equal(
+            "plan.moe(3,12): error MP2103: model config 'test.config.json': $.hidden_size must be a positive integer, found \"7168\"",
+            Single(Read(DeepSeekWith(j => j["hidden_size"] = "7168")), "MP2103").ToString());
+        Assert.Equal(
+            "plan.moe(3,12): error MP2102: model config 'test.config.json': required field $.kv_lora_rank is missing (compressed KV width)",
+            Single(Read(DeepSeekWith(j => j.Remove("kv_lora_rank"))), "MP2102").ToString());
+        Assert.Equal(
+            "plan.moe(3,12): warning MP2106: model config 'test.config.json': weight precision not understood ($.torch_dtype is missing); assuming bf16 weights",
+            Single(Read(QwenWith(j => j.Remove("torch_dtype"))), "MP2106").ToString());
+    }
+
+    [Fact]
+    public void NoSharedExpertsMeansNoSharedExpertWidth()
+    {
+        var architecture = Read(DeepSeekWith(j => j["n_shared_experts"] = null)).Model!.Architecture;
+        Assert.Equal(0, architecture.SharedExperts);
+        Assert.Equal(0, architecture.SharedExpertIntermediateSize);
+    }
+
+    [Fact]
     public void RootMustBeAnObject()
     {
         var diagnostic = Single(Read("[1, 2]"), "MP2103");
