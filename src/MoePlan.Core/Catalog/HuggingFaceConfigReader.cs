@@ -245,7 +245,7 @@ public static class HuggingFaceConfigReader
 
             var architecture = new ModelArchitecture(
                 layers!.Value, hidden!.Value, denseIntermediate!.Value, moeIntermediate!.Value, routed!.Value, shared!.Value,
-                moeIntermediate.Value, topK!.Value, firstDense!.Value, groups!.Value, topKGroups!.Value,
+                shared.Value == 0 ? 0 : moeIntermediate.Value, topK!.Value, firstDense!.Value, groups!.Value, topKGroups!.Value,
                 new MlaAttention(heads!.Value, qLora!.Value, kvLora!.Value, nope!.Value, rope!.Value, v!.Value),
                 vocab!.Value, mtp!.Value, tie, scaling!.Value, scoring!)
             {
@@ -296,7 +296,7 @@ public static class HuggingFaceConfigReader
             if (sparseStep is > 1 && layers is not null)
             {
                 Report(DiagnosticCodes.ModelConfigUnsupportedLayerLayout, file, "$.decoder_sparse_step",
-                    $"{Int(sparseStep.Value)} (only every {Int(sparseStep.Value)}th layer is MoE)");
+                    $"{Int(sparseStep.Value)} (a MoE layer every {Int(sparseStep.Value)} layers)");
             }
 
             if (HasErrors)
