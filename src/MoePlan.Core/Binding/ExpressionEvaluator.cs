@@ -70,7 +70,7 @@ public sealed class ExpressionEvaluator(string file, LetScope scope, ICollection
             case '-':
                 if (l.Dimension != r.Dimension)
                 {
-                    return Fail(binary.Range, $"cannot {(binary.Operator == '+' ? "add" : "subtract")} {Units.Describe(r.Dimension)} and {Units.Describe(l.Dimension)}");
+                    return Fail(binary.Range, $"cannot {(binary.Operator == '+' ? "add" : "subtract")} {Units.Describe(l.Dimension)} and {Units.Describe(r.Dimension)}");
                 }
 
                 return BoundValue.Of(new Quantity(binary.Operator == '+' ? l.Value + r.Value : l.Value - r.Value, l.Dimension));

@@ -3,7 +3,7 @@ namespace MoePlan.Core.Diagnostics;
 public static partial class DiagnosticCodes
 {
     public static readonly DiagnosticDescriptor HardwareFigureRequired =
-        new("MP3002", DiagnosticSeverity.Error, "Hardware figure required", "{0} has no sourced figure for {1}, which {2} needs; pick another chip or give it in the plan ({3})");
+        new("MP3002", DiagnosticSeverity.Error, "Hardware figure required", "{0} has no figure for {1}, which {2} needs: {3}");
 
     public static readonly DiagnosticDescriptor RanksNotWholeDevices =
         new("MP3003", DiagnosticSeverity.Error, "Ranks do not fill whole devices", "{0}: dp {1} x tp {2} = {3} ranks, but a {4} package has {5} dies (ranks); use a multiple of {5}");
@@ -21,7 +21,7 @@ public static partial class DiagnosticCodes
         new("MP3007", DiagnosticSeverity.Error, "Cluster too small", "the pools need {0} devices (prefill {1} x {2}, decode {3} x {4}) but the cluster has {5} ({6} nodes x {7})");
 
     public static readonly DiagnosticDescriptor IdleDevices =
-        new("MP3008", DiagnosticSeverity.Warning, "Idle devices", "{0} of the cluster's {1} devices belong to no pool");
+        new("MP3008", DiagnosticSeverity.Info, "Idle devices", "{0} of the cluster's {1} devices belong to no pool");
 
     public static readonly DiagnosticDescriptor InstanceSplitsNodes =
         new("MP3009", DiagnosticSeverity.Error, "Instance does not fit nodes", "{0}: an instance of {1} devices {2} nodes of {3} devices");

@@ -44,7 +44,7 @@ public static class MoeParser
     {
         var expected = result.Expectations is { Length: > 0 } expectations
             ? Describe(expectations)
-            : "a setting";
+            : "`import`, `let` or `deployment`";
 
         // Superpower reports where the deepest alternative failed; find the token there.
         var location = result.Location;

@@ -44,22 +44,59 @@ public static class PlanVerifier
         VerifyProxy(plan, diagnostics);
         VerifyPlacement(plan, diagnostics);
 
-        if (shapesOk && !diagnostics.Any(d => d.IsError))
+        var figuresOk = VerifyRequiredFigures(plan, diagnostics);
+        if (shapesOk && figuresOk && !diagnostics.Any(d => d.IsError))
         {
-            if (hardware.HbmBytesPerPackage is null)
+            foreach (var pool in new[] { plan.Prefill, plan.Decode })
             {
-                diagnostics.Add(DiagnosticCodes.HardwareFigureRequired.Create(plan.Hardware.Span, hardware.Name, "HBM capacity", "the memory check", "the catalog marks it estimated"));
-            }
-            else
-            {
-                foreach (var pool in new[] { plan.Prefill, plan.Decode })
-                {
-                    VerifyMemory(plan, pool, diagnostics);
-                }
+                VerifyMemory(plan, pool, diagnostics);
             }
         }
 
         return [.. diagnostics];
+    }
+
+    /// <summary>
+    /// The catalog leaves out figures no source gives; the checks and the cost model need these ones:
+    /// HBM capacity and bandwidth, the compute rate at the experts' precision, and the scale-out
+    /// bandwidth when an instance spans more than one scale-up domain (unless the plan gives it).
+    /// </summary>
+    private static bool VerifyRequiredFigures(DeploymentPlan plan, List<Diagnostic> diagnostics)
+    {
+        var hardware = plan.Hardware.Value;
+        var span = plan.Hardware.Span;
+        var source = hardware.Estimated ? "the catalog marks this chip estimated and gives no sourced figure" : "no source gives it";
+        var ok = true;
+        void Require(bool present, string figure, string needer, string fix)
+        {
+            if (!present)
+            {
+                diagnostics.Add(DiagnosticCodes.HardwareFigureRequired.CreateWithHint(span, fix, hardware.Name, figure, needer, source));
+                ok = false;
+            }
+        }
+
+        Require(hardware.HbmBytesPerPackage is not null, "HBM capacity", "the memory check", "choose a chip with a sourced HBM capacity");
+        Require(hardware.HbmBytesPerSecondPerPackage is not null, "HBM bandwidth", "the cost model", "choose a chip with a sourced HBM bandwidth");
+        var experts = plan.Precision.Experts;
+        var (rate, name) = experts.Value switch
+        {
+            NumericFormat.Fp8 => (hardware.Fp8TeraFlopsPerPackage, "FP8 TFLOPS"),
+            NumericFormat.Int8 => (hardware.Int8TeraOpsPerPackage, "INT8 TOPS"),
+            _ => (hardware.Bf16TeraFlopsPerPackage, "BF16 TFLOPS"),
+        };
+        Require(rate is not null, name, $"the cost model at the experts' {experts.Value.ToString().ToLowerInvariant()} precision",
+            "choose a precision this chip has a sourced rate for (see `moeplan hardware`)");
+
+        var domain = plan.Cluster.ScaleUpDomainDevices;
+        var spansDomains = new[] { plan.Prefill, plan.Decode }.Any(p => (double)p.Parallel.Ranks / hardware.DiesPerPackage > domain);
+        if (spansDomains && plan.Cluster.ScaleOutBytesPerSecond is null)
+        {
+            Require(hardware.ScaleOutBytesPerSecondPerDirection is not null, "scale-out bandwidth", "instances that span nodes",
+                "give it in the plan: `cluster { scale_out_bandwidth 400Gbps }`");
+        }
+
+        return ok;
     }
 
     private static string Name(PoolPlan pool) => pool.Role == PoolRole.Prefill ? "prefill" : "decode";

@@ -1,0 +1,125 @@
+using System.Text.Json;
+using MoePlan.Tests.Support;
+using Xunit;
+
+namespace MoePlan.Cli.Tests;
+
+public sealed class CommandLineTests
+{
+    private static string Invalid(string name) => RepositoryPaths.PathOf("tests", "MoePlan.Core.Tests", "Baselines", "Invalid", name + ".moe");
+
+    [Fact]
+    public void Check_prints_msbuild_style_diagnostics_and_exits_1_on_errors()
+    {
+        var (code, output, _) = CliRunner.Run("check", Invalid("MP2003-unknown-model"));
+        Assert.Equal(1, code);
+        Assert.Matches(@"MP2003-unknown-model\.moe\(4,9\): error MP2003: unknown model `deepseek-v4`; did you mean `deepseek-v3`\?", output);
+    }
+
+    [Fact]
+    public void Check_json_lists_each_file_with_its_diagnostics()
+    {
+        var (code, output, _) = CliRunner.Run("check", Invalid("MP3004-experts-not-divisible"), "--format", "json");
+        Assert.Equal(1, code);
+        using var doc = JsonDocument.Parse(output);
+        var file = doc.RootElement.GetProperty("files")[0];
+        Assert.False(file.GetProperty("ok").GetBoolean());
+        var first = file.GetProperty("diagnostics")[0];
+        Assert.Equal("MP3004", first.GetProperty("code").GetString());
+        Assert.Equal(10, first.GetProperty("line").GetInt32());
+        Assert.StartsWith("use 32 redundant experts", first.GetProperty("hint").GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("check")]
+    [InlineData("check", "--format", "yaml", "x.moe")]
+    [InlineData("frobnicate")]
+    [InlineData("compile", "x.moe")]
+    public void Usage_errors_exit_2_without_a_stack_trace(params string[] args)
+    {
+        var (code, _, error) = CliRunner.Run(args);
+        Assert.Equal(2, code);
+        Assert.Contains("moeplan: error:", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_missing_file_is_an_io_error()
+    {
+        var (code, _, error) = CliRunner.Run("check", "no/such/plan.moe");
+        Assert.Equal(2, code);
+        Assert.Contains("no such file", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Compile_of_an_invalid_plan_writes_nothing()
+    {
+        var folder = CliRunner.TempFolder();
+        var (code, _, _) = CliRunner.Run("compile", Invalid("MP3020-memory-does-not-fit"), "-o", folder);
+        Assert.Equal(1, code);
+        Assert.False(Directory.Exists(folder));
+    }
+
+    [Fact]
+    public void Compile_refuses_a_non_empty_folder_unless_forced()
+    {
+        var folder = CliRunner.TempFolder();
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "keep.txt"), "mine");
+        try
+        {
+            var plan = RepositoryPaths.PathOf("plans", "qwen1.5-moe-tiny.moe");
+            var refused = CliRunner.Run("compile", plan, "-o", folder);
+            Assert.Equal(2, refused.ExitCode);
+            Assert.Contains("--force", refused.Error, StringComparison.Ordinal);
+            Assert.True(File.Exists(Path.Combine(folder, "keep.txt")));
+
+            var forced = CliRunner.Run("compile", plan, "-o", folder, "--force");
+            Assert.Equal(0, forced.ExitCode);
+            Assert.Equal(["plan.json"], Directory.GetFiles(folder).Select(Path.GetFileName));
+            Assert.Empty(Directory.GetDirectories(Path.GetDirectoryName(folder)!, "." + Path.GetFileName(folder) + ".moeplan-*"));
+        }
+        finally
+        {
+            Directory.Delete(folder, true);
+        }
+    }
+
+    [Theory]
+    [InlineData("models")]
+    [InlineData("hardware")]
+    public void Catalog_listings_come_as_tables_and_as_json(string verb)
+    {
+        var text = CliRunner.Run(verb);
+        Assert.Equal(0, text.ExitCode);
+        Assert.Contains(verb == "models" ? "deepseek-v3" : "ascend-910c", text.Out, StringComparison.Ordinal);
+
+        var json = CliRunner.Run(verb, "--format", "json");
+        Assert.Equal(0, json.ExitCode);
+        using var doc = JsonDocument.Parse(json.Out);
+        Assert.True(doc.RootElement.GetArrayLength() >= 6);
+    }
+
+    [Fact]
+    public void Models_json_reports_the_derived_deepseek_total()
+    {
+        using var doc = JsonDocument.Parse(CliRunner.Run("models", "--format", "json").Out);
+        var v3 = doc.RootElement.EnumerateArray().Single(m => m.GetProperty("name").GetString() == "deepseek-v3");
+
+        // Published: 671B main model (DeepSeek-V3 paper); the derived count must be within 1%.
+        Assert.InRange(v3.GetProperty("derived_main_parameters").GetInt64() / 1e9, 671 * 0.99, 671 * 1.01);
+    }
+
+    [Theory]
+    [InlineData("check")]
+    [InlineData("compile")]
+    [InlineData("models")]
+    [InlineData("hardware")]
+    public void Every_verb_has_help_with_examples(string verb)
+    {
+        var (code, output, _) = CliRunner.Run(verb, "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("Examples:", output, StringComparison.Ordinal);
+        Assert.Contains($"moeplan {verb}", output, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,77 @@
+using ApprovalTests;
+using ApprovalTests.Namers;
+using ApprovalTests.Reporters;
+using MoePlan.Core.Compilation;
+using MoePlan.Core.Diagnostics;
+using MoePlan.Tests.Support;
+using Xunit;
+
+namespace MoePlan.Core.Tests.Baselines;
+
+/// <summary>
+/// One invalid plan per diagnostic code (Baselines/Invalid/*.moe, first line <c># expect: CODE</c>).
+/// Each must produce its code, and its full diagnostics are kept as an approved baseline.
+/// </summary>
+[UseReporter(typeof(BaselineReporter))]
+[UseApprovalSubdirectory("Approved")]
+public sealed class InvalidPlanTests
+{
+    private static readonly string Folder = RepositoryPaths.PathOf("tests", "MoePlan.Core.Tests", "Baselines", "Invalid");
+
+    public static TheoryData<string> Cases()
+    {
+        var data = new TheoryData<string>();
+        foreach (var file in Directory.GetFiles(Folder, "*.moe").Order(StringComparer.Ordinal))
+        {
+            data.Add(Path.GetFileNameWithoutExtension(file));
+        }
+
+        return data;
+    }
+
+    private static MemorySourceResolver Resolver() =>
+        new(Directory.GetFiles(Folder, "*.moe").ToDictionary(f => "Invalid/" + Path.GetFileName(f), File.ReadAllText, StringComparer.Ordinal));
+
+    private static string ExpectedCode(string name) =>
+        File.ReadLines(Path.Combine(Folder, name + ".moe")).First().Replace("# expect:", "", StringComparison.Ordinal).Trim();
+
+    private static CompilationResult Compile(string name) => PlanCompiler.Compile($"Invalid/{name}.moe", Resolver());
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Produces_its_expected_code(string name)
+    {
+        var result = Compile(name);
+        Assert.Contains(result.Diagnostics, d => d.Code == ExpectedCode(name));
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Diagnostics_match_the_baseline(string name)
+    {
+        var result = Compile(name);
+        var text = string.Join("\n", result.Diagnostics.Select(d => d.ToString())) + "\n";
+        using (ApprovalResults.ForScenario(name))
+        {
+            Approvals.Verify(text);
+        }
+    }
+
+    /// <summary>Every syntax, binding and verification code has a case here (model-config codes MP21xx have
+    /// their own tests in Catalog/, expert-load codes MP51xx in Placement/).</summary>
+    [Fact]
+    public void Every_plan_level_code_has_a_case()
+    {
+        var covered = Directory.GetFiles(Folder, "*.moe")
+            .Select(f => ExpectedCode(Path.GetFileNameWithoutExtension(f)))
+            .ToHashSet(StringComparer.Ordinal);
+        var planLevel = DiagnosticCodes.All
+            .Where(d => d.Code.StartsWith("MP1", StringComparison.Ordinal) ||
+                        (d.Code.StartsWith("MP2", StringComparison.Ordinal) && !d.Code.StartsWith("MP21", StringComparison.Ordinal)) ||
+                        d.Code.StartsWith("MP3", StringComparison.Ordinal))
+            .Select(d => d.Code)
+            .Where(code => !covered.Contains(code))
+            .ToList();
+        Assert.True(planLevel.Count == 0, "codes without a case: " + string.Join(", ", planLevel));
+    }
+}
