@@ -37,7 +37,7 @@ public static class LanguageSchema
         [
             new("attention", null, "attention projection weights"),
             new("experts", null, "routed and shared expert weights"),
-            new("dense", null, "dense FFN layers, embedding and LM head"),
+            new("dense", null, "dense FFN layers (embedding and LM head stay bf16)"),
             new("kv_cache", null, "KV cache entries"),
             new("dispatch", null, "all-to-all dispatch payload"),
             new("combine", null, "all-to-all combine payload"),
