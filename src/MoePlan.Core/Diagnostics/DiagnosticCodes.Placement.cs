@@ -81,6 +81,9 @@ public static partial class DiagnosticCodes
     public static readonly DiagnosticDescriptor PlacementCapIgnored = new(
         "MP5133", DiagnosticSeverity.Info, "Replica cap tightened", "{0} keeps every replica of an expert inside one node, so an expert has at most {1} replicas");
 
+    public static readonly DiagnosticDescriptor PlacementHierarchicalNoRoom = new(
+        "MP5134", DiagnosticSeverity.Warning, "Hierarchical EPLB falls back to global", "nodes of {0} device(s) cannot hold {1} slots of {2} experts without two copies of an expert on one device; eplb-hierarchical uses the global policy");
+
     // Engine map formats (MP5140..MP5149).
     public static readonly DiagnosticDescriptor MapFormatUnsupported = new(
         "MP5140", DiagnosticSeverity.Error, "Placement cannot be written in this format", "{0}: {1}");

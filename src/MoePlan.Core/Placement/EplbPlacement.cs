@@ -56,12 +56,13 @@ public abstract class EplbPlacement : IPlacementAlgorithm
             nodes = 1;
         }
 
-        var devicesPerPack = problem.Devices / nodes;
-        var replicaCap = Math.Min(problem.MaxReplicasPerExpert, devicesPerPack);
-        var expertsPerNode = problem.Experts / nodes;
-        if ((long)replicaCap * expertsPerNode < problem.PhysicalExperts / nodes)
+        var replicaCap = Math.Min(problem.MaxReplicasPerExpert, problem.Devices / nodes);
+        if ((long)replicaCap * (problem.Experts / nodes) < problem.PhysicalExperts / nodes)
         {
-            return PlacementResult.Failed(DiagnosticCodes.PlacementCapsUnreachable.Create(null, (long)replicaCap * problem.Experts, problem.PhysicalExperts));
+            diagnostics.Add(DiagnosticCodes.PlacementHierarchicalNoRoom.Create(null, problem.DevicesPerNode, problem.PhysicalExperts / nodes, problem.Experts / nodes));
+            groups = 1;
+            nodes = 1;
+            replicaCap = Math.Min(problem.MaxReplicasPerExpert, problem.Devices);
         }
 
         var capBinds = false;

@@ -378,6 +378,17 @@ public static class ExpertLoadReader
         }
 
         var tableStart = At(reader);
+        var shapeReported = false;
+        void ReportShape(ref bool reported, SourceSpan span, string message)
+        {
+            // One shape error per table: a wrong shape repeats in every row.
+            if (!reported)
+            {
+                sink.Add(DiagnosticCodes.LoadWrongShape.Create(span, message));
+                reported = true;
+            }
+        }
+
         var rows = new List<double[]>();
         var rowStarts = new List<SourceSpan>();
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
@@ -385,7 +396,7 @@ public static class ExpertLoadReader
             var layer = rows.Count;
             if (reader.TokenType != JsonTokenType.StartArray)
             {
-                sink.Add(DiagnosticCodes.LoadWrongShape.Create(At(reader), $"layer {layer} should be an array of expert loads, found {Describe(reader.TokenType)}"));
+                ReportShape(ref shapeReported, At(reader), $"layer {layer} should be an array of expert loads, found {Describe(reader.TokenType)}");
                 reader.Skip();
                 rows.Add([]);
                 rowStarts.Add(At(reader));
@@ -413,7 +424,7 @@ public static class ExpertLoadReader
                         row.Add(value);
                         break;
                     case JsonTokenType.StartArray or JsonTokenType.StartObject:
-                        sink.Add(DiagnosticCodes.LoadWrongShape.Create(span, $"layer {layer}, expert {row.Count}: expected a number, found {Describe(reader.TokenType)} (loads are a layers x experts table)"));
+                        ReportShape(ref shapeReported, span, $"layer {layer}, expert {row.Count}: expected a number, found {Describe(reader.TokenType)} (loads are a layers x experts table)");
                         reader.Skip();
                         row.Add(0);
                         break;
@@ -430,6 +441,11 @@ public static class ExpertLoadReader
             }
 
             rows.Add(row.ToArray());
+        }
+
+        if (shapeReported)
+        {
+            return null;
         }
 
         if (rows.Count == 0)

@@ -94,7 +94,7 @@ public static class ExpertMapFormats
                 var map = byId.TryGetValue(id, out var layer)
                     ? layer.DeviceExperts.SelectMany(d => d)
                     : Enumerable.Range(0, placement.PhysicalExperts).Select(p => p % placement.Experts);
-                writer.WriteRawValue(IntList(map));
+                WriteRow(writer, map);
             }
 
             writer.WriteEndArray();
@@ -147,7 +147,7 @@ public static class ExpertMapFormats
                 writer.WriteStartArray("devices");
                 foreach (var device in layer.DeviceExperts)
                 {
-                    writer.WriteRawValue(IntList(device));
+                    WriteRow(writer, device);
                 }
 
                 writer.WriteEndArray();
@@ -164,6 +164,10 @@ public static class ExpertMapFormats
 
     private static string IntList(IEnumerable<int> values) =>
         "[" + string.Join(", ", values.Select(v => v.ToString(CultureInfo.InvariantCulture))) + "]";
+
+    /// <summary>A number list as one line of an indented array (the writer indents raw values only after property names).</summary>
+    private static void WriteRow(Utf8JsonWriter writer, IEnumerable<int> values) =>
+        writer.WriteRawValue("\n" + new string(' ', 2 * writer.CurrentDepth) + IntList(values), skipInputValidation: true);
 
     private static MapFileResult Failed(string format, string reason) =>
         new(null, [DiagnosticCodes.MapFormatUnsupported.Create(null, format, reason)]);

@@ -65,6 +65,7 @@ internal sealed class MoePlanLayerSolver
     private readonly double[] _load;
     private readonly bool[] _holds;
     private readonly int[] _nodeHosts;
+    private readonly int[] _order;
 
     public MoePlanLayerSolver(PlacementProblem problem, double[] weight)
     {
@@ -99,6 +100,7 @@ internal sealed class MoePlanLayerSolver
         _load = new double[_devices];
         _holds = new bool[_devices * _experts];
         _nodeHosts = new int[_nodes * _experts];
+        _order = new int[_devices];
     }
 
     public LayerLayout Solve(double? topologyTolerance)
@@ -295,10 +297,23 @@ internal sealed class MoePlanLayerSolver
         var threshold = la - _epsilon;
         var bestValue = threshold;
         (int B, int SlotA, int SlotB) best = (-1, -1, -1);
-        for (var b = 0; b < _devices; b++)
+        // Lightest devices first: a swap with b leaves max(la - delta, lb + delta) >= (la + lb) / 2, so once that bound
+        // reaches the best value found, no heavier device can do better.
+        for (var d = 0; d < _devices; d++)
+        {
+            _order[d] = d;
+        }
+
+        Array.Sort(_order, (x, y) => _load[x] != _load[y] ? _load[x].CompareTo(_load[y]) : x.CompareTo(y));
+        foreach (var b in _order)
         {
             var lb = _load[b];
-            if (b == a || lb >= threshold)
+            if ((la + lb) / 2 >= bestValue)
+            {
+                break;
+            }
+
+            if (b == a)
             {
                 continue;
             }
