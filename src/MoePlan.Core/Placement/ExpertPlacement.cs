@@ -96,7 +96,7 @@ public static class PlacementInvariants
             for (var d = 0; d < layer.Devices; d++)
             {
                 var slots = layer.DeviceExperts[d].Length;
-                if (problem.IsEven && !problem.AllowUneven ? slots != problem.SlotsPerDevice : slots > problem.SlotsPerDevice)
+                if (!problem.AllowUneven ? slots != problem.SlotsPerDevice : slots > problem.SlotsPerDevice)
                 {
                     errors.Add($"layer {id}, device {d}: {slots} slots (limit {problem.SlotsPerDevice}{(problem.AllowUneven ? " at most" : " exactly")})");
                 }

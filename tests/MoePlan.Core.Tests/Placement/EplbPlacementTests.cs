@@ -82,4 +82,18 @@ public class EplbPlacementTests
         Assert.Equal(2, result.Placement!.Layers[0].ReplicaCounts[0]);
         Assert.Empty(PlacementInvariants.Check(problem, result.Placement));
     }
+
+    [Fact]
+    public void Hierarchical_FallsBackToGlobal_WhenNodesCannotHoldReplicas_MP5134()
+    {
+        // One device per node: 3 experts and 4 slots per node would need two copies of an expert on one device.
+        var problem = PlacementTestInputs.Problem(ExampleWeights, new PlacementShape(16, 4, 1) { ExpertGroups = 4 });
+        var hierarchical = new EplbHierarchicalPlacement().Place(problem);
+        Assert.Equal(DiagnosticCodes.PlacementHierarchicalNoRoom, Assert.Single(hierarchical.Diagnostics).Descriptor);
+        Assert.Empty(PlacementInvariants.Check(problem, hierarchical.Placement!));
+        var global = PlacementTestInputs.Place(new EplbGlobalPlacement(), problem);
+        Assert.Equal(
+            global.Layers.Select(Phy2Log).SelectMany(x => x),
+            hierarchical.Placement!.Layers.Select(Phy2Log).SelectMany(x => x));
+    }
 }
