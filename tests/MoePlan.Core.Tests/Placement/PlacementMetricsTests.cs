@@ -48,11 +48,10 @@ public class PlacementMetricsTests
     [Fact]
     public void Metrics_MeasureAPlacementAgainstOtherLoads_ByLayerId()
     {
-        var placedFrom = ExpertLoads.Create([3, 4], [[1.0, 1], [1.0, 1]]);
+        // A placement made for layers 3 and 4, measured on loads recorded for layers 4 and 5: only layer 4 counts.
         var measuredOn = ExpertLoads.Create([4, 5], [[3.0, 1], [1.0, 1]]);
         var placement = new ExpertPlacement("hand", 2, 2, 2, 2,
             [new LayerPlacement(3, 2, [[0], [1]]), new LayerPlacement(4, 2, [[0], [1]])]);
-        _ = placedFrom;
         var metrics = PlacementMetrics.Compute(measuredOn, placement);
         var only = Assert.Single(metrics.Layers);
         Assert.Equal(4, only.LayerId);
