@@ -22,7 +22,7 @@ public sealed class DeploymentBinder
 {
     public static readonly ImmutableArray<string> Engines = ["vllm", "sglang", "omni-infer"];
     public static readonly ImmutableArray<string> Formats = ["bf16", "fp8", "int8"];
-    public static readonly ImmutableArray<string> PlacementAlgorithms = ["moeplan", "eplb-hierarchical", "eplb-global", "omni"];
+    public static ImmutableArray<string> PlacementAlgorithms => Placement.PlacementAlgorithms.Names;
     public static readonly ImmutableArray<string> ProxyPolicies = ["omni", "global-proxy", "round-robin", "least-load", "cache-aware", "kv-cost"];
 
     private readonly List<Diagnostic> diagnostics = [];
