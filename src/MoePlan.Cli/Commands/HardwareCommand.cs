@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using MoePlan.Core.Catalog;
+using MoePlan.Core.Emit;
 using Spectre.Console;
 
 namespace MoePlan.Cli.Commands;
@@ -46,15 +47,15 @@ internal static class HardwareCommand
                     w.WriteString("family", h.Family);
                     w.WriteNumber("dies_per_package", h.DiesPerPackage);
                     w.WriteBoolean("estimated", h.Estimated);
-                    Optional(w, "bf16_tflops", h.Bf16TeraFlopsPerPackage);
-                    Optional(w, "fp8_tflops", h.Fp8TeraFlopsPerPackage);
-                    Optional(w, "int8_tops", h.Int8TeraOpsPerPackage);
-                    Optional(w, "hbm_bytes", h.HbmBytesPerPackage);
-                    Optional(w, "hbm_bytes_per_s", h.HbmBytesPerSecondPerPackage);
-                    Optional(w, "scale_up_bytes_per_s_per_direction", h.ScaleUpBytesPerSecondPerDirection);
-                    Optional(w, "scale_up_latency_us", h.ScaleUpLatencyMicroseconds);
-                    Optional(w, "scale_out_bytes_per_s_per_direction", h.ScaleOutBytesPerSecondPerDirection);
-                    Optional(w, "devices_per_node", h.DevicesPerNode);
+                    w.WriteOptionalNumber("bf16_tflops", h.Bf16TeraFlopsPerPackage);
+                    w.WriteOptionalNumber("fp8_tflops", h.Fp8TeraFlopsPerPackage);
+                    w.WriteOptionalNumber("int8_tops", h.Int8TeraOpsPerPackage);
+                    w.WriteOptionalNumber("hbm_bytes", h.HbmBytesPerPackage);
+                    w.WriteOptionalNumber("hbm_bytes_per_s", h.HbmBytesPerSecondPerPackage);
+                    w.WriteOptionalNumber("scale_up_bytes_per_s_per_direction", h.ScaleUpBytesPerSecondPerDirection);
+                    w.WriteOptionalNumber("scale_up_latency_us", h.ScaleUpLatencyMicroseconds);
+                    w.WriteOptionalNumber("scale_out_bytes_per_s_per_direction", h.ScaleOutBytesPerSecondPerDirection);
+                    w.WriteOptionalNumber("devices_per_node", h.DevicesPerNode);
                     w.WriteStartObject("sources");
                     foreach (var (key, source) in h.Sources)
                     {
@@ -95,15 +96,4 @@ internal static class HardwareCommand
 
     private static string Show(double? value) => value is { } v ? v.ToString("0.##", CultureInfo.InvariantCulture) : "-";
 
-    private static void Optional(Utf8JsonWriter w, string name, double? value)
-    {
-        if (value is { } v)
-        {
-            w.WriteNumber(name, v);
-        }
-        else
-        {
-            w.WriteNull(name);
-        }
-    }
 }

@@ -42,18 +42,11 @@ public sealed class ArgumentReader(SettingSyntax setting, string usage, string f
     /// <summary>The next argument as one of <paramref name="allowed"/> words.</summary>
     public Sourced<string>? Word(string what, IReadOnlyCollection<string> allowed)
     {
-        if (failed)
+        if (Next<IdentifierSyntax>() is not { } identifier)
         {
             return null;
         }
 
-        if (Current is not IdentifierSyntax identifier)
-        {
-            ReportMismatch();
-            return null;
-        }
-
-        index++;
         if (!allowed.Contains(identifier.Name))
         {
             diagnostics.Add(DiagnosticCodes.UnknownWord.Create(identifier.Range.In(file), identifier.Name, what,
@@ -66,58 +59,16 @@ public sealed class ArgumentReader(SettingSyntax setting, string usage, string f
     }
 
     /// <summary>The next argument as any bare word (a name looked up elsewhere, e.g. in a catalog).</summary>
-    public Sourced<string>? AnyWord()
-    {
-        if (failed)
-        {
-            return null;
-        }
+    public Sourced<string>? AnyWord() =>
+        Next<IdentifierSyntax>() is { } identifier ? new Sourced<string>(identifier.Name, identifier.Range.In(file)) : null;
 
-        if (Current is not IdentifierSyntax identifier)
-        {
-            ReportMismatch();
-            return null;
-        }
-
-        index++;
-        return new Sourced<string>(identifier.Name, identifier.Range.In(file));
-    }
-
-    public Sourced<string>? Operator()
-    {
-        if (failed)
-        {
-            return null;
-        }
-
-        if (Current is not OperatorSyntax op)
-        {
-            ReportMismatch();
-            return null;
-        }
-
-        index++;
-        return new Sourced<string>(op.Text, op.Range.In(file));
-    }
+    public Sourced<string>? Operator() =>
+        Next<OperatorSyntax>() is { } op ? new Sourced<string>(op.Text, op.Range.In(file)) : null;
 
     public Sourced<string>? String()
     {
-        if (failed)
+        if (Evaluate() is not var (expression, value))
         {
-            return null;
-        }
-
-        if (Current is not ExpressionSyntax expression)
-        {
-            ReportMismatch();
-            return null;
-        }
-
-        index++;
-        var value = evaluator.Evaluate(expression);
-        if (value is null)
-        {
-            failed = true;
             return null;
         }
 
@@ -134,22 +85,14 @@ public sealed class ArgumentReader(SettingSyntax setting, string usage, string f
     /// <summary>The next argument as a quantity of <paramref name="dimension"/> (a plain number also accepted when <paramref name="alsoPlain"/>).</summary>
     public Sourced<double>? Quantity(Dimension dimension, bool alsoPlain = false)
     {
-        if (failed)
-        {
-            return null;
-        }
-
-        if (Current is not ExpressionSyntax expression || expression is StringLiteralSyntax)
+        if (!failed && Current is StringLiteralSyntax)
         {
             ReportMismatch();
             return null;
         }
 
-        index++;
-        var value = evaluator.Evaluate(expression);
-        if (value is null)
+        if (Evaluate() is not var (expression, value))
         {
-            failed = true;
             return null;
         }
 
@@ -223,6 +166,42 @@ public sealed class ArgumentReader(SettingSyntax setting, string usage, string f
         diagnostics.Add(DiagnosticCodes.OutOfRange.Create(span, setting.Name.Name, range, found.ToString("0.######", CultureInfo.InvariantCulture)));
         failed = true;
         return null;
+    }
+
+    /// <summary>Consumes the next argument if it is a <typeparamref name="T"/>; otherwise reports the usage.</summary>
+    private T? Next<T>()
+        where T : ArgumentSyntax
+    {
+        if (failed)
+        {
+            return null;
+        }
+
+        if (Current is not T argument)
+        {
+            ReportMismatch();
+            return null;
+        }
+
+        index++;
+        return argument;
+    }
+
+    /// <summary>Consumes and evaluates the next argument as an expression.</summary>
+    private (ExpressionSyntax Expression, BoundValue Value)? Evaluate()
+    {
+        if (Next<ExpressionSyntax>() is not { } expression)
+        {
+            return null;
+        }
+
+        if (evaluator.Evaluate(expression) is not { } value)
+        {
+            failed = true;
+            return null;
+        }
+
+        return (expression, value);
     }
 
     private void ReportMismatch()

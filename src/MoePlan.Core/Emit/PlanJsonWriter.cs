@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -103,7 +102,7 @@ public static class PlanJsonWriter
         w.WriteString("name", h.Name);
         w.WriteString("display_name", h.DisplayName);
         w.WriteNumber("dies_per_package", h.DiesPerPackage);
-        WriteOptional(w, "hbm_bytes_per_device", h.HbmBytesPerPackage);
+        w.WriteOptionalNumber("hbm_bytes_per_device", h.HbmBytesPerPackage);
         w.WriteEndObject();
     }
 
@@ -114,8 +113,8 @@ public static class PlanJsonWriter
         w.WriteNumber("devices_per_node", c.DevicesPerNode.Value);
         w.WriteNumber("devices", c.Devices);
         w.WriteNumber("scale_up_domain_devices", c.ScaleUpDomainDevices);
-        WriteOptional(w, "scale_up_bytes_per_s", c.ScaleUpBytesPerSecond?.Value);
-        WriteOptional(w, "scale_out_bytes_per_s", c.ScaleOutBytesPerSecond?.Value);
+        w.WriteOptionalNumber("scale_up_bytes_per_s", c.ScaleUpBytesPerSecond?.Value);
+        w.WriteOptionalNumber("scale_out_bytes_per_s", c.ScaleOutBytesPerSecond?.Value);
         w.WriteEndObject();
     }
 
@@ -129,9 +128,9 @@ public static class PlanJsonWriter
         w.WriteNumber("ep", pool.Parallel.ExpertParallel.Value);
         w.WriteNumber("ranks_per_instance", pool.Parallel.Ranks);
         w.WriteNumber("devices_per_instance", pool.Parallel.Ranks / hardware.DiesPerPackage);
-        WriteOptional(w, "max_batch_tokens_per_device", pool.MaxBatchTokensPerDevice?.Value);
-        WriteOptional(w, "max_batch_per_device", pool.MaxBatchPerDevice?.Value);
-        WriteOptional(w, "context_tokens", pool.ContextTokens?.Value);
+        w.WriteOptionalNumber("max_batch_tokens_per_device", pool.MaxBatchTokensPerDevice?.Value);
+        w.WriteOptionalNumber("max_batch_per_device", pool.MaxBatchPerDevice?.Value);
+        w.WriteOptionalNumber("context_tokens", pool.ContextTokens?.Value);
         if (pool.Role == PoolRole.Decode)
         {
             if (pool.Mtp is { } mtp)
@@ -179,8 +178,8 @@ public static class PlanJsonWriter
         }
 
         w.WriteBoolean("uneven", p.Uneven.Value);
-        WriteOptional(w, "max_redundant_per_expert", p.MaxRedundantPerExpert?.Value);
-        WriteOptional(w, "max_redundant_per_device", p.MaxRedundantPerDevice?.Value);
+        w.WriteOptionalNumber("max_redundant_per_expert", p.MaxRedundantPerExpert?.Value);
+        w.WriteOptionalNumber("max_redundant_per_device", p.MaxRedundantPerDevice?.Value);
         w.WriteEndObject();
     }
 
@@ -243,7 +242,7 @@ public static class PlanJsonWriter
         }
 
         w.WriteNumber("prefix_share", workload.PrefixShare.Value);
-        WriteOptional(w, "requests", workload.Requests?.Value);
+        w.WriteOptionalNumber("requests", workload.Requests?.Value);
         w.WriteNumber("seed", workload.Seed.Value);
         w.WriteEndObject();
     }
@@ -271,25 +270,12 @@ public static class PlanJsonWriter
                 w.WriteString("kind", "lognormal");
                 w.WriteNumber("mean", l.MeanTokens);
                 w.WriteNumber("sd", l.StandardDeviationTokens);
-                WriteOptional(w, "min", l.Min);
-                WriteOptional(w, "max", l.Max);
+                w.WriteOptionalNumber("min", l.Min);
+                w.WriteOptionalNumber("max", l.Max);
                 break;
         }
 
         w.WriteEndObject();
     }
 
-    private static void WriteOptional(Utf8JsonWriter w, string name, double? value)
-    {
-        if (value is { } v)
-        {
-            w.WriteNumber(name, v);
-        }
-        else
-        {
-            w.WriteNull(name);
-        }
-    }
-
-    internal static string Invariant(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 }
