@@ -49,4 +49,18 @@ public sealed class DiagnosticsDocTests
         Assert.Equal(codes.Count, codes.Distinct(StringComparer.Ordinal).Count());
         Assert.All(codes, c => Assert.Matches("^MP[1-5][0-9]{3}$", c));
     }
+
+    /// <summary>Each code is named by at least one test or test input (the invalid-plan corpus names its
+    /// expected code on its first line; reader and placement tests assert their codes by name).</summary>
+    [Fact]
+    public void Every_code_is_named_by_a_test()
+    {
+        var testText = string.Join("\n", Directory.GetFiles(RepositoryPaths.PathOf("tests"), "*.*", SearchOption.AllDirectories)
+            .Where(f => (f.EndsWith(".cs", StringComparison.Ordinal) || f.EndsWith(".moe", StringComparison.Ordinal))
+                        && !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
+                        && !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+            .Select(File.ReadAllText));
+        var missing = DiagnosticCodes.All.Select(d => d.Code).Where(c => !testText.Contains(c, StringComparison.Ordinal)).ToList();
+        Assert.True(missing.Count == 0, "codes no test names: " + string.Join(", ", missing));
+    }
 }
