@@ -1,0 +1,66 @@
+namespace MoePlan.Core.Cost;
+
+/// <summary>
+/// Achievable fractions of a hardware family's datasheet rates, one set per family (docs/cost-model.md
+/// derives each). Measured figures are used where a source gives them; the rest are fitted once per
+/// family against the published serving results of figures.md, never per test case.
+/// </summary>
+/// <param name="GemmEfficiency">Fraction of dense peak a large GEMM reaches.</param>
+/// <param name="GemmHalfRows">Rows (tokens) at which a GEMM reaches half of <see cref="GemmEfficiency"/>: small decode GEMMs run below peak.</param>
+/// <param name="AttentionEfficiency">Fraction of BF16 peak the attention core reaches.</param>
+/// <param name="MemoryEfficiency">Fraction of HBM bandwidth a streaming kernel reaches.</param>
+/// <param name="ScaleUpEfficiency">Achieved all-to-all bandwidth over the scale-up fabric, as a fraction of nominal per direction.</param>
+/// <param name="ScaleOutEfficiency">Achieved all-to-all bandwidth over the scale-out NIC, as a fraction of nominal per direction.</param>
+/// <param name="CollectiveLatencyMicroseconds">Fixed cost of one dispatch or combine.</param>
+/// <param name="LayerOverheadMicroseconds">Kernel launches, synchronisation and small ops per layer per step.</param>
+/// <param name="OverlapEfficiency">Share of the shorter of compute and communication that two-batch overlap hides.</param>
+public sealed record EfficiencyFactors(
+    string Family,
+    double GemmEfficiency,
+    double GemmHalfRows,
+    double AttentionEfficiency,
+    double MemoryEfficiency,
+    double ScaleUpEfficiency,
+    double ScaleOutEfficiency,
+    double CollectiveLatencyMicroseconds,
+    double LayerOverheadMicroseconds,
+    double OverlapEfficiency)
+{
+    /// <summary>GEMM efficiency at <paramref name="rows"/> rows: saturating, half of peak efficiency at <see cref="GemmHalfRows"/>.</summary>
+    public double GemmAt(double rows) => rows <= 0 ? GemmEfficiency : GemmEfficiency * rows / (rows + GemmHalfRows);
+
+    /// <summary>NVIDIA Hopper (H100, H800, H200). Fitted on DeepSeek's production figures and the LMSYS 96 x H100 table;
+    /// the attention core is FlashMLA's measured 66.7% of H800 BF16 peak; scale-up is DeepEP's measured 155 GB/s
+    /// of H800's 200 GB/s per direction (0.775).</summary>
+    public static readonly EfficiencyFactors Hopper = new(
+        Family: "Hopper",
+        GemmEfficiency: 0.70,
+        GemmHalfRows: 64,
+        AttentionEfficiency: 0.667,
+        MemoryEfficiency: 0.80,
+        ScaleUpEfficiency: 0.775,
+        ScaleOutEfficiency: 0.90,
+        CollectiveLatencyMicroseconds: 30,
+        LayerOverheadMicroseconds: 60,
+        OverlapEfficiency: 0.50);
+
+    /// <summary>NVIDIA Blackwell (B200, GB200): no published serving result in figures.md to fit, so Hopper's factors.</summary>
+    public static readonly EfficiencyFactors Blackwell = Hopper with { Family = "Blackwell" };
+
+    /// <summary>Huawei Ascend (910B, 910C). The attention core is AMLA's measured 86.8% of peak (arXiv 2509.25224);
+    /// the UB fabric figure in the catalog is already measured (196 GB/s), so its efficiency is 1. The rest take
+    /// Hopper's fitted values: figures.md has no Ascend serving result broken down enough to fit them.</summary>
+    public static readonly EfficiencyFactors Ascend = Hopper with
+    {
+        Family = "Ascend",
+        AttentionEfficiency = 0.868,
+        ScaleUpEfficiency = 1.0,
+    };
+
+    public static EfficiencyFactors For(string family) => family switch
+    {
+        "Ascend" => Ascend,
+        "Blackwell" => Blackwell,
+        _ => Hopper,
+    };
+}
