@@ -5,8 +5,10 @@ namespace MoePlan.Runtime.Emulator;
 /// with its own UB. Every operation computes real float32 values and is placed on its unit's timeline.
 /// <para>Timing model (cycles):</para>
 /// <list type="bullet">
-/// <item>GM transfer (load, store, FixPipe store, atomic add): occupies the core's GM port for
-/// bytes / <see cref="DeviceSpec.GmBytesPerCycle"/>; data ready <see cref="DeviceSpec.GmLatencyCycles"/> later.</item>
+/// <item>GM transfer (load, store, FixPipe store, atomic add): occupies its queue (Cube MTE2 for GM -> L1,
+/// FixPipe for L0C -> GM, each Vector unit's MTE2 for GM -> UB and MTE3 for UB -> GM) and the core's
+/// shared GM bandwidth for bytes / <see cref="DeviceSpec.GmBytesPerCycle"/>; data ready
+/// <see cref="DeviceSpec.GmLatencyCycles"/> later.</item>
 /// <item>L1 -> L0A/L0B (MTE1): bytes / <see cref="DeviceSpec.L1ToL0BytesPerCycle"/>, + L1ToL0 latency.</item>
 /// <item>Cube mmad m x n x k: ceil(m/f) ceil(n/f) ceil(k/f) cycles (one f x f x f fractal per cycle,
 /// f = <see cref="DeviceSpec.CubeFractal"/>; partial fractals cost a full one), + Cube latency.</item>
@@ -20,6 +22,8 @@ public sealed class AiCore
     private readonly Device _device;
     private readonly OnChipBuffer[] _ub;
     private readonly ExecutionUnit[] _vector;
+    private readonly ExecutionUnit[] _vectorMte2;
+    private readonly ExecutionUnit[] _vectorMte3;
 
     internal AiCore(Device device, int index)
     {
@@ -32,19 +36,26 @@ public sealed class AiCore
         L0C = new OnChipBuffer($"core{index}.L0C", MemoryLocation.L0C, spec.L0CBytes);
         _ub = new OnChipBuffer[spec.VectorUnitsPerCore];
         _vector = new ExecutionUnit[spec.VectorUnitsPerCore];
+        _vectorMte2 = new ExecutionUnit[spec.VectorUnitsPerCore];
+        _vectorMte3 = new ExecutionUnit[spec.VectorUnitsPerCore];
         for (int v = 0; v < _ub.Length; v++)
         {
             _ub[v] = new OnChipBuffer($"core{index}.UB{v}", MemoryLocation.Ub, spec.UbBytes);
             _vector[v] = new ExecutionUnit($"core{index}.Vector{v}");
+            _vectorMte2[v] = new ExecutionUnit($"core{index}.Vector{v}.MTE2");
+            _vectorMte3[v] = new ExecutionUnit($"core{index}.Vector{v}.MTE3");
         }
 
         Cube = new ExecutionUnit($"core{index}.Cube");
         Mte1 = new ExecutionUnit($"core{index}.MTE1");
-        GmPort = new ExecutionUnit($"core{index}.GM");
+        CubeMte2 = new ExecutionUnit($"core{index}.MTE2");
+        FixPipe = new ExecutionUnit($"core{index}.FixPipe");
+        GmBandwidth = new BandwidthPipe($"core{index}.GM");
     }
 
     public int Index { get; }
     public DeviceSpec Spec => _device.Spec;
+    internal GlobalMemory Gm => _device.Gm;
     public OnChipBuffer L1 { get; }
     public OnChipBuffer L0A { get; }
     public OnChipBuffer L0B { get; }
@@ -52,7 +63,9 @@ public sealed class AiCore
     public IReadOnlyList<OnChipBuffer> Ub => _ub;
     public ExecutionUnit Cube { get; }
     public ExecutionUnit Mte1 { get; }
-    public ExecutionUnit GmPort { get; }
+    public ExecutionUnit CubeMte2 { get; }
+    public ExecutionUnit FixPipe { get; }
+    public BandwidthPipe GmBandwidth { get; }
     public IReadOnlyList<ExecutionUnit> Vector => _vector;
 
     /// <summary>FLOPs the Cube performed (2 m n k per mmad, unpadded).</summary>
@@ -76,7 +89,8 @@ public sealed class AiCore
         RequireSameType(dst, src);
         CopyWindow(src, srcRow, srcCol, dst, 0, 0, dst.Rows, dst.Cols);
         _device.Gm.BytesRead += dst.Bytes;
-        return Finish(GmPort.Schedule(GmOccupancy(dst.Bytes), Spec.GmLatencyCycles, [src], [dst]));
+        var queue = dst.Location == MemoryLocation.L1 ? CubeMte2 : _vectorMte2[UbIndex(dst)];
+        return Finish(queue.Schedule(GmOccupancy(dst.Bytes), Spec.GmLatencyCycles, [src], [dst], GmBandwidth));
     }
 
     /// <summary>UB -> GM (MTE3) or L0C -> GM (FixPipe, which may convert FP32 to BF16).</summary>
@@ -101,7 +115,7 @@ public sealed class AiCore
 
         long bytes = (long)src.Rows * src.Cols * Tensor.ElementSize(dst.Type);
         _device.Gm.BytesWritten += bytes;
-        return Finish(GmPort.Schedule(GmOccupancy(bytes), Spec.GmLatencyCycles, [src], [dst]));
+        return Finish(WriteQueue(src).Schedule(GmOccupancy(bytes), Spec.GmLatencyCycles, [src], [dst], GmBandwidth));
     }
 
     /// <summary>FP32 atomic add of a UB or L0C tile into a GM window: dst += src.</summary>
@@ -118,7 +132,7 @@ public sealed class AiCore
         }
 
         _device.Gm.BytesWritten += src.Bytes;
-        return Finish(GmPort.Schedule(GmOccupancy(src.Bytes), Spec.GmLatencyCycles, [src, dst], [dst]));
+        return Finish(WriteQueue(src).Schedule(GmOccupancy(src.Bytes), Spec.GmLatencyCycles, [src], [dst], GmBandwidth));
     }
 
     /// <summary>
@@ -148,7 +162,7 @@ public sealed class AiCore
         }
 
         _device.Gm.BytesWritten += increments.Bytes;
-        return Finish(GmPort.Schedule(GmOccupancy(increments.Bytes), Spec.GmLatencyCycles, [increments, dst], [dst]));
+        return Finish(WriteQueue(increments).Schedule(GmOccupancy(increments.Bytes), Spec.GmLatencyCycles, [increments], [dst], GmBandwidth));
     }
 
     /// <summary>L1 -> L0A or L0B (MTE1): copies the window of <paramref name="src"/> at (srcRow, srcCol).</summary>
@@ -264,13 +278,17 @@ public sealed class AiCore
         HostSimd.RoundToBf16(dst.Active);
     });
 
-    /// <summary>dst[i, :] = rows[i] (bit copy; any element type).</summary>
-    public double VBroadcastRows(int v, Tensor dst, Tensor rows) => Vec(v, dst.Bytes, [rows], [dst], () =>
+    /// <summary>dst[i, :] = rows[rowOffset + i] (bit copy; any element type).</summary>
+    public double VBroadcastRows(int v, Tensor dst, Tensor rows, int rowOffset = 0) => Vec(v, dst.Bytes, [rows], [dst], () =>
     {
-        RequireRowVector(rows, dst.Rows);
+        if (rows.Cols != 1 || rowOffset < 0 || rowOffset + dst.Rows > rows.Rows)
+        {
+            throw new InvalidOperationException($"{rows.Name} has no rows {rowOffset}..{rowOffset + dst.Rows - 1}.");
+        }
+
         for (int r = 0; r < dst.Rows; r++)
         {
-            dst.Row(r).Fill(rows.Data[r]);
+            dst.Row(r).Fill(rows.Data[rowOffset + r]);
         }
     });
 
@@ -308,6 +326,19 @@ public sealed class AiCore
     {
         Done(ready);
         return ready;
+    }
+
+    private ExecutionUnit WriteQueue(Tensor src) => src.Location == MemoryLocation.L0C ? FixPipe : _vectorMte3[UbIndex(src)];
+
+    private int UbIndex(Tensor t)
+    {
+        int v = Array.IndexOf(_ub, t.Owner);
+        if (v < 0)
+        {
+            throw new InvalidOperationException($"{t.Name} is not in a UB of core {Index}.");
+        }
+
+        return v;
     }
 
     private static int CeilDiv(int a, int b) => (a + b - 1) / b;

@@ -58,7 +58,7 @@ public sealed class Device
         {
             var active = ActiveCores.ToList();
             double span = MakespanCycles;
-            return active.Count == 0 || span <= 0 ? 0 : active.Sum(c => c.GmPort.BusyCycles) / (active.Count * span);
+            return active.Count == 0 || span <= 0 ? 0 : active.Sum(c => c.GmBandwidth.BusyCycles) / (active.Count * span);
         }
     }
 }

@@ -2,7 +2,8 @@ namespace MoePlan.Runtime.Emulator;
 
 /// <summary>One in-order hardware unit (Cube, a Vector unit, MTE1, the GM port) with its own
 /// timeline: an operation starts at max(unit free, inputs ready, outputs free) and occupies the unit
-/// for its occupancy; its results are ready after an extra latency.</summary>
+/// for its occupancy; its results are ready after an extra latency. A transfer queue also reserves its
+/// occupancy on a shared <see cref="BandwidthPipe"/>.</summary>
 public sealed class ExecutionUnit
 {
     internal ExecutionUnit(string name) => Name = name;
@@ -17,7 +18,7 @@ public sealed class ExecutionUnit
 
     public long Operations { get; private set; }
 
-    internal double Schedule(double occupancy, double latency, ReadOnlySpan<Tensor> inputs, ReadOnlySpan<Tensor> outputs)
+    internal double Schedule(double occupancy, double latency, ReadOnlySpan<Tensor> inputs, ReadOnlySpan<Tensor> outputs, BandwidthPipe? pipe = null)
     {
         double start = FreeAt;
         foreach (var t in inputs)
@@ -27,7 +28,15 @@ public sealed class ExecutionUnit
 
         foreach (var t in outputs)
         {
-            start = Math.Max(start, Math.Max(t.ReadyAt, t.ReadsDoneAt));
+            // Write after write: an in-order queue that wrote the tensor last only has to issue after
+            // its previous write (queues keep order); any other unit waits for that write to land.
+            double previousWrite = ReferenceEquals(t.LastWriter, this) ? t.WriteIssuedAt : t.ReadyAt;
+            start = Math.Max(start, Math.Max(previousWrite, t.ReadsDoneAt));
+        }
+
+        if (pipe is not null)
+        {
+            start = pipe.Reserve(start, occupancy);
         }
 
         double end = start + occupancy;
@@ -43,6 +52,8 @@ public sealed class ExecutionUnit
         foreach (var t in outputs)
         {
             t.ReadyAt = ready;
+            t.WriteIssuedAt = end;
+            t.LastWriter = this;
         }
 
         return ready;

@@ -55,6 +55,8 @@ public sealed class Tensor
 
     internal double ReadyAt { get; set; }
     internal double ReadsDoneAt { get; set; }
+    internal double WriteIssuedAt { get; set; }
+    internal ExecutionUnit? LastWriter { get; set; }
 
     public static int ElementSize(ElementType type) => type == ElementType.Bf16 ? 2 : 4;
 
