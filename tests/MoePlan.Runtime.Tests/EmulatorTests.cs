@@ -159,6 +159,28 @@ public class EmulatorTests
         Assert.Equal(Enumerable.Range(0, 32).Select(i => 2f * i), gm.Download());
     }
 
+    [Fact]
+    public void Rescale_and_accumulate_from_different_queues_stay_ordered()
+    {
+        // AMLA's O update: x * 2^-2 (int add on a Vector unit's MTE3 queue) then + y (FP32 atomic add
+        // from L0C on the FixPipe queue). The integer and float adds do not commute, so the second
+        // must start after the first has landed: 8 x 8 int32 = 256 B -> 8 cycles + 100 latency = 108;
+        // the atomic then starts at 108: 256 B -> 8 cycles + 100 -> 216.
+        var device = new Device(Simple);
+        var core = device.Cores[0];
+        var o = device.Gm.Allocate("o", 8, 8, ElementType.Fp32);
+        o.Upload(Enumerable.Repeat(12f, 64).ToArray());
+        var rows = core.Ub[0].Allocate("rows", 8, 1, ElementType.Int32);
+        var inc = core.Ub[0].Allocate("inc", 8, 8, ElementType.Int32);
+        rows.Data.AsSpan().Fill(BitConverter.Int32BitsToSingle(FloatBits.ExponentIncrement(-2)));
+        var y = core.L0C.Allocate("y", 8, 8, ElementType.Fp32);
+        y.Data.AsSpan().Fill(1f);
+        core.VBroadcastRows(0, inc, rows);                  // 256 B / 256 = 1 cycle + 16 -> ready 17
+        Assert.Equal(17 + 108, core.AtomicExponentAdd(o, 0, 0, inc));
+        Assert.Equal(17 + 108 + 108, core.AtomicAdd(o, 0, 0, y));
+        Assert.All(o.Download(), x => Assert.Equal(12f / 4 + 1, x));
+    }
+
     private static void FillBf16(Tensor t, Func<int, int, double> f)
     {
         // Small integers are exact in BF16; fill through the host view the emulator uses.

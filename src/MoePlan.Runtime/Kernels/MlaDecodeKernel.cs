@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using MoePlan.Runtime.Emulator;
 
 namespace MoePlan.Runtime.Kernels;
@@ -67,7 +68,7 @@ public static class MlaDecodeKernel
         private readonly int _batch, _h0, _rows, _blocks;
 
         // Cube side
-        private Tensor _qL1 = null!;
+        private Tensor _qL1;
         private readonly Tensor[] _kvL1 = new Tensor[MlaTiling.KvRing];
         private readonly Tensor[] _pL1 = new Tensor[MlaTiling.PRing];
         private readonly Tensor[] _l0a = new Tensor[2], _l0b = new Tensor[2], _l0c = new Tensor[2];
@@ -96,13 +97,13 @@ public static class MlaDecodeKernel
             _h0 = h0;
             _rows = rows;
             _blocks = (inputs.KvLen + tiling.BlockKv - 1) / tiling.BlockKv;
+            Allocate();
         }
 
         private int BlockLen(int j) => Math.Min(_t.BlockKv, _in.KvLen - j * _t.BlockKv);
 
         public void Run()
         {
-            Allocate();
             _core.Load(_qL1, _q, _batch * _in.Heads + _h0, 0);
             for (int i = 0; i <= _blocks + 1; i++)
             {
@@ -310,6 +311,7 @@ public static class MlaDecodeKernel
         /// broadcast increments; one atomic per contiguous run of changed rows and 128-column chunk.</summary>
         private void RescaleInPlace(Lane l)
         {
+            var inc = l.Inc ?? throw new InvalidOperationException("AMLA lanes allocate the increment tile.");
             int r = 0;
             while (r < l.Rows)
             {
@@ -329,9 +331,9 @@ public static class MlaDecodeKernel
                 for (int c0 = 0; c0 < MlaDims.VDim; c0 += _t.VChunk)
                 {
                     int cw = Math.Min(_t.VChunk, MlaDims.VDim - c0);
-                    l.Inc.SetShape(run, cw);
-                    _core.VBroadcastRows(l.Unit, l.Inc, l.IncRows, start);
-                    _core.AtomicExponentAdd(_o[c0 / _t.VChunk], l.Row0 + start, 0, l.Inc);
+                    inc.SetShape(run, cw);
+                    _core.VBroadcastRows(l.Unit, inc, l.IncRows, start);
+                    _core.AtomicExponentAdd(_o[c0 / _t.VChunk], l.Row0 + start, 0, inc);
                 }
             }
         }
@@ -375,6 +377,7 @@ public static class MlaDecodeKernel
 
         // ------------------------------------------------------------ allocation
 
+        [MemberNotNull(nameof(_qL1))]
         private void Allocate()
         {
             int bkMax = _t.BlockKv;
@@ -485,7 +488,7 @@ public static class MlaDecodeKernel
             PvChunk = variant == AttentionVariant.Standard
                 ? [Alloc("pv0", rows, chunk, ElementType.Fp32), Alloc("pv1", rows, chunk, ElementType.Fp32)]
                 : [];
-            Inc = variant == AttentionVariant.Amla ? Alloc("inc", rows, chunk, ElementType.Int32) : null!;
+            Inc = variant == AttentionVariant.Amla ? Alloc("inc", rows, chunk, ElementType.Int32) : null;
             RunMax.Active.Fill(float.NegativeInfinity);
         }
 
@@ -507,7 +510,7 @@ public static class MlaDecodeKernel
         public Tensor[] OChunk { get; }
         public Tensor[] PvChunk { get; }
         /// <summary>AMLA only: the broadcast exponent increments of a rescale.</summary>
-        public Tensor Inc { get; }
+        public Tensor? Inc { get; }
 
         private Tensor Alloc(string name, int rows, int cols, ElementType type)
         {
