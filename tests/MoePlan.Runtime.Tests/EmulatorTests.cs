@@ -181,6 +181,23 @@ public class EmulatorTests
         Assert.All(o.Download(), x => Assert.Equal(12f / 4 + 1, x));
     }
 
+    [Fact]
+    public void Gm_dependencies_are_tracked_per_row()
+    {
+        // Two Vector units store 4 x 8 FP32 (128 B -> 4 cycles, + 100 latency) into one GM tensor.
+        // Disjoint rows: both stores only share the bandwidth (second starts at 4, ready 108).
+        // Overlapping rows: a store of rows 2..5 from Vector 1's queue waits for rows 2..3 (Vector 0's)
+        // to land at 104; rows 4..5 are its own earlier write, ordered by the queue. Starts 104, ready 208.
+        var device = new Device(Simple);
+        var core = device.Cores[0];
+        var gm = device.Gm.Allocate("o", 8, 8, ElementType.Fp32);
+        var a = core.Ub[0].Allocate("a", 4, 8, ElementType.Fp32);
+        var b = core.Ub[1].Allocate("b", 4, 8, ElementType.Fp32);
+        Assert.Equal(104, core.Store(gm, 0, 0, a));
+        Assert.Equal(108, core.Store(gm, 4, 0, b));
+        Assert.Equal(208, core.Store(gm, 2, 0, b));
+    }
+
     private static void FillBf16(Tensor t, Func<int, int, double> f)
     {
         // Small integers are exact in BF16; fill through the host view the emulator uses.

@@ -84,6 +84,20 @@ public class MlaTrafficTests
     }
 
     [Fact]
+    public void Work_items_spread_over_cores_and_queue_behind_each_other_on_one_core()
+    {
+        // 3 sequences on a 2-core device: cores 0 and 1 take sequences 0 and 1 in parallel, core 0 then
+        // runs sequence 2 after a barrier. Standard's schedule does not depend on the data (AMLA's
+        // rescale traffic does), so every item takes the same time and core 0 takes twice as long.
+        var twoCores = DeviceSpec.Ascend910Die with { AiCores = 2 };
+        var inputs = MlaDecodeInputs.Random(new AmlaShape(8, 300, 3, Seed: 4));
+        var (_, device) = Inputs.Run(inputs, AttentionVariant.Standard, twoCores);
+        var one = Inputs.Run(MlaDecodeInputs.Random(new AmlaShape(8, 300, 1, Seed: 5)), AttentionVariant.Standard, twoCores).Device;
+        Assert.Equal(2 * one.MakespanCycles, device.Cores[0].MakespanCycles, 1e-6);
+        Assert.Equal(one.MakespanCycles, device.Cores[1].MakespanCycles, 1e-6);
+    }
+
+    [Fact]
     public void Preload_pipeline_overlaps_cube_and_vector_work()
     {
         // With GM bandwidth and latencies out of the way, the Vector units' softmax of block k runs

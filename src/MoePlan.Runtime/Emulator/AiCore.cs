@@ -74,6 +74,16 @@ public sealed class AiCore
     /// <summary>Cycle at which this core's last result is ready.</summary>
     public double MakespanCycles { get; private set; }
 
+    /// <summary>Makes every unit of the core wait until all issued work has completed: the boundary
+    /// between two kernels (or work items) that reuse the same on-chip memory.</summary>
+    public void Barrier()
+    {
+        foreach (var unit in _vector.Concat(_vectorMte2).Concat(_vectorMte3).Append(Cube).Append(Mte1).Append(CubeMte2).Append(FixPipe))
+        {
+            unit.WaitUntil(MakespanCycles);
+        }
+    }
+
     private void Done(double ready) => MakespanCycles = Math.Max(MakespanCycles, ready);
 
     private double GmOccupancy(long bytes) => bytes / Spec.GmBytesPerCycle;
@@ -90,7 +100,7 @@ public sealed class AiCore
         CopyWindow(src, srcRow, srcCol, dst, 0, 0, dst.Rows, dst.Cols);
         _device.Gm.BytesRead += dst.Bytes;
         var queue = dst.Location == MemoryLocation.L1 ? CubeMte2 : _vectorMte2[UbIndex(dst)];
-        return Finish(queue.Schedule(GmOccupancy(dst.Bytes), Spec.GmLatencyCycles, [src], [dst], GmBandwidth));
+        return Finish(queue.Schedule(GmOccupancy(dst.Bytes), Spec.GmLatencyCycles, [new TensorRows(src, srcRow, dst.Rows)], [dst], GmBandwidth));
     }
 
     /// <summary>UB -> GM (MTE3) or L0C -> GM (FixPipe, which may convert FP32 to BF16).</summary>
@@ -115,7 +125,7 @@ public sealed class AiCore
 
         long bytes = (long)src.Rows * src.Cols * Tensor.ElementSize(dst.Type);
         _device.Gm.BytesWritten += bytes;
-        return Finish(WriteQueue(src).Schedule(GmOccupancy(bytes), Spec.GmLatencyCycles, [src], [dst], GmBandwidth));
+        return Finish(WriteQueue(src).Schedule(GmOccupancy(bytes), Spec.GmLatencyCycles, [src], [new TensorRows(dst, dstRow, src.Rows)], GmBandwidth));
     }
 
     /// <summary>FP32 atomic add of a UB or L0C tile into a GM window: dst += src.</summary>
@@ -132,7 +142,7 @@ public sealed class AiCore
         }
 
         _device.Gm.BytesWritten += src.Bytes;
-        return Finish(WriteQueue(src).Schedule(GmOccupancy(src.Bytes), Spec.GmLatencyCycles, [src], [dst], GmBandwidth));
+        return Finish(WriteQueue(src).Schedule(GmOccupancy(src.Bytes), Spec.GmLatencyCycles, [src], [new TensorRows(dst, dstRow, src.Rows)], GmBandwidth));
     }
 
     /// <summary>
@@ -162,7 +172,7 @@ public sealed class AiCore
         }
 
         _device.Gm.BytesWritten += increments.Bytes;
-        return Finish(WriteQueue(increments).Schedule(GmOccupancy(increments.Bytes), Spec.GmLatencyCycles, [increments], [dst], GmBandwidth));
+        return Finish(WriteQueue(increments).Schedule(GmOccupancy(increments.Bytes), Spec.GmLatencyCycles, [increments], [new TensorRows(dst, dstRow, increments.Rows)], GmBandwidth));
     }
 
     /// <summary>L1 -> L0A or L0B (MTE1): copies the window of <paramref name="src"/> at (srcRow, srcCol).</summary>
@@ -198,7 +208,7 @@ public sealed class AiCore
         HostSimd.MatMul(c.Active, a.Values, b.Values, m, n, k, transposeB, accumulate);
         CubeFlops += 2.0 * m * n * k;
         double cycles = MmadCycles(Spec, m, n, k);
-        ReadOnlySpan<Tensor> inputs = accumulate ? [a, b, c] : [a, b];
+        ReadOnlySpan<TensorRows> inputs = accumulate ? [a, b, c] : [a, b];
         return Finish(Cube.Schedule(cycles, Spec.CubeLatencyCycles, inputs, [c]));
     }
 
@@ -300,19 +310,19 @@ public sealed class AiCore
     public double VRowProgram(int v, int instructions, Tensor[] inputs, Tensor[] outputs, Action body)
     {
         long bytes = inputs.Concat(outputs).Max(t => t.Bytes);
-        return Vec(v, bytes, inputs, outputs, body, instructions);
+        return Vec(v, bytes, inputs.Select(t => (TensorRows)t).ToArray(), outputs.Select(t => (TensorRows)t).ToArray(), body, instructions);
     }
 
-    private double Vec(int v, long bytesPerPass, ReadOnlySpan<Tensor> inputs, ReadOnlySpan<Tensor> outputs, Action body, int passes = 1)
+    private double Vec(int v, long bytesPerPass, ReadOnlySpan<TensorRows> inputs, ReadOnlySpan<TensorRows> outputs, Action body, int passes = 1)
     {
         foreach (var t in inputs)
         {
-            RequireUb(v, t);
+            RequireUb(v, t.Tensor);
         }
 
         foreach (var t in outputs)
         {
-            RequireUb(v, t);
+            RequireUb(v, t.Tensor);
         }
 
         body();

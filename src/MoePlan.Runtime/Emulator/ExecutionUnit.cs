@@ -18,20 +18,21 @@ public sealed class ExecutionUnit
 
     public long Operations { get; private set; }
 
-    internal double Schedule(double occupancy, double latency, ReadOnlySpan<Tensor> inputs, ReadOnlySpan<Tensor> outputs, BandwidthPipe? pipe = null)
+    internal void WaitUntil(double cycle) => FreeAt = Math.Max(FreeAt, cycle);
+
+    internal double Schedule(double occupancy, double latency, ReadOnlySpan<TensorRows> inputs, ReadOnlySpan<TensorRows> outputs, BandwidthPipe? pipe = null)
     {
         double start = FreeAt;
         foreach (var t in inputs)
         {
-            start = Math.Max(start, t.ReadyAt);
+            start = Math.Max(start, t.Tensor.ReadConstraint(t.Row, t.Count));
         }
 
         foreach (var t in outputs)
         {
-            // Write after write: an in-order queue that wrote the tensor last only has to issue after
+            // Write after write: an in-order queue that wrote the rows last only has to issue after
             // its previous write (queues keep order); any other unit waits for that write to land.
-            double previousWrite = ReferenceEquals(t.LastWriter, this) ? t.WriteIssuedAt : t.ReadyAt;
-            start = Math.Max(start, Math.Max(previousWrite, t.ReadsDoneAt));
+            start = Math.Max(start, t.Tensor.WriteConstraint(t.Row, t.Count, this));
         }
 
         if (pipe is not null)
@@ -46,14 +47,12 @@ public sealed class ExecutionUnit
         double ready = end + latency;
         foreach (var t in inputs)
         {
-            t.ReadsDoneAt = Math.Max(t.ReadsDoneAt, end);
+            t.Tensor.MarkRead(t.Row, t.Count, end);
         }
 
         foreach (var t in outputs)
         {
-            t.ReadyAt = ready;
-            t.WriteIssuedAt = end;
-            t.LastWriter = this;
+            t.Tensor.MarkWritten(t.Row, t.Count, end, ready, this);
         }
 
         return ready;

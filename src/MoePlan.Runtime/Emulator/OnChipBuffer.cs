@@ -39,6 +39,6 @@ public sealed class OnChipBuffer
         }
 
         tensor.Released = true;
-        InUseBytes -= tensor.Bytes;
+        InUseBytes -= tensor.AllocatedBytes;
     }
 }

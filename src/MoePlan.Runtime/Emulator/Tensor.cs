@@ -22,8 +22,10 @@ public enum MemoryLocation
 
 /// <summary>
 /// A row-major 2-D tensor in global memory or in an on-chip buffer. Besides its values it carries the
-/// two times the timing model needs: when its last write is complete (<see cref="ReadyAt"/>) and when
-/// the last read of it has consumed it (<see cref="ReadsDoneAt"/>, so a later overwrite waits).
+/// the timing state the model needs: when its last write is complete, when that write was issued and
+/// by which unit, and when the last read of it has consumed it (so a later overwrite waits). On-chip
+/// tiles keep one such state; GM tensors keep one per row, so that units writing disjoint rows of
+/// one GM tensor do not wait for each other.
 /// </summary>
 public sealed class Tensor
 {
@@ -35,6 +37,7 @@ public sealed class Tensor
         Rows = rows;
         Cols = cols;
         CapacityElements = checked(rows * cols);
+        AllocatedRows = rows;
         Type = type;
         Location = location;
         Owner = owner;
@@ -47,20 +50,94 @@ public sealed class Tensor
 
     /// <summary>Elements allocated; <see cref="SetShape"/> may use any shape up to this.</summary>
     public int CapacityElements { get; }
+
+    /// <summary>Rows at allocation; a GM tensor may not be reshaped to more rows (its timing is per row).</summary>
+    public int AllocatedRows { get; }
     public ElementType Type { get; }
     public MemoryLocation Location { get; }
     internal OnChipBuffer? Owner { get; }
     internal float[] Data { get; }
     internal bool Released { get; set; }
 
-    internal double ReadyAt { get; set; }
-    internal double ReadsDoneAt { get; set; }
-    internal double WriteIssuedAt { get; set; }
-    internal ExecutionUnit? LastWriter { get; set; }
+    private double[]? _ready, _readsDone, _writeIssued;
+    private ExecutionUnit?[]? _writer;
+
+    private void EnsureTiming()
+    {
+        if (_ready is null)
+        {
+            int slots = Location == MemoryLocation.Gm ? AllocatedRows : 1;
+            _ready = new double[slots];
+            _readsDone = new double[slots];
+            _writeIssued = new double[slots];
+            _writer = new ExecutionUnit?[slots];
+        }
+    }
+
+    private (int First, int End) Slots(int row, int rows) =>
+        Location == MemoryLocation.Gm ? (row, row + rows) : (0, 1);
+
+    /// <summary>Earliest start for reading rows [row, row + rows): their last writes have landed.</summary>
+    internal double ReadConstraint(int row, int rows)
+    {
+        EnsureTiming();
+        var (first, end) = Slots(row, rows);
+        double t = 0;
+        for (int i = first; i < end; i++)
+        {
+            t = Math.Max(t, _ready![i]);
+        }
+
+        return t;
+    }
+
+    /// <summary>Earliest start for writing rows [row, row + rows) from <paramref name="unit"/>: previous
+    /// reads are done, and previous writes have landed (or, from the same in-order unit, were issued).</summary>
+    internal double WriteConstraint(int row, int rows, ExecutionUnit unit)
+    {
+        EnsureTiming();
+        var (first, end) = Slots(row, rows);
+        double t = 0;
+        for (int i = first; i < end; i++)
+        {
+            double previousWrite = ReferenceEquals(_writer![i], unit) ? _writeIssued![i] : _ready![i];
+            t = Math.Max(t, Math.Max(previousWrite, _readsDone![i]));
+        }
+
+        return t;
+    }
+
+    internal void MarkRead(int row, int rows, double end)
+    {
+        EnsureTiming();
+        var (first, last) = Slots(row, rows);
+        for (int i = first; i < last; i++)
+        {
+            _readsDone![i] = Math.Max(_readsDone[i], end);
+        }
+    }
+
+    internal void MarkWritten(int row, int rows, double issuedEnd, double ready, ExecutionUnit unit)
+    {
+        EnsureTiming();
+        var (first, last) = Slots(row, rows);
+        for (int i = first; i < last; i++)
+        {
+            _ready![i] = ready;
+            _writeIssued![i] = issuedEnd;
+            _writer![i] = unit;
+        }
+    }
+
+    public static implicit operator TensorRows(Tensor tensor) => new(tensor, 0, tensor.Rows);
 
     public static int ElementSize(ElementType type) => type == ElementType.Bf16 ? 2 : 4;
 
+    /// <summary>Bytes of the current shape.</summary>
     public long Bytes => (long)Rows * Cols * ElementSize(Type);
+
+    /// <summary>Bytes allocated (the shape at allocation).</summary>
+    public long AllocatedBytes => (long)CapacityElements * ElementSize(Type);
 
     public float this[int row, int col]
     {
@@ -79,7 +156,7 @@ public sealed class Tensor
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cols);
-        if ((long)rows * cols > CapacityElements)
+        if ((long)rows * cols > CapacityElements || (Location == MemoryLocation.Gm && rows > AllocatedRows))
         {
             throw new InvalidOperationException($"Shape {rows}x{cols} exceeds the {CapacityElements} elements allocated for {Name}.");
         }
@@ -112,3 +189,6 @@ public sealed class Tensor
     /// <summary>Host-side read of a GM tensor after the kernel (not counted as kernel traffic).</summary>
     public float[] Download() => Active.ToArray();
 }
+
+/// <summary>Rows [Row, Row + Count) of a tensor, as an operand of the timing model.</summary>
+public readonly record struct TensorRows(Tensor Tensor, int Row, int Count);

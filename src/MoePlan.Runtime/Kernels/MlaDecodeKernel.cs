@@ -37,12 +37,15 @@ public static class MlaDecodeKernel
         var gm = device.Gm;
         var q = gm.Allocate("q", inputs.Batch * inputs.Heads, MlaDims.QkDim, ElementType.Bf16);
         var kv = gm.Allocate("kv", inputs.Batch * inputs.KvLen, MlaDims.QkDim, ElementType.Bf16);
-        var output = gm.Allocate("out", inputs.Batch * inputs.Heads, MlaDims.VDim, ElementType.Fp32);
         q.Upload(inputs.Query);
         kv.Upload(inputs.KvCache);
 
+        // One output tensor per work item: the emulator tracks dependencies per tensor, and items on
+        // different cores write disjoint rows of the output.
+        var result = new float[inputs.Batch * inputs.Heads * MlaDims.VDim];
         int groups = (inputs.Heads + tiling.RowsPerGroup - 1) / tiling.RowsPerGroup;
         int item = 0;
+        var outputs = new List<(Tensor Tensor, int Offset)>();
         for (int b = 0; b < inputs.Batch; b++)
         {
             for (int g = 0; g < groups; g++, item++)
@@ -50,12 +53,19 @@ public static class MlaDecodeKernel
                 int h0 = g * tiling.RowsPerGroup;
                 int rows = Math.Min(tiling.RowsPerGroup, inputs.Heads - h0);
                 var core = device.Cores[item % device.Cores.Count];
+                var output = gm.Allocate($"out.b{b}h{h0}", rows, MlaDims.VDim, ElementType.Fp32);
                 var work = new WorkItem(core, variant, tiling, inputs, q, kv, output, b, h0, rows);
                 work.Run();
+                outputs.Add((output, (b * inputs.Heads + h0) * MlaDims.VDim));
             }
         }
 
-        return output.Download();
+        foreach (var (tensor, offset) in outputs)
+        {
+            tensor.Values.CopyTo(result.AsSpan(offset));
+        }
+
+        return result;
     }
 
     private sealed class WorkItem
@@ -104,6 +114,7 @@ public static class MlaDecodeKernel
 
         public void Run()
         {
+            _core.Barrier(); // the previous work item on this core used the same on-chip memory
             _core.Load(_qL1, _q, _batch * _in.Heads + _h0, 0);
             for (int i = 0; i <= _blocks + 1; i++)
             {
@@ -371,7 +382,7 @@ public static class MlaDecodeKernel
                 var o = Shaped(l.OChunk[k % 2], l.Rows, cw);
                 _core.Load(o, _o[k], l.Row0, 0);
                 _core.VMulRows(v, o, l.InvSum);
-                _core.Store(_out, _batch * _in.Heads + _h0 + l.Row0, c0, o);
+                _core.Store(_out, l.Row0, c0, o);
             }
         }
 
