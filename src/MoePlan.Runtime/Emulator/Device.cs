@@ -52,7 +52,7 @@ public sealed class Device
         }
     }
 
-    public double GmPortUtilization
+    public double GmBandwidthUtilization
     {
         get
         {

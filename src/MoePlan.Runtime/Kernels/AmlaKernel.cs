@@ -7,7 +7,8 @@ namespace MoePlan.Runtime.Kernels;
 /// <param name="CubeUtilization">Cube busy cycles / (active cores x makespan), 0-1.</param>
 /// <param name="FlopUtilization">Useful Cube FLOPs / (active cores x makespan x FLOPs per cycle), 0-1
 /// (differs from CubeUtilization only by fractal padding).</param>
-/// <param name="GmBytes">Bytes through the cores' GM ports (read + written; atomics count their source once).</param>
+/// <param name="GmBandwidthUtilization">Busy cycles of the cores' shared GM bandwidth / (active cores x makespan).</param>
+/// <param name="GmBytes">Bytes between cores and GM (read + written; atomics count their source once).</param>
 /// <param name="EmulatedMicroseconds">Makespan at the spec's clock.</param>
 public sealed record AmlaKernelReport(
     AttentionVariant Variant,
@@ -18,13 +19,14 @@ public sealed record AmlaKernelReport(
     double CubeUtilization,
     double FlopUtilization,
     double VectorUtilization,
-    double GmPortUtilization,
+    double GmBandwidthUtilization,
     long GmBytes,
     long GmBytesRead,
     long GmBytesWritten,
     double EmulatedMicroseconds);
 
-/// <summary>Both variants on the same inputs, and how far apart they are.</summary>
+/// <summary>Both variants on the same inputs, and how far apart they are:
+/// ||out_amla - out_standard||_2 / ||out_standard||_2.</summary>
 public sealed record AmlaComparison(AmlaKernelReport Standard, AmlaKernelReport Amla, double RelDifferenceAmlaVsStandard);
 
 /// <summary>Report API: run a variant of the absorbed-MLA decode kernel on an emulated device.</summary>
@@ -63,7 +65,7 @@ public static class AmlaKernel
             device.CubeUtilization,
             flopUtil,
             device.VectorUtilization,
-            device.GmPortUtilization,
+            device.GmBandwidthUtilization,
             device.Gm.BytesMoved,
             device.Gm.BytesRead,
             device.Gm.BytesWritten,

@@ -76,6 +76,9 @@ public sealed class MlaDecodeInputs
     /// rounded to BF16.</summary>
     public static MlaDecodeInputs Random(AmlaShape shape)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(shape.Heads);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(shape.KvLen);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(shape.Batch);
         var rng = new Random(shape.Seed);
         var q = new float[shape.Batch * shape.Heads * MlaDims.QkDim];
         var kv = new float[shape.Batch * shape.KvLen * MlaDims.QkDim];
