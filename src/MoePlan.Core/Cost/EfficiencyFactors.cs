@@ -29,20 +29,25 @@ public sealed record EfficiencyFactors(
     /// <summary>GEMM efficiency at <paramref name="rows"/> rows: saturating, half of peak efficiency at <see cref="GemmHalfRows"/>.</summary>
     public double GemmAt(double rows) => rows <= 0 ? GemmEfficiency : GemmEfficiency * rows / (rows + GemmHalfRows);
 
-    /// <summary>NVIDIA Hopper (H100, H800, H200). Fitted on DeepSeek's production figures and the LMSYS 96 x H100 table;
-    /// the attention core is FlashMLA's measured 66.7% of H800 BF16 peak; scale-up is DeepEP's measured 155 GB/s
-    /// of H800's 200 GB/s per direction (0.775).</summary>
+    /// <summary>
+    /// NVIDIA Hopper (H100, H800, H200). The attention core is FlashMLA's measured 66.7% of H800 BF16 peak;
+    /// scale-up is DeepEP's measured 155 GB/s of H800's 200 GB/s per direction (0.775). The other seven were
+    /// fitted once, by a grid search minimising the largest error over all eight published figures (DeepSeek's
+    /// production prefill and decode on H800, every row of the LMSYS 96 x H100 table): the GEMM figure is a
+    /// lumped achieved fraction that also absorbs what the model does not itemise (quantisation, activation
+    /// and scheduling work around the GEMMs), so it sits below GEMM microbenchmarks.
+    /// </summary>
     public static readonly EfficiencyFactors Hopper = new(
         Family: "Hopper",
-        GemmEfficiency: 0.70,
+        GemmEfficiency: 0.35,
         GemmHalfRows: 64,
         AttentionEfficiency: 0.667,
-        MemoryEfficiency: 0.80,
+        MemoryEfficiency: 0.90,
         ScaleUpEfficiency: 0.775,
-        ScaleOutEfficiency: 0.90,
-        CollectiveLatencyMicroseconds: 30,
-        LayerOverheadMicroseconds: 60,
-        OverlapEfficiency: 0.50);
+        ScaleOutEfficiency: 0.80,
+        CollectiveLatencyMicroseconds: 60,
+        LayerOverheadMicroseconds: 20,
+        OverlapEfficiency: 0.70);
 
     /// <summary>NVIDIA Blackwell (B200, GB200): no published serving result in figures.md to fit, so Hopper's factors.</summary>
     public static readonly EfficiencyFactors Blackwell = Hopper with { Family = "Blackwell" };

@@ -153,22 +153,32 @@ public sealed record SloPlan(SourceSpan Span, SloTarget? Ttft, SloTarget? Tpot);
 public abstract record LengthDistribution(SourceSpan Span)
 {
     public abstract double Mean { get; }
+
+    /// <summary>E[L^2]: attention over a prompt costs ~L^2, so token-weighted context is E[L^2] / E[L].</summary>
+    public abstract double SecondMoment { get; }
 }
 
 public sealed record FixedLength(SourceSpan Span, int Tokens) : LengthDistribution(Span)
 {
     public override double Mean => Tokens;
+
+    public override double SecondMoment => (double)Tokens * Tokens;
 }
 
 public sealed record UniformLength(SourceSpan Span, int Min, int Max) : LengthDistribution(Span)
 {
     public override double Mean => (Min + Max) / 2.0;
+
+    public override double SecondMoment => (((double)Min * Min) + ((double)Min * Max) + ((double)Max * Max)) / 3;
 }
 
 /// <summary>Log-normal lengths given by their own mean and standard deviation (not the underlying normal's), optionally clipped.</summary>
 public sealed record LogNormalLength(SourceSpan Span, double MeanTokens, double StandardDeviationTokens, int? Min, int? Max) : LengthDistribution(Span)
 {
     public override double Mean => MeanTokens;
+
+    /// <summary>Of the unclipped distribution: mean^2 + sd^2.</summary>
+    public override double SecondMoment => (MeanTokens * MeanTokens) + (StandardDeviationTokens * StandardDeviationTokens);
 }
 
 public sealed record TraceSource(SourceSpan Span, string Path, TraceFormat Format);

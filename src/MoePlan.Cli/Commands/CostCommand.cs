@@ -1,0 +1,99 @@
+using System.CommandLine;
+using MoePlan.Core.Compilation;
+using MoePlan.Core.Cost;
+using MoePlan.Core.Emit;
+using Spectre.Console;
+
+namespace MoePlan.Cli.Commands;
+
+/// <summary><c>moeplan cost FILE</c>: per-step roofline and serving figures of a verified plan.</summary>
+internal static class CostCommand
+{
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var file = new Argument<string>("file") { Description = "Plan file (*.moe)." };
+        var format = CommonOptions.Format("text", "md", "json");
+        var command = new Command("cost", """
+            Predict a plan's prefill and decode step times op by op (compute, memory and network roofline),
+            TTFT, TPOT, throughput per device, the P:D balance, goodput under the SLOs and cost per million tokens.
+            "device" is a rank: a GPU or one die of a multi-die package; JSON adds _per_package figures for those.
+
+            Examples:
+              moeplan cost plans/deepseek-v3-h800.moe
+              moeplan cost plans/openpangu-718b-ascend910c.moe --format json
+              moeplan cost plans/qwen3-235b-h200.moe --format md > report.md
+            """)
+        {
+            file,
+            format,
+        };
+        command.SetAction(parse => Run(parse.GetValue(file)!, parse.GetValue(format)!, stdout, stderr));
+        return command;
+    }
+
+    public static int Run(string file, string format, TextWriter stdout, TextWriter stderr)
+    {
+        if (!File.Exists(file))
+        {
+            stderr.WriteLine($"moeplan: error: cannot read '{file}': no such file");
+            return ExitCodes.UsageOrIo;
+        }
+
+        var result = PlanCompiler.Compile(file, new FileSystemSourceResolver());
+        if (result.Plan is null)
+        {
+            DiagnosticPrinter.WriteText(stderr, result.Diagnostics);
+            return ExitCodes.Diagnostics;
+        }
+
+        var report = PlanCostModel.Evaluate(result.Plan);
+        switch (format)
+        {
+            case "json":
+                stdout.Write(CostReportWriter.Json(result.Plan, report));
+                break;
+            case "md":
+                stdout.Write(CostReportWriter.Markdown(result.Plan, report));
+                break;
+            default:
+                DiagnosticPrinter.WriteText(stdout, result.Diagnostics);
+                WriteText(stdout, result.Plan.Name.Value, report);
+                break;
+        }
+
+        return ExitCodes.Ok;
+    }
+
+    private static void WriteText(TextWriter stdout, string name, CostReport r)
+    {
+        var unit = r.DiesPerPackage > 1 ? "die" : "device";
+        stdout.WriteLine($"{name}: cost model (figures per {unit})");
+        var summary = new Table().AddColumns("phase", "step ms", "latency ms", $"tok/s per {unit}", "batch", "imbalance");
+        summary.AddRow("prefill", CostReportWriter.F(r.Prefill.Step.StepMilliseconds), "TTFT " + CostReportWriter.F(r.Prefill.TtftMilliseconds),
+            $"{CostReportWriter.F(r.Prefill.InputTokensPerSecondPerRank)} in ({CostReportWriter.F(r.Prefill.ComputedTokensPerSecondPerRank)} computed)",
+            CostReportWriter.F(r.Prefill.Step.TokensPerRank) + " tok", CostReportWriter.F(r.Prefill.Step.Imbalance));
+        summary.AddRow("decode", CostReportWriter.F(r.Decode.Step.StepMilliseconds), "TPOT " + CostReportWriter.F(r.Decode.TpotMilliseconds),
+            CostReportWriter.F(r.Decode.OutputTokensPerSecondPerRank) + " out", $"{CostReportWriter.F(r.Decode.BatchPerRank)} seq, KV {CostReportWriter.F(r.Decode.KvLength)}",
+            CostReportWriter.F(r.Decode.Step.Imbalance));
+        TableWriter.Write(stdout, summary);
+
+        foreach (var (phase, step) in new[] { ("prefill", r.Prefill.Step), ("decode", r.Decode.Step) })
+        {
+            var ops = new Table().Title($"{phase} step by op (ms, summed over layers)").AddColumns("op", "compute", "memory", "network", "bound");
+            foreach (var op in step.Ops)
+            {
+                ops.AddRow(Markup.Escape(op.Name), CostReportWriter.F(op.ComputeMilliseconds), CostReportWriter.F(op.MemoryMilliseconds),
+                    CostReportWriter.F(op.CommunicationMilliseconds), op.Bound);
+            }
+
+            TableWriter.Write(stdout, ops);
+        }
+
+        stdout.WriteLine($"P:D devices balancing the workload: {CostReportWriter.F(r.PrefillToDecodeDeviceRatio)}; capacity prefill {CostReportWriter.F(r.PrefillCapacityRequestsPerSecond)} req/s, decode {CostReportWriter.F(r.DecodeCapacityRequestsPerSecond)} req/s; goodput {CostReportWriter.F(r.GoodputRequestsPerSecond)} req/s" +
+                         (r.TtftMeetsSlo && r.TpotMeetsSlo ? "" : " (an SLO is missed)"));
+        if (r.UsdPerMillionInputTokens is { } i && r.UsdPerMillionOutputTokens is { } o)
+        {
+            stdout.WriteLine($"cost: ${CostReportWriter.F(i)} per million input tokens, ${CostReportWriter.F(o)} per million output tokens");
+        }
+    }
+}

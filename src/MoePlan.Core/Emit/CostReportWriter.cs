@@ -1,0 +1,137 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using MoePlan.Core.Cost;
+using MoePlan.Core.Plan;
+
+namespace MoePlan.Core.Emit;
+
+/// <summary>The cost report as JSON (for machines) and Markdown (for the bundle's report.md).
+/// "device" in the figures is a rank: a GPU, or one die of a multi-die package; <c>_per_package</c> adds the whole chip.</summary>
+public static class CostReportWriter
+{
+    public static string Json(DeploymentPlan plan, CostReport r)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            var multiDie = r.DiesPerPackage > 1;
+            w.WriteStartObject();
+            w.WriteString("schema", "moeplan/cost/v1");
+            w.WriteString("plan", plan.Name.Value);
+            w.WriteString("hardware", plan.Hardware.Value.Name);
+            w.WriteNumber("dies_per_package", r.DiesPerPackage);
+
+            w.WriteStartObject("prefill");
+            Number(w, "step_ms", r.Prefill.Step.StepMilliseconds);
+            Number(w, "ttft_ms", r.Prefill.TtftMilliseconds);
+            Number(w, "input_tokens_per_s_per_device", r.Prefill.InputTokensPerSecondPerRank);
+            Number(w, "computed_tokens_per_s_per_device", r.Prefill.ComputedTokensPerSecondPerRank);
+            if (multiDie)
+            {
+                Number(w, "input_tokens_per_s_per_package", r.Prefill.InputTokensPerSecondPerRank * r.DiesPerPackage);
+                Number(w, "computed_tokens_per_s_per_package", r.Prefill.ComputedTokensPerSecondPerRank * r.DiesPerPackage);
+            }
+
+            Number(w, "tokens_per_rank", r.Prefill.Step.TokensPerRank);
+            Number(w, "attention_context", r.Prefill.Step.AttentionContext);
+            Number(w, "imbalance", r.Prefill.Step.Imbalance);
+            Number(w, "kv_transfer_ms", r.Prefill.KvTransferMilliseconds);
+            Step(w, r.Prefill.Step);
+            w.WriteEndObject();
+
+            w.WriteStartObject("decode");
+            Number(w, "step_ms", r.Decode.Step.StepMilliseconds);
+            Number(w, "tpot_ms", r.Decode.TpotMilliseconds);
+            Number(w, "output_tokens_per_s_per_device", r.Decode.OutputTokensPerSecondPerRank);
+            Number(w, "batch_per_device", r.Decode.BatchPerRank);
+            if (multiDie)
+            {
+                Number(w, "output_tokens_per_s_per_package", r.Decode.OutputTokensPerSecondPerRank * r.DiesPerPackage);
+                Number(w, "batch_per_package", r.Decode.BatchPerRank * r.DiesPerPackage);
+            }
+
+            Number(w, "kv_length", r.Decode.KvLength);
+            Number(w, "tokens_per_step", r.Decode.TokensPerStep);
+            Number(w, "imbalance", r.Decode.Step.Imbalance);
+            Step(w, r.Decode.Step);
+            w.WriteEndObject();
+
+            w.WriteStartObject("serving");
+            Number(w, "prefill_to_decode_device_ratio", r.PrefillToDecodeDeviceRatio);
+            Number(w, "prefill_capacity_requests_per_s", r.PrefillCapacityRequestsPerSecond);
+            Number(w, "decode_capacity_requests_per_s", r.DecodeCapacityRequestsPerSecond);
+            Number(w, "goodput_requests_per_s", r.GoodputRequestsPerSecond);
+            w.WriteBoolean("ttft_meets_slo", r.TtftMeetsSlo);
+            w.WriteBoolean("tpot_meets_slo", r.TpotMeetsSlo);
+            Optional(w, "usd_per_million_input_tokens", r.UsdPerMillionInputTokens);
+            Optional(w, "usd_per_million_output_tokens", r.UsdPerMillionOutputTokens);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+    }
+
+    public static string Markdown(DeploymentPlan plan, CostReport r)
+    {
+        var s = new StringBuilder();
+        var unit = r.DiesPerPackage > 1 ? "die" : "device";
+        s.Append(CultureInfo.InvariantCulture, $"# Cost report: {plan.Name.Value}\n\n");
+        s.Append(CultureInfo.InvariantCulture, $"{plan.Model.Entry.DisplayName} on {plan.Hardware.Value.DisplayName}; figures per {unit}");
+        s.Append(r.DiesPerPackage > 1 ? $" (a package is {r.DiesPerPackage} dies)" : "").Append(".\n\n");
+        s.Append("| phase | step | latency | throughput per ").Append(unit).Append(" | batch | imbalance |\n|---|---|---|---|---|---|\n");
+        s.Append(CultureInfo.InvariantCulture,
+            $"| prefill | {F(r.Prefill.Step.StepMilliseconds)} ms | TTFT {F(r.Prefill.TtftMilliseconds)} ms | {F(r.Prefill.InputTokensPerSecondPerRank)} input tok/s ({F(r.Prefill.ComputedTokensPerSecondPerRank)} computed) | {F(r.Prefill.Step.TokensPerRank)} tokens | {F(r.Prefill.Step.Imbalance)} |\n");
+        s.Append(CultureInfo.InvariantCulture,
+            $"| decode | {F(r.Decode.Step.StepMilliseconds)} ms | TPOT {F(r.Decode.TpotMilliseconds)} ms | {F(r.Decode.OutputTokensPerSecondPerRank)} output tok/s | {F(r.Decode.BatchPerRank)} seq, KV {F(r.Decode.KvLength)} | {F(r.Decode.Step.Imbalance)} |\n\n");
+        foreach (var (name, step) in new[] { ("Prefill", r.Prefill.Step), ("Decode", r.Decode.Step) })
+        {
+            s.Append(CultureInfo.InvariantCulture, $"## {name} step, by op (summed over layers)\n\n| op | compute ms | memory ms | network ms | bound |\n|---|---|---|---|---|\n");
+            foreach (var op in step.Ops)
+            {
+                s.Append(CultureInfo.InvariantCulture, $"| {op.Name} | {F(op.ComputeMilliseconds)} | {F(op.MemoryMilliseconds)} | {F(op.CommunicationMilliseconds)} | {op.Bound} |\n");
+            }
+
+            s.Append(CultureInfo.InvariantCulture,
+                $"\nCompute {F(step.ComputeMilliseconds)} ms, all-to-all {F(step.CommunicationMilliseconds)} ms, {(step.Overlapped ? "two-batch overlap" : "no overlap")}: step {F(step.StepMilliseconds)} ms.\n\n");
+        }
+
+        s.Append("## Serving\n\n");
+        s.Append(CultureInfo.InvariantCulture, $"- P:D devices that balance the workload: {F(r.PrefillToDecodeDeviceRatio)} prefill per decode device.\n");
+        s.Append(CultureInfo.InvariantCulture, $"- Capacity: prefill {F(r.PrefillCapacityRequestsPerSecond)} req/s, decode {F(r.DecodeCapacityRequestsPerSecond)} req/s; goodput within SLOs {F(r.GoodputRequestsPerSecond)} req/s.\n");
+        if (r.UsdPerMillionInputTokens is { } i && r.UsdPerMillionOutputTokens is { } o)
+        {
+            s.Append(CultureInfo.InvariantCulture, $"- Cost: ${F(i)} per million input tokens, ${F(o)} per million output tokens.\n");
+        }
+
+        return s.ToString();
+    }
+
+    public static string F(double value) => value.ToString(Math.Abs(value) >= 100 ? "0" : Math.Abs(value) >= 1 ? "0.0#" : "0.000", CultureInfo.InvariantCulture);
+
+    private static void Step(Utf8JsonWriter w, StepCost step)
+    {
+        Number(w, "compute_ms", step.ComputeMilliseconds);
+        Number(w, "communication_ms", step.CommunicationMilliseconds);
+        w.WriteBoolean("overlapped", step.Overlapped);
+        w.WriteStartArray("ops");
+        foreach (var op in step.Ops)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", op.Name);
+            Number(w, "compute_ms", op.ComputeMilliseconds);
+            Number(w, "memory_ms", op.MemoryMilliseconds);
+            Number(w, "communication_ms", op.CommunicationMilliseconds);
+            w.WriteString("bound", op.Bound);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+    }
+
+    private static void Number(Utf8JsonWriter w, string name, double value) => w.WriteNumber(name, Math.Round(value, 4));
+
+    private static void Optional(Utf8JsonWriter w, string name, double? value) => w.WriteOptionalNumber(name, value is { } v ? Math.Round(v, 4) : null);
+}
