@@ -19,6 +19,7 @@ public static class MoePlanCli
         var root = new RootCommand("moeplan: verify, cost-model and render deployments of giant mixture-of-experts models.");
         root.Subcommands.Add(CheckCommand.Create(stdout, stderr));
         root.Subcommands.Add(CompileCommand.Create(stdout, stderr));
+        root.Subcommands.Add(PlaceCommand.Create(stdout, stderr));
         root.Subcommands.Add(ModelsCommand.Create(stdout, stderr));
         root.Subcommands.Add(HardwareCommand.Create(stdout, stderr));
         return root;
