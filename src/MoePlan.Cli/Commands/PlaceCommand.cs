@@ -59,7 +59,7 @@ internal static class PlaceCommand
             Examples:
               moeplan place plans/deepseek-v3-h800.moe
               moeplan place plans/deepseek-v3-h800.moe --pool prefill --compare
-              moeplan place plans/deepseek-v3-h800.moe --load loads/decode.json --algorithm eplb-hierarchical --format json
+              moeplan place plans/deepseek-v3-h800.moe --load plans/data/deepseek-v3-sglang-decode_in2000out100.json --algorithm omni --format json
               moeplan place plans/deepseek-v3-sglang-h100.moe --synthetic 42 -o out/placement --force
             """)
         {
