@@ -113,6 +113,7 @@ public sealed class CommandLineTests
     [Theory]
     [InlineData("check")]
     [InlineData("compile")]
+    [InlineData("place")]
     [InlineData("models")]
     [InlineData("hardware")]
     public void Every_verb_has_help_with_examples(string verb)

@@ -49,6 +49,9 @@ public static partial class DiagnosticCodes
     public static readonly DiagnosticDescriptor LoadTooManyErrors = new(
         "MP5115", DiagnosticSeverity.Error, "Too many errors", "stopped after {0} errors in the expert-load file");
 
+    public static readonly DiagnosticDescriptor LoadOnDenseLayer = new(
+        "MP5116", DiagnosticSeverity.Error, "Loads on a dense layer", "layer(s) {0} of {1} are dense (no routed experts) but the file gives them non-zero loads");
+
     // Synthetic loads (MP5120..MP5124).
     public static readonly DiagnosticDescriptor SyntheticBadParameter = new(
         "MP5120", DiagnosticSeverity.Error, "Bad synthetic-load parameter", "synthetic loads: {0}");
