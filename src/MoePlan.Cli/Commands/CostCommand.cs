@@ -46,7 +46,12 @@ internal static class CostCommand
             return ExitCodes.Diagnostics;
         }
 
-        var report = PlanCostModel.Evaluate(result.Plan);
+        var cost = PlanCostEvaluation.Evaluate(result.Plan, new FileSystemSourceResolver());
+        if (cost.Report is not { } report)
+        {
+            DiagnosticPrinter.WriteText(stderr, result.Diagnostics.AddRange(cost.Diagnostics));
+            return ExitCodes.Diagnostics;
+        }
         switch (format)
         {
             case "json":

@@ -4,10 +4,11 @@ using MoePlan.Core.Plan;
 namespace MoePlan.Core.Cost;
 
 /// <summary>How to evaluate a plan beyond what the plan says.</summary>
-/// <param name="StaticImbalance">Placement imbalance (max/mean device load) measured by the placement stage; null takes <see cref="PlanCostModel.DefaultStaticImbalance"/>.</param>
+/// <param name="PrefillImbalance">The prefill pool's placement imbalance (max/mean device load) from the placement stage; null takes <see cref="PlanCostModel.DefaultStaticImbalance"/>.</param>
+/// <param name="DecodeImbalance">The same for the decode pool.</param>
 /// <param name="PerfectBalance">Model perfectly balanced experts (no placement imbalance, no per-step spread), as SGLang's "simulated perfect EPLB".</param>
 /// <param name="Efficiency">Efficiency factors to use instead of the hardware family's (calibration studies).</param>
-public sealed record CostOptions(double? StaticImbalance = null, bool PerfectBalance = false, EfficiencyFactors? Efficiency = null)
+public sealed record CostOptions(double? PrefillImbalance = null, double? DecodeImbalance = null, bool PerfectBalance = false, EfficiencyFactors? Efficiency = null)
 {
     public static readonly CostOptions Default = new();
 }
@@ -68,7 +69,6 @@ public static class PlanCostModel
         }
 
         var slots = a.RoutedExperts + plan.Placement.RedundantExperts.Value;
-        var staticImbalance = options.PerfectBalance ? 1 : options.StaticImbalance ?? DefaultStaticImbalance;
 
         var workload = plan.Workload;
         var input = workload.Input?.Mean ?? 2048;
@@ -84,7 +84,7 @@ public static class PlanCostModel
         var computedPerRequest = input * (1 - share);
         var prefillShape = new StepShape(PoolRole.Prefill, prefillTokens, prefillTokens / Math.Max(1, computedPerRequest),
             tokenWeightedInput * (share + ((1 - share) / 2)), prefill.Parallel.TensorParallel.Value, prefill.Parallel.ExpertParallel.Value,
-            slots, staticImbalance, prefill.MicrobatchOverlap.Value, 0);
+            slots, options.PrefillImbalance ?? DefaultStaticImbalance, prefill.MicrobatchOverlap.Value, 0);
         var prefillStep = Step(a, p, plan, prefillShape, machine, options);
         // A TP group of ranks computes the same tokens: per rank, divide by TP.
         var computedPerRank = prefillTokens / prefill.Parallel.TensorParallel.Value / (prefillStep.StepMilliseconds / 1e3);
@@ -96,7 +96,7 @@ public static class PlanCostModel
         var batchPerRank = MemoryModel.SequencesPerDataParallelRank(decode, hardware);
         var kvLength = input + (output / 2);
         var decodeShape = new StepShape(PoolRole.Decode, batchPerRank * (1 + draft), batchPerRank, kvLength,
-            decode.Parallel.TensorParallel.Value, decode.Parallel.ExpertParallel.Value, slots, staticImbalance,
+            decode.Parallel.TensorParallel.Value, decode.Parallel.ExpertParallel.Value, slots, options.DecodeImbalance ?? DefaultStaticImbalance,
             decode.MicrobatchOverlap.Value, draft);
         var decodeStep = Step(a, p, plan, decodeShape, machine, options);
         var outputPerRank = batchPerRank / decode.Parallel.TensorParallel.Value * tokensPerStep / (decodeStep.StepMilliseconds / 1e3);

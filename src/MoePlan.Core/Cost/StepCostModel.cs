@@ -78,7 +78,7 @@ public static class StepCostModel
         }
 
         var moeLayers = a.MoeLayers + (s.DraftTokens > 0 ? a.MtpLayers : 0);
-        var imbalance = s.PerfectBalance ? 1 : s.StaticImbalance * BatchRoutingVariation * RoutingSpread(T * a.TopK, s.ExpertParallel);
+        var imbalance = s.PerfectBalance ? 1 : s.StaticImbalance * e.BatchRoutingVariation * RoutingSpread(T * a.TopK, s.ExpertParallel);
         if (moeLayers > 0)
         {
             ops.Add(new OpCost("router",
@@ -146,13 +146,6 @@ public static class StepCostModel
             : computeMs + communicationMs;
         return new StepCost(T, s.AttentionContext, imbalance, s.Overlap, ops.ToImmutable(), computeMs, communicationMs, step);
     }
-
-    /// <summary>
-    /// How much more one batch loads the busiest rank than the placement's imbalance over the whole recording
-    /// window: tokens of one batch come from few prompts and route alike. Fitted with the Hopper factors; LMSYS
-    /// measured the same effect as a 1.18x prefill speed-up of "simulated perfect EPLB" over EPLB at 4K prompts.
-    /// </summary>
-    public const double BatchRoutingVariation = 1.2;
 
     /// <summary>
     /// Per-step spread of routing: with c expert copies per rank on average, the busiest of n ranks gets about

@@ -49,6 +49,7 @@ public sealed record CalibrationCase(string Name, string Plan, string Metric, do
             throw new InvalidOperationException($"{Plan} does not compile: {string.Join("; ", compiled.Diagnostics)}");
         }
 
-        return Predict(PlanCostModel.Evaluate(compiled.Plan, Options));
+        var cost = PlanCostEvaluation.Evaluate(compiled.Plan, MemorySourceResolver.FromRepository(Plan, "plans/data/deepseek-v3-sglang-decode_in2000out100.json"), Options);
+        return Predict(cost.Report ?? throw new InvalidOperationException($"{Plan}: {string.Join("; ", cost.Diagnostics)}"));
     }
 }
