@@ -243,6 +243,8 @@ public static class BundleEmitter
             LoopLimit = 10_000_000,
             LimitToString = 0,
             NewLine = "\n",
+            // Templates indent multi-line values themselves (YAML block scalars, continued shell lines).
+            AutoIndent = false,
             MemberRenamer = StandardMemberRenamer.Default,
         };
 
