@@ -4,7 +4,7 @@ using MoePlan.Core.Emit;
 
 namespace MoePlan.Cli.Commands;
 
-/// <summary><c>moeplan compile FILE -o DIR</c>: verify, then write the bundle (today: the normalised plan.json).</summary>
+/// <summary><c>moeplan compile FILE -o DIR</c>: verify, then write the deployment bundle.</summary>
 internal static class CompileCommand
 {
     public static Command Create(TextWriter stdout, TextWriter stderr)
@@ -12,32 +12,60 @@ internal static class CompileCommand
         var file = new Argument<string>("file") { Description = "Plan file (*.moe)." };
         var output = new Option<string>("--output", "-o") { Description = "Output folder (refused if not empty, unless --force).", Required = true };
         var force = new Option<bool>("--force") { Description = "Replace a non-empty output folder." };
+        var target = new Option<string[]>("--target", "-t")
+        {
+            Description = $"Bundle folder to write (repeatable): {string.Join(", ", BundleTargets.All)}. Default: the plan's engine, kubernetes and nginx.",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        target.AcceptOnlyFromAmong([.. BundleTargets.All]);
+        var templates = new Option<string?>("--templates") { Description = "Folder of Scriban templates (<target>/<name>.sbn) to use instead of the shipped ones." };
         var command = new Command("compile", """
-            Verify a plan and write its bundle to a folder: plan.json (the normalised, catalog-resolved plan).
-            The folder is written atomically; nothing is written when the plan has errors.
+            Verify a plan and write its deployment bundle to a folder: README.md (what to launch where, in order),
+            plan.json (the normalised plan), report.md, expert-placement files, and one folder per target:
+            vllm/ or sglang/ (per-node launch scripts), omni-infer/ (Ansible inventory, model JSON), nginx/
+            (stock proxy config and Omni Proxy directives), kubernetes/ (LeaderWorkerSets, Services, ConfigMap).
+            The folder is written atomically; nothing is written when the plan or a template has errors.
 
             Examples:
               moeplan compile plans/deepseek-v3-h800.moe -o out/deepseek-v3-h800
               moeplan compile plans/qwen1.5-moe-tiny.moe -o out/tiny --force
+              moeplan compile plans/qwen3-235b-h200.moe -o out/q --target vllm --target sglang
+              moeplan compile plans/qwen3-235b-h200.moe -o out/q --templates my-templates
             """)
         {
             file,
             output,
             force,
+            target,
+            templates,
         };
-        command.SetAction(parse => Run(parse.GetValue(file)!, parse.GetValue(output)!, parse.GetValue(force), stdout, stderr));
+        command.SetAction(parse => Run(
+            new CompileArguments(parse.GetValue(file)!, parse.GetValue(output)!, parse.GetValue(force), parse.GetValue(target) ?? [], parse.GetValue(templates)),
+            stdout,
+            stderr));
         return command;
     }
 
-    public static int Run(string file, string output, bool force, TextWriter stdout, TextWriter stderr)
+    public static int Run(CompileArguments arguments, TextWriter stdout, TextWriter stderr)
     {
+        var file = arguments.File;
         if (!File.Exists(file))
         {
             stderr.WriteLine($"moeplan: error: cannot read '{file}': no such file");
             return ExitCodes.UsageOrIo;
         }
 
-        var result = PlanCompiler.Compile(file, new FileSystemSourceResolver());
+        var templateFolder = arguments.Templates ?? FolderTemplateLoader.FindDefault();
+        if (templateFolder is null || !Directory.Exists(templateFolder))
+        {
+            stderr.WriteLine(templateFolder is null
+                ? "moeplan: error: no templates folder next to the executable; pass --templates DIR"
+                : $"moeplan: error: templates folder '{templateFolder}' does not exist");
+            return ExitCodes.UsageOrIo;
+        }
+
+        var resolver = new FileSystemSourceResolver();
+        var result = PlanCompiler.Compile(file, resolver);
         DiagnosticPrinter.WriteText(stdout, result.Diagnostics);
         if (result.Plan is null)
         {
@@ -45,12 +73,21 @@ internal static class CompileCommand
             return ExitCodes.Diagnostics;
         }
 
-        var files = new Dictionary<string, string>(StringComparer.Ordinal)
+        var bundle = BundleEmitter.Emit(result.Plan, file, arguments.Targets, new FolderTemplateLoader(templateFolder), resolver);
+        DiagnosticPrinter.WriteText(stdout, bundle.Diagnostics);
+        if (bundle.HasErrors)
         {
-            ["plan.json"] = PlanJsonWriter.Write(result.Plan),
-        };
-        BundleDirectory.Write(output, files, force);
-        stdout.WriteLine($"{file}: wrote {files.Count} file(s) to {output}");
+            stdout.WriteLine($"{file}: bundle not written: {bundle.Diagnostics.Count(d => d.IsError)} error(s)");
+            return ExitCodes.Diagnostics;
+        }
+
+        BundleDirectory.Write(arguments.Output, bundle.Files, arguments.Force);
+        stdout.WriteLine($"{file}: wrote {bundle.Files.Count} file(s) to {arguments.Output}");
         return ExitCodes.Ok;
     }
 }
+
+/// <summary>What <c>moeplan compile</c> was asked to do.</summary>
+/// <param name="Targets">Bundle folders; empty means the plan's engine, kubernetes and nginx.</param>
+/// <param name="Templates">Templates folder; null means the shipped one.</param>
+internal sealed record CompileArguments(string File, string Output, bool Force, IReadOnlyList<string> Targets, string? Templates);

@@ -1,0 +1,314 @@
+using System.Collections.Immutable;
+using MoePlan.Core.Diagnostics;
+using MoePlan.Core.Placement;
+using MoePlan.Core.Plan;
+using MoePlan.Core.Text;
+using Scriban;
+using Scriban.Parsing;
+using Scriban.Runtime;
+using Scriban.Syntax;
+
+namespace MoePlan.Core.Emit;
+
+/// <summary>The bundle's folders. An engine folder is written for the plan's engine; kubernetes and nginx always.</summary>
+public static class BundleTargets
+{
+    public const string Vllm = "vllm";
+    public const string Sglang = "sglang";
+    public const string OmniInfer = "omni-infer";
+    public const string Kubernetes = "kubernetes";
+    public const string Nginx = "nginx";
+
+    public static ImmutableArray<string> All { get; } = [Vllm, Sglang, OmniInfer, Kubernetes, Nginx];
+
+    public static string ForEngine(EngineKind engine) => engine switch
+    {
+        EngineKind.Vllm => Vllm,
+        EngineKind.Sglang => Sglang,
+        _ => OmniInfer,
+    };
+
+    /// <summary>What <c>moeplan compile</c> writes without <c>--target</c>.</summary>
+    public static ImmutableArray<string> Defaults(DeploymentPlan plan) => [ForEngine(plan.Engine.Value), Kubernetes, Nginx];
+}
+
+/// <summary>A rendered bundle (relative path to text, sorted), or the diagnostics that say why not.</summary>
+public sealed record BundleResult(ImmutableSortedDictionary<string, string> Files, ImmutableArray<Diagnostic> Diagnostics)
+{
+    public bool HasErrors => Diagnostics.Any(d => d.IsError);
+}
+
+/// <summary>
+/// Renders a verified plan into a deployment bundle. Every text file comes from a Scriban template
+/// <c>&lt;target&gt;/&lt;name&gt;.sbn</c> loaded through the caller's <see cref="ITemplateLoader"/> (Core does no I/O);
+/// plan.json and the expert-placement files come from <see cref="PlanJsonWriter"/> and <see cref="ExpertMapFormats"/>.
+/// Deterministic: same plan, templates and loads, same bytes.
+/// </summary>
+public static class BundleEmitter
+{
+    /// <summary>Expert-map formats: SGLang's <c>--init-expert-location</c>, vllm-ascend's <c>expert_map_path</c>.</summary>
+    public const string SglangFormat = "sglang";
+
+    public const string VllmAscendFormat = "vllm-ascend";
+
+    public static BundleResult Emit(DeploymentPlan plan, string planPath, IReadOnlyList<string>? targets, ITemplateLoader templates, ISourceResolver sources)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(templates);
+        ArgumentNullException.ThrowIfNull(sources);
+        var selected = (targets is { Count: > 0 } ? targets : BundleTargets.Defaults(plan)).Distinct(StringComparer.Ordinal).ToList();
+        var unknown = selected.Where(t => !BundleTargets.All.Contains(t, StringComparer.Ordinal)).ToList();
+        if (unknown.Count > 0)
+        {
+            throw new ArgumentException($"unknown bundle target(s): {string.Join(", ", unknown)}; targets: {string.Join(", ", BundleTargets.All)}", nameof(targets));
+        }
+
+        var diagnostics = new List<Diagnostic>();
+        var files = new SortedDictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["plan.json"] = PlanJsonWriter.Write(plan),
+        };
+
+        var maps = ExpertMaps(plan, planPath, selected, sources, files, diagnostics);
+        if (diagnostics.Any(d => d.IsError))
+        {
+            return new BundleResult(ImmutableSortedDictionary<string, string>.Empty, [.. diagnostics]);
+        }
+
+        var model = BundleModelBuilder.Build(plan, selected, maps);
+        var renderer = new Renderer(plan, model, files, templates, diagnostics);
+        renderer.Render("README.md", "bundle/README.md.sbn");
+        renderer.Render("report.md", "bundle/report.md.sbn");
+        foreach (var target in selected.Order(StringComparer.Ordinal))
+        {
+            switch (target)
+            {
+                case BundleTargets.Vllm:
+                case BundleTargets.Sglang:
+                    foreach (var node in model.NodeList)
+                    {
+                        renderer.Render($"{target}/{node.Name}.sh", $"{target}/node.sh.sbn", ("node", node));
+                    }
+
+                    if (target == BundleTargets.Sglang)
+                    {
+                        renderer.Render("sglang/router.sh", "sglang/router.sh.sbn");
+                    }
+
+                    break;
+                case BundleTargets.OmniInfer:
+                    renderer.Render("omni-infer/inventory.yaml", "omni-infer/inventory.yaml.sbn");
+                    foreach (var pool in model.Pools)
+                    {
+                        renderer.Render($"omni-infer/{pool.Role}.json", "omni-infer/model.json.sbn", ("pool", pool));
+                    }
+
+                    break;
+                case BundleTargets.Nginx:
+                    renderer.Render("nginx/nginx.conf", "nginx/nginx.conf.sbn");
+                    renderer.Render("nginx/upstreams.conf", "nginx/upstreams.conf.sbn");
+                    renderer.Render("nginx/omni-proxy.conf", "nginx/omni-proxy.conf.sbn");
+                    break;
+                case BundleTargets.Kubernetes:
+                    renderer.Render("kubernetes/configmap.yaml", "kubernetes/configmap.yaml.sbn");
+                    foreach (var pool in model.Pools)
+                    {
+                        renderer.Render($"kubernetes/{pool.Role}-leaderworkerset.yaml", "kubernetes/leaderworkerset.yaml.sbn", ("pool", pool));
+                        renderer.Render($"kubernetes/{pool.Role}-service.yaml", "kubernetes/service.yaml.sbn", ("pool", pool));
+                    }
+
+                    break;
+            }
+        }
+
+        return diagnostics.Any(d => d.IsError)
+            ? new BundleResult(ImmutableSortedDictionary<string, string>.Empty, [.. diagnostics])
+            : new BundleResult(files.ToImmutableSortedDictionary(StringComparer.Ordinal), [.. diagnostics]);
+    }
+
+    /// <summary>The expert-map formats the bundle's engine launches read: SGLang's, and vllm-ascend's (vLLM on Ascend, Omni-Infer).
+    /// vLLM on GPUs has no static map: it balances at run time with EPLB.</summary>
+    public static ImmutableArray<string> MapFormats(DeploymentPlan plan, IReadOnlyCollection<string> targets)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(targets);
+        var engines = targets.Where(t => t is BundleTargets.Vllm or BundleTargets.Sglang or BundleTargets.OmniInfer).ToHashSet(StringComparer.Ordinal);
+        if (targets.Contains(BundleTargets.Kubernetes))
+        {
+            engines.Add(BundleTargets.ForEngine(plan.Engine.Value));
+        }
+
+        var ascend = plan.Hardware.Value.Vendor.Equals("Huawei", StringComparison.OrdinalIgnoreCase);
+        var formats = new SortedSet<string>(StringComparer.Ordinal);
+        if (engines.Contains(BundleTargets.Sglang))
+        {
+            formats.Add(SglangFormat);
+        }
+
+        if (engines.Contains(BundleTargets.OmniInfer) || (ascend && engines.Contains(BundleTargets.Vllm)))
+        {
+            formats.Add(VllmAscendFormat);
+        }
+
+        return [.. formats];
+    }
+
+    private static Dictionary<PoolRole, ImmutableSortedDictionary<string, string>> ExpertMaps(
+        DeploymentPlan plan, string planPath, IReadOnlyCollection<string> targets, ISourceResolver sources, SortedDictionary<string, string> files, List<Diagnostic> diagnostics)
+    {
+        var maps = new Dictionary<PoolRole, ImmutableSortedDictionary<string, string>>();
+        var formats = MapFormats(plan, targets);
+        if (formats.IsEmpty)
+        {
+            return maps;
+        }
+
+        foreach (var pool in new[] { plan.Prefill, plan.Decode })
+        {
+            var role = pool.Role == PoolRole.Prefill ? "prefill" : "decode";
+            var placed = BundlePlacementInput.Place(plan, pool, planPath, sources);
+            diagnostics.AddRange(placed.Diagnostics.Where(d => d.IsError));
+            if (placed.Placement is not { } placement)
+            {
+                continue;
+            }
+
+            var paths = ImmutableSortedDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
+            foreach (var format in formats)
+            {
+                if (format == SglangFormat)
+                {
+                    var sglang = ExpertMapFormats.SglangExpertLocation(placement, plan.Model.Entry.Architecture.Layers);
+                    diagnostics.AddRange(sglang.Diagnostics);
+                    if (sglang.Text is { } text)
+                    {
+                        paths[format] = $"placement/{role}.sglang-expert-location.json";
+                        files[paths[format]] = text;
+                    }
+                }
+                else
+                {
+                    paths[format] = $"placement/{role}.vllm-ascend-expert-map.json";
+                    files[paths[format]] = ExpertMapFormats.VllmAscendExpertMap(placement);
+                }
+            }
+
+            maps[pool.Role] = paths.ToImmutable();
+        }
+
+        return maps;
+    }
+
+    /// <summary>Renders templates with the plan, the bundle model and the files rendered so far; collects template diagnostics.</summary>
+    private sealed class Renderer(DeploymentPlan plan, BundleModel model, SortedDictionary<string, string> files, ITemplateLoader loader, List<Diagnostic> diagnostics)
+    {
+        private readonly Dictionary<string, Template?> _parsed = new(StringComparer.Ordinal);
+
+        public void Render(string outputPath, string templateName, params (string Name, object Value)[] variables)
+        {
+            var context = NewContext();
+            var template = Load(context, templateName);
+            if (template is null)
+            {
+                return;
+            }
+
+            var globals = new ScriptObject();
+            globals.SetValue("plan", plan, true);
+            globals.SetValue("bundle", model, true);
+            globals.SetValue("output_path", outputPath, true);
+            // Files written before this one (plan.json, the placement files): the ConfigMap embeds them.
+            globals.SetValue("files", files.Where(f => f.Key != outputPath).Select(f => new BundleFile(f.Key, f.Value)).ToList(), true);
+            foreach (var (name, value) in variables)
+            {
+                globals.SetValue(name, value, true);
+            }
+
+            context.PushGlobal(globals);
+            try
+            {
+                var text = template.Render(context);
+                files[outputPath] = text.Replace("\r\n", "\n", StringComparison.Ordinal);
+            }
+            catch (ScriptRuntimeException e)
+            {
+                diagnostics.AddRange(RuntimeDiagnostics(e));
+            }
+        }
+
+        private TemplateContext NewContext() => new()
+        {
+            TemplateLoader = loader,
+            StrictVariables = true,
+            LoopLimit = 10_000_000,
+            LimitToString = 0,
+            NewLine = "\n",
+            // Templates indent multi-line values themselves (YAML block scalars, continued shell lines).
+            AutoIndent = false,
+            MemberRenamer = StandardMemberRenamer.Default,
+        };
+
+        private Template? Load(TemplateContext context, string name)
+        {
+            if (_parsed.TryGetValue(name, out var cached))
+            {
+                return cached;
+            }
+
+            Template? template = null;
+            try
+            {
+                var path = loader.GetPath(context, default, name);
+                if (path is null)
+                {
+                    diagnostics.Add(DiagnosticCodes.TemplateNotFound.Create(null, name, "the template loader does not know it"));
+                }
+                else
+                {
+                    var text = loader.Load(context, default, path) ?? "";
+                    var parsed = Template.Parse(text, path);
+                    if (parsed.HasErrors)
+                    {
+                        diagnostics.AddRange(parsed.Messages.Where(m => m.Type == ParserMessageType.Error)
+                            .Select(m => DiagnosticCodes.TemplateSyntax.Create(Span(m.Span), m.Message)));
+                    }
+                    else
+                    {
+                        template = parsed;
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ScriptRuntimeException)
+            {
+                diagnostics.Add(DiagnosticCodes.TemplateNotFound.Create(null, name, e is ScriptRuntimeException s ? s.OriginalMessage : e.Message));
+            }
+
+            _parsed[name] = template;
+            return template;
+        }
+
+        private static IEnumerable<Diagnostic> RuntimeDiagnostics(ScriptRuntimeException e)
+        {
+            // An included template that does not parse: report its own errors, at its own lines.
+            if (e is ScriptParserRuntimeException parser && parser.ParserMessages.Any(m => m.Type == ParserMessageType.Error))
+            {
+                return parser.ParserMessages.Where(m => m.Type == ParserMessageType.Error)
+                    .Select(m => DiagnosticCodes.TemplateSyntax.Create(Span(m.Span), m.Message))
+                    .ToList();
+            }
+
+            return [DiagnosticCodes.TemplateRender.Create(Span(e.Span), e.OriginalMessage)];
+        }
+
+        private static Text.SourceSpan? Span(Scriban.Parsing.SourceSpan span) =>
+            string.IsNullOrEmpty(span.FileName)
+                ? null
+                : new Text.SourceSpan(span.FileName, span.Start.Offset, Math.Max(0, span.End.Offset - span.Start.Offset + 1), span.Start.Line + 1, span.Start.Column + 1);
+    }
+}
+
+/// <summary>A file of the bundle as templates see it.</summary>
+public sealed record BundleFile(string Path, string Text)
+{
+    public string Name => Path.Contains('/', StringComparison.Ordinal) ? Path[(Path.LastIndexOf('/') + 1)..] : Path;
+}

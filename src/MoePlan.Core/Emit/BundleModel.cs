@@ -1,0 +1,347 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Text;
+using MoePlan.Core.Plan;
+
+namespace MoePlan.Core.Emit;
+
+/// <summary>
+/// The flat model the bundle templates render: the plan's values, resolved into nodes, instances and ports. Built from the
+/// plan records only (no text of any output format): templates decide every flag, key and line. Scriban sees the
+/// properties in snake_case (<c>bundle.pools[0].data_parallel</c>).
+/// </summary>
+/// <param name="Name">The deployment name as written in the plan.</param>
+/// <param name="ResourceName">The name made a DNS-1035 label (Kubernetes object names, node host names).</param>
+/// <param name="Engine">vllm, sglang or omni-infer.</param>
+/// <param name="Targets">The bundle's folders besides the root files, sorted.</param>
+/// <param name="ProxyHost">The host of the P/D proxy or router (Omni-Infer group C): the first node.</param>
+public sealed record BundleModel(
+    string Name,
+    string ResourceName,
+    string Engine,
+    ImmutableArray<string> Targets,
+    BundleModelInfo Model,
+    BundleAccelerator Accelerator,
+    int Nodes,
+    int DevicesPerNode,
+    int RanksPerNode,
+    ImmutableArray<BundlePool> Pools,
+    ImmutableArray<BundleNode> NodeList,
+    BundlePlacement Placement,
+    BundleProxy Proxy,
+    string ProxyHost,
+    BundlePorts Ports)
+{
+    public BundlePool Prefill => Pools[0];
+
+    public BundlePool Decode => Pools[1];
+
+    /// <summary>The folders a target writes to.</summary>
+    public bool Has(string target) => Targets.Contains(target, StringComparer.Ordinal);
+}
+
+/// <param name="Path">What the engines load: the Hugging Face id, or null when the catalog has none (launch scripts then require MODEL_PATH).</param>
+public sealed record BundleModelInfo(string Name, string DisplayName, string? Path, int Layers, int MoeLayers, int RoutedExperts, int TopK, int MtpLayers, bool Mla);
+
+/// <param name="Vendor">nvidia or huawei.</param>
+/// <param name="ResourceName">The Kubernetes extended resource of one device.</param>
+/// <param name="VisibleDevicesVariable">The environment variable that selects a process's devices.</param>
+public sealed record BundleAccelerator(string Name, string DisplayName, string Vendor, bool Ascend, int DiesPerPackage, string ResourceName, string VisibleDevicesVariable);
+
+/// <summary>Fixed ports of a bundle. Instance ports add the instance's index in the deployment (prefill first, then decode),
+/// so instances that share a node never collide.</summary>
+public sealed record BundlePorts(int Proxy, int PrefillPool, int DecodePool, int InstanceHttpBase, int InstanceRpcBase, int BootstrapBase, int KvEventsBase)
+{
+    public static BundlePorts Default { get; } = new(8000, 8081, 8082, 30000, 31000, 32000, 33000);
+}
+
+/// <summary>One pool with its instances and the per-rank memory of <see cref="MemoryModel"/>.</summary>
+/// <param name="MaxTokensPerDataParallelRank">Prefill: tokens one DP rank takes per step (engines' max batched tokens).</param>
+/// <param name="MaxSequencesPerDataParallelRank">Decode: running sequences per DP rank (engines' max sequences); 0 for prefill.</param>
+/// <param name="ExpertMapFiles">Expert-placement files of this pool by format (e.g. "sglang" -> "placement/decode.sglang-expert-location.json").</param>
+public sealed record BundlePool(
+    string Role,
+    int InstanceCount,
+    int DataParallel,
+    int TensorParallel,
+    int ExpertParallel,
+    int Ranks,
+    int Devices,
+    int NodesPerInstance,
+    int? MaxBatchTokensPerDevice,
+    int? MaxBatchPerDevice,
+    int? ContextTokens,
+    BundleMtp? Mtp,
+    bool MicrobatchOverlap,
+    int ExpertsPerRank,
+    long MaxTokensPerDataParallelRank,
+    long MaxSequencesPerDataParallelRank,
+    long MaxBatchTokensPerInstance,
+    long MaxSequencesPerInstance,
+    BundleMemory Memory,
+    ImmutableArray<BundleInstance> Instances,
+    ImmutableSortedDictionary<string, string> ExpertMapFiles)
+{
+    public bool IsPrefill => Role == "prefill";
+
+    public bool IsDecode => Role == "decode";
+
+    /// <summary>Devices and ranks of one instance on one node (a Kubernetes pod).</summary>
+    public int DevicesPerNode => Devices / NodesPerInstance;
+
+    public int RanksPerNode => Ranks / NodesPerInstance;
+
+    /// <summary>SGLang's <c>--init-expert-location</c> file of this pool, or null.</summary>
+    public string? SglangExpertLocationFile => ExpertMapFiles.GetValueOrDefault(BundleEmitter.SglangFormat);
+
+    /// <summary>vllm-ascend's <c>expert_map_path</c> file of this pool, or null.</summary>
+    public string? VllmAscendExpertMapFile => ExpertMapFiles.GetValueOrDefault(BundleEmitter.VllmAscendFormat);
+}
+
+public sealed record BundleMtp(int DraftTokens, double Acceptance);
+
+/// <summary>Bytes per rank by part (<see cref="MemoryFootprint"/>), rounded to whole bytes.</summary>
+public sealed record BundleMemory(double WeightBytes, double KvCacheBytes, double ActivationBytes, double CommunicationBufferBytes, double TotalBytes, double UsableBytes, double CapacityBytes, bool Fits);
+
+/// <summary>One engine instance: a DP/EP group of ranks on one or more nodes.</summary>
+/// <param name="Index">Index in its pool.</param>
+/// <param name="Ordinal">Index in the deployment (prefill instances first): offsets the instance's ports.</param>
+public sealed record BundleInstance(
+    string Role,
+    int Index,
+    int Ordinal,
+    string Name,
+    string LeaderHost,
+    int HttpPort,
+    int RpcPort,
+    int BootstrapPort,
+    int KvEventsPort,
+    ImmutableArray<BundleInstancePart> Parts)
+{
+    public string Url => $"http://{LeaderHost}:{HttpPort.ToString(CultureInfo.InvariantCulture)}";
+}
+
+/// <summary>The ranks of one instance on one node.</summary>
+/// <param name="NodeRank">The node's rank inside the instance (0 = leader).</param>
+/// <param name="FirstRank">The instance rank of this node's first rank.</param>
+/// <param name="VisibleDevices">Node-local device ids (rank ids: each die of a multi-die package is one) as a list "0,1,2,3".</param>
+/// <param name="DataParallelLocal">DP ranks on this node (ranks / TP).</param>
+/// <param name="DataParallelStartRank">The DP rank of this node's first DP rank.</param>
+public sealed record BundleInstancePart(
+    string Role,
+    int InstanceIndex,
+    int Node,
+    string Host,
+    int NodeRank,
+    int Ranks,
+    int Devices,
+    int FirstRank,
+    string VisibleDevices,
+    bool WholeNode,
+    int DataParallelLocal,
+    int DataParallelStartRank)
+{
+    public bool IsLeader => NodeRank == 0;
+}
+
+/// <summary>A node of the cluster and the instance parts it runs.</summary>
+public sealed record BundleNode(int Index, string Name, string Host, ImmutableArray<BundleInstancePart> Parts);
+
+/// <param name="Algorithm">The plan's placement algorithm.</param>
+/// <param name="Eplb">DeepSeek EPLB policy name as SGLang spells it (deepseek, deepseek_hierarchical) when the algorithm is EPLB; else null.</param>
+/// <param name="Loads">"synthetic seed N" or the load file as written in the plan.</param>
+public sealed record BundlePlacement(string Algorithm, int RedundantExperts, string? Eplb, string Loads, bool Uneven, bool HasFiles);
+
+/// <param name="RouterPolicy">The SGLang router policy nearest to the plan's policy.</param>
+public sealed record BundleProxy(string Mode, string Policy, string RouterPolicy, bool Apc, bool TokenizerReuse);
+
+/// <summary>Builds <see cref="BundleModel"/> from a verified plan.</summary>
+public static class BundleModelBuilder
+{
+    public static BundleModel Build(DeploymentPlan plan, IReadOnlyList<string> targets, IReadOnlyDictionary<PoolRole, ImmutableSortedDictionary<string, string>> expertMapFiles)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        var hardware = plan.Hardware.Value;
+        var dies = hardware.DiesPerPackage;
+        var devicesPerNode = plan.Cluster.DevicesPerNode.Value;
+        var ranksPerNode = devicesPerNode * dies;
+        var resourceName = ResourceName(plan.Name.Value);
+        var nodeDigits = Math.Max(2, plan.Cluster.Nodes.Value.ToString(CultureInfo.InvariantCulture).Length);
+        string NodeName(int node) => "node-" + node.ToString(CultureInfo.InvariantCulture).PadLeft(nodeDigits, '0');
+        string Host(int node) => $"{resourceName}-{NodeName(node)}";
+
+        var ports = BundlePorts.Default;
+        var cursor = 0; // next free device of the cluster
+        var ordinal = 0;
+        var pools = new List<BundlePool>();
+        var parts = new List<BundleInstancePart>();
+        foreach (var pool in new[] { plan.Prefill, plan.Decode })
+        {
+            var role = pool.Role == PoolRole.Prefill ? "prefill" : "decode";
+            var devices = pool.Parallel.Ranks / dies;
+            var instances = ImmutableArray.CreateBuilder<BundleInstance>();
+            for (var i = 0; i < pool.Instances.Value; i++)
+            {
+                // Whole-node instances start on a node boundary; smaller ones tile a node (the verifier ensures they divide it).
+                var offset = cursor % devicesPerNode;
+                if (offset != 0 && (devices >= devicesPerNode || offset + devices > devicesPerNode))
+                {
+                    cursor += devicesPerNode - offset;
+                }
+
+                var instanceParts = ImmutableArray.CreateBuilder<BundleInstancePart>();
+                var placed = 0;
+                while (placed < devices)
+                {
+                    var node = cursor / devicesPerNode;
+                    var local = cursor % devicesPerNode;
+                    var here = Math.Min(devices - placed, devicesPerNode - local);
+                    var firstRank = placed * dies;
+                    var rankCount = here * dies;
+                    var visible = string.Join(",", Enumerable.Range(local * dies, rankCount).Select(r => r.ToString(CultureInfo.InvariantCulture)));
+                    var part = new BundleInstancePart(
+                        role, i, node, Host(node), instanceParts.Count, rankCount, here, firstRank, visible, here == devicesPerNode,
+                        Math.Max(1, rankCount / pool.Parallel.TensorParallel.Value), firstRank / pool.Parallel.TensorParallel.Value);
+                    instanceParts.Add(part);
+                    parts.Add(part);
+                    placed += here;
+                    cursor += here;
+                }
+
+                instances.Add(new BundleInstance(
+                    role, i, ordinal, $"{role}-{i.ToString(CultureInfo.InvariantCulture)}", instanceParts[0].Host,
+                    ports.InstanceHttpBase + ordinal, ports.InstanceRpcBase + ordinal, ports.BootstrapBase + ordinal, ports.KvEventsBase + ordinal,
+                    instanceParts.ToImmutable()));
+                ordinal++;
+            }
+
+            pools.Add(Pool(plan, pool, role, devicesPerNode, instances.ToImmutable(),
+                expertMapFiles.TryGetValue(pool.Role, out var files) ? files : ImmutableSortedDictionary<string, string>.Empty));
+        }
+
+        var usedNodes = parts.Count == 0 ? 0 : parts.Max(p => p.Node) + 1;
+        var nodes = Enumerable.Range(0, Math.Max(usedNodes, 1))
+            .Select(n => new BundleNode(n, NodeName(n), Host(n), parts.Where(p => p.Node == n).ToImmutableArray()))
+            .Where(n => n.Parts.Length > 0)
+            .ToImmutableArray();
+
+        var entry = plan.Model.Entry;
+        var a = entry.Architecture;
+        var ascend = hardware.Vendor.Equals("Huawei", StringComparison.OrdinalIgnoreCase);
+        var accelerator = new BundleAccelerator(
+            hardware.Name, hardware.DisplayName, ascend ? "huawei" : "nvidia", ascend, dies,
+            ascend ? "huawei.com/Ascend910" : "nvidia.com/gpu",
+            ascend ? "ASCEND_RT_VISIBLE_DEVICES" : "CUDA_VISIBLE_DEVICES");
+
+        var placement = plan.Placement;
+        var eplb = placement.Algorithm.Value switch
+        {
+            "eplb-global" => "deepseek",
+            "eplb-hierarchical" => "deepseek_hierarchical",
+            _ => null,
+        };
+        var loads = placement.Loads switch
+        {
+            FileLoadSource file => file.Path,
+            SyntheticLoadSource synthetic => $"synthetic seed {synthetic.Seed.ToString(CultureInfo.InvariantCulture)}",
+            _ => "",
+        };
+
+        var proxy = plan.Proxy;
+        return new BundleModel(
+            plan.Name.Value,
+            resourceName,
+            PlanJsonWriter.Engine(plan.Engine.Value),
+            targets.Order(StringComparer.Ordinal).ToImmutableArray(),
+            new BundleModelInfo(entry.Name, entry.DisplayName, entry.HuggingFaceId, a.Layers, a.MoeLayers, a.RoutedExperts, a.TopK, a.MtpLayers,
+                a.Attention is Catalog.MlaAttention),
+            accelerator,
+            plan.Cluster.Nodes.Value,
+            devicesPerNode,
+            ranksPerNode,
+            [.. pools],
+            nodes,
+            new BundlePlacement(placement.Algorithm.Value, placement.RedundantExperts.Value, eplb, loads, placement.Uneven.Value,
+                expertMapFiles.Values.Any(f => f.Count > 0)),
+            new BundleProxy(
+                proxy.Mode.Value == ProxyMode.Parallel ? "parallel" : "sequential",
+                proxy.Policy.Value,
+                RouterPolicy(proxy.Policy.Value, proxy.Apc.Value),
+                proxy.Apc.Value,
+                proxy.TokenizerReuse.Value),
+            nodes.Length > 0 ? nodes[0].Host : Host(0),
+            ports);
+    }
+
+    /// <summary>
+    /// The SGLang router has random, round_robin, power_of_two and cache_aware. The plan's policies map to the nearest:
+    /// round-robin and least-load as named (power of two choices picks the less loaded of two); cache-aware, and Omni's
+    /// APC-aware policies when prefix-cache routing is on, to cache_aware; otherwise the load-based power_of_two.
+    /// </summary>
+    public static string RouterPolicy(string policy, bool apc) => policy switch
+    {
+        "round-robin" => "round_robin",
+        "least-load" => "power_of_two",
+        "cache-aware" => "cache_aware",
+        _ => apc ? "cache_aware" : "power_of_two",
+    };
+
+    /// <summary>A DNS-1035 label: lower-case letters, digits and '-', starting with a letter, at most 40 characters (room for suffixes).</summary>
+    public static string ResourceName(string name)
+    {
+        var text = new StringBuilder();
+        foreach (var c in name.ToLowerInvariant())
+        {
+            text.Append(c is (>= 'a' and <= 'z') or (>= '0' and <= '9') ? c : '-');
+        }
+
+        var label = text.ToString().Trim('-');
+        while (label.Contains("--", StringComparison.Ordinal))
+        {
+            label = label.Replace("--", "-", StringComparison.Ordinal);
+        }
+
+        if (label.Length == 0 || label[0] is < 'a' or > 'z')
+        {
+            label = "moe-" + label;
+        }
+
+        return label.Length > 40 ? label[..40].TrimEnd('-') : label;
+    }
+
+    private static BundlePool Pool(DeploymentPlan plan, PoolPlan pool, string role, int devicesPerNode, ImmutableArray<BundleInstance> instances,
+        ImmutableSortedDictionary<string, string> expertMapFiles)
+    {
+        var hardware = plan.Hardware.Value;
+        var devices = pool.Parallel.Ranks / hardware.DiesPerPackage;
+        var memory = MemoryModel.Compute(plan, pool);
+        var slots = plan.Model.Entry.Architecture.RoutedExperts + plan.Placement.RedundantExperts.Value;
+        var tokensPerRank = pool.Role == PoolRole.Prefill ? (long)Math.Floor(MemoryModel.TokensPerDataParallelRank(pool, hardware)) : 0;
+        var sequencesPerRank = (long)Math.Floor(MemoryModel.SequencesPerDataParallelRank(pool, hardware));
+        return new BundlePool(
+            role,
+            pool.Instances.Value,
+            pool.Parallel.DataParallel.Value,
+            pool.Parallel.TensorParallel.Value,
+            pool.Parallel.ExpertParallel.Value,
+            pool.Parallel.Ranks,
+            devices,
+            Math.Max(1, (devices + devicesPerNode - 1) / devicesPerNode),
+            pool.MaxBatchTokensPerDevice?.Value,
+            pool.MaxBatchPerDevice?.Value,
+            pool.ContextTokens?.Value,
+            pool.Mtp is { } mtp ? new BundleMtp(mtp.DraftTokens.Value, mtp.Acceptance.Value) : null,
+            pool.MicrobatchOverlap.Value,
+            slots / pool.Parallel.ExpertParallel.Value,
+            tokensPerRank,
+            sequencesPerRank,
+            (long)(pool.MaxBatchTokensPerDevice?.Value ?? 0) * devices,
+            (long)(pool.MaxBatchPerDevice?.Value ?? 0) * devices,
+            new BundleMemory(
+                Math.Round(memory.WeightBytes), Math.Round(memory.KvCacheBytes), Math.Round(memory.ActivationBytes),
+                Math.Round(memory.CommunicationBufferBytes), Math.Round(memory.TotalBytes), Math.Round(memory.UsableBytes),
+                Math.Round(memory.CapacityBytes), memory.Fits),
+            instances,
+            expertMapFiles);
+    }
+}
