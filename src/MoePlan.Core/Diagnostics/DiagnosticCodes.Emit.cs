@@ -16,6 +16,4 @@ public static partial class DiagnosticCodes
         "MP5203", DiagnosticSeverity.Error, "Template render error", "template error: {0}");
 
     /// <summary>{0} the load file, {1} why it could not be read.</summary>
-    public static readonly DiagnosticDescriptor BundleLoadFileUnreadable = new(
-        "MP5204", DiagnosticSeverity.Error, "Cannot read the expert-load file", "cannot read the expert-load file '{0}' for the bundle's expert placement: {1}");
 }

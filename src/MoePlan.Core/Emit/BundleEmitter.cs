@@ -166,7 +166,7 @@ public static class BundleEmitter
         foreach (var pool in new[] { plan.Prefill, plan.Decode })
         {
             var role = pool.Role == PoolRole.Prefill ? "prefill" : "decode";
-            var placed = BundlePlacementInput.Place(plan, pool, planPath, sources);
+            var placed = PlanPlacement.Place(plan, pool.Role, sources);
             diagnostics.AddRange(placed.Diagnostics.Where(d => d.IsError));
             if (placed.Placement is not { } placement)
             {

@@ -94,7 +94,7 @@ public sealed class TemplateDiagnosticTests
     }
 
     [Fact]
-    public void An_unreadable_load_file_is_MP5204()
+    public void An_unreadable_load_file_is_a_cannot_read_diagnostic_at_the_plan()
     {
         const string text = """
             deployment "x" {
@@ -114,7 +114,7 @@ public sealed class TemplateDiagnosticTests
         var bundle = BundleEmitter.Emit(compiled.Plan!, "x.moe", null, new FolderTemplateLoader(RepositoryPaths.PathOf("templates")), resolver);
         Assert.True(bundle.HasErrors);
         var diagnostic = Assert.Single(bundle.Diagnostics.Where(d => d.IsError).DistinctBy(d => d.Code));
-        Assert.Equal("MP5204", diagnostic.Code);
+        Assert.Equal("MP2011", diagnostic.Code);
         Assert.StartsWith("x.moe(8,", diagnostic.ToString(), StringComparison.Ordinal);
         Assert.Empty(bundle.Files);
     }
