@@ -130,7 +130,7 @@ public static class MoeParser
             switch (statement)
             {
                 case LetSyntax let:
-                    pending.Push((let.Value, 1));
+                    pending.Push((let.Value, 0));
                     break;
                 case DeploymentSyntax deployment:
                     blocks.Push(deployment.Body);
@@ -146,7 +146,7 @@ public static class MoeParser
                 {
                     if (argument is ExpressionSyntax expression)
                     {
-                        pending.Push((expression, 1));
+                        pending.Push((expression, 0));
                     }
                 }
 
