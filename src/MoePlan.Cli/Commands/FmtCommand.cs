@@ -9,6 +9,9 @@ internal static class FmtCommand
 {
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
+    /// <summary>The UTF-8 byte order mark; kept when the file had one (<see cref="Utf8"/>'s own preamble is empty).</summary>
+    private static readonly byte[] ByteOrderMark = [0xEF, 0xBB, 0xBF];
+
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var files = new Argument<string[]>("files") { Description = "Plan files (*.moe).", Arity = ArgumentArity.OneOrMore };
@@ -75,8 +78,8 @@ internal static class FmtCommand
         try
         {
             var bytes = File.ReadAllBytes(file);
-            var bom = bytes.AsSpan().StartsWith(Utf8.Preamble);
-            return (Utf8.GetString(bom ? bytes[Utf8.Preamble.Length..] : bytes), bom);
+            var bom = bytes.AsSpan().StartsWith(ByteOrderMark);
+            return (Utf8.GetString(bom ? bytes[ByteOrderMark.Length..] : bytes), bom);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -96,7 +99,7 @@ internal static class FmtCommand
         try
         {
             var body = Utf8.GetBytes(text);
-            File.WriteAllBytes(temp, bom ? [.. Utf8.Preamble, .. body] : body);
+            File.WriteAllBytes(temp, bom ? [.. ByteOrderMark, .. body] : body);
             File.Move(temp, full, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
