@@ -59,7 +59,7 @@ public sealed class HugeInputTests
     public void Unclosed_parentheses_and_braces_are_MP1006_not_a_crash()
     {
         AssertTooDeep(Let(new string('(', 100_000)));
-        AssertTooDeep("deployment \"x\" " + string.Concat(Enumerable.Repeat("engine {", 100_000)));
+        AssertTooDeep("deployment \"x\" {" + string.Concat(Enumerable.Repeat("engine {", 100_000)));
         AssertTooDeep(Let(string.Concat(Enumerable.Repeat("-(", 100_000)) + "1"));
     }
 
