@@ -23,6 +23,7 @@ public static class MoePlanCli
         root.Subcommands.Add(PlaceCommand.Create(stdout, stderr));
         root.Subcommands.Add(ModelsCommand.Create(stdout, stderr));
         root.Subcommands.Add(HardwareCommand.Create(stdout, stderr));
+        root.Subcommands.Add(FmtCommand.Create(stdout, stderr));
         return root;
     }
 

@@ -119,6 +119,8 @@ public sealed class CommandLineTests
     [InlineData("place")]
     [InlineData("models")]
     [InlineData("hardware")]
+    [InlineData("fmt")]
+    [InlineData("cost")]
     public void Every_verb_has_help_with_examples(string verb)
     {
         var (code, output, _) = CliRunner.Run(verb, "--help");

@@ -95,7 +95,8 @@ public static class HuggingFaceConfigReader
             JsonDocument document;
             try
             {
-                document = JsonDocument.Parse(jsonText);
+                // Parse the UTF-8 bytes: a string with a lone surrogate must be a diagnostic, not an ArgumentException.
+                document = JsonDocument.Parse(System.Text.Encoding.UTF8.GetBytes(jsonText));
             }
             catch (JsonException e)
             {

@@ -14,6 +14,4 @@ public static partial class DiagnosticCodes
     /// <summary>{0} the template engine's message. The span points at the template file, line and column.</summary>
     public static readonly DiagnosticDescriptor TemplateRender = new(
         "MP5203", DiagnosticSeverity.Error, "Template render error", "template error: {0}");
-
-    /// <summary>{0} the load file, {1} why it could not be read.</summary>
 }

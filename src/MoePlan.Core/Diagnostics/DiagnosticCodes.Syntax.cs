@@ -16,4 +16,7 @@ public static partial class DiagnosticCodes
 
     public static readonly DiagnosticDescriptor UnexpectedEndOfFile =
         new("MP1005", DiagnosticSeverity.Error, "Unexpected end of file", "unexpected end of file, expected {0}");
+
+    public static readonly DiagnosticDescriptor NestingTooDeep =
+        new("MP1006", DiagnosticSeverity.Error, "Nesting too deep", "nesting too deep: more than {0} levels of parentheses, blocks, negations or chained operators");
 }

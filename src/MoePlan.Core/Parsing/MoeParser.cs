@@ -15,6 +15,13 @@ public sealed record ParseResult(FileSyntax? Syntax, ImmutableArray<Diagnostic> 
 /// <summary>Entry point of the front end: text to syntax tree.</summary>
 public static class MoeParser
 {
+    /// <summary>
+    /// The deepest nesting the front end accepts: parentheses, blocks, negations and chained operators all nest.
+    /// The grammar and every later stage recurse on them, so a limit keeps a hostile or generated file
+    /// (100,000 <c>(</c>) a diagnostic (MP1006) instead of a stack overflow.
+    /// </summary>
+    public const int MaxExpressionDepth = 128;
+
     public static ParseResult Parse(string text, string displayPath)
     {
         var tokenized = MoeTokenizer.Tokenize(text);
@@ -29,10 +36,22 @@ public static class MoeParser
             return new ParseResult(null, [descriptor.Create(error.Range.In(displayPath), error.Found)]);
         }
 
+        // The grammar recurses on parentheses and negations: refuse deep nesting before parsing.
+        if (FirstTooDeepToken(tokenized.Tokens) is { } deepToken)
+        {
+            return new ParseResult(null, [DiagnosticCodes.NestingTooDeep.Create(MoeGrammar.Range(deepToken).In(displayPath), MaxExpressionDepth)]);
+        }
+
         var tokens = new TokenList<MoeToken>(tokenized.Tokens.ToArray());
         var result = MoeGrammar.File(tokens);
         if (result.HasValue)
         {
+            // Chained operators parse in a loop but build a left-nested tree that later stages recurse on.
+            if (FirstTooDeepExpression(result.Value) is { } deepExpression)
+            {
+                return new ParseResult(null, [DiagnosticCodes.NestingTooDeep.Create(deepExpression.Range.In(displayPath), MaxExpressionDepth)]);
+            }
+
             var range = new TextRange(0, text.Length, 1, 1);
             return new ParseResult(new FileSyntax(range, result.Value, tokenized.Comments), []);
         }
@@ -66,6 +85,101 @@ public static class MoeParser
             _ => $"`{token.ToStringValue()}`",
         };
         return DiagnosticCodes.UnexpectedToken.Create(range.In(displayPath), found, expected);
+    }
+
+    /// <summary>The first token at which open parentheses and braces plus a run of <c>-</c> exceed the depth limit.</summary>
+    private static Token<MoeToken>? FirstTooDeepToken(ImmutableArray<Token<MoeToken>> tokens)
+    {
+        var parentheses = 0;
+        var minusRun = 0;
+        foreach (var token in tokens)
+        {
+            switch (token.Kind)
+            {
+                case MoeToken.LeftParenthesis or MoeToken.LeftBrace:
+                    parentheses++;
+                    break;
+                case MoeToken.RightParenthesis or MoeToken.RightBrace:
+                    parentheses = Math.Max(0, parentheses - 1);
+                    minusRun = 0;
+                    break;
+                case MoeToken.Minus:
+                    minusRun++;
+                    break;
+                default:
+                    minusRun = 0;
+                    break;
+            }
+
+            if (parentheses + minusRun > MaxExpressionDepth)
+            {
+                return token;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The first expression node deeper than the limit, found without recursion.</summary>
+    private static ExpressionSyntax? FirstTooDeepExpression(ImmutableArray<StatementSyntax> statements)
+    {
+        var pending = new Stack<(ExpressionSyntax Expression, int Depth)>();
+        var blocks = new Stack<BlockSyntax>();
+        foreach (var statement in statements)
+        {
+            switch (statement)
+            {
+                case LetSyntax let:
+                    pending.Push((let.Value, 0));
+                    break;
+                case DeploymentSyntax deployment:
+                    blocks.Push(deployment.Body);
+                    break;
+            }
+        }
+
+        while (blocks.TryPop(out var block))
+        {
+            foreach (var setting in block.Settings)
+            {
+                foreach (var argument in setting.Arguments)
+                {
+                    if (argument is ExpressionSyntax expression)
+                    {
+                        pending.Push((expression, 0));
+                    }
+                }
+
+                if (setting.Block is { } child)
+                {
+                    blocks.Push(child);
+                }
+            }
+        }
+
+        while (pending.TryPop(out var item))
+        {
+            if (item.Depth > MaxExpressionDepth)
+            {
+                return item.Expression;
+            }
+
+            switch (item.Expression)
+            {
+                case BinaryExpressionSyntax binary:
+                    pending.Push((binary.Left, item.Depth + 1));
+                    pending.Push((binary.Right, item.Depth + 1));
+                    break;
+                case NegationSyntax negation:
+                    pending.Push((negation.Operand, item.Depth + 1));
+                    break;
+                case ParenthesizedSyntax parenthesized:
+                    pending.Push((parenthesized.Inner, item.Depth + 1));
+                    break;
+            }
+        }
+
+        return null;
     }
 
     private static string Describe(string[] expectations)

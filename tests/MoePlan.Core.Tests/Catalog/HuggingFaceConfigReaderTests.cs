@@ -9,6 +9,15 @@ namespace MoePlan.Core.Tests.Catalog;
 
 public sealed class HuggingFaceConfigReaderTests
 {
+    /// <summary>Found by the config.json mutation tests (seed bsV_VHMzMSQ3): a lone surrogate threw ArgumentException.</summary>
+    [Fact]
+    public void A_lone_surrogate_is_a_diagnostic_not_an_exception()
+    {
+        var result = HuggingFaceConfigReader.Read("{\"model_type\": \"deepseek_v3\", \"hidden_size\": \ud800}", "bad.json", null);
+        Assert.Null(result.Model);
+        Assert.Contains(result.Diagnostics, d => d.Code == "MP2101");
+    }
+
     private static readonly SourceSpan ModelToken = new("plan.moe", 42, 25, 3, 12);
 
     private static string ModelFile(string name) => SharedData.ReadText("data", "models", name);

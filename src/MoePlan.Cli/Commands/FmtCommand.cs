@@ -1,0 +1,119 @@
+using System.CommandLine;
+using System.Text;
+using MoePlan.Core.Formatting;
+
+namespace MoePlan.Cli.Commands;
+
+/// <summary><c>moeplan fmt FILE... [--check]</c>: rewrite plans in their canonical form, or report those that are not.</summary>
+internal static class FmtCommand
+{
+    private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>The UTF-8 byte order mark; kept when the file had one (<see cref="Utf8"/>'s own preamble is empty).</summary>
+    private static readonly byte[] ByteOrderMark = [0xEF, 0xBB, 0xBF];
+
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var files = new Argument<string[]>("files") { Description = "Plan files (*.moe).", Arity = ArgumentArity.OneOrMore };
+        var check = new Option<bool>("--check") { Description = "Write nothing; exit 1 when a file is not in canonical form." };
+        var command = new Command("fmt", """
+            Rewrite plans in the canonical form (docs/dsl.md, "Formatting"): two-space indentation, one setting
+            per line (a block written on one line stays on one line), comments kept. Files are replaced
+            atomically. Exit code 0 when every file is formatted (or, with --check, already canonical), 1 when
+            a file does not parse or --check found one that would change, 2 for usage or I/O errors.
+
+            Examples:
+              moeplan fmt plans/deepseek-v3-h800.moe
+              moeplan fmt --check plans/*.moe
+            """)
+        {
+            files,
+            check,
+        };
+        command.SetAction(parse => Run(parse.GetValue(files)!, parse.GetValue(check), stdout, stderr));
+        return command;
+    }
+
+    public static int Run(string[] files, bool check, TextWriter stdout, TextWriter stderr)
+    {
+        var failed = false;
+        foreach (var file in files)
+        {
+            var (text, bom) = Read(file);
+            var result = PlanFormatter.Format(text, file);
+            if (result.Text is null)
+            {
+                DiagnosticPrinter.WriteText(stdout, result.Diagnostics);
+                stdout.WriteLine($"{file}: not formatted: {result.Diagnostics.Count(d => d.IsError)} error(s)");
+                failed = true;
+                continue;
+            }
+
+            if (string.Equals(result.Text, text, StringComparison.Ordinal))
+            {
+                stdout.WriteLine($"{file}: ok");
+            }
+            else if (check)
+            {
+                stdout.WriteLine($"{file}: would reformat");
+                failed = true;
+            }
+            else
+            {
+                WriteAtomically(file, result.Text, bom);
+                stdout.WriteLine($"{file}: formatted");
+            }
+        }
+
+        return failed ? ExitCodes.Diagnostics : ExitCodes.Ok;
+    }
+
+    private static (string Text, bool Bom) Read(string file)
+    {
+        if (!File.Exists(file))
+        {
+            throw new CliUsageException($"cannot read '{file}': no such file");
+        }
+
+        try
+        {
+            var bytes = File.ReadAllBytes(file);
+            var bom = bytes.AsSpan().StartsWith(ByteOrderMark);
+            return (Utf8.GetString(bom ? bytes[ByteOrderMark.Length..] : bytes), bom);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliUsageException($"cannot read '{file}': {e.Message}");
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new CliUsageException($"cannot read '{file}': not UTF-8 text");
+        }
+    }
+
+    /// <summary>Writes a temporary sibling file, then moves it over the original: a kill never leaves half a plan.</summary>
+    private static void WriteAtomically(string file, string text, bool bom)
+    {
+        var full = Path.GetFullPath(file);
+        var temp = Path.Combine(Path.GetDirectoryName(full) ?? ".", $".{Path.GetFileName(full)}.moeplan-fmt-{Guid.NewGuid():N}");
+        try
+        {
+            var body = Utf8.GetBytes(text);
+            File.WriteAllBytes(temp, bom ? [.. ByteOrderMark, .. body] : body);
+            File.Move(temp, full, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try
+            {
+                File.Delete(temp);
+            }
+            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
+            {
+                // Best effort: the temporary file is hidden and named as ours.
+            }
+
+            throw new CliUsageException($"cannot write '{file}': {e.Message}");
+        }
+    }
+}
