@@ -3,11 +3,12 @@ using MoePlan.Core.Text;
 namespace MoePlan.Tests.Support;
 
 /// <summary>Files held in memory by relative path; lets Core tests compile plans without the CLI's disk access.</summary>
-public sealed class MemorySourceResolver(IReadOnlyDictionary<string, string> files) : ISourceResolver
+public sealed class MemorySourceResolver(IReadOnlyDictionary<string, string> files, bool readRepository = false) : ISourceResolver
 {
-    /// <summary>Loads the given repository-relative files from disk (test setup only).</summary>
+    /// <summary>Loads the given repository-relative files from disk (test setup only); any other repository file a
+    /// plan names (imports, load statistics) is read from the repository when asked for.</summary>
     public static MemorySourceResolver FromRepository(params string[] relativePaths) =>
-        new(relativePaths.ToDictionary(p => p, p => File.ReadAllText(RepositoryPaths.PathOf(p.Split('/'))), StringComparer.Ordinal));
+        new(relativePaths.ToDictionary(p => p, p => File.ReadAllText(RepositoryPaths.PathOf(p.Split('/'))), StringComparer.Ordinal), readRepository: true);
 
     public string Resolve(string fromFile, string path)
     {
@@ -36,6 +37,14 @@ public sealed class MemorySourceResolver(IReadOnlyDictionary<string, string> fil
         if (files.TryGetValue(resolvedPath, out var found))
         {
             text = found;
+            error = "";
+            return true;
+        }
+
+        var onDisk = RepositoryPaths.PathOf(resolvedPath.Split('/'));
+        if (readRepository && !resolvedPath.StartsWith('/') && File.Exists(onDisk))
+        {
+            text = File.ReadAllText(onDisk);
             error = "";
             return true;
         }

@@ -115,7 +115,8 @@ internal static class PlaceCommand
         }
 
         var resolver = new FileSystemSourceResolver();
-        var compiled = PlanCompiler.Compile(o.Plan, resolver);
+        // Placement runs below with the chosen loads; compilation stops after verification.
+        var compiled = PlanCompiler.Compile(o.Plan, resolver, throughVerification: true);
         var json = o.Format == "json";
         if (compiled.Plan is not { } plan)
         {

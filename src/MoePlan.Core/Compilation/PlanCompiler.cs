@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using MoePlan.Core.Binding;
+using MoePlan.Core.Cost;
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Parsing;
 using MoePlan.Core.Plan;
@@ -10,7 +11,8 @@ using MoePlan.Core.Verification;
 namespace MoePlan.Core.Compilation;
 
 /// <summary>What compiling one plan file produced. <see cref="Plan"/> is null when there were errors.</summary>
-public sealed record CompilationResult(string Path, FileSyntax? Syntax, DeploymentPlan? Plan, ImmutableArray<Diagnostic> Diagnostics)
+/// <param name="Cost">The cost model's report with the placement imbalances it used (null when compilation stopped earlier).</param>
+public sealed record CompilationResult(string Path, FileSyntax? Syntax, DeploymentPlan? Plan, ImmutableArray<Diagnostic> Diagnostics, PlanCostResult? Cost = null)
 {
     public bool HasErrors => Diagnostics.Any(d => d.IsError);
 }
@@ -18,17 +20,19 @@ public sealed record CompilationResult(string Path, FileSyntax? Syntax, Deployme
 /// <summary>Drives the stages left to right: text, tokens, syntax (with imports), bound plan, verified plan.</summary>
 public static class PlanCompiler
 {
-    public static CompilationResult Compile(string path, ISourceResolver resolver)
+    /// <param name="throughVerification">Stop after verification: no placement, no cost model, no SLO check
+    /// (for callers that run the later stages themselves, e.g. with other load statistics).</param>
+    public static CompilationResult Compile(string path, ISourceResolver resolver, bool throughVerification = false)
     {
         if (!resolver.TryRead(path, out var text, out var error))
         {
             return new CompilationResult(path, null, null, [DiagnosticCodes.ImportNotFound.Create(null, path, error)]);
         }
 
-        return CompileText(path, text, resolver);
+        return CompileText(path, text, resolver, throughVerification);
     }
 
-    public static CompilationResult CompileText(string path, string text, ISourceResolver resolver)
+    public static CompilationResult CompileText(string path, string text, ISourceResolver resolver, bool throughVerification = false)
     {
         var parsed = MoeParser.Parse(text, path);
         if (parsed.Syntax is null)
@@ -52,8 +56,20 @@ public static class PlanCompiler
         }
 
         diagnostics.AddRange(PlanVerifier.Verify(bound.Plan));
+        PlanCostResult? cost = null;
+        if (!throughVerification && !diagnostics.Any(d => d.IsError))
+        {
+            // The placement stage reads the plan's load statistics; the cost model then checks the SLOs.
+            cost = PlanCostEvaluation.Evaluate(bound.Plan, resolver);
+            diagnostics.AddRange(cost.Diagnostics);
+            if (cost.Report is { } report)
+            {
+                diagnostics.AddRange(SloFeasibility.Check(bound.Plan, report));
+            }
+        }
+
         var hasErrors = diagnostics.Any(d => d.IsError);
-        return new CompilationResult(path, parsed.Syntax, hasErrors ? null : bound.Plan, [.. diagnostics]);
+        return new CompilationResult(path, parsed.Syntax, hasErrors ? null : bound.Plan, [.. diagnostics], hasErrors ? null : cost);
     }
 
     private static void LoadImports(

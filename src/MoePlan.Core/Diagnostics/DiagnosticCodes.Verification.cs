@@ -44,3 +44,9 @@ public static partial class DiagnosticCodes
     public static readonly DiagnosticDescriptor MemoryDoesNotFit =
         new("MP3020", DiagnosticSeverity.Error, "Memory does not fit", "{0} needs {1} GB per {2} (weights {3}, KV cache {4}, activations {5}, buffers {6}) but {7} has {8} GB, {9} GB usable after the {10}% reserve");
 }
+
+public static partial class DiagnosticCodes
+{
+    public static readonly DiagnosticDescriptor SloNotMet =
+        new("MP3019", DiagnosticSeverity.Warning, "SLO not met", "the cost model predicts {0} {1} ms against the SLO `{2} < {3} ms`");
+}

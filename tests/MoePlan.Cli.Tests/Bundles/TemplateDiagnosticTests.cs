@@ -109,7 +109,7 @@ public sealed class TemplateDiagnosticTests
             }
             """;
         var resolver = new MemorySourceResolver(new Dictionary<string, string> { ["x.moe"] = text });
-        var compiled = PlanCompiler.CompileText("x.moe", text, resolver);
+        var compiled = PlanCompiler.CompileText("x.moe", text, resolver, throughVerification: true);
         Assert.NotNull(compiled.Plan);
         var bundle = BundleEmitter.Emit(compiled.Plan!, "x.moe", null, new FolderTemplateLoader(RepositoryPaths.PathOf("templates")), resolver);
         Assert.True(bundle.HasErrors);

@@ -33,7 +33,7 @@ public class PlanPlacementTests
 
         var resolver = new MemorySourceResolver(all);
         var source = Repo(plan);
-        var result = PlanCompiler.CompileText(plan, edit is null ? source : edit(source), resolver);
+        var result = PlanCompiler.CompileText(plan, edit is null ? source : edit(source), resolver, throughVerification: true);
         Assert.True(result.Plan is not null, string.Join("; ", result.Diagnostics));
         return (result.Plan!, resolver);
     }

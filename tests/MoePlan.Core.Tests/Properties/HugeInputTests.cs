@@ -91,7 +91,7 @@ public sealed class HugeInputTests
             text.Append("let v").Append(i).Append(" = v").Append(i - 1).Append(" + 1 # constant ").Append(i).Append('\n');
         }
 
-        text.Append(TinyPlan().Replace("instances 1\n    parallel  { dp 4  ep 4 }\n    max_batch 16", "instances v9999 - 9999\n    parallel  { dp 4  ep 4 }\n    max_batch 16", StringComparison.Ordinal));
+        text.Append(TinyPlan().Replace("instances 1\n    parallel { dp 4  ep 4 }\n    max_batch 16", "instances v9999 - 9999\n    parallel { dp 4  ep 4 }\n    max_batch 16", StringComparison.Ordinal));
         var source = text.ToString();
         Assert.Contains("v9999 - 9999", source, StringComparison.Ordinal);
 
@@ -114,7 +114,7 @@ public sealed class HugeInputTests
     public void A_long_line_of_settings_and_a_long_comment_are_fine()
     {
         var text = "# " + new string('x', 1_000_000) + "\n" + TinyPlan().Replace(
-            "cluster  { nodes 1 ", "cluster { " + string.Concat(Enumerable.Repeat("nodes 1 ", 20_000)), StringComparison.Ordinal);
+            "cluster { nodes 1 ", "cluster { " + string.Concat(Enumerable.Repeat("nodes 1 ", 20_000)), StringComparison.Ordinal);
         Assert.True(text.Length > 1_100_000);
         var result = TimeBound.Run(() => PlanCompiler.CompileText(Tiny, text, MemorySourceResolver.FromRepository(Tiny)), "compiling a long line");
         Assert.Contains(result.Diagnostics, d => d.Code == "MP2002");
