@@ -77,7 +77,7 @@ public sealed class CommandLineTests
             var forced = CliRunner.Run("compile", plan, "-o", folder, "--force");
             Assert.Equal(0, forced.ExitCode);
             // The bundle of a vLLM plan on Ascend: root files, expert maps for vllm-ascend, and the vllm, kubernetes and nginx folders.
-            Assert.Equal(["README.md", "plan.json", "report.md"], Directory.GetFiles(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+            Assert.Equal(["README.md", "cost.json", "plan.json", "report.md"], Directory.GetFiles(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
             Assert.Equal(["kubernetes", "nginx", "placement", "vllm"], Directory.GetDirectories(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
             Assert.False(File.Exists(Path.Combine(folder, "keep.txt")));
             Assert.Empty(Directory.GetDirectories(Path.GetDirectoryName(folder)!, "." + Path.GetFileName(folder) + ".moeplan-*"));

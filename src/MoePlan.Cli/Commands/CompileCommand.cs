@@ -73,7 +73,7 @@ internal static class CompileCommand
             return ExitCodes.Diagnostics;
         }
 
-        var bundle = BundleEmitter.Emit(result.Plan, file, arguments.Targets, new FolderTemplateLoader(templateFolder), resolver);
+        var bundle = BundleEmitter.Emit(result.Plan, file, arguments.Targets, new FolderTemplateLoader(templateFolder), resolver, result.Cost?.Report);
         DiagnosticPrinter.WriteText(stdout, bundle.Diagnostics);
         if (bundle.HasErrors)
         {

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using MoePlan.Core.Cost;
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Placement;
 using MoePlan.Core.Plan;
@@ -51,7 +52,8 @@ public static class BundleEmitter
 
     public const string VllmAscendFormat = "vllm-ascend";
 
-    public static BundleResult Emit(DeploymentPlan plan, string planPath, IReadOnlyList<string>? targets, ITemplateLoader templates, ISourceResolver sources)
+    /// <param name="cost">The cost model's report for report.md (null: report.md says it was not computed).</param>
+    public static BundleResult Emit(DeploymentPlan plan, string planPath, IReadOnlyList<string>? targets, ITemplateLoader templates, ISourceResolver sources, CostReport? cost = null)
     {
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(templates);
@@ -76,7 +78,12 @@ public static class BundleEmitter
         }
 
         var model = BundleModelBuilder.Build(plan, selected, maps);
-        var renderer = new Renderer(plan, model, files, templates, diagnostics);
+        if (cost is not null)
+        {
+            files["cost.json"] = CostReportWriter.Json(plan, cost);
+        }
+
+        var renderer = new Renderer(plan, model, files, templates, diagnostics, cost);
         renderer.Render("README.md", "bundle/README.md.sbn");
         renderer.Render("report.md", "bundle/report.md.sbn");
         foreach (var target in selected.Order(StringComparer.Ordinal))
@@ -200,7 +207,7 @@ public static class BundleEmitter
     }
 
     /// <summary>Renders templates with the plan, the bundle model and the files rendered so far; collects template diagnostics.</summary>
-    private sealed class Renderer(DeploymentPlan plan, BundleModel model, SortedDictionary<string, string> files, ITemplateLoader loader, List<Diagnostic> diagnostics)
+    private sealed class Renderer(DeploymentPlan plan, BundleModel model, SortedDictionary<string, string> files, ITemplateLoader loader, List<Diagnostic> diagnostics, CostReport? cost)
     {
         private readonly Dictionary<string, Template?> _parsed = new(StringComparer.Ordinal);
 
@@ -216,6 +223,7 @@ public static class BundleEmitter
             var globals = new ScriptObject();
             globals.SetValue("plan", plan, true);
             globals.SetValue("bundle", model, true);
+            globals.SetValue("cost", cost, true);
             globals.SetValue("output_path", outputPath, true);
             // Files written before this one (plan.json, the placement files): the ConfigMap embeds them.
             globals.SetValue("files", files.Where(f => f.Key != outputPath).Select(f => new BundleFile(f.Key, f.Value)).ToList(), true);

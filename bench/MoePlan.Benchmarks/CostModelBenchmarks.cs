@@ -1,0 +1,75 @@
+using BenchmarkDotNet.Attributes;
+using MoePlan.Core.Catalog;
+using MoePlan.Core.Compilation;
+using MoePlan.Core.Cost;
+using MoePlan.Core.Plan;
+using MoePlan.Core.Text;
+
+namespace MoePlan.Benchmarks;
+
+/// <summary>
+/// One full analytic evaluation of a plan (prefill and decode steps, serving figures), the inner loop of
+/// design-space search. The placement imbalance is passed in, as search computes it once per shape.
+/// </summary>
+[ShortRunJob]
+[MemoryDiagnoser]
+public class CostModelBenchmarks
+{
+    private DeploymentPlan plan = null!;
+    private CostOptions options = null!;
+    private ModelArchitecture architecture = null!;
+    private ParameterBreakdown parameters = null!;
+    private StepMachine machine;
+    private StepShape decode;
+
+    [Params("plans/deepseek-v3-h800.moe", "plans/deepseek-r1-cloudmatrix384.moe")]
+    public string Plan { get; set; } = "";
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var root = RepositoryRoot();
+        var compiled = PlanCompiler.Compile(Path.Combine(root, Plan), new DiskResolver(), throughVerification: true);
+        plan = compiled.Plan ?? throw new InvalidOperationException(string.Join("; ", compiled.Diagnostics));
+        options = new CostOptions(PrefillImbalance: 1.0, DecodeImbalance: 1.1);
+        architecture = plan.Model.Entry.Architecture;
+        parameters = ParameterCounter.Count(architecture);
+        machine = PlanCostModel.Machine(plan);
+        var d = plan.Decode;
+        decode = new StepShape(PoolRole.Decode, 96, 96, 4096, d.Parallel.TensorParallel.Value, d.Parallel.ExpertParallel.Value,
+            architecture.RoutedExperts + plan.Placement.RedundantExperts.Value, 1.1, d.MicrobatchOverlap.Value, 0);
+    }
+
+    /// <summary>Both phases and the serving figures.</summary>
+    [Benchmark]
+    public double FullPlanEvaluation() => PlanCostModel.Evaluate(plan, options).GoodputRequestsPerSecond;
+
+    /// <summary>One decode step with the parameter breakdown precomputed.</summary>
+    [Benchmark]
+    public double DecodeStep() => StepCostModel.Evaluate(architecture, parameters, plan.Precision, decode, machine).StepMilliseconds;
+
+    private static string RepositoryRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        {
+            if (File.Exists(Path.Combine(d.FullName, "MoePlan.sln")))
+            {
+                return d.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("MoePlan.sln not found");
+    }
+
+    private sealed class DiskResolver : ISourceResolver
+    {
+        public string Resolve(string fromFile, string path) => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(fromFile) ?? ".", path));
+
+        public bool TryRead(string resolvedPath, out string text, out string error)
+        {
+            error = File.Exists(resolvedPath) ? "" : "no such file";
+            text = error.Length == 0 ? File.ReadAllText(resolvedPath) : "";
+            return error.Length == 0;
+        }
+    }
+}
