@@ -21,6 +21,7 @@ public static class MoePlanCli
         root.Subcommands.Add(CompileCommand.Create(stdout, stderr));
         root.Subcommands.Add(ModelsCommand.Create(stdout, stderr));
         root.Subcommands.Add(HardwareCommand.Create(stdout, stderr));
+        root.Subcommands.Add(KernelsCommand.Create(stdout, stderr));
         return root;
     }
 

@@ -115,6 +115,7 @@ public sealed class CommandLineTests
     [InlineData("compile")]
     [InlineData("models")]
     [InlineData("hardware")]
+    [InlineData("kernels")]
     public void Every_verb_has_help_with_examples(string verb)
     {
         var (code, output, _) = CliRunner.Run(verb, "--help");

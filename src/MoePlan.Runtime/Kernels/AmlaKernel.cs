@@ -23,7 +23,11 @@ public sealed record AmlaKernelReport(
     long GmBytes,
     long GmBytesRead,
     long GmBytesWritten,
-    double EmulatedMicroseconds);
+    double EmulatedMicroseconds)
+{
+    /// <summary>Useful Cube FLOPs of the run / emulated makespan.</summary>
+    public double AchievedFlopsPerSecond { get; init; }
+}
 
 /// <summary>Both variants on the same inputs, and how far apart they are:
 /// ||out_amla - out_standard||_2 / ||out_standard||_2.</summary>
@@ -69,6 +73,9 @@ public static class AmlaKernel
             device.Gm.BytesMoved,
             device.Gm.BytesRead,
             device.Gm.BytesWritten,
-            device.MakespanMicroseconds);
+            device.MakespanMicroseconds)
+        {
+            AchievedFlopsPerSecond = active.Sum(c => c.CubeFlops) / (span / spec.ClockHz),
+        };
     }
 }
