@@ -4,10 +4,10 @@ namespace MoePlan.Runtime.Kernels;
 
 /// <summary>What one emulated run of the decode-attention kernel measured.</summary>
 /// <param name="RelErrorVsFp64">||out - ref||_2 / ||ref||_2 over the whole output, ref = FP64 on the same BF16 inputs.</param>
-/// <param name="CubeUtilization">Cube busy cycles / (active cores x makespan), 0-1.</param>
-/// <param name="FlopUtilization">Useful Cube FLOPs / (active cores x makespan x FLOPs per cycle), 0-1
+/// <param name="CubeUtilization">Cube busy cycles / (all AI cores of the die x makespan), 0-1.</param>
+/// <param name="FlopUtilization">Useful Cube FLOPs / (all AI cores x makespan x FLOPs per cycle), 0-1
 /// (differs from CubeUtilization only by fractal padding).</param>
-/// <param name="GmBandwidthUtilization">Busy cycles of the cores' shared GM bandwidth / (active cores x makespan).</param>
+/// <param name="GmBandwidthUtilization">Busy cycles of the cores' shared GM bandwidth / (all AI cores x makespan).</param>
 /// <param name="GmBytes">Bytes between cores and GM (read + written; atomics count their source once).</param>
 /// <param name="EmulatedMicroseconds">Makespan at the spec's clock.</param>
 public sealed record AmlaKernelReport(
@@ -25,6 +25,12 @@ public sealed record AmlaKernelReport(
     long GmBytesWritten,
     double EmulatedMicroseconds)
 {
+    /// <summary>KV splits per (sequence, head group) (1 = no split-K).</summary>
+    public int KvSplits { get; init; } = 1;
+
+    /// <summary>KV rows per split (all but the last).</summary>
+    public int KvRowsPerSplit { get; init; }
+
     /// <summary>Useful Cube FLOPs of the run / emulated makespan.</summary>
     public double AchievedFlopsPerSecond { get; init; }
 }
@@ -56,10 +62,11 @@ public static class AmlaKernel
     {
         var device = new Device(spec);
         var tiling = MlaTiling.For(spec, shape.Heads);
-        output = MlaDecodeKernel.Execute(device, inputs, variant, tiling);
+        var (splits, rowsPerSplit) = MlaDecodeKernel.ResolveKvSplits(spec, tiling, shape.Heads, shape.Batch, shape.KvLen, null);
+        output = MlaDecodeKernel.Execute(device, inputs, variant, tiling, splits);
         var active = device.ActiveCores.ToList();
         double span = device.MakespanCycles;
-        double flopUtil = active.Sum(c => c.CubeFlops) / (active.Count * span * spec.CubeFlopsPerCycle);
+        double flopUtil = active.Sum(c => c.CubeFlops) / (spec.AiCores * span * spec.CubeFlopsPerCycle);
         return new AmlaKernelReport(
             variant,
             shape,
@@ -75,6 +82,8 @@ public static class AmlaKernel
             device.Gm.BytesWritten,
             device.MakespanMicroseconds)
         {
+            KvSplits = splits,
+            KvRowsPerSplit = rowsPerSplit,
             AchievedFlopsPerSecond = active.Sum(c => c.CubeFlops) / (span / spec.ClockHz),
         };
     }
