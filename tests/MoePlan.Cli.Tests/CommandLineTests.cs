@@ -116,6 +116,7 @@ public sealed class CommandLineTests
     [InlineData("models")]
     [InlineData("hardware")]
     [InlineData("kernels")]
+    [InlineData("run")]
     public void Every_verb_has_help_with_examples(string verb)
     {
         var (code, output, _) = CliRunner.Run(verb, "--help");

@@ -179,5 +179,7 @@ public class MoeTests
         }
 
         Assert.True(worst > 0, $"{what}: the bound is zero");
+        double norm = Math.Sqrt(actual.Select((x, i) => (x - reference.Output[i]) * (x - reference.Output[i])).Sum());
+        Assert.True(norm <= 3 * reference.Sigma, $"{what}: ||e|| = {norm} > 3 sigma = {3 * reference.Sigma}");
     }
 }

@@ -134,6 +134,8 @@ internal static class KernelsCommand
         w.WriteNumber("active_cores", r.ActiveCores);
         w.WriteNumber("achieved_flops_per_second", r.AchievedFlopsPerSecond);
         w.WriteNumber("kv_block", r.Tiling.BlockKv);
+        w.WriteNumber("kv_splits", r.KvSplits);
+        w.WriteNumber("kv_rows_per_split", r.KvRowsPerSplit);
         w.WriteEndObject();
     }
 
