@@ -135,6 +135,8 @@ internal static class KernelsCommand
         w.WriteNumber("achieved_flops_per_second", r.AchievedFlopsPerSecond);
         w.WriteNumber("kv_block", r.Tiling.BlockKv);
         w.WriteNumber("kv_splits", r.KvSplits);
+        w.WriteNumber("l2_hit_bytes", r.L2HitBytes);
+        w.WriteNumber("l2_peak_resident_bytes", r.L2PeakResidentBytes);
         w.WriteNumber("kv_rows_per_split", r.KvRowsPerSplit);
         w.WriteEndObject();
     }

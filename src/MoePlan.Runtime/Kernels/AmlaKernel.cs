@@ -31,6 +31,12 @@ public sealed record AmlaKernelReport(
     /// <summary>KV rows per split (all but the last).</summary>
     public int KvRowsPerSplit { get; init; }
 
+    /// <summary>GM bytes read that hit the L2 (0 without an L2 model).</summary>
+    public long L2HitBytes { get; init; }
+
+    /// <summary>Peak bytes resident in L2 (the capacity the run would need for its hits).</summary>
+    public long L2PeakResidentBytes { get; init; }
+
     /// <summary>Useful Cube FLOPs of the run / emulated makespan.</summary>
     public double AchievedFlopsPerSecond { get; init; }
 }
@@ -83,6 +89,8 @@ public static class AmlaKernel
             device.MakespanMicroseconds)
         {
             KvSplits = splits,
+            L2HitBytes = device.Gm.L2HitBytes,
+            L2PeakResidentBytes = device.Gm.L2PeakResidentBytes,
             KvRowsPerSplit = rowsPerSplit,
             AchievedFlopsPerSecond = active.Sum(c => c.CubeFlops) / (span / spec.ClockHz),
         };
