@@ -24,6 +24,8 @@ public static class MoePlanCli
         root.Subcommands.Add(ModelsCommand.Create(stdout, stderr));
         root.Subcommands.Add(HardwareCommand.Create(stdout, stderr));
         root.Subcommands.Add(FmtCommand.Create(stdout, stderr));
+        root.Subcommands.Add(KernelsCommand.Create(stdout, stderr));
+        root.Subcommands.Add(RunCommand.Create(stdout, stderr));
         return root;
     }
 

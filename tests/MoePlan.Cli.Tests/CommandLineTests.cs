@@ -121,6 +121,8 @@ public sealed class CommandLineTests
     [InlineData("hardware")]
     [InlineData("fmt")]
     [InlineData("cost")]
+    [InlineData("kernels")]
+    [InlineData("run")]
     public void Every_verb_has_help_with_examples(string verb)
     {
         var (code, output, _) = CliRunner.Run(verb, "--help");

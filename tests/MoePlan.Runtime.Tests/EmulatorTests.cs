@@ -4,9 +4,10 @@ namespace MoePlan.Runtime.Tests;
 
 public class EmulatorTests
 {
-    /// <summary>A spec with round numbers so that timings can be computed by hand.</summary>
+    /// <summary>A spec with round numbers so that timings can be computed by hand (no L2).</summary>
     private static readonly DeviceSpec Simple = DeviceSpec.Ascend910Die with
     {
+        L2BytesPerCycle = null,
         AiCores = 2,
         GmBytesPerCycle = 32,
         GmLatencyCycles = 100,
@@ -112,7 +113,7 @@ public class EmulatorTests
         Assert.Equal(702, core.Mmad(c, l0a, l0b, transposeB: true, accumulate: false));
         Assert.Equal(702, device.MakespanCycles);
         Assert.Equal(16384, device.Gm.BytesRead);
-        Assert.Equal(32.0 / 702, device.CubeUtilization, 1e-12);
+        Assert.Equal(32.0 / (2 * 702), device.CubeUtilization, 1e-12); // device utilisation: the idle second core counts
     }
 
     [Fact]
@@ -196,6 +197,61 @@ public class EmulatorTests
         Assert.Equal(104, core.Store(gm, 0, 0, a));
         Assert.Equal(108, core.Store(gm, 4, 0, b));
         Assert.Equal(208, core.Store(gm, 2, 0, b));
+    }
+
+    [Fact]
+    public void L2_hit_on_a_re_read_is_charged_at_the_l2_rate()
+    {
+        // L2 at 128 B/cycle and 40 cycles. A 4 x 8 FP32 tile is 128 bytes.
+        // 1st read of the uploaded tensor: a miss, 128 / 32 = 4 cycles + 100 latency -> 104.
+        // 2nd read of rows 0..3 (by Vector 1's queue, whose MTE2 is free): a hit, starts when the port
+        // is free (4), 128 / 128 = 1 cycle + 40 -> 45.
+        var spec = Simple with { L2BytesPerCycle = 128, L2LatencyCycles = 40 };
+        var device = new Device(spec);
+        var core = device.Cores[0];
+        var gm = device.Gm.Allocate("x", 8, 8, ElementType.Fp32);
+        gm.Upload(new float[64]);
+        var a = core.Ub[0].Allocate("a", 4, 8, ElementType.Fp32);
+        var b = core.Ub[1].Allocate("b", 4, 8, ElementType.Fp32);
+        Assert.Equal(104, core.Load(a, gm, 0, 0));
+        Assert.Equal(45, core.Load(b, gm, 0, 0));
+        // Rows 4..7 were never touched: a miss again. Vector 0's MTE2 is free at 4 and the port at 5:
+        // 5 + 4 + 100 = 109.
+        var c = core.Ub[0].Allocate("c", 4, 8, ElementType.Fp32);
+        Assert.Equal(109, core.Load(c, gm, 4, 0));
+        Assert.Equal(128, device.Gm.L2HitBytes);
+        Assert.Equal(256, device.Gm.HbmBytesRead);
+        Assert.Equal(256, device.Gm.L2PeakResidentBytes);
+    }
+
+    [Fact]
+    public void L2_evicts_the_least_recently_used_tensor_when_full()
+    {
+        // Capacity 256 B: x (128 B) then y (128 B) fill it; touching z (128 B) evicts x, so re-reading
+        // x misses while re-reading z hits.
+        var spec = Simple with { L2BytesPerCycle = 128, L2LatencyCycles = 40, L2Bytes = 256 };
+        var device = new Device(spec);
+        var core = device.Cores[0];
+        var t = core.Ub[0].Allocate("t", 4, 8, ElementType.Fp32);
+        Tensor Make(string name)
+        {
+            var g = device.Gm.Allocate(name, 4, 8, ElementType.Fp32);
+            g.Upload(new float[32]);
+            return g;
+        }
+
+        var x = Make("x");
+        var y = Make("y");
+        var z = Make("z");
+        core.Load(t, x, 0, 0);
+        core.Load(t, y, 0, 0);
+        core.Load(t, z, 0, 0);
+        Assert.Equal(0, device.Gm.L2HitBytes);
+        core.Load(t, z, 0, 0);
+        Assert.Equal(128, device.Gm.L2HitBytes);
+        core.Load(t, x, 0, 0);
+        Assert.Equal(128, device.Gm.L2HitBytes);
+        Assert.Equal(256, device.Gm.L2ResidentBytes);
     }
 
     private static void FillBf16(Tensor t, Func<int, int, double> f)

@@ -44,10 +44,12 @@ internal static class Inputs
         return kv;
     }
 
-    public static (float[] Output, Device Device) Run(MlaDecodeInputs inputs, AttentionVariant variant, DeviceSpec? spec = null)
+    /// <summary>Runs the kernel; <paramref name="kvSplits"/> defaults to 1 (no split-K), the per-item
+    /// behaviour most tests pin down; null lets the kernel choose.</summary>
+    public static (float[] Output, Device Device) Run(MlaDecodeInputs inputs, AttentionVariant variant, DeviceSpec? spec = null, int? kvSplits = 1)
     {
         var device = new Device(spec ?? DeviceSpec.Ascend910Die);
-        var output = MlaDecodeKernel.Execute(device, inputs, variant);
+        var output = MlaDecodeKernel.Execute(device, inputs, variant, kvSplits: kvSplits);
         return (output, device);
     }
 }

@@ -31,6 +31,17 @@ namespace MoePlan.Runtime.Tests;
 /// the sum over all outputs; the tests assert ||e|| &lt;= 3 sigma (a sum of thousands of independent
 /// terms concentrates well inside 3 sigma). The BF16 term dominates: sigma / ||o|| is about u_bf / sqrt(3)
 /// times a data-dependent factor.</para>
+/// <para>Split-K (<c>splitRows</c> &gt; 0: KV rows [s R, (s+1) R) form split s). Each split runs the
+/// analysis above on its rows (its own max, so l_s &gt;= 1/2; the per-split accumulation counts are at
+/// most the whole-row ones). The combine multiplies split s's contribution by
+/// exp(lse^_s - lse_s) times rounding factors: lse_s = (n ln 2 or m) + ln l_s with |lse| &lt;=
+/// max|s| + ln L + 2 (n &lt;= max s log2 e + 1, 1/2 &lt;= l &lt;= L), rounded in the product, the log
+/// (2u (ln L + 1)) and the sum; the weight's max subtraction, exp (eps_exp), the FP32 sum of S weights
+/// and the reciprocal and multiplies; the partial normalisation 1/l_s and its multiply; the FP32 sum of
+/// S weighted partials (gamma_S). All are relative perturbations of the split's weights, so they add
+/// delta_c = u (4 (max|s| + ln L + 2) + 2 (ln L + 1) + 8) + eps_exp + 2 gamma_S to delta. Statistically
+/// the combine error is one factor per split, correlated over the split's rows: it adds
+/// var_c (sum_(t in s) w_t (v_tc - o_c))^2 per split with var_c = (delta_c)^2 / 3.</para>
 /// </summary>
 internal sealed class MlaErrorBounds
 {
@@ -44,8 +55,10 @@ internal sealed class MlaErrorBounds
     /// <summary>sigma of the statistical model.</summary>
     public double Sigma { get; }
 
-    public MlaErrorBounds(MlaDecodeInputs inputs, double[] reference, AttentionVariant variant, int blockKv)
+    public MlaErrorBounds(MlaDecodeInputs inputs, double[] reference, AttentionVariant variant, int blockKv, int splitRows = 0)
     {
+        int splits = splitRows <= 0 ? 1 : (inputs.KvLen + splitRows - 1) / splitRows;
+        var splitSums = new double[splits];
         int d = MlaDims.QkDim, dv = MlaDims.VDim;
         int blocks = (inputs.KvLen + blockKv - 1) / blockKv;
         Elementwise = new double[reference.Length];
@@ -100,11 +113,13 @@ internal sealed class MlaErrorBounds
                     w[t] = double.IsFinite(s[t]) ? Math.Exp(s[t] - m) / sum : 0;
                 }
 
+                double combine = splits == 1 ? 0
+                    : U * (4 * (maxAbsS + Math.Log(inputs.KvLen) + 2) + 2 * (Math.Log(inputs.KvLen) + 1) + 8) + EpsExp + 2 * Gamma(splits);
                 double rescale = variant == AttentionVariant.Standard ? blocks * (EpsExp + 2 * U) + 2 * maxAbsS * U : 0;
-                double delta = eta + EpsExp + rescale + UBf;
+                double delta = eta + EpsExp + rescale + UBf + combine;
                 double varAccumulate = U * U / 3 * (inputs.KvLen + 2 * blocks)
                     + (variant == AttentionVariant.Standard ? blocks * (EpsExp + 2 * U) * (EpsExp + 2 * U) / 3 : 0);
-                double gamma = Gamma(inputs.KvLen + 2 * blocks);
+                double gamma = Gamma(inputs.KvLen + 2 * blocks + splits);
                 double flush = (variant == AttentionVariant.Amla ? 2 * blocks * Math.Pow(2, -126) : 0)
                     + 2 * (inputs.KvLen + 2 * blocks) * Math.Pow(2, -149);
                 for (int c = 0; c < dv; c++)
@@ -117,6 +132,7 @@ internal sealed class MlaErrorBounds
                     }
 
                     double ac = 0, var = 0;
+                    Array.Clear(splitSums);
                     for (int t = 0; t < inputs.KvLen; t++)
                     {
                         if (w[t] == 0)
@@ -127,6 +143,15 @@ internal sealed class MlaErrorBounds
                         double v = inputs.KvCache[(b * inputs.KvLen + t) * d + c];
                         ac += w[t] * Math.Abs(v);
                         var += w[t] * w[t] * (v - o) * (v - o) * varD[t];
+                        splitSums[splits == 1 ? 0 : t / splitRows] += w[t] * (v - o);
+                    }
+
+                    if (splits > 1)
+                    {
+                        foreach (double sum2 in splitSums)
+                        {
+                            var += combine * combine / 3 * sum2 * sum2;
+                        }
                     }
 
                     sigma2 += var + varAccumulate * ac * ac;

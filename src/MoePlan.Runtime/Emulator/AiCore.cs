@@ -7,8 +7,10 @@ namespace MoePlan.Runtime.Emulator;
 /// <list type="bullet">
 /// <item>GM transfer (load, store, FixPipe store, atomic add): occupies its queue (Cube MTE2 for GM -> L1,
 /// FixPipe for L0C -> GM, each Vector unit's MTE2 for GM -> UB and MTE3 for UB -> GM) and the core's
-/// shared GM bandwidth for bytes / <see cref="DeviceSpec.GmBytesPerCycle"/>; data ready
-/// <see cref="DeviceSpec.GmLatencyCycles"/> later.</item>
+/// shared GM port for bytes / <see cref="DeviceSpec.GmBytesPerCycle"/> (from HBM) with data ready
+/// <see cref="DeviceSpec.GmLatencyCycles"/> later, or, with an L2 (<see cref="GlobalMemory"/>), for
+/// bytes / <see cref="DeviceSpec.L2BytesPerCycle"/> and <see cref="DeviceSpec.L2LatencyCycles"/> for
+/// L2 hits and all writes.</item>
 /// <item>L1 -> L0A/L0B (MTE1): bytes / <see cref="DeviceSpec.L1ToL0BytesPerCycle"/>, + L1ToL0 latency.</item>
 /// <item>Cube mmad m x n x k: ceil(m/f) ceil(n/f) ceil(k/f) cycles (one f x f x f fractal per cycle,
 /// f = <see cref="DeviceSpec.CubeFractal"/>; partial fractals cost a full one), + Cube latency.</item>
@@ -86,7 +88,17 @@ public sealed class AiCore
 
     private void Done(double ready) => MakespanCycles = Math.Max(MakespanCycles, ready);
 
-    private double GmOccupancy(long bytes) => bytes / Spec.GmBytesPerCycle;
+    private (double Occupancy, double Latency) GmCost(long bytes, bool l2) =>
+        l2 && Spec.L2BytesPerCycle is { } rate
+            ? (bytes / rate, Spec.L2LatencyCycles)
+            : (bytes / Spec.GmBytesPerCycle, Spec.GmLatencyCycles);
+
+    private double GmWrite(ExecutionUnit queue, Tensor dst, int dstRow, Tensor src, long bytes)
+    {
+        _device.Gm.Write(dst, dstRow, src.Rows, bytes);
+        var (occupancy, latency) = GmCost(bytes, _device.Gm.HasL2);
+        return Finish(queue.Schedule(occupancy, latency, [src], [new TensorRows(dst, dstRow, src.Rows)], GmBandwidth));
+    }
 
     // ---------------------------------------------------------------- data movement
 
@@ -98,9 +110,10 @@ public sealed class AiCore
         Require(dst, MemoryLocation.L1, MemoryLocation.Ub);
         RequireSameType(dst, src);
         CopyWindow(src, srcRow, srcCol, dst, 0, 0, dst.Rows, dst.Cols);
-        _device.Gm.BytesRead += dst.Bytes;
+        bool hit = _device.Gm.Read(src, srcRow, dst.Rows, dst.Bytes);
         var queue = dst.Location == MemoryLocation.L1 ? CubeMte2 : _vectorMte2[UbIndex(dst)];
-        return Finish(queue.Schedule(GmOccupancy(dst.Bytes), Spec.GmLatencyCycles, [new TensorRows(src, srcRow, dst.Rows)], [dst], GmBandwidth));
+        var (occupancy, latency) = GmCost(dst.Bytes, hit);
+        return Finish(queue.Schedule(occupancy, latency, [new TensorRows(src, srcRow, dst.Rows)], [dst], GmBandwidth));
     }
 
     /// <summary>UB -> GM (MTE3) or L0C -> GM (FixPipe, which may convert FP32 to BF16).</summary>
@@ -124,8 +137,7 @@ public sealed class AiCore
         }
 
         long bytes = (long)src.Rows * src.Cols * Tensor.ElementSize(dst.Type);
-        _device.Gm.BytesWritten += bytes;
-        return Finish(WriteQueue(src).Schedule(GmOccupancy(bytes), Spec.GmLatencyCycles, [src], [new TensorRows(dst, dstRow, src.Rows)], GmBandwidth));
+        return GmWrite(WriteQueue(src), dst, dstRow, src, bytes);
     }
 
     /// <summary>FP32 atomic add of a UB or L0C tile into a GM window: dst += src.</summary>
@@ -141,8 +153,7 @@ public sealed class AiCore
             HostSimd.Add(src.Row(r), dst.Row(dstRow + r).Slice(dstCol, src.Cols));
         }
 
-        _device.Gm.BytesWritten += src.Bytes;
-        return Finish(WriteQueue(src).Schedule(GmOccupancy(src.Bytes), Spec.GmLatencyCycles, [src], [new TensorRows(dst, dstRow, src.Rows)], GmBandwidth));
+        return GmWrite(WriteQueue(src), dst, dstRow, src, src.Bytes);
     }
 
     /// <summary>
@@ -171,8 +182,7 @@ public sealed class AiCore
             }
         }
 
-        _device.Gm.BytesWritten += increments.Bytes;
-        return Finish(WriteQueue(increments).Schedule(GmOccupancy(increments.Bytes), Spec.GmLatencyCycles, [increments], [new TensorRows(dst, dstRow, increments.Rows)], GmBandwidth));
+        return GmWrite(WriteQueue(increments), dst, dstRow, increments, increments.Bytes);
     }
 
     /// <summary>L1 -> L0A or L0B (MTE1): copies the window of <paramref name="src"/> at (srcRow, srcCol).</summary>

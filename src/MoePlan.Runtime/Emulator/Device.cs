@@ -9,7 +9,7 @@ public sealed class Device
     public Device(DeviceSpec spec)
     {
         Spec = spec;
-        Gm = new GlobalMemory();
+        Gm = new GlobalMemory(spec);
         _cores = new AiCore[spec.AiCores];
         for (int i = 0; i < _cores.Length; i++)
         {
@@ -29,14 +29,15 @@ public sealed class Device
     /// <summary>Cores that executed at least one operation.</summary>
     public IEnumerable<AiCore> ActiveCores => _cores.Where(c => c.MakespanCycles > 0);
 
-    /// <summary>Cube busy cycles over (active cores x makespan).</summary>
+    /// <summary>Cube busy cycles over (all AI cores of the die x makespan): utilisation of the device,
+    /// so idle cores count.</summary>
     public double CubeUtilization
     {
         get
         {
             var active = ActiveCores.ToList();
             double span = MakespanCycles;
-            return active.Count == 0 || span <= 0 ? 0 : active.Sum(c => c.Cube.BusyCycles) / (active.Count * span);
+            return active.Count == 0 || span <= 0 ? 0 : active.Sum(c => c.Cube.BusyCycles) / (Spec.AiCores * span);
         }
     }
 
@@ -48,7 +49,7 @@ public sealed class Device
             double span = MakespanCycles;
             return active.Count == 0 || span <= 0
                 ? 0
-                : active.Sum(c => c.Vector.Sum(v => v.BusyCycles)) / (active.Count * Spec.VectorUnitsPerCore * span);
+                : active.Sum(c => c.Vector.Sum(v => v.BusyCycles)) / (Spec.AiCores * Spec.VectorUnitsPerCore * span);
         }
     }
 
@@ -58,7 +59,7 @@ public sealed class Device
         {
             var active = ActiveCores.ToList();
             double span = MakespanCycles;
-            return active.Count == 0 || span <= 0 ? 0 : active.Sum(c => c.GmBandwidth.BusyCycles) / (active.Count * span);
+            return active.Count == 0 || span <= 0 ? 0 : active.Sum(c => c.GmBandwidth.BusyCycles) / (Spec.AiCores * span);
         }
     }
 }

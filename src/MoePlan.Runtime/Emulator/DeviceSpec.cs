@@ -42,9 +42,9 @@ public sealed record DeviceSpec
     /// <summary>HBM bandwidth of the die: 1.6 TB/s (3.2 TB/s per 910C package of 2 dies) [figures.md].</summary>
     public required double HbmBytesPerSecond { get; init; }
 
-    /// <summary>Bytes per cycle through one core's GM port. Derived by default: HBM bandwidth shared
-    /// fairly by all cores streaming at once, 1.6e12 / 24 / 1.9124e9 = 34.86 B/cycle. The emulator
-    /// has no L2 model: every GM byte is charged at this rate.</summary>
+    /// <summary>Bytes per cycle through one core's GM port for data that comes from HBM (an L2 miss).
+    /// Derived by default: HBM bandwidth shared fairly by all cores streaming at once, 1.6e12 / 24 /
+    /// 1.9124e9 = 34.86 B/cycle (pessimistic when few cores are active).</summary>
     public required double GmBytesPerCycle { get; init; }
 
     /// <summary>L1 -> L0A/L0B bytes per cycle (MTE1). Assumed 1024: the Cube consumes one 16x16
@@ -60,6 +60,23 @@ public sealed record DeviceSpec
     /// order of published GPU HBM load latencies (400-1000 cycles, microbenchmark papers); not an
     /// Ascend figure. Latency delays the consumer but does not occupy the port (pipelined).</summary>
     public required double GmLatencyCycles { get; init; }
+
+    /// <summary>Bytes per cycle through one core's port when the data is in the on-chip L2 (a hit), and
+    /// for every write (write-allocate, write-back). Null = no L2: every GM byte goes at
+    /// <see cref="GmBytesPerCycle"/>. Default assumed: 3 x the core's HBM share = 104.6 B/cycle (L2 to
+    /// HBM bandwidth ratios of 2.5-3.5 are what GPU microbenchmarks report for A100/H100; no Ascend
+    /// figure is available to us).</summary>
+    public double? L2BytesPerCycle { get; init; }
+
+    /// <summary>Latency of an L2 hit or write. Assumed 250 cycles (GPU L2 hit latencies measured at
+    /// 200-270 cycles; no Ascend figure available to us).</summary>
+    public double L2LatencyCycles { get; init; }
+
+    /// <summary>L2 capacity in bytes; null = not bounded. Ascend 910-class dies have an on-chip L2 but
+    /// none of our sources gives its size, so the default leaves the capacity out: the emulator then
+    /// reports the peak bytes resident (<see cref="GlobalMemory.L2PeakResidentBytes"/>) for the reader
+    /// to compare with a published size. When set, residency is evicted least-recently-used by tensor.</summary>
+    public long? L2Bytes { get; init; }
 
     /// <summary>Cube pipeline latency. Assumed 32 cycles: fill plus drain of a 16-deep array.</summary>
     public required double CubeLatencyCycles { get; init; }
@@ -103,6 +120,9 @@ public sealed record DeviceSpec
             L1ToL0BytesPerCycle = 2 * fractal * fractal * 2,
             VectorBytesPerCycle = 256,
             GmLatencyCycles = 1000,
+            L2BytesPerCycle = 3 * hbm / cores / clock,
+            L2LatencyCycles = 250,
+            L2Bytes = null,
             CubeLatencyCycles = 32,
             VectorLatencyCycles = 16,
             L1ToL0LatencyCycles = 16,

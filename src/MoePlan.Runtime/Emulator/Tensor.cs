@@ -60,6 +60,55 @@ public sealed class Tensor
     internal bool Released { get; set; }
 
     private double[]? _ready, _readsDone, _writeIssued;
+    private bool[]? _l2;
+
+    internal LinkedListNode<Tensor>? LruNode { get; set; }
+
+    /// <summary>Bytes of one row at allocation.</summary>
+    internal long RowBytes => AllocatedBytes / AllocatedRows;
+
+    internal bool L2Resident(int row, int rows)
+    {
+        if (_l2 is null)
+        {
+            return false;
+        }
+
+        for (int i = row; i < row + rows; i++)
+        {
+            if (!_l2[i])
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Marks rows resident; returns how many were not resident before.</summary>
+    internal int MarkL2Resident(int row, int rows)
+    {
+        _l2 ??= new bool[AllocatedRows];
+        int added = 0;
+        for (int i = row; i < row + rows; i++)
+        {
+            if (!_l2[i])
+            {
+                _l2[i] = true;
+                added++;
+            }
+        }
+
+        return added;
+    }
+
+    /// <summary>Evicts every resident row; returns how many there were.</summary>
+    internal int EvictL2()
+    {
+        int n = _l2?.Count(x => x) ?? 0;
+        _l2 = null;
+        return n;
+    }
     private ExecutionUnit?[]? _writer;
 
     private void EnsureTiming()

@@ -29,9 +29,18 @@ public static class MlaDecodeKernel
     private const float Ln2 = 0.6931471805599453f;
     private const float MaxExactExponent = 16_777_216f; // 2^24
 
-    /// <summary>Runs the kernel on <paramref name="device"/>; returns the output
-    /// [(b * heads + h) * 512 + c] in FP32. Work items (sequence, head group) go round-robin to cores.</summary>
-    public static float[] Execute(Device device, MlaDecodeInputs inputs, AttentionVariant variant, MlaTiling? tiling = null)
+    /// <summary>
+    /// Runs the kernel on <paramref name="device"/>; returns the output [(b * heads + h) * 512 + c] in
+    /// FP32. Work items (sequence, head group, KV split) go round-robin to the die's AI cores.
+    /// <para>Split-K (flash-decoding): when there are fewer (sequence, head group) items than cores,
+    /// the KV range of each is cut into <paramref name="kvSplits"/> contiguous runs of whole blocks
+    /// (null = <see cref="ChooseKvSplits"/>). Each split normalises its partial output by its own sum
+    /// and stores the row's log-sum-exp (Standard: m + ln l; AMLA: n ln 2 + ln l); a combine pass on
+    /// the Vector units then forms out = sum_s w_s O_s with w_s = exp(lse_s - max lse) / sum exp(...).
+    /// A split whose row saw only -Inf scores has lse = -Inf and weight 0; a row whose every split is
+    /// -Inf, or any split NaN, gives NaN, as the unsplit kernel does.</para>
+    /// </summary>
+    public static float[] Execute(Device device, MlaDecodeInputs inputs, AttentionVariant variant, MlaTiling? tiling = null, int? kvSplits = null)
     {
         tiling ??= MlaTiling.For(device.Spec, inputs.Heads);
         var gm = device.Gm;
@@ -40,23 +49,57 @@ public static class MlaDecodeKernel
         q.Upload(inputs.Query);
         kv.Upload(inputs.KvCache);
 
-        // One output tensor per work item: the emulator tracks dependencies per tensor, and items on
-        // different cores write disjoint rows of the output.
         var result = new float[inputs.Batch * inputs.Heads * MlaDims.VDim];
         int groups = (inputs.Heads + tiling.RowsPerGroup - 1) / tiling.RowsPerGroup;
+        var (splits, splitRows) = ResolveKvSplits(device.Spec, tiling, inputs.Heads, inputs.Batch, inputs.KvLen, kvSplits);
+
+        // One output tensor per (sequence, head group): the emulator tracks dependencies per tensor
+        // row, and items on different cores write disjoint tensors.
         int item = 0;
         var outputs = new List<(Tensor Tensor, int Offset)>();
+        var pending = new List<(Tensor Output, Tensor[] Parts, Tensor[] Lses, int Rows)>();
         for (int b = 0; b < inputs.Batch; b++)
         {
-            for (int g = 0; g < groups; g++, item++)
+            for (int g = 0; g < groups; g++)
             {
                 int h0 = g * tiling.RowsPerGroup;
                 int rows = Math.Min(tiling.RowsPerGroup, inputs.Heads - h0);
-                var core = device.Cores[item % device.Cores.Count];
                 var output = gm.Allocate($"out.b{b}h{h0}", rows, MlaDims.VDim, ElementType.Fp32);
-                var work = new WorkItem(core, variant, tiling, inputs, q, kv, output, b, h0, rows);
-                work.Run();
                 outputs.Add((output, (b * inputs.Heads + h0) * MlaDims.VDim));
+                if (splits == 1)
+                {
+                    var core = device.Cores[item++ % device.Cores.Count];
+                    new WorkItem(core, variant, tiling, inputs, q, kv, output, null, b, h0, rows, 0, inputs.KvLen).Run();
+                    continue;
+                }
+
+                var parts = new Tensor[splits];
+                var lses = new Tensor[splits];
+                for (int s = 0; s < splits; s++)
+                {
+                    int t0 = s * splitRows;
+                    parts[s] = gm.Allocate($"part.b{b}h{h0}s{s}", rows, MlaDims.VDim, ElementType.Fp32);
+                    lses[s] = gm.Allocate($"lse.b{b}h{h0}s{s}", rows, 1, ElementType.Fp32);
+                    var core = device.Cores[item++ % device.Cores.Count];
+                    new WorkItem(core, variant, tiling, inputs, q, kv, parts[s], lses[s], b, h0, rows, t0, Math.Min(splitRows, inputs.KvLen - t0)).Run();
+                }
+
+                pending.Add((output, parts, lses, rows));
+            }
+        }
+
+        // Combine pass: each (sequence, head group) is cut into row slices of at least 16 rows so
+        // that the combines spread over the cores; continues the round-robin.
+        if (pending.Count > 0)
+        {
+            int slicesPerItem = Math.Max(1, (device.Cores.Count + pending.Count - 1) / pending.Count);
+            foreach (var (output, parts, lses, rows) in pending)
+            {
+                int sliceRows = Math.Max(Math.Min(16, rows), (rows + slicesPerItem - 1) / slicesPerItem);
+                for (int r0 = 0; r0 < rows; r0 += sliceRows)
+                {
+                    Combine(device.Cores[item++ % device.Cores.Count], output, parts, lses, r0, Math.Min(sliceRows, rows - r0));
+                }
             }
         }
 
@@ -68,6 +111,135 @@ public static class MlaDecodeKernel
         return result;
     }
 
+    /// <summary>The KV splits Execute uses and the KV rows per split (all but the last split; a
+    /// whole number of blocks): <paramref name="requested"/> (null = <see cref="ChooseKvSplits"/>),
+    /// clamped to [1, blocks] and reduced so that no split is empty.</summary>
+    public static (int Splits, int RowsPerSplit) ResolveKvSplits(DeviceSpec spec, MlaTiling tiling, int heads, int batch, int kvLen, int? requested)
+    {
+        int groups = (heads + tiling.RowsPerGroup - 1) / tiling.RowsPerGroup;
+        int blocks = (kvLen + tiling.BlockKv - 1) / tiling.BlockKv;
+        int splits = Math.Clamp(requested ?? ChooseKvSplits(spec.AiCores, batch * groups, blocks), 1, blocks);
+        int blocksPerSplit = (blocks + splits - 1) / splits;
+        return ((blocks + blocksPerSplit - 1) / blocksPerSplit, blocksPerSplit * tiling.BlockKv);
+    }
+
+    /// <summary>Estimated KV-block steps of one core when each of <paramref name="items"/> (sequence,
+    /// head group) items is cut into s splits: waves ceil(items s / cores) times (blocks per split +
+    /// 2), the 2 being the preload pipeline's fill and drain (vec2 trails mm1 by two blocks). The
+    /// split count with the fewest steps wins (ties: fewer splits); the combine is not counted.</summary>
+    public static int ChooseKvSplits(int cores, int items, int blocks)
+    {
+        int best = 1;
+        long bestSteps = long.MaxValue;
+        for (int s = 1; s <= blocks; s++)
+        {
+            long per = (blocks + s - 1) / s;
+            long waves = ((long)items * s + cores - 1) / cores;
+            long steps = waves * (per + 2);
+            if (steps < bestSteps)
+            {
+                bestSteps = steps;
+                best = s;
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>The flash-decoding combine of rows [first, first + rows) of one (sequence, head
+    /// group) on the Vector units of <paramref name="core"/>, the rows split between the units.</summary>
+    private static void Combine(AiCore core, Tensor output, Tensor[] parts, Tensor[] lses, int first, int rows)
+    {
+        core.Barrier();
+        int splits = parts.Length;
+        int units = core.Spec.VectorUnitsPerCore;
+        int per = (rows + units - 1) / units;
+        for (int v = 0; v < units && v * per < rows; v++)
+        {
+            int row0 = first + v * per, n = Math.Min(per, rows - v * per);
+            var ub = core.Ub[v];
+            var all = new List<Tensor>();
+            Tensor Alloc(string name, int r, int c)
+            {
+                var t = ub.Allocate(name, r, c, ElementType.Fp32);
+                all.Add(t);
+                return t;
+            }
+
+            var lse = Enumerable.Range(0, splits).Select(s => Alloc($"lse{s}", n, 1)).ToArray();
+            var w = Enumerable.Range(0, splits).Select(s => Alloc($"w{s}", n, 1)).ToArray();
+            var acc = new[] { Alloc("acc0", n, MlaTiling.Chunk), Alloc("acc1", n, MlaTiling.Chunk) };
+            var tmp = new[] { Alloc("tmp0", n, MlaTiling.Chunk), Alloc("tmp1", n, MlaTiling.Chunk) };
+            for (int s = 0; s < splits; s++)
+            {
+                core.Load(lse[s], lses[s], row0, 0);
+            }
+
+            // max, S exp, sum, reciprocal, S multiplies.
+            core.VRowProgram(v, 2 * splits + 3, lse, w, () =>
+            {
+                for (int r = 0; r < n; r++)
+                {
+                    float max = float.NegativeInfinity;
+                    bool nan = false;
+                    for (int s = 0; s < splits; s++)
+                    {
+                        float x = lse[s].Data[r];
+                        nan |= float.IsNaN(x);
+                        max = Math.Max(max, x);
+                    }
+
+                    if (nan || float.IsNegativeInfinity(max))
+                    {
+                        for (int s = 0; s < splits; s++)
+                        {
+                            w[s].Data[r] = float.NaN;
+                        }
+
+                        continue;
+                    }
+
+                    float sum = 0;
+                    for (int s = 0; s < splits; s++)
+                    {
+                        w[s].Data[r] = MathF.Exp(lse[s].Data[r] - max);
+                        sum += w[s].Data[r];
+                    }
+
+                    float inv = 1f / sum;
+                    for (int s = 0; s < splits; s++)
+                    {
+                        w[s].Data[r] *= inv;
+                    }
+                }
+            });
+
+            for (int c0 = 0, k = 0; c0 < MlaDims.VDim; c0 += MlaTiling.Chunk, k++)
+            {
+                int cw = Math.Min(MlaTiling.Chunk, MlaDims.VDim - c0);
+                var a = acc[k % 2];
+                a.SetShape(n, cw);
+                core.Load(a, parts[0], row0, c0);
+                core.VMulRows(v, a, w[0]);
+                for (int s = 1; s < splits; s++)
+                {
+                    var t = tmp[s % 2];
+                    t.SetShape(n, cw);
+                    core.Load(t, parts[s], row0, c0);
+                    core.VMulRows(v, t, w[s]);
+                    core.VAdd(v, a, t);
+                }
+
+                core.Store(output, row0, c0, a);
+            }
+
+            foreach (var t in all)
+            {
+                ub.Release(t);
+            }
+        }
+    }
+
     private sealed class WorkItem
     {
         private readonly AiCore _core;
@@ -75,7 +247,8 @@ public static class MlaDecodeKernel
         private readonly MlaTiling _t;
         private readonly MlaDecodeInputs _in;
         private readonly Tensor _q, _kv, _out;
-        private readonly int _batch, _h0, _rows, _blocks;
+        private readonly Tensor? _lse;
+        private readonly int _batch, _h0, _rows, _blocks, _t0, _kvRows;
 
         // Cube side
         private Tensor _qL1;
@@ -94,7 +267,7 @@ public static class MlaDecodeKernel
         private Lane[] _lanes = [];
 
         public WorkItem(AiCore core, AttentionVariant variant, MlaTiling tiling, MlaDecodeInputs inputs,
-            Tensor q, Tensor kv, Tensor output, int batch, int h0, int rows)
+            Tensor q, Tensor kv, Tensor output, Tensor? lse, int batch, int h0, int rows, int t0, int kvRows)
         {
             _core = core;
             _variant = variant;
@@ -103,14 +276,17 @@ public static class MlaDecodeKernel
             _q = q;
             _kv = kv;
             _out = output;
+            _lse = lse;
+            _t0 = t0;
+            _kvRows = kvRows;
             _batch = batch;
             _h0 = h0;
             _rows = rows;
-            _blocks = (inputs.KvLen + tiling.BlockKv - 1) / tiling.BlockKv;
+            _blocks = (kvRows + tiling.BlockKv - 1) / tiling.BlockKv;
             Allocate();
         }
 
-        private int BlockLen(int j) => Math.Min(_t.BlockKv, _in.KvLen - j * _t.BlockKv);
+        private int BlockLen(int j) => Math.Min(_t.BlockKv, _kvRows - j * _t.BlockKv);
 
         public void Run()
         {
@@ -157,7 +333,7 @@ public static class MlaDecodeKernel
             int bk = BlockLen(j);
             var kvTile = _kvL1[j % MlaTiling.KvRing];
             kvTile.SetShape(bk, MlaDims.QkDim);
-            _core.Load(kvTile, _kv, _batch * _in.KvLen + j * _t.BlockKv, 0);
+            _core.Load(kvTile, _kv, _batch * _in.KvLen + _t0 + j * _t.BlockKv, 0);
             var s = NextC(_rows, bk);
             for (int k0 = 0; k0 < MlaDims.QkDim; k0 += _t.KChunk)
             {
@@ -369,13 +545,35 @@ public static class MlaDecodeKernel
         private void Normalize(Lane l)
         {
             int v = l.Unit;
-            _core.VRowProgram(v, 1, [l.Sum, l.Poison], [l.InvSum], () =>
+            if (_lse is null)
             {
-                for (int r = 0; r < l.Rows; r++)
+                _core.VRowProgram(v, 1, [l.Sum, l.Poison], [l.InvSum], () =>
                 {
-                    l.InvSum.Data[r] = l.Poison.Data[r] != 0 ? float.NaN : 1f / l.Sum.Data[r];
-                }
-            });
+                    for (int r = 0; r < l.Rows; r++)
+                    {
+                        l.InvSum.Data[r] = l.Poison.Data[r] != 0 ? float.NaN : 1f / l.Sum.Data[r];
+                    }
+                });
+            }
+            else
+            {
+                // A split: also the row's log-sum-exp for the combine. A row with no finite score in
+                // this split (sum 0) gets weight 0 via lse = -Inf and a zero partial output.
+                bool amla = _variant == AttentionVariant.Amla;
+                _core.VRowProgram(v, 4, [l.Sum, l.Poison, l.RunMax], [l.InvSum, l.Lse], () =>
+                {
+                    for (int r = 0; r < l.Rows; r++)
+                    {
+                        float sum = l.Sum.Data[r];
+                        bool poison = l.Poison.Data[r] != 0;
+                        l.InvSum.Data[r] = poison ? float.NaN : sum == 0 ? 0 : 1f / sum;
+                        float reference = amla ? l.RunMax.Data[r] * Ln2 : l.RunMax.Data[r];
+                        l.Lse.Data[r] = poison ? float.NaN : sum == 0 ? float.NegativeInfinity : reference + MathF.Log(sum);
+                    }
+                });
+                _core.Store(_lse, l.Row0, 0, l.Lse);
+            }
+
             for (int c0 = 0, k = 0; c0 < MlaDims.VDim; c0 += _t.VChunk, k++)
             {
                 int cw = Math.Min(_t.VChunk, MlaDims.VDim - c0);
@@ -491,6 +689,7 @@ public static class MlaDecodeKernel
             Sum = Alloc("sum", rows, 1, ElementType.Fp32);
             BlockSum = Alloc("blockSum", rows, 1, ElementType.Fp32);
             InvSum = Alloc("invSum", rows, 1, ElementType.Fp32);
+            Lse = Alloc("lse", rows, 1, ElementType.Fp32);
             Poison = Alloc("poison", rows, 1, ElementType.Fp32);
             Shift = Alloc("shift", rows, 1, ElementType.Fp32);
             IncRows = Alloc("incRows", rows, 1, ElementType.Int32);
@@ -514,6 +713,7 @@ public static class MlaDecodeKernel
         public Tensor Sum { get; }
         public Tensor BlockSum { get; }
         public Tensor InvSum { get; }
+        public Tensor Lse { get; }
         public Tensor Poison { get; }
         public Tensor Shift { get; }
         public Tensor IncRows { get; }
