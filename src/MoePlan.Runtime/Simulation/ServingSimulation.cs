@@ -51,6 +51,11 @@ public sealed class ServingSimulation : IClusterView
         KvReady,
         Routed,
         Arrival,
+
+        // An idle instance forms its batch after every other event of the same moment, so requests that
+        // arrive together are batched together.
+        PrefillSchedule,
+        DecodeSchedule,
     }
 
     public int PrefillInstances => prefills.Length;
@@ -102,6 +107,14 @@ public sealed class ServingSimulation : IClusterView
                     break;
                 case EventKind.DecodeStepDone:
                     OnDecodeStepDone(e.Instance, t);
+                    break;
+                case EventKind.PrefillSchedule:
+                    prefills[e.Instance].SchedulePending = false;
+                    StartPrefill(e.Instance, t);
+                    break;
+                case EventKind.DecodeSchedule:
+                    decodes[e.Instance].SchedulePending = false;
+                    StartDecode(e.Instance, t);
                     break;
             }
         }
@@ -211,6 +224,16 @@ public sealed class ServingSimulation : IClusterView
     }
 
     private void TryStartPrefill(int index, double t)
+    {
+        var p = prefills[index];
+        if (!p.Busy && !p.SchedulePending && (p.Partial.Count > 0 || p.Waiting.Count > 0))
+        {
+            p.SchedulePending = true;
+            Push(EventKind.PrefillSchedule, t, index, null);
+        }
+    }
+
+    private void StartPrefill(int index, double t)
     {
         var p = prefills[index];
         if (p.Busy || (p.Partial.Count == 0 && p.Waiting.Count == 0))
@@ -404,6 +427,16 @@ public sealed class ServingSimulation : IClusterView
     private void TryStartDecode(int index, double t)
     {
         var d = decodes[index];
+        if (!d.Busy && !d.SchedulePending && (d.Running.Count > 0 || d.Joining.Count > 0))
+        {
+            d.SchedulePending = true;
+            Push(EventKind.DecodeSchedule, t, index, null);
+        }
+    }
+
+    private void StartDecode(int index, double t)
+    {
+        var d = decodes[index];
         if (d.Busy || (d.Running.Count == 0 && d.Joining.Count == 0))
         {
             return;
@@ -528,6 +561,8 @@ public sealed class ServingSimulation : IClusterView
 
         public bool Busy { get; set; }
 
+        public bool SchedulePending { get; set; }
+
         public double StepStart { get; set; }
 
         public double BusyMilliseconds { get; set; }
@@ -550,6 +585,8 @@ public sealed class ServingSimulation : IClusterView
         public double ReservedTokens { get; set; }
 
         public bool Busy { get; set; }
+
+        public bool SchedulePending { get; set; }
 
         public double StepStart { get; set; }
 
