@@ -232,6 +232,20 @@ internal static class RunCommand
     private static readonly string[] StageNames =
         ["received", "tokenized", "apc_matched", "prefill_waiting", "prefill_scheduled", "prefilling", "decode_waiting", "decode_scheduled", "decoding", "done"];
 
+    /// <summary>What the time from entering a stage to entering the next is (docs/simulation.md).</summary>
+    private static readonly string[] StageMeanings =
+    [
+        "tokenisation",
+        "APC lookup",
+        "parallel mode: waiting for a decode slot",
+        "prefill queue",
+        "batch hand-over (none in the model)",
+        "prefill steps",
+        "sequential mode: waiting for a decode slot",
+        "KV transfer not hidden by prefill",
+        "decode steps",
+    ];
+
     private static string Ms(double x) => double.IsNaN(x) ? "-" : F(x, "0.00");
 
     private static string Describe(string file, DeploymentPlan plan, ServingConfig c, ServingMetrics m) =>
@@ -259,10 +273,10 @@ internal static class RunCommand
         stdout.WriteLine($"  throughput: {F(m.RequestsPerSecond, "0.###")} requests/s, {F(m.InputTokensPerSecond, "0")} input tokens/s, {F(m.OutputTokensPerSecond, "0")} output tokens/s");
         stdout.WriteLine($"  goodput: {F(m.GoodputRequestsPerSecond, "0.###")} requests/s within {Slo(plan)}");
         stdout.WriteLine($"  APC hit rate: {F(100 * m.ApcHitRate, "0.0")} % of input tokens");
-        var stages = new Table().AddColumns("stage", "mean ms");
+        var stages = new Table().AddColumns("stage", "mean ms in it", "what takes the time");
         for (int s = 0; s < StageNames.Length - 1; s++)
         {
-            stages.AddRow(StageNames[s], Ms(m.StageMeanMilliseconds[s]));
+            stages.AddRow(StageNames[s], Ms(m.StageMeanMilliseconds[s]), StageMeanings[s]);
         }
 
         TableWriter.Write(stdout, stages);

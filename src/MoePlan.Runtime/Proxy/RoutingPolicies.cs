@@ -4,10 +4,10 @@ namespace MoePlan.Runtime.Proxy;
 public static class RoutingPolicies
 {
     /// <summary>Policies the serving simulation has, in the order <c>--compare-policies</c> prints them.</summary>
-    public static readonly IReadOnlyList<string> Built = ["omni", "round-robin", "least-load", "cache-aware"];
+    public static readonly IReadOnlyList<string> Built = ["omni", "round-robin", "least-load", "cache-aware", "global-proxy", "kv-cost"];
 
-    /// <summary>Names the DSL accepts that the simulation does not have yet.</summary>
-    public static readonly IReadOnlyList<string> NotBuilt = ["global-proxy", "kv-cost", "script"];
+    /// <summary>Names the DSL accepts that the simulation does not have yet (C# script policies).</summary>
+    public static readonly IReadOnlyList<string> NotBuilt = ["script"];
 
     public static bool TryCreate(string name, out IRoutingPolicy? policy, out string? error)
     {
@@ -17,6 +17,8 @@ public static class RoutingPolicies
             "round-robin" => new RoundRobinPolicy(),
             "least-load" => new LeastLoadPolicy(),
             "cache-aware" => new CacheAwarePolicy(),
+            "global-proxy" => new GlobalProxyPolicy(),
+            "kv-cost" => new KvCostPolicy(),
             _ => null,
         };
         error = policy is not null
@@ -229,7 +231,7 @@ public sealed class CacheAwarePolicy : IRoutingPolicy
 
     public int ChooseDecode(RequestState request, IClusterView view) => RoutingPolicies.FewestDecodeSequences(request, view);
 
-    private static Simulation.PrefixCache[] CreateTrees(IClusterView view)
+    internal static Simulation.PrefixCache[] CreateTrees(IClusterView view)
     {
         var t = new Simulation.PrefixCache[view.PrefillInstances];
         for (int i = 0; i < t.Length; i++)
@@ -239,4 +241,101 @@ public sealed class CacheAwarePolicy : IRoutingPolicy
 
         return t;
     }
+}
+
+/// <summary>
+/// Omni-Infer's first-generation Global Proxy (nginx modules). With APC-aware routing, prefix_cache_affinity:
+/// the peer holding the longest chain of the prompt's blocks the proxy recorded sending there, ties by least
+/// total load; on a miss (or with <c>apc off</c>), prefill_score_balance: a request costs
+/// c = 0.0345 tokens + 120.07 (the module's linear estimate, its bytes / 4 taken as tokens), a peer's score is
+/// T = 0.0345 queued tokens + 120.07 requests, and the peer whose score grows least, (T + c)(n + 1) - T n,
+/// wins. Decode: fewest running sequences (weighted_least_active with equal weights). First come, first served.
+/// </summary>
+public sealed class GlobalProxyPolicy : IRoutingPolicy
+{
+    public const double CostPerToken = 0.0345, CostPerRequest = 120.07;
+
+    private Simulation.PrefixCache[]? records;
+
+    public string Name => "global-proxy";
+
+    public bool WeightedPrefillQueue => false;
+
+    public int ChoosePrefill(RequestState request, IClusterView view)
+    {
+        records ??= CacheAwarePolicy.CreateTrees(view);
+        int chosen = -1;
+        if (view.ApcAware)
+        {
+            int bestDepth = 0;
+            for (int p = 0; p < records.Length; p++)
+            {
+                int depth = records[p].Match(request.Request.Blocks);
+                if (depth > bestDepth || (depth == bestDepth && depth > 0 && Load(view, p) < Load(view, chosen)))
+                {
+                    chosen = p;
+                    bestDepth = depth;
+                }
+            }
+        }
+
+        if (chosen < 0)
+        {
+            double c = (CostPerToken * request.Request.InputTokens) + CostPerRequest, bestGrowth = double.PositiveInfinity;
+            for (int p = 0; p < view.PrefillInstances; p++)
+            {
+                double t = Load(view, p);
+                int n = view.PrefillRequests(p);
+                double growth = ((t + c) * (n + 1)) - (t * n);
+                if (growth < bestGrowth)
+                {
+                    bestGrowth = growth;
+                    chosen = p;
+                }
+            }
+        }
+
+        records[chosen].Insert(request.Request.Blocks);
+        return chosen;
+    }
+
+    public int ChooseDecode(RequestState request, IClusterView view) => RoutingPolicies.FewestDecodeSequences(request, view);
+
+    private static double Load(IClusterView view, int p) => (CostPerToken * view.PrefillQueuedTokens(p)) + (CostPerRequest * view.PrefillRequests(p));
+}
+
+/// <summary>
+/// NVIDIA Dynamo's KV router: cost = overlap_weight x prefill blocks needed + active blocks, lowest wins
+/// (temperature 0, overlap_score_weight 1, Dynamo's defaults). Prefill: blocks of the prompt the instance's
+/// cache lacks (all of them with <c>apc off</c>) plus the blocks queued on it; decode: the instance with the
+/// fewest reserved KV blocks among those with room. First come, first served.
+/// </summary>
+public sealed class KvCostPolicy : IRoutingPolicy
+{
+    public const double OverlapWeight = 1.0;
+
+    public string Name => "kv-cost";
+
+    public bool WeightedPrefillQueue => false;
+
+    public int ChoosePrefill(RequestState request, IClusterView view)
+    {
+        int best = 0;
+        double bestCost = double.PositiveInfinity;
+        var blocks = request.Request.Blocks;
+        for (int p = 0; p < view.PrefillInstances; p++)
+        {
+            int needed = blocks.Length - (view.ApcAware ? view.MatchedBlocks(p, blocks) : 0);
+            double cost = (OverlapWeight * needed) + ((double)view.PrefillQueuedTokens(p) / Workloads.ArrivingRequest.BlockTokens);
+            if (cost < bestCost)
+            {
+                bestCost = cost;
+                best = p;
+            }
+        }
+
+        return best;
+    }
+
+    public int ChooseDecode(RequestState request, IClusterView view) => RoutingPolicies.FewestDecodeTokens(request, view);
 }

@@ -26,8 +26,12 @@ public sealed class RoutingTests
         var roundRobin = RunMooncake("round-robin");
         var omni = RunMooncake("omni");
         var cacheAware = RunMooncake("cache-aware");
+        var globalProxy = RunMooncake("global-proxy");
+        var kvCost = RunMooncake("kv-cost");
         Assert.True(omni.ApcHitRate > roundRobin.ApcHitRate + 0.1, $"omni {omni.ApcHitRate} vs round-robin {roundRobin.ApcHitRate}");
         Assert.True(cacheAware.ApcHitRate > roundRobin.ApcHitRate + 0.1, $"cache-aware {cacheAware.ApcHitRate} vs round-robin {roundRobin.ApcHitRate}");
+        Assert.True(globalProxy.ApcHitRate > roundRobin.ApcHitRate + 0.1, $"global-proxy {globalProxy.ApcHitRate} vs round-robin {roundRobin.ApcHitRate}");
+        Assert.True(kvCost.ApcHitRate > roundRobin.ApcHitRate + 0.1, $"kv-cost {kvCost.ApcHitRate} vs round-robin {roundRobin.ApcHitRate}");
     }
 
     [Fact]
