@@ -103,6 +103,22 @@ public sealed class RunCommandTests
     }
 
     [Fact]
+    public void A_plan_with_a_trace_workload_serves_the_trace()
+    {
+        var folder = CliRunner.TempFolder();
+        Directory.CreateDirectory(folder);
+        var text = File.ReadAllText(Tiny);
+        var trace = RepositoryPaths.PathOf("plans", "data", "mooncake_synthetic_trace.jsonl").Replace('\\', '/');
+        text = text[..text.IndexOf("  workload {", StringComparison.Ordinal)] + $"  workload {{\n    trace \"{trace}\" format mooncake\n  }}\n}}\n";
+        var plan = Path.Combine(folder, "traced.moe");
+        File.WriteAllText(plan, text);
+        var (code, output, error) = CliRunner.Run("run", plan, "--max-requests", "30", "--format", "json");
+        Assert.True(code == 0, error + output);
+        using var doc = JsonDocument.Parse(output);
+        Assert.Equal(30, doc.RootElement.GetProperty("requests").GetProperty("arrived").GetInt32());
+    }
+
+    [Fact]
     public void A_malformed_trace_prints_its_diagnostics_and_exits_1()
     {
         var folder = CliRunner.TempFolder();
