@@ -52,15 +52,6 @@ public sealed class RunFunctionalTests
     }
 
     [Fact]
-    public void Without_functional_the_serving_simulation_is_a_usage_error()
-    {
-        var (code, _, error) = CliRunner.Run("run", RepositoryPaths.PathOf("plans", "qwen1.5-moe-tiny.moe"));
-        Assert.Equal(2, code);
-        Assert.Contains("serving simulation is not built yet", error, StringComparison.Ordinal);
-        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
-    }
-
-    [Fact]
     public void A_missing_plan_is_an_io_error()
     {
         var (code, _, error) = CliRunner.Run("run", "no/such/plan.moe", "--functional");

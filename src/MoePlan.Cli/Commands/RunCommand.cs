@@ -4,9 +4,12 @@ using System.Text;
 using System.Text.Json;
 using MoePlan.Core.Catalog;
 using MoePlan.Core.Compilation;
+using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Plan;
 using MoePlan.Runtime.Emulator;
 using MoePlan.Runtime.Moe;
+using MoePlan.Runtime.Proxy;
+using MoePlan.Runtime.Simulation;
 using Spectre.Console;
 
 namespace MoePlan.Cli.Commands;
@@ -14,7 +17,7 @@ namespace MoePlan.Cli.Commands;
 /// <summary>
 /// <c>moeplan run PLAN --functional</c>: executes a scaled-down model with the plan's structure through
 /// the emulated expert-parallel deployment and through a float64 reference, and reports the error per
-/// layer against a derived tolerance. The serving simulation (without --functional) is not built yet.
+/// layer against a derived tolerance; without --functional, the serving simulation (docs/simulation.md).
 /// </summary>
 internal static class RunCommand
 {
@@ -30,17 +33,32 @@ internal static class RunCommand
     {
         var file = new Argument<string>("plan") { Description = "Plan file (*.moe)." };
         var functional = new Option<bool>("--functional") { Description = "Run the functional check: emulated EP execution vs a float64 reference." };
-        var seed = new Option<int>("--seed") { Description = "Seed of the scaled-down model's weights and tokens.", DefaultValueFactory = _ => 1 };
+        var seed = new Option<int?>("--seed") { Description = "Serving: seed of the synthetic workload (default: the plan's). Functional: seed of the weights and tokens (default 1)." };
+        var trace = new Option<string?>("--trace") { Description = "Serve this request trace instead of the plan's workload." };
+        var traceFormat = new Option<string?>("--trace-format") { Description = "Format of --trace: mooncake (JSONL) or azure (CSV); default from the extension (.jsonl, .csv)." };
+        traceFormat.AcceptOnlyFromAmong("mooncake", "azure");
+        var policy = new Option<string?>("--policy") { Description = $"Proxy policy instead of the plan's: {string.Join(", ", RoutingPolicies.Built)}." };
+        var compare = new Option<bool>("--compare-policies") { Description = "Serve the same arrivals with every built policy and print one table." };
+        var maxRequests = new Option<int?>("--max-requests") { Description = "Serve at most N requests (the first N of a trace)." };
         var format = CommonOptions.Format("text", "json");
         var command = new Command("run", """
-            Run a plan. Today only the functional check exists (--functional): a scaled-down model with the
-            plan's MoE structure (experts, top-k, groups, shared experts, formats, redundancy; at most 4 MoE
-            layers, hidden 64, expert width 32, MLA at reduced ranks) runs through the emulated decode
-            deployment (the plan's EP folded onto at most 8 emulated devices) and through a float64
-            reference; every output must lie within the derived tolerance. Exit 0 when it passes, 1 when
-            not, 2 for usage errors and plans it cannot scale.
+            Run a plan. Without --functional: the serving simulation. Requests (the plan's synthetic workload, its
+            trace, or --trace) go through the proxy (its policy and mode, APC-aware routing, tokenizer reuse) to
+            prefill instances (continuous chunked batching, a prefix cache in spare HBM), KV transfer, and decode
+            instances (continuous batching, MTP); step times come from the cost model. Prints TTFT, TPOT, end-to-end
+            latency, throughput, goodput under the SLOs, the APC hit rate, time per lifecycle stage and utilisation
+            (docs/simulation.md). Exit 0 when it ran, 1 for plan or trace diagnostics, 2 for usage errors.
+
+            With --functional: a scaled-down model with the plan's MoE structure (experts, top-k, groups, shared
+            experts, formats, redundancy; at most 4 MoE layers, hidden 64, expert width 32, MLA at reduced ranks)
+            runs through the emulated decode deployment (the plan's EP folded onto at most 8 emulated devices) and
+            through a float64 reference; every output must lie within the derived tolerance. Exit 0 when it
+            passes, 1 when not, 2 for usage errors and plans it cannot scale.
 
             Examples:
+              moeplan run plans/qwen1.5-moe-tiny.moe
+              moeplan run plans/deepseek-v3-h800.moe --max-requests 2000 --format json
+              moeplan run plans/qwen1.5-moe-tiny.moe --trace plans/data/mooncake_synthetic_trace.jsonl --compare-policies
               moeplan run plans/deepseek-v3-h800.moe --functional
               moeplan run plans/qwen1.5-moe-tiny.moe --functional --seed 3 --format json
             """)
@@ -48,17 +66,31 @@ internal static class RunCommand
             file,
             functional,
             seed,
+            trace,
+            traceFormat,
+            policy,
+            compare,
+            maxRequests,
             format,
         };
-        command.SetAction(parse => Run(parse.GetValue(file)!, parse.GetValue(functional), parse.GetValue(seed), parse.GetValue(format)!, stdout, stderr));
+        command.SetAction(parse =>
+        {
+            var options = new ServingOptions(parse.GetValue(trace), parse.GetValue(traceFormat), parse.GetValue(policy), parse.GetValue(compare), parse.GetValue(maxRequests), parse.GetValue(seed));
+            return parse.GetValue(functional)
+                ? Run(parse.GetValue(file)!, true, parse.GetValue(seed) ?? 1, parse.GetValue(format)!, stdout, stderr)
+                : Serve(parse.GetValue(file)!, options, parse.GetValue(format)!, stdout, stderr);
+        });
         return command;
     }
+
+    /// <summary>Options of the serving simulation.</summary>
+    internal sealed record ServingOptions(string? Trace, string? TraceFormat, string? Policy, bool ComparePolicies, int? MaxRequests, int? Seed);
 
     public static int Run(string file, bool functional, int seed, string format, TextWriter stdout, TextWriter stderr)
     {
         if (!functional)
         {
-            throw new CliUsageException("the serving simulation is not built yet; use 'moeplan run PLAN --functional' for the functional check");
+            return Serve(file, new ServingOptions(null, null, null, false, null, seed), format, stdout, stderr);
         }
 
         if (!File.Exists(file))
@@ -94,6 +126,314 @@ internal static class RunCommand
         }
 
         return run.Passed ? ExitCodes.Ok : ExitCodes.Diagnostics;
+    }
+
+    internal static int Serve(string file, ServingOptions options, string format, TextWriter stdout, TextWriter stderr)
+    {
+        if (!File.Exists(file))
+        {
+            throw new CliUsageException($"cannot read '{file}': no such file");
+        }
+
+        if (options.MaxRequests is < 1)
+        {
+            throw new CliUsageException("--max-requests must be 1 or more");
+        }
+
+        TraceFile? trace = null;
+        if (options.Trace is { } tracePath)
+        {
+            if (!File.Exists(tracePath))
+            {
+                throw new CliUsageException($"cannot read trace '{tracePath}': no such file");
+            }
+
+            var traceFormat = options.TraceFormat ?? Path.GetExtension(tracePath).ToLowerInvariant() switch
+            {
+                ".jsonl" => "mooncake",
+                ".csv" => "azure",
+                _ => throw new CliUsageException($"cannot tell the format of '{tracePath}' from its extension; give --trace-format mooncake|azure"),
+            };
+            trace = new TraceFile(tracePath, traceFormat == "azure" ? TraceFormat.Azure : TraceFormat.Mooncake);
+        }
+        else if (options.TraceFormat is not null)
+        {
+            throw new CliUsageException("--trace-format needs --trace");
+        }
+
+        var result = PlanCompiler.Compile(file, new FileSystemSourceResolver());
+        if (result.Plan is null)
+        {
+            DiagnosticPrinter.WriteText(stderr, result.Diagnostics);
+            stderr.WriteLine($"{file}: not run: {result.Diagnostics.Count(d => d.IsError)} error(s)");
+            return ExitCodes.Diagnostics;
+        }
+
+        var plan = result.Plan;
+        if (plan.Workload.Trace is { } planTrace && trace is null && !File.Exists(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(file))!, planTrace.Path)))
+        {
+            throw new CliUsageException($"cannot read the plan's trace '{planTrace.Path}': no such file");
+        }
+
+        var policyNames = options.ComparePolicies ? RoutingPolicies.Built : [options.Policy ?? plan.Proxy.Policy.Value];
+        if (options.ComparePolicies && options.Policy is not null)
+        {
+            throw new CliUsageException("give --policy or --compare-policies, not both");
+        }
+
+        var runs = new List<ServingMetrics>();
+        var config = ServingConfig.FromPlan(plan);
+        foreach (var name in policyNames)
+        {
+            if (!RoutingPolicies.TryCreate(name, out var policy, out var error))
+            {
+                throw new CliUsageException($"{file}: {error}");
+            }
+
+            var diagnostics = new List<Diagnostic>();
+            SimulationResult sim;
+            try
+            {
+                var arrivals = ServingRun.Arrivals(plan, Path.GetDirectoryName(Path.GetFullPath(file))!, trace, options.MaxRequests, options.Seed, diagnostics);
+                sim = ServingRun.Simulate(plan, result.Cost, policy!, arrivals);
+            }
+            catch (ArgumentException e)
+            {
+                throw new CliUsageException($"{file}: {e.Message}");
+            }
+
+            if (diagnostics.Any(d => d.IsError))
+            {
+                DiagnosticPrinter.WriteText(stderr, diagnostics);
+                stderr.WriteLine($"{file}: not run: {diagnostics.Count(d => d.IsError)} error(s) in the trace");
+                return ExitCodes.Diagnostics;
+            }
+
+            runs.Add(ServingMetrics.From(sim, plan.Slo.Ttft, plan.Slo.Tpot));
+        }
+
+        if (format == "json")
+        {
+            WriteServingJson(stdout, file, plan, config, runs, options.ComparePolicies);
+        }
+        else if (options.ComparePolicies)
+        {
+            WriteComparison(stdout, file, plan, config, runs);
+        }
+        else
+        {
+            WriteServingText(stdout, file, plan, config, runs[0]);
+        }
+
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>JSON names of the lifecycle stages, in order.</summary>
+    private static readonly string[] StageNames =
+        ["received", "tokenized", "apc_matched", "prefill_waiting", "prefill_scheduled", "prefilling", "decode_waiting", "decode_scheduled", "decoding", "done"];
+
+    /// <summary>What the time from entering a stage to entering the next is (docs/simulation.md).</summary>
+    private static readonly string[] StageMeanings =
+    [
+        "tokenisation",
+        "APC lookup",
+        "parallel mode: waiting for a decode slot",
+        "prefill queue",
+        "batch hand-over (none in the model)",
+        "prefill steps",
+        "sequential mode: waiting for a decode slot",
+        "KV transfer not hidden by prefill",
+        "decode steps",
+    ];
+
+    private static string Ms(double x) => double.IsNaN(x) ? "-" : F(x, "0.00");
+
+    private static string Describe(string file, DeploymentPlan plan, ServingConfig c, ServingMetrics m) =>
+        $"{file}: serving simulation, policy {m.Policy}, {plan.Proxy.Mode.Value.ToString().ToLowerInvariant()} mode, APC-aware routing {(c.ApcAware ? "on" : "off")}, tokenizer reuse {(c.TokenizerReuse ? "on" : "off")}";
+
+    private static void WriteDeployment(TextWriter stdout, ServingConfig c)
+    {
+        stdout.WriteLine($"  prefill: {c.PrefillInstances} instance(s), {c.PrefillTokenCap:N0} tokens per step, prefix cache {c.PrefixCacheBlocks:N0} blocks of 512 tokens each");
+        stdout.WriteLine($"  decode: {c.DecodeInstances} instance(s), {c.DecodeSequenceCap:N0} sequences and {c.DecodeTokenCap:N0} KV tokens each, {F(c.TokensPerStep, "0.###")} tokens per step per sequence");
+        stdout.WriteLine($"  KV transfer {F(c.KvTransferMillisecondsPerToken * 1000, "0.000")} ms per 1,000 prompt tokens; tokenisation {F(c.TokenizeMillisecondsPerToken * 1000, "0.###")} us per token (assumed), counted {(c.TokenizerReuse ? "once" : "twice")}");
+    }
+
+    private static void WriteServingText(TextWriter stdout, string file, DeploymentPlan plan, ServingConfig c, ServingMetrics m)
+    {
+        stdout.WriteLine(Describe(file, plan, c, m));
+        WriteDeployment(stdout, c);
+        stdout.WriteLine($"  requests: {m.Arrived:N0} arrived, {m.Completed:N0} completed, {m.Rejected:N0} rejected (prompt + output larger than a decode instance's KV), over {F(m.DurationSeconds, "0.###")} s");
+        var table = new Table().AddColumns("latency (ms)", "p50", "p90", "p99", "mean");
+        foreach (var (name, s) in new[] { ("TTFT", m.TtftMilliseconds), ("TPOT", m.TpotMilliseconds), ("end to end", m.E2eMilliseconds) })
+        {
+            table.AddRow(name, Ms(s.P50), Ms(s.P90), Ms(s.P99), Ms(s.Mean));
+        }
+
+        TableWriter.Write(stdout, table);
+        stdout.WriteLine($"  throughput: {F(m.RequestsPerSecond, "0.###")} requests/s, {F(m.InputTokensPerSecond, "0")} input tokens/s, {F(m.OutputTokensPerSecond, "0")} output tokens/s");
+        stdout.WriteLine($"  goodput: {F(m.GoodputRequestsPerSecond, "0.###")} requests/s within {Slo(plan)}");
+        stdout.WriteLine($"  APC hit rate: {F(100 * m.ApcHitRate, "0.0")} % of input tokens");
+        var stages = new Table().AddColumns("stage", "mean ms in it", "what takes the time");
+        for (int s = 0; s < StageNames.Length - 1; s++)
+        {
+            stages.AddRow(StageNames[s], Ms(m.StageMeanMilliseconds[s]), StageMeanings[s]);
+        }
+
+        TableWriter.Write(stdout, stages);
+        stdout.WriteLine($"  utilisation: prefill {string.Join(", ", m.PrefillUtilization.Select(u => F(100 * u, "0.0") + " %"))}; decode {string.Join(", ", m.DecodeUtilization.Select(u => F(100 * u, "0.0") + " %"))}");
+    }
+
+    private static string Slo(DeploymentPlan plan)
+    {
+        var parts = new List<string>();
+        if (plan.Slo.Ttft is { } t)
+        {
+            parts.Add($"TTFT {(t.Inclusive ? "<=" : "<")} {F(t.Milliseconds, "0.###")} ms");
+        }
+
+        if (plan.Slo.Tpot is { } p)
+        {
+            parts.Add($"TPOT {(p.Inclusive ? "<=" : "<")} {F(p.Milliseconds, "0.###")} ms");
+        }
+
+        return parts.Count == 0 ? "no SLOs (every completed request counts)" : "per request " + string.Join(" and ", parts);
+    }
+
+    private static void WriteComparison(TextWriter stdout, string file, DeploymentPlan plan, ServingConfig c, IReadOnlyList<ServingMetrics> runs)
+    {
+        stdout.WriteLine($"{file}: serving simulation, every built policy on the same arrivals, {plan.Proxy.Mode.Value.ToString().ToLowerInvariant()} mode");
+        WriteDeployment(stdout, c);
+        var table = new Table().AddColumns("policy", "completed", "rejected", "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99", "E2E p99", "out tok/s", "goodput req/s", "APC hit");
+        foreach (var m in runs)
+        {
+            table.AddRow(
+                m.Policy,
+                m.Completed.ToString("N0", CultureInfo.InvariantCulture),
+                m.Rejected.ToString("N0", CultureInfo.InvariantCulture),
+                Ms(m.TtftMilliseconds.P50),
+                Ms(m.TtftMilliseconds.P99),
+                Ms(m.TpotMilliseconds.P50),
+                Ms(m.TpotMilliseconds.P99),
+                Ms(m.E2eMilliseconds.P99),
+                F(m.OutputTokensPerSecond, "0"),
+                F(m.GoodputRequestsPerSecond, "0.###"),
+                F(100 * m.ApcHitRate, "0.0") + " %");
+        }
+
+        TableWriter.Write(stdout, table);
+        stdout.WriteLine("  latencies in ms; goodput within " + Slo(plan));
+    }
+
+    private static void WriteServingJson(TextWriter stdout, string file, DeploymentPlan plan, ServingConfig c, IReadOnlyList<ServingMetrics> runs, bool compare)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, DiagnosticPrinter.JsonOptions))
+        {
+            w.WriteStartObject();
+            w.WriteString("plan", file);
+            w.WriteString("mode", plan.Proxy.Mode.Value.ToString().ToLowerInvariant());
+            w.WriteStartObject("deployment");
+            w.WriteNumber("prefill_instances", c.PrefillInstances);
+            w.WriteNumber("prefill_tokens_per_step", c.PrefillTokenCap);
+            w.WriteNumber("prefix_cache_blocks", c.PrefixCacheBlocks);
+            w.WriteNumber("decode_instances", c.DecodeInstances);
+            w.WriteNumber("decode_sequences", c.DecodeSequenceCap);
+            w.WriteNumber("decode_kv_tokens", c.DecodeTokenCap);
+            w.WriteNumber("decode_tokens_per_step", c.TokensPerStep);
+            w.WriteNumber("kv_transfer_ms_per_token", c.KvTransferMillisecondsPerToken);
+            w.WriteNumber("tokenize_ms_per_token", c.TokenizeMillisecondsPerToken);
+            w.WriteBoolean("apc_aware", c.ApcAware);
+            w.WriteBoolean("tokenizer_reuse", c.TokenizerReuse);
+            w.WriteEndObject();
+            if (compare)
+            {
+                w.WriteStartArray("policies");
+                foreach (var m in runs)
+                {
+                    w.WriteStartObject();
+                    WriteMetrics(w, m);
+                    w.WriteEndObject();
+                }
+
+                w.WriteEndArray();
+            }
+            else
+            {
+                WriteMetrics(w, runs[0]);
+            }
+
+            w.WriteEndObject();
+        }
+
+        stdout.WriteLine(Encoding.UTF8.GetString(stream.ToArray()));
+    }
+
+    private static void WriteMetrics(Utf8JsonWriter w, ServingMetrics m)
+    {
+        w.WriteString("policy", m.Policy);
+        w.WriteStartObject("requests");
+        w.WriteNumber("arrived", m.Arrived);
+        w.WriteNumber("completed", m.Completed);
+        w.WriteNumber("rejected", m.Rejected);
+        w.WriteEndObject();
+        w.WriteNumber("duration_s", m.DurationSeconds);
+        Latency(w, "ttft_ms", m.TtftMilliseconds);
+        Latency(w, "tpot_ms", m.TpotMilliseconds);
+        Latency(w, "e2e_ms", m.E2eMilliseconds);
+        w.WriteStartObject("throughput");
+        w.WriteNumber("requests_per_s", m.RequestsPerSecond);
+        w.WriteNumber("input_tokens_per_s", m.InputTokensPerSecond);
+        w.WriteNumber("output_tokens_per_s", m.OutputTokensPerSecond);
+        w.WriteEndObject();
+        w.WriteNumber("goodput_requests_per_s", m.GoodputRequestsPerSecond);
+        w.WriteNumber("apc_hit_rate", m.ApcHitRate);
+        w.WriteStartObject("stages_ms");
+        for (int s = 0; s < StageNames.Length - 1; s++)
+        {
+            Number(w, StageNames[s], m.StageMeanMilliseconds[s]);
+        }
+
+        w.WriteEndObject();
+        w.WriteStartObject("utilization");
+        w.WriteStartArray("prefill");
+        foreach (var u in m.PrefillUtilization)
+        {
+            w.WriteNumberValue(u);
+        }
+
+        w.WriteEndArray();
+        w.WriteStartArray("decode");
+        foreach (var u in m.DecodeUtilization)
+        {
+            w.WriteNumberValue(u);
+        }
+
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    private static void Latency(Utf8JsonWriter w, string name, LatencySummary s)
+    {
+        w.WriteStartObject(name);
+        w.WriteNumber("count", s.Count);
+        Number(w, "p50", s.P50);
+        Number(w, "p90", s.P90);
+        Number(w, "p99", s.P99);
+        Number(w, "mean", s.Mean);
+        w.WriteEndObject();
+    }
+
+    /// <summary>NaN (no data) is written as null: JSON has no NaN.</summary>
+    private static void Number(Utf8JsonWriter w, string name, double value)
+    {
+        if (double.IsFinite(value))
+        {
+            w.WriteNumber(name, value);
+        }
+        else
+        {
+            w.WriteNull(name);
+        }
     }
 
     private sealed record LayerReport(

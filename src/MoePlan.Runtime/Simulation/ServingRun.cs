@@ -1,0 +1,58 @@
+using MoePlan.Core.Cost;
+using MoePlan.Core.Diagnostics;
+using MoePlan.Core.Plan;
+using MoePlan.Runtime.Proxy;
+using MoePlan.Runtime.Workloads;
+
+namespace MoePlan.Runtime.Simulation;
+
+/// <summary>A trace given on the command line instead of the plan's workload.</summary>
+public sealed record TraceFile(string Path, TraceFormat Format);
+
+/// <summary>Sets up and runs the serving simulation of a compiled plan.</summary>
+public static class ServingRun
+{
+    /// <summary>
+    /// The plan's arrivals, streamed: the given trace, else the plan's trace (relative to the plan's folder),
+    /// else the synthetic workload. Trace problems land in <paramref name="diagnostics"/> as they are read.
+    /// </summary>
+    public static IEnumerable<ArrivingRequest> Arrivals(DeploymentPlan plan, string planDirectory, TraceFile? trace, int? maxRequests, long? seed, ICollection<Diagnostic> diagnostics)
+    {
+        trace ??= plan.Workload.Trace is { } t ? new TraceFile(Path.Combine(planDirectory, t.Path), t.Format) : null;
+        if (trace is not null)
+        {
+            var rows = ReadTrace(trace, diagnostics);
+            return maxRequests is { } cap ? rows.Take(cap) : rows;
+        }
+
+        int requests = maxRequests ?? plan.Workload.Requests?.Value
+            ?? throw new ArgumentException("the workload sets no number of requests ('requests N'); give --max-requests N");
+        if (plan.Workload.Requests is { } planned)
+        {
+            requests = Math.Min(requests, planned.Value);
+        }
+
+        return SyntheticWorkload.Generate(plan.Workload, requests, seed);
+    }
+
+    private static IEnumerable<ArrivingRequest> ReadTrace(TraceFile trace, ICollection<Diagnostic> diagnostics)
+    {
+        using var reader = new StreamReader(trace.Path);
+        var rows = trace.Format == TraceFormat.Mooncake
+            ? MooncakeTraceReader.Read(reader, trace.Path, diagnostics)
+            : AzureTraceReader.Read(reader, trace.Path, diagnostics);
+        foreach (var row in rows)
+        {
+            yield return row;
+        }
+    }
+
+    public static SimulationResult Simulate(DeploymentPlan plan, PlanCostResult? cost, IRoutingPolicy policy, IEnumerable<ArrivingRequest> arrivals)
+    {
+        var config = ServingConfig.FromPlan(plan);
+        // The placement stage's imbalances when it ran; else the cost model's default.
+        bool placed = cost?.Report is not null;
+        var steps = new CostModelStepTimes(plan, placed ? cost!.PrefillImbalance : PlanCostModel.DefaultStaticImbalance, placed ? cost!.DecodeImbalance : PlanCostModel.DefaultStaticImbalance);
+        return new ServingSimulation(config, steps, policy).Run(arrivals);
+    }
+}

@@ -1,0 +1,600 @@
+using MoePlan.Core.Plan;
+using MoePlan.Runtime.Proxy;
+using MoePlan.Runtime.Workloads;
+
+namespace MoePlan.Runtime.Simulation;
+
+/// <summary>
+/// Discrete-event simulation of a disaggregated deployment behind the proxy (docs/simulation.md): arrivals,
+/// tokenisation, routing, prefill instances with continuous (chunked) batching and a prefix cache, the KV
+/// transfer, decode instances with continuous batching, completion. Events are ordered by (time, kind,
+/// sequence number), so the same arrivals give the same result.
+/// </summary>
+public sealed class ServingSimulation : IClusterView
+{
+    private readonly ServingConfig config;
+    private readonly IStepTimes steps;
+    private readonly IRoutingPolicy policy;
+    private readonly PrefillInstance[] prefills;
+    private readonly DecodeInstance[] decodes;
+    private readonly PriorityQueue<Event, EventKey> events = new();
+    private readonly Queue<RequestState> decodeWait = new();
+    private readonly List<RequestState> finished = [];
+    private readonly List<RequestState> rejected = [];
+    private long sequence;
+    private int arrived;
+    private double firstArrival = double.NaN;
+    private double lastEvent;
+
+    public ServingSimulation(ServingConfig config, IStepTimes steps, IRoutingPolicy policy)
+    {
+        this.config = config;
+        this.steps = steps;
+        this.policy = policy;
+        prefills = new PrefillInstance[config.PrefillInstances];
+        for (int i = 0; i < prefills.Length; i++)
+        {
+            prefills[i] = new PrefillInstance(config.PrefixCacheBlocks);
+        }
+
+        decodes = new DecodeInstance[config.DecodeInstances];
+        for (int i = 0; i < decodes.Length; i++)
+        {
+            decodes[i] = new DecodeInstance();
+        }
+    }
+
+    private enum EventKind : byte
+    {
+        PrefillStepDone,
+        DecodeStepDone,
+        KvReady,
+        Routed,
+        Arrival,
+
+        // An idle instance forms its batch after every other event of the same moment, so requests that
+        // arrive together are batched together.
+        PrefillSchedule,
+        DecodeSchedule,
+    }
+
+    public int PrefillInstances => prefills.Length;
+
+    public int DecodeInstances => decodes.Length;
+
+    public bool ApcAware => config.ApcAware;
+
+    public long PrefixCacheBlocks => config.PrefixCacheBlocks;
+
+    public int MatchedBlocks(int prefill, long[] blocks) => prefills[prefill].Cache.Match(blocks);
+
+    public long PrefillQueuedTokens(int prefill) => prefills[prefill].QueuedTokens;
+
+    public int PrefillRequests(int prefill) => prefills[prefill].Requests;
+
+    public int DecodeSequences(int decode) => decodes[decode].Allocated;
+
+    public double DecodeReservedTokens(int decode) => decodes[decode].ReservedTokens;
+
+    public bool DecodeHasRoom(int decode, RequestState request)
+    {
+        var d = decodes[decode];
+        return d.Allocated < config.DecodeSequenceCap && d.ReservedTokens + request.DecodeTokens <= config.DecodeTokenCap;
+    }
+
+    public SimulationResult Run(IEnumerable<ArrivingRequest> arrivals)
+    {
+        using var source = arrivals.GetEnumerator();
+        ScheduleNextArrival(source);
+        while (events.TryDequeue(out var e, out var key))
+        {
+            double t = key.Time;
+            lastEvent = t;
+            switch (key.Kind)
+            {
+                case EventKind.Arrival:
+                    OnArrival(e.Request!, t);
+                    ScheduleNextArrival(source);
+                    break;
+                case EventKind.Routed:
+                    OnRouted(e.Request!, t);
+                    break;
+                case EventKind.PrefillStepDone:
+                    OnPrefillStepDone(e.Instance, t);
+                    break;
+                case EventKind.KvReady:
+                    OnKvReady(e.Request!, t);
+                    break;
+                case EventKind.DecodeStepDone:
+                    OnDecodeStepDone(e.Instance, t);
+                    break;
+                case EventKind.PrefillSchedule:
+                    prefills[e.Instance].SchedulePending = false;
+                    StartPrefill(e.Instance, t);
+                    break;
+                case EventKind.DecodeSchedule:
+                    decodes[e.Instance].SchedulePending = false;
+                    StartDecode(e.Instance, t);
+                    break;
+            }
+        }
+
+        var prefillUsage = new InstanceUsage[prefills.Length];
+        var decodeUsage = new InstanceUsage[decodes.Length];
+        for (int i = 0; i < prefills.Length; i++)
+        {
+            prefillUsage[i] = new InstanceUsage(prefills[i].BusyMilliseconds, prefills[i].Steps);
+        }
+
+        for (int i = 0; i < decodes.Length; i++)
+        {
+            decodeUsage[i] = new InstanceUsage(decodes[i].BusyMilliseconds, decodes[i].Steps);
+        }
+
+        return new SimulationResult(policy.Name, arrived, finished, rejected, double.IsNaN(firstArrival) ? 0 : firstArrival, lastEvent, prefillUsage, decodeUsage);
+    }
+
+    private void Push(EventKind kind, double time, int instance, RequestState? request) =>
+        events.Enqueue(new Event(instance, request), new EventKey(time, kind, sequence++));
+
+    private void ScheduleNextArrival(IEnumerator<ArrivingRequest> source)
+    {
+        if (source.MoveNext())
+        {
+            var r = source.Current;
+            Push(EventKind.Arrival, r.ArrivalMilliseconds, -1, new RequestState(r));
+        }
+    }
+
+    private void OnArrival(RequestState r, double t)
+    {
+        arrived++;
+        if (double.IsNaN(firstArrival))
+        {
+            firstArrival = t;
+        }
+
+        r.Stamp(LifecycleStage.Received, t);
+        if (r.DecodeTokens > config.DecodeTokenCap)
+        {
+            // Prompt plus output exceed a whole decode instance's KV: no instance can ever take it.
+            r.Rejected = true;
+            rejected.Add(r);
+            return;
+        }
+
+        Push(EventKind.Routed, t + config.TokenizeMilliseconds(r.Request.InputTokens), -1, r);
+    }
+
+    private void OnRouted(RequestState r, double t)
+    {
+        r.Stamp(LifecycleStage.Tokenized, t);
+        // The APC lookup is a few hash-table probes per block: no time at the event resolution.
+        r.Stamp(LifecycleStage.ApcMatched, t);
+        if (config.Mode == ProxyMode.Parallel)
+        {
+            // P and D together: the decode slot and KV are reserved before prefill starts.
+            if (decodeWait.Count == 0 && TryAllocateDecode(r, t))
+            {
+                RouteToPrefill(r, t);
+            }
+            else
+            {
+                decodeWait.Enqueue(r);
+            }
+        }
+        else
+        {
+            RouteToPrefill(r, t);
+        }
+    }
+
+    private bool TryAllocateDecode(RequestState r, double t)
+    {
+        int d = policy.ChooseDecode(r, this);
+        if (d < 0)
+        {
+            return false;
+        }
+
+        var instance = decodes[d];
+        instance.Allocated++;
+        instance.ReservedTokens += r.DecodeTokens;
+        r.DecodeInstance = d;
+        if (config.Mode == ProxyMode.Sequential)
+        {
+            // D allocates and pulls the whole prompt's KV now: the transfer is exposed.
+            r.Stamp(LifecycleStage.DecodeScheduled, t);
+            Push(EventKind.KvReady, t + (r.Request.InputTokens * config.KvTransferMillisecondsPerToken), d, r);
+        }
+
+        return true;
+    }
+
+    private void RouteToPrefill(RequestState r, double t)
+    {
+        int p = policy.ChoosePrefill(r, this);
+        var instance = prefills[p];
+        r.PrefillInstance = p;
+        r.Stamp(LifecycleStage.PrefillWaiting, t);
+        instance.Waiting.Add(r);
+        instance.Requests++;
+        instance.QueuedTokens += r.Request.InputTokens;
+        TryStartPrefill(p, t);
+    }
+
+    private void TryStartPrefill(int index, double t)
+    {
+        var p = prefills[index];
+        if (!p.Busy && !p.SchedulePending && (p.Partial.Count > 0 || p.Waiting.Count > 0))
+        {
+            p.SchedulePending = true;
+            Push(EventKind.PrefillSchedule, t, index, null);
+        }
+    }
+
+    private void StartPrefill(int index, double t)
+    {
+        var p = prefills[index];
+        if (p.Busy || (p.Partial.Count == 0 && p.Waiting.Count == 0))
+        {
+            return;
+        }
+
+        p.Batch.Clear();
+        int capLeft = config.PrefillTokenCap;
+        double contextSum = 0;
+        var stillPartial = p.NextPartial;
+        stillPartial.Clear();
+
+        // Chunks of requests already under way go first, in the order they started; those that do not fit stay partial.
+        for (int i = 0; i < p.Partial.Count; i++)
+        {
+            if (capLeft > 0)
+            {
+                contextSum += Take(p, p.Partial[i], ref capLeft, stillPartial);
+            }
+            else
+            {
+                stillPartial.Add(p.Partial[i]);
+            }
+        }
+
+        if (capLeft > 0 && p.Waiting.Count > 0)
+        {
+            OrderWaiting(p, t);
+            int taken = 0;
+            for (; taken < p.Order.Length && capLeft > 0; taken++)
+            {
+                var r = p.Waiting[p.Order[taken].Index];
+                Schedule(p, r, t);
+                contextSum += Take(p, r, ref capLeft, stillPartial);
+            }
+
+            if (taken == p.Waiting.Count)
+            {
+                p.Waiting.Clear();
+            }
+            else
+            {
+                var keep = new List<RequestState>(p.Waiting.Count - taken);
+                var used = new bool[p.Waiting.Count];
+                for (int i = 0; i < taken; i++)
+                {
+                    used[p.Order[i].Index] = true;
+                }
+
+                for (int i = 0; i < p.Waiting.Count; i++)
+                {
+                    if (!used[i])
+                    {
+                        keep.Add(p.Waiting[i]);
+                    }
+                }
+
+                p.Waiting.Clear();
+                p.Waiting.AddRange(keep);
+            }
+        }
+
+        (p.Partial, p.NextPartial) = (stillPartial, p.Partial);
+        int tokens = config.PrefillTokenCap - capLeft;
+        double dt = steps.PrefillMilliseconds(tokens, p.Batch.Count, tokens > 0 ? contextSum / tokens : 0);
+        p.Busy = true;
+        p.StepStart = t;
+        p.Steps++;
+        Push(EventKind.PrefillStepDone, t + dt, index, null);
+    }
+
+    /// <summary>First time in a batch: the prefix cache serves its leading blocks (at least one token is computed).</summary>
+    private static void Schedule(PrefillInstance p, RequestState r, double t)
+    {
+        r.Stamp(LifecycleStage.PrefillScheduled, t);
+        r.Stamp(LifecycleStage.Prefilling, t);
+        var blocks = r.Request.Blocks;
+        int matched = p.Cache.Match(blocks);
+        p.Cache.Touch(blocks, matched);
+        int cached = (int)Math.Min((long)matched * ArrivingRequest.BlockTokens, r.Request.InputTokens - 1);
+        r.CachedTokens = cached;
+        r.PrefilledTokens = cached;
+        r.PrefillRemaining = r.Request.InputTokens - cached;
+        p.QueuedTokens -= cached;
+    }
+
+    /// <summary>Adds the request's next chunk to the batch; returns the chunk's tokens x their mean context.</summary>
+    private static double Take(PrefillInstance p, RequestState r, ref int capLeft, List<RequestState> stillPartial)
+    {
+        int take = Math.Min(r.PrefillRemaining, capLeft);
+        capLeft -= take;
+        // Each new token attends to the prompt before it: the KV so far plus, causally, half the chunk.
+        double context = take * (r.PrefilledTokens + (take / 2.0));
+        r.PrefilledTokens += take;
+        r.PrefillRemaining -= take;
+        p.QueuedTokens -= take;
+        p.Batch.Add(r);
+        if (r.PrefillRemaining > 0)
+        {
+            stillPartial.Add(r);
+        }
+
+        return context;
+    }
+
+    /// <summary>
+    /// The queue's order for this step: first come, first served, or Omni's weight
+    /// 0.8 (maxTok - tok) / maxTok + 0.2 waited / max(maxWait, 50 ms), highest first (ties: earlier arrival).
+    /// </summary>
+    private void OrderWaiting(PrefillInstance p, double t)
+    {
+        int n = p.Waiting.Count;
+        if (p.Order.Length != n)
+        {
+            p.Order = new QueueEntry[n];
+        }
+
+        if (!policy.WeightedPrefillQueue)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                p.Order[i] = new QueueEntry(0, p.Waiting[i].Request.Id, i);
+            }
+
+            return;
+        }
+
+        double maxTok = 0, maxWait = 0;
+        for (int i = 0; i < n; i++)
+        {
+            var r = p.Waiting[i];
+            maxTok = Math.Max(maxTok, r.Request.InputTokens);
+            maxWait = Math.Max(maxWait, t - r.Stamp(LifecycleStage.PrefillWaiting));
+        }
+
+        double waitScale = Math.Max(maxWait, 50);
+        for (int i = 0; i < n; i++)
+        {
+            var r = p.Waiting[i];
+            double weight = (0.8 * (maxTok - r.Request.InputTokens) / maxTok) + (0.2 * (t - r.Stamp(LifecycleStage.PrefillWaiting)) / waitScale);
+            p.Order[i] = new QueueEntry(-weight, r.Request.Id, i);
+        }
+
+        Array.Sort(p.Order);
+    }
+
+    private void OnPrefillStepDone(int index, double t)
+    {
+        var p = prefills[index];
+        p.Busy = false;
+        p.BusyMilliseconds += t - p.StepStart;
+        for (int i = 0; i < p.Batch.Count; i++)
+        {
+            var r = p.Batch[i];
+            if (r.PrefillRemaining == 0)
+            {
+                p.Cache.Insert(r.Request.Blocks);
+                p.Requests--;
+                OnPrefillDone(r, t);
+            }
+        }
+
+        TryStartPrefill(index, t);
+    }
+
+    private void OnPrefillDone(RequestState r, double t)
+    {
+        r.Stamp(LifecycleStage.DecodeWaiting, t);
+        double transfer = r.Request.InputTokens * config.KvTransferMillisecondsPerToken;
+        if (config.Mode == ProxyMode.Parallel)
+        {
+            // Pushed layer by layer while prefilling: the last layer's share leaves after the prefill ends.
+            r.Stamp(LifecycleStage.DecodeScheduled, t);
+            double ready = Math.Max(t + (transfer / config.Layers), r.Stamp(LifecycleStage.Prefilling) + transfer);
+            Push(EventKind.KvReady, ready, r.DecodeInstance, r);
+        }
+        else if (decodeWait.Count > 0 || !TryAllocateDecode(r, t))
+        {
+            decodeWait.Enqueue(r);
+        }
+    }
+
+    private void OnKvReady(RequestState r, double t)
+    {
+        var d = decodes[r.DecodeInstance];
+        d.Joining.Add(r);
+        TryStartDecode(r.DecodeInstance, t);
+    }
+
+    private void TryStartDecode(int index, double t)
+    {
+        var d = decodes[index];
+        if (!d.Busy && !d.SchedulePending && (d.Running.Count > 0 || d.Joining.Count > 0))
+        {
+            d.SchedulePending = true;
+            Push(EventKind.DecodeSchedule, t, index, null);
+        }
+    }
+
+    private void StartDecode(int index, double t)
+    {
+        var d = decodes[index];
+        if (d.Busy || (d.Running.Count == 0 && d.Joining.Count == 0))
+        {
+            return;
+        }
+
+        for (int i = 0; i < d.Joining.Count; i++)
+        {
+            d.Joining[i].Stamp(LifecycleStage.Decoding, t);
+            d.Running.Add(d.Joining[i]);
+        }
+
+        d.Joining.Clear();
+        double kv = 0;
+        for (int i = 0; i < d.Running.Count; i++)
+        {
+            kv += d.Running[i].Request.InputTokens + d.Running[i].Generated;
+        }
+
+        double dt = steps.DecodeMilliseconds(d.Running.Count, kv / d.Running.Count);
+        d.Busy = true;
+        d.StepStart = t;
+        d.Steps++;
+        Push(EventKind.DecodeStepDone, t + dt, index, null);
+    }
+
+    private void OnDecodeStepDone(int index, double t)
+    {
+        var d = decodes[index];
+        d.Busy = false;
+        d.BusyMilliseconds += t - d.StepStart;
+        int kept = 0;
+        bool freed = false;
+        for (int i = 0; i < d.Running.Count; i++)
+        {
+            var r = d.Running[i];
+            r.Generated += config.TokensPerStep;
+            if (double.IsNaN(r.FirstTokenMilliseconds))
+            {
+                r.FirstTokenMilliseconds = t;
+            }
+
+            if (r.Generated >= r.Request.OutputTokens)
+            {
+                r.Stamp(LifecycleStage.Done, t);
+                finished.Add(r);
+                d.Allocated--;
+                d.ReservedTokens -= r.DecodeTokens;
+                freed = true;
+            }
+            else
+            {
+                d.Running[kept++] = r;
+            }
+        }
+
+        d.Running.RemoveRange(kept, d.Running.Count - kept);
+        if (freed)
+        {
+            DrainDecodeWait(t);
+        }
+
+        TryStartDecode(index, t);
+    }
+
+    private void DrainDecodeWait(double t)
+    {
+        while (decodeWait.Count > 0)
+        {
+            var r = decodeWait.Peek();
+            if (!TryAllocateDecode(r, t))
+            {
+                return;
+            }
+
+            decodeWait.Dequeue();
+            if (config.Mode == ProxyMode.Parallel)
+            {
+                RouteToPrefill(r, t);
+            }
+        }
+    }
+
+    private readonly record struct Event(int Instance, RequestState? Request);
+
+    private readonly record struct EventKey(double Time, EventKind Kind, long Sequence) : IComparable<EventKey>
+    {
+        public int CompareTo(EventKey other)
+        {
+            int c = Time.CompareTo(other.Time);
+            if (c != 0)
+            {
+                return c;
+            }
+
+            c = Kind.CompareTo(other.Kind);
+            return c != 0 ? c : Sequence.CompareTo(other.Sequence);
+        }
+    }
+
+    private readonly record struct QueueEntry(double Key, long Id, int Index) : IComparable<QueueEntry>
+    {
+        public int CompareTo(QueueEntry other)
+        {
+            int c = Key.CompareTo(other.Key);
+            return c != 0 ? c : Id.CompareTo(other.Id);
+        }
+    }
+
+    private sealed class PrefillInstance(long cacheBlocks)
+    {
+        public PrefixCache Cache { get; } = new(cacheBlocks);
+
+        public List<RequestState> Waiting { get; } = [];
+
+        public List<RequestState> Partial { get; set; } = [];
+
+        public List<RequestState> NextPartial { get; set; } = [];
+
+        public List<RequestState> Batch { get; } = [];
+
+        public QueueEntry[] Order { get; set; } = [];
+
+        public bool Busy { get; set; }
+
+        public bool SchedulePending { get; set; }
+
+        public double StepStart { get; set; }
+
+        public double BusyMilliseconds { get; set; }
+
+        public long Steps { get; set; }
+
+        public long QueuedTokens { get; set; }
+
+        public int Requests { get; set; }
+    }
+
+    private sealed class DecodeInstance
+    {
+        public List<RequestState> Running { get; } = [];
+
+        public List<RequestState> Joining { get; } = [];
+
+        public int Allocated { get; set; }
+
+        public double ReservedTokens { get; set; }
+
+        public bool Busy { get; set; }
+
+        public bool SchedulePending { get; set; }
+
+        public double StepStart { get; set; }
+
+        public double BusyMilliseconds { get; set; }
+
+        public long Steps { get; set; }
+    }
+}
+
+/// <summary>Busy time and steps of one instance.</summary>
+public sealed record InstanceUsage(double BusyMilliseconds, long Steps);

@@ -1,0 +1,140 @@
+using System.Globalization;
+using System.Text.Json;
+using MoePlan.Core.Diagnostics;
+using MoePlan.Core.Text;
+
+namespace MoePlan.Runtime.Workloads;
+
+/// <summary>
+/// Streams a Mooncake (FAST'25) JSONL trace: one object per line with <c>timestamp</c> (ms), <c>input_length</c>,
+/// <c>output_length</c> and <c>hash_ids</c> (the prompt's 512-token blocks). Reads one line at a time; a
+/// malformed row becomes a diagnostic with its line number and is skipped.
+/// </summary>
+public static class MooncakeTraceReader
+{
+    public static IEnumerable<ArrivingRequest> Read(TextReader reader, string file, ICollection<Diagnostic> diagnostics)
+    {
+        int line = 0;
+        long id = 0;
+        double previous = double.NegativeInfinity;
+        bool any = false;
+        string? text;
+        while ((text = reader.ReadLine()) is not null)
+        {
+            line++;
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                continue;
+            }
+
+            any = true;
+            var request = Parse(text, file, line, id, ref previous, diagnostics);
+            if (request is not null)
+            {
+                id++;
+                yield return request;
+            }
+        }
+
+        if (!any)
+        {
+            diagnostics.Add(DiagnosticCodes.TraceEmpty.Create(new SourceSpan(file, 0, 0, 1, 1)));
+        }
+    }
+
+    private static ArrivingRequest? Parse(string text, string file, int line, long id, ref double previous, ICollection<Diagnostic> diagnostics)
+    {
+        var span = new SourceSpan(file, 0, text.Length, line, 1);
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(text);
+        }
+        catch (JsonException e)
+        {
+            diagnostics.Add(DiagnosticCodes.TraceJsonSyntax.Create(span, e.Message));
+            return null;
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                diagnostics.Add(DiagnosticCodes.TraceJsonSyntax.Create(span, $"found a JSON {root.ValueKind.ToString().ToLowerInvariant()}"));
+                return null;
+            }
+
+            if (!root.TryGetProperty("timestamp", out var ts))
+            {
+                diagnostics.Add(DiagnosticCodes.TraceMissingField.Create(span, "timestamp", "arrival time in milliseconds"));
+                return null;
+            }
+
+            if (ts.ValueKind != JsonValueKind.Number || !ts.TryGetDouble(out var time) || !double.IsFinite(time) || time < 0)
+            {
+                diagnostics.Add(DiagnosticCodes.TraceBadTimestamp.Create(span, ts.GetRawText(), "a number of milliseconds, 0 or more"));
+                return null;
+            }
+
+            var input = Length(root, "input_length", span, diagnostics);
+            var output = Length(root, "output_length", span, diagnostics);
+            if (input is null || output is null)
+            {
+                return null;
+            }
+
+            if (!root.TryGetProperty("hash_ids", out var ids) || ids.ValueKind != JsonValueKind.Array)
+            {
+                diagnostics.Add(DiagnosticCodes.TraceMissingField.Create(span, "hash_ids", "an array of the prompt's 512-token block ids"));
+                return null;
+            }
+
+            int needed = ArrivingRequest.BlocksFor(input.Value);
+            if (ids.GetArrayLength() != needed)
+            {
+                diagnostics.Add(DiagnosticCodes.TraceHashIdsCount.Create(span, ids.GetArrayLength(), input.Value, needed));
+                return null;
+            }
+
+            var blocks = new long[needed];
+            int i = 0;
+            foreach (var element in ids.EnumerateArray())
+            {
+                if (element.ValueKind != JsonValueKind.Number || !element.TryGetInt64(out var block) || block < 0)
+                {
+                    diagnostics.Add(DiagnosticCodes.TraceBadHashId.Create(span, element.GetRawText()));
+                    return null;
+                }
+
+                blocks[i++] = block;
+            }
+
+            if (time < previous)
+            {
+                diagnostics.Add(DiagnosticCodes.TraceTimestampOrder.Create(span, time.ToString(CultureInfo.InvariantCulture), previous.ToString(CultureInfo.InvariantCulture)));
+                return null;
+            }
+
+            previous = time;
+            return new ArrivingRequest(id, time, input.Value, output.Value, blocks);
+        }
+    }
+
+    private static int? Length(JsonElement root, string name, SourceSpan span, ICollection<Diagnostic> diagnostics)
+    {
+        if (!root.TryGetProperty(name, out var value))
+        {
+            diagnostics.Add(DiagnosticCodes.TraceMissingField.Create(span, name, "a token count"));
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out var tokens) || tokens < 1)
+        {
+            diagnostics.Add(DiagnosticCodes.TraceBadLength.Create(span, name, value.GetRawText()));
+            return null;
+        }
+
+        return tokens;
+    }
+}
