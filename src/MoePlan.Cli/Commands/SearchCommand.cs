@@ -23,7 +23,7 @@ internal static class SearchCommand
                           "Names: " + string.Join(", ", SearchSpace.Names.Keys) + ".",
             Arity = ArgumentArity.ZeroOrMore,
         };
-        var top = new Option<int>("--top") { Description = "Candidates to rank (meeting the SLOs, by output tokens/s per device).", DefaultValueFactory = _ => 10 };
+        var top = new Option<int>("--top") { Description = "Candidates to rank (meeting the SLOs, by output tokens/s per rank; a rank is a GPU or a die).", DefaultValueFactory = _ => 10 };
         var devices = new Option<int?>("--devices") { Description = "Cap the cluster to this many devices (whole nodes); default: the plan's cluster." };
         var format = CommonOptions.Format("text", "json", "md");
         var output = new Option<string?>("--output", "-o") { Description = "Write the top candidates as .moe plans into this folder." };
@@ -31,12 +31,12 @@ internal static class SearchCommand
             Search the deployments around a plan: vary instance counts, per-instance dp/tp/ep, batch sizes, redundant
             experts, MTP and microbatch overlap; drop what the verifier rejects; cost the rest with the cost model
             (placement imbalance fixed at the base plan's); report the top candidates meeting the SLOs by output
-            tokens/s per device and the Pareto frontiers (throughput vs TPOT, cost vs TTFT). docs/search.md.
+            tokens/s per rank (a GPU, or a die of a multi-die package) and the Pareto frontiers (throughput vs TPOT, cost vs TTFT). docs/search.md.
 
             Examples:
               moeplan search plans/deepseek-v3-h800.moe --vary decode.dp=16..144*2 --vary decode.ep=dp --vary decode.max_batch=32..128*2
               moeplan search plans/deepseek-v3-h800.moe --devices 64 --vary prefill.dp=8,16 --vary prefill.ep=dp --vary decode.dp=16,32,48 --vary decode.ep=dp
-              moeplan search plans/qwen3-235b-h200.moe --vary decode.tp=1,2,4,8 --vary decode.mtp=on,off --format json
+              moeplan search plans/deepseek-r1-cloudmatrix384.moe --vary decode.mtp=on,off --vary decode.dp=80,160,320 --vary decode.ep=dp --format json
               moeplan search plans/deepseek-v3-h800.moe --vary decode.max_batch=16..128 --top 3 -o winners/
             """)
         {
@@ -162,7 +162,7 @@ internal static class SearchCommand
     private static string OnOff(bool value) => value ? "on" : "off";
 
     private static readonly string[] Columns =
-        ["#", "prefill", "batch tok", "ovl", "decode", "batch", "mtp", "ovl", "redundant", "devices", "tok/s/dev", "TTFT ms", "TPOT ms", "$/M out", "SLOs"];
+        ["#", "prefill", "batch tok", "ovl", "decode", "batch", "mtp", "ovl", "redundant", "devices", "tok/s/rank", "TTFT ms", "TPOT ms", "$/M out", "SLOs"];
 
     private static string[] Row(int rank, SearchCandidate c)
     {
@@ -174,7 +174,7 @@ internal static class SearchCommand
             s.PrefillMaxBatchTokens.ToString(CultureInfo.InvariantCulture), OnOff(s.PrefillOverlap),
             Parallel(s.DecodeInstances, s.DecodeDataParallel, s.DecodeTensorParallel, s.DecodeExpertParallel),
             s.DecodeMaxBatch.ToString(CultureInfo.InvariantCulture), OnOff(s.DecodeMtp), OnOff(s.DecodeOverlap),
-            s.RedundantExperts.ToString(CultureInfo.InvariantCulture), c.Ranks.ToString(CultureInfo.InvariantCulture),
+            s.RedundantExperts.ToString(CultureInfo.InvariantCulture), c.Devices.ToString(CultureInfo.InvariantCulture),
             F(c.OutputTokensPerSecondPerRank), F(c.TtftMilliseconds), F(c.TpotMilliseconds), F(c.UsdPerMillionOutputTokens), c.MeetsSlos ? "met" : "missed",
         ];
     }
@@ -221,8 +221,8 @@ internal static class SearchCommand
 
     private static IEnumerable<(string Title, IReadOnlyList<SearchCandidate> List)> Sections(SearchResult r)
     {
-        yield return ("top candidates meeting the SLOs, by output tokens/s per device", r.Top);
-        yield return ("Pareto frontier: output tokens/s per device up, TPOT down", r.ThroughputTpotFrontier);
+        yield return ("top candidates meeting the SLOs, by output tokens/s per rank", r.Top);
+        yield return ("Pareto frontier: output tokens/s per rank up, TPOT down", r.ThroughputTpotFrontier);
         yield return ("Pareto frontier: $ per million output tokens down, TTFT down", r.CostTtftFrontier);
     }
 
@@ -317,8 +317,9 @@ internal static class SearchCommand
             w.WriteBoolean("overlap", s.DecodeOverlap);
             w.WriteEndObject();
             w.WriteNumber("redundant_experts", s.RedundantExperts);
-            w.WriteNumber("devices", c.Ranks);
-            w.WriteNumber("output_tokens_per_second_per_device", c.OutputTokensPerSecondPerRank);
+            w.WriteNumber("devices", c.Devices);
+            w.WriteNumber("ranks", c.Ranks);
+            w.WriteNumber("output_tokens_per_second_per_rank", c.OutputTokensPerSecondPerRank);
             w.WriteNumber("ttft_ms", c.TtftMilliseconds);
             w.WriteNumber("tpot_ms", c.TpotMilliseconds);
             if (c.UsdPerMillionOutputTokens is { } usd)

@@ -25,6 +25,9 @@ public sealed record SearchCandidate(
     public double TpotMilliseconds => Report.Decode.TpotMilliseconds;
 
     public bool MeetsSlos => Report.TtftMeetsSlo && Report.TpotMeetsSlo;
+
+    /// <summary>Physical devices (packages): ranks over dies per package.</summary>
+    public int Devices => Ranks / Report.DiesPerPackage;
 }
 
 /// <summary>What a search found. Only the frontiers and the top K are kept, whatever the size of the space.</summary>
