@@ -219,11 +219,28 @@ internal static class SearchCommand
         }
     }
 
+    /// <summary>Frontier points shown in text and Markdown; JSON lists them all.</summary>
+    private const int ShownFrontierPoints = 20;
+
     private static IEnumerable<(string Title, IReadOnlyList<SearchCandidate> List)> Sections(SearchResult r)
     {
         yield return ("top candidates meeting the SLOs, by output tokens/s per rank", r.Top);
-        yield return ("Pareto frontier: output tokens/s per rank up, TPOT down", r.ThroughputTpotFrontier);
-        yield return ("Pareto frontier: $ per million output tokens down, TTFT down", r.CostTtftFrontier);
+        yield return Thinned("Pareto frontier: output tokens/s per rank up, TPOT down", r.ThroughputTpotFrontier);
+        yield return Thinned("Pareto frontier: $ per million output tokens down, TTFT down", r.CostTtftFrontier);
+    }
+
+    /// <summary>At most <see cref="ShownFrontierPoints"/> points spread evenly along the frontier, both ends included.</summary>
+    private static (string, IReadOnlyList<SearchCandidate>) Thinned(string title, IReadOnlyList<SearchCandidate> frontier)
+    {
+        if (frontier.Count <= ShownFrontierPoints)
+        {
+            return (title, frontier);
+        }
+
+        var shown = Enumerable.Range(0, ShownFrontierPoints)
+            .Select(i => frontier[(int)Math.Round((double)i * (frontier.Count - 1) / (ShownFrontierPoints - 1))])
+            .ToList();
+        return ($"{title} ({ShownFrontierPoints} of {frontier.Count} points; --format json lists all)", shown);
     }
 
     private static string Markdown(string name, SearchSpace space, SearchResult r, Stats stats, List<string> written)
