@@ -65,6 +65,13 @@ public sealed class SearchCommandTests
             Assert.Contains("nodes 8", File.ReadAllText(f), StringComparison.Ordinal);
         }
 
+        foreach (var plot in new[] { "frontier-throughput-tpot", "frontier-cost-ttft" })
+        {
+            var png = File.ReadAllBytes(Path.Combine(folder, plot + ".png"));
+            Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
+            Assert.Contains("<svg", File.ReadAllText(Path.Combine(folder, plot + ".svg")), StringComparison.Ordinal);
+        }
+
         Directory.Delete(folder, true);
     }
 

@@ -26,7 +26,7 @@ internal static class SearchCommand
         var top = new Option<int>("--top") { Description = "Candidates to rank (meeting the SLOs, by output tokens/s per rank; a rank is a GPU or a die).", DefaultValueFactory = _ => 10 };
         var devices = new Option<int?>("--devices") { Description = "Cap the cluster to this many devices (whole nodes); default: the plan's cluster." };
         var format = CommonOptions.Format("text", "json", "md");
-        var output = new Option<string?>("--output", "-o") { Description = "Write the top candidates as .moe plans into this folder." };
+        var output = new Option<string?>("--output", "-o") { Description = "Write the top candidates as .moe plans, and the frontiers as PNG and SVG plots, into this folder." };
         var command = new Command("search", """
             Search the deployments around a plan: vary instance counts, per-instance dp/tp/ep, batch sizes, redundant
             experts, MTP and microbatch overlap; drop what the verifier rejects; cost the rest with the cost model
@@ -92,6 +92,7 @@ internal static class SearchCommand
         if (output is not null)
         {
             written = WritePlans(file, output, compiled, space, result);
+            written.AddRange(WritePlots(output, compiled.Plan.Name.Value, result));
         }
 
         var stats = new Stats(space.Count, result, seconds);
@@ -150,6 +151,60 @@ internal static class SearchCommand
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new CliUsageException($"cannot write plans to '{output}': {e.Message}");
+        }
+
+        return paths;
+    }
+
+    /// <summary>The two frontiers as PNG and SVG scatter plots, the top candidates marked.</summary>
+    private static List<string> WritePlots(string output, string name, SearchResult r)
+    {
+        var paths = new List<string>();
+        var plots = new (string File, string Title, string X, string Y, Func<SearchCandidate, double> Fx, Func<SearchCandidate, double> Fy, IReadOnlyList<SearchCandidate> Points)[]
+        {
+            ("frontier-throughput-tpot", $"{name}: output tokens/s per rank vs TPOT", "TPOT (ms)", "output tokens/s per rank",
+                c => c.TpotMilliseconds, c => c.OutputTokensPerSecondPerRank, r.ThroughputTpotFrontier),
+            ("frontier-cost-ttft", $"{name}: $ per million output tokens vs TTFT", "TTFT (ms)", "$ per million output tokens",
+                c => c.TtftMilliseconds, c => c.UsdPerMillionOutputTokens ?? 0, r.CostTtftFrontier),
+        };
+        try
+        {
+            foreach (var (stem, title, x, y, fx, fy, points) in plots)
+            {
+                if (points.Count == 0)
+                {
+                    continue;
+                }
+
+                var plot = new ScottPlot.Plot();
+                var ordered = points.OrderBy(fx).ToList();
+                var frontier = plot.Add.Scatter(ordered.Select(fx).ToArray(), ordered.Select(fy).ToArray());
+                frontier.LegendText = "Pareto frontier";
+                // Steps, not slopes: between two frontier points only the worse-latency one's value is reached.
+                frontier.ConnectStyle = ScottPlot.ConnectStyle.StepHorizontal;
+                var top = r.Top.Where(c => double.IsFinite(fx(c)) && double.IsFinite(fy(c))).ToList();
+                if (top.Count > 0)
+                {
+                    var marked = plot.Add.ScatterPoints(top.Select(fx).ToArray(), top.Select(fy).ToArray());
+                    marked.LegendText = "top candidates meeting the SLOs";
+                    marked.MarkerSize = 9;
+                }
+
+                plot.Title(title);
+                plot.XLabel(x);
+                plot.YLabel(y);
+                plot.ShowLegend();
+                var png = Path.Combine(output, stem + ".png");
+                var svg = Path.Combine(output, stem + ".svg");
+                plot.SavePng(png, 900, 600);
+                plot.SaveSvg(svg, 900, 600);
+                paths.Add(png);
+                paths.Add(svg);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliUsageException($"cannot write plots to '{output}': {e.Message}");
         }
 
         return paths;
