@@ -84,7 +84,9 @@ internal static class SearchCommand
         // Placement runs once, on the base plan; every candidate is costed with its imbalances.
         var imbalances = new CostOptions(PrefillImbalance: compiled.Cost.PrefillImbalance, DecodeImbalance: compiled.Cost.DecodeImbalance);
         var watch = Stopwatch.StartNew();
-        var result = DesignSpaceSearch.Run(space, imbalances, top);
+        var result = ShowsProgress(format, stdout, space.Count)
+            ? RunWithProgress(space, imbalances, top)
+            : DesignSpaceSearch.Run(space, imbalances, top);
         watch.Stop();
         var seconds = Math.Max(watch.Elapsed.TotalSeconds, 1e-9);
 
@@ -110,6 +112,30 @@ internal static class SearchCommand
         }
 
         return ExitCodes.Ok;
+    }
+
+    /// <summary>Candidates from which a terminal run shows a progress bar.</summary>
+    private const long ProgressFrom = 200_000;
+
+    /// <summary>A progress bar only for text output to a terminal: never in JSON or Markdown, never when redirected or in tests.</summary>
+    private static bool ShowsProgress(string format, TextWriter stdout, long candidates) =>
+        format == "text" && candidates >= ProgressFrom && ReferenceEquals(stdout, Console.Out) &&
+        !Console.IsOutputRedirected && !Console.IsErrorRedirected;
+
+    /// <summary>Runs the search with a Spectre.Console progress bar on stderr (stdout keeps only the report).</summary>
+    private static SearchResult RunWithProgress(SearchSpace space, CostOptions imbalances, int top)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        SearchResult? result = null;
+        console.Progress()
+            .AutoClear(true)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(context =>
+            {
+                var task = context.AddTask("searching", maxValue: space.Count);
+                result = DesignSpaceSearch.Run(space, imbalances, top, enumerated => task.Value = enumerated);
+            });
+        return result!;
     }
 
     private sealed record Stats(long Candidates, SearchResult Result, double Seconds)
