@@ -140,7 +140,10 @@ internal static class SearchCommand
 
     private sealed record Stats(long Candidates, SearchResult Result, double Seconds)
     {
-        public double EvaluationsPerSecond => Result.Enumerated / Seconds;
+        public double CandidatesPerSecond => Result.Enumerated / Seconds;
+
+        /// <summary>Cost-model evaluations (valid candidates) per second.</summary>
+        public double EvaluationsPerSecond => Result.Evaluated / Seconds;
     }
 
     private static List<string> WritePlans(string file, string output, CompilationResult compiled, SearchSpace space, SearchResult result)
@@ -265,7 +268,8 @@ internal static class SearchCommand
         yield return $"{name}: searched {stats.Candidates} candidates ({string.Join(", ", space.Varied.Select(v => $"{v.Name} x{v.Values.Distinct().Count()}"))}) " +
                      $"within {space.Cluster.Devices} devices";
         yield return $"{r.Valid} valid (verifier), {r.Evaluated} evaluated, {r.Top.Count} shown meeting the SLOs; " +
-                     $"{stats.Seconds.ToString("0.###", CultureInfo.InvariantCulture)} s, {stats.EvaluationsPerSecond.ToString("0", CultureInfo.InvariantCulture)} candidates/s";
+                     $"{stats.Seconds.ToString("0.###", CultureInfo.InvariantCulture)} s, {stats.CandidatesPerSecond.ToString("0", CultureInfo.InvariantCulture)} candidates/s, " +
+                     $"{stats.EvaluationsPerSecond.ToString("0", CultureInfo.InvariantCulture)} evaluations/s";
         yield return $"placement imbalance fixed at the base plan's: prefill {r.PrefillImbalance.ToString("0.000", CultureInfo.InvariantCulture)}, " +
                      $"decode {r.DecodeImbalance.ToString("0.000", CultureInfo.InvariantCulture)} (not re-placed per candidate)";
         yield return $"Pareto frontiers: throughput/TPOT {r.ThroughputTpotFrontier.Count} points, cost/TTFT {r.CostTtftFrontier.Count} points";
@@ -372,7 +376,8 @@ internal static class SearchCommand
             w.WriteNumber("valid", r.Valid);
             w.WriteNumber("evaluated", r.Evaluated);
             w.WriteNumber("seconds", stats.Seconds);
-            w.WriteNumber("candidates_per_second", stats.EvaluationsPerSecond);
+            w.WriteNumber("candidates_per_second", stats.CandidatesPerSecond);
+            w.WriteNumber("evaluations_per_second", stats.EvaluationsPerSecond);
             w.WriteStartObject("placement_imbalance");
             w.WriteString("source", "base plan's placement, reused for every candidate");
             w.WriteNumber("prefill", r.PrefillImbalance);
