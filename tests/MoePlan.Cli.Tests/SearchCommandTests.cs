@@ -47,6 +47,11 @@ public sealed class SearchCommandTests
         }
 
         Assert.True(root.GetProperty("frontier_throughput_tpot").GetArrayLength() > 0);
+
+        // Every enumerated candidate is valid or rejected for a reason.
+        var rejected = root.GetProperty("rejections").EnumerateArray().Sum(r => r.GetProperty("candidates").GetInt64());
+        Assert.Equal(root.GetProperty("enumerated").GetInt64(), root.GetProperty("valid").GetInt64() + rejected);
+        Assert.Contains(root.GetProperty("rejections").EnumerateArray(), r => r.GetProperty("code").GetString() == "MP3007");
     }
 
     [Fact]

@@ -35,7 +35,7 @@ internal static class SearchCommand
 
             Examples:
               moeplan search plans/deepseek-v3-h800.moe --vary decode.dp=16..144*2 --vary decode.ep=dp --vary decode.max_batch=32..128*2
-              moeplan search plans/deepseek-v3-h800.moe --devices 64 --vary prefill.dp=8,16 --vary prefill.ep=dp --vary decode.dp=16,32,48 --vary decode.ep=dp
+              moeplan search plans/deepseek-v3-h800.moe --devices 64 --vary prefill.instances=1 --vary decode.dp=16,24,32 --vary decode.ep=dp --vary decode.max_batch=16..128*2
               moeplan search plans/deepseek-r1-cloudmatrix384.moe --vary decode.mtp=on,off --vary decode.dp=80,160,320 --vary decode.ep=dp --format json
               moeplan search plans/deepseek-v3-h800.moe --vary decode.max_batch=16..128 --top 3 -o winners/
             """)
@@ -273,6 +273,10 @@ internal static class SearchCommand
         yield return $"placement imbalance fixed at the base plan's: prefill {r.PrefillImbalance.ToString("0.000", CultureInfo.InvariantCulture)}, " +
                      $"decode {r.DecodeImbalance.ToString("0.000", CultureInfo.InvariantCulture)} (not re-placed per candidate)";
         yield return $"Pareto frontiers: throughput/TPOT {r.ThroughputTpotFrontier.Count} points, cost/TTFT {r.CostTtftFrontier.Count} points";
+        foreach (var rejection in r.Rejections.Take(3))
+        {
+            yield return $"rejected by {rejection.Code}: {rejection.Candidates} candidates, e.g. {rejection.Example}";
+        }
     }
 
     private static void WriteText(TextWriter stdout, string name, SearchSpace space, SearchResult r, Stats stats, List<string> written)
@@ -383,6 +387,17 @@ internal static class SearchCommand
             w.WriteNumber("prefill", r.PrefillImbalance);
             w.WriteNumber("decode", r.DecodeImbalance);
             w.WriteEndObject();
+            w.WriteStartArray("rejections");
+            foreach (var rejection in r.Rejections)
+            {
+                w.WriteStartObject();
+                w.WriteString("code", rejection.Code);
+                w.WriteNumber("candidates", rejection.Candidates);
+                w.WriteString("example", rejection.Example);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
             WriteList(w, "top", r.Top, written);
             WriteList(w, "frontier_throughput_tpot", r.ThroughputTpotFrontier, []);
             WriteList(w, "frontier_cost_ttft", r.CostTtftFrontier, []);

@@ -39,7 +39,11 @@ public sealed record SearchResult(
     double DecodeImbalance,
     IReadOnlyList<SearchCandidate> Top,
     IReadOnlyList<SearchCandidate> ThroughputTpotFrontier,
-    IReadOnlyList<SearchCandidate> CostTtftFrontier);
+    IReadOnlyList<SearchCandidate> CostTtftFrontier,
+    IReadOnlyList<SearchRejection> Rejections);
+
+/// <summary>Why the verifier rejected candidates: a diagnostic code, how many candidates had it as their first error, and one message.</summary>
+public sealed record SearchRejection(string Code, long Candidates, string Example);
 
 /// <summary>
 /// Enumerates a <see cref="SearchSpace"/>, drops candidates the verifier rejects, costs the others with
@@ -58,6 +62,9 @@ public static class DesignSpaceSearch
         var costFrontier = new ParetoFrontier(c => -(c.UsdPerMillionOutputTokens ?? 0), c => -c.TtftMilliseconds);
         var top = new PriorityQueue<SearchCandidate, SearchCandidate>(topK + 1, TopOrder.Instance);
         long enumerated = 0, valid = 0, evaluated = 0;
+        var rejections = new Dictionary<string, (long Count, string Example)>(StringComparer.Ordinal);
+        void Reject(Diagnostics.Diagnostic d) =>
+            rejections[d.Code] = rejections.TryGetValue(d.Code, out var r) ? (r.Count + 1, r.Example) : (1, d.Message);
         foreach (var settings in space)
         {
             enumerated++;
@@ -66,7 +73,7 @@ public static class DesignSpaceSearch
                 progress(enumerated);
             }
 
-            var candidate = Evaluate(space, settings, enumerated - 1, imbalances);
+            var candidate = Evaluate(space, settings, enumerated - 1, imbalances, Reject);
             if (candidate is null)
             {
                 continue;
@@ -106,17 +113,21 @@ public static class DesignSpaceSearch
         return new SearchResult(enumerated, valid, evaluated, imbalances.PrefillImbalance ?? PlanCostModel.DefaultStaticImbalance,
             imbalances.DecodeImbalance ?? PlanCostModel.DefaultStaticImbalance, ranked,
             [.. throughputFrontier.Points.OrderByDescending(c => c.OutputTokensPerSecondPerRank).ThenBy(c => c.Index)],
-            [.. costFrontier.Points.OrderBy(c => c.UsdPerMillionOutputTokens).ThenBy(c => c.Index)]);
+            [.. costFrontier.Points.OrderBy(c => c.UsdPerMillionOutputTokens).ThenBy(c => c.Index)],
+            [.. rejections.Select(r => new SearchRejection(r.Key, r.Value.Count, r.Value.Example)).OrderByDescending(r => r.Candidates).ThenBy(r => r.Code, StringComparer.Ordinal)]);
     }
 
     /// <summary>Verifies and costs one candidate; null when the verifier reports an error.</summary>
-    public static SearchCandidate? Evaluate(SearchSpace space, in CandidateSettings settings, long index, CostOptions imbalances)
+    /// <param name="rejected">Called with the first error when the verifier rejects the candidate.</param>
+    public static SearchCandidate? Evaluate(SearchSpace space, in CandidateSettings settings, long index, CostOptions imbalances,
+        Action<Diagnostics.Diagnostic>? rejected = null)
     {
         var plan = space.PlanOf(settings);
         foreach (var d in PlanVerifier.Verify(plan))
         {
             if (d.IsError)
             {
+                rejected?.Invoke(d);
                 return null;
             }
         }
