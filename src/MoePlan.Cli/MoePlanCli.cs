@@ -26,6 +26,7 @@ public static class MoePlanCli
         root.Subcommands.Add(FmtCommand.Create(stdout, stderr));
         root.Subcommands.Add(KernelsCommand.Create(stdout, stderr));
         root.Subcommands.Add(RunCommand.Create(stdout, stderr));
+        root.Subcommands.Add(SearchCommand.Create(stdout, stderr));
         return root;
     }
 

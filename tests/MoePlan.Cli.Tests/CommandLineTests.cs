@@ -123,6 +123,7 @@ public sealed class CommandLineTests
     [InlineData("cost")]
     [InlineData("kernels")]
     [InlineData("run")]
+    [InlineData("search")]
     public void Every_verb_has_help_with_examples(string verb)
     {
         var (code, output, _) = CliRunner.Run(verb, "--help");

@@ -1,0 +1,425 @@
+using System.Collections;
+using System.Globalization;
+using MoePlan.Core.Plan;
+
+namespace MoePlan.Core.Search;
+
+/// <summary>A free choice of a deployment that <c>moeplan search</c> can vary.</summary>
+public enum SearchDimension
+{
+    PrefillInstances,
+    PrefillDataParallel,
+    PrefillTensorParallel,
+    PrefillExpertParallel,
+    PrefillMaxBatchTokens,
+    DecodeInstances,
+    DecodeDataParallel,
+    DecodeTensorParallel,
+    DecodeExpertParallel,
+    DecodeMaxBatch,
+    RedundantExperts,
+    DecodeMtp,
+    PrefillOverlap,
+    DecodeOverlap,
+}
+
+/// <summary>The values of every dimension of one candidate. Booleans are 0/1; an EP of <see cref="SearchSpace.SameAsDataParallel"/> means "= dp".</summary>
+public readonly record struct CandidateSettings(
+    int PrefillInstances,
+    int PrefillDataParallel,
+    int PrefillTensorParallel,
+    int PrefillExpertParallel,
+    int PrefillMaxBatchTokens,
+    int DecodeInstances,
+    int DecodeDataParallel,
+    int DecodeTensorParallel,
+    int DecodeExpertParallel,
+    int DecodeMaxBatch,
+    int RedundantExperts,
+    bool DecodeMtp,
+    bool PrefillOverlap,
+    bool DecodeOverlap)
+{
+    public int Get(SearchDimension d) => d switch
+    {
+        SearchDimension.PrefillInstances => PrefillInstances,
+        SearchDimension.PrefillDataParallel => PrefillDataParallel,
+        SearchDimension.PrefillTensorParallel => PrefillTensorParallel,
+        SearchDimension.PrefillExpertParallel => PrefillExpertParallel,
+        SearchDimension.PrefillMaxBatchTokens => PrefillMaxBatchTokens,
+        SearchDimension.DecodeInstances => DecodeInstances,
+        SearchDimension.DecodeDataParallel => DecodeDataParallel,
+        SearchDimension.DecodeTensorParallel => DecodeTensorParallel,
+        SearchDimension.DecodeExpertParallel => DecodeExpertParallel,
+        SearchDimension.DecodeMaxBatch => DecodeMaxBatch,
+        SearchDimension.RedundantExperts => RedundantExperts,
+        SearchDimension.DecodeMtp => DecodeMtp ? 1 : 0,
+        SearchDimension.PrefillOverlap => PrefillOverlap ? 1 : 0,
+        SearchDimension.DecodeOverlap => DecodeOverlap ? 1 : 0,
+        _ => throw new ArgumentOutOfRangeException(nameof(d)),
+    };
+
+    /// <summary>The settings of a plan as written.</summary>
+    public static CandidateSettings Of(DeploymentPlan plan) => new(
+        plan.Prefill.Instances.Value,
+        plan.Prefill.Parallel.DataParallel.Value,
+        plan.Prefill.Parallel.TensorParallel.Value,
+        plan.Prefill.Parallel.ExpertParallel.Value,
+        plan.Prefill.MaxBatchTokensPerDevice?.Value ?? 0,
+        plan.Decode.Instances.Value,
+        plan.Decode.Parallel.DataParallel.Value,
+        plan.Decode.Parallel.TensorParallel.Value,
+        plan.Decode.Parallel.ExpertParallel.Value,
+        plan.Decode.MaxBatchPerDevice?.Value ?? 0,
+        plan.Placement.RedundantExperts.Value,
+        plan.Decode.Mtp is not null,
+        plan.Prefill.MicrobatchOverlap.Value,
+        plan.Decode.MicrobatchOverlap.Value);
+}
+
+/// <summary>A parsed <c>--vary NAME=VALUES</c>.</summary>
+public sealed record DimensionValues(SearchDimension Dimension, string Name, IReadOnlyList<int> Values);
+
+/// <summary>
+/// The candidates around a base plan: the cartesian product of the varied dimensions (the others keep the base
+/// plan's value), enumerated lazily in a fixed order (the last dimension varies fastest). Fixed: the cluster
+/// (optionally capped to fewer devices), SLOs, workload, model, hardware, precision, proxy.
+/// </summary>
+public sealed class SearchSpace : IEnumerable<CandidateSettings>
+{
+    /// <summary>EP value meaning "the same as dp" (<c>decode.ep=dp</c>).</summary>
+    public const int SameAsDataParallel = -1;
+
+    public static readonly IReadOnlyDictionary<string, SearchDimension> Names = new Dictionary<string, SearchDimension>(StringComparer.Ordinal)
+    {
+        ["prefill.instances"] = SearchDimension.PrefillInstances,
+        ["prefill.dp"] = SearchDimension.PrefillDataParallel,
+        ["prefill.tp"] = SearchDimension.PrefillTensorParallel,
+        ["prefill.ep"] = SearchDimension.PrefillExpertParallel,
+        ["prefill.max_batch_tokens"] = SearchDimension.PrefillMaxBatchTokens,
+        ["decode.instances"] = SearchDimension.DecodeInstances,
+        ["decode.dp"] = SearchDimension.DecodeDataParallel,
+        ["decode.tp"] = SearchDimension.DecodeTensorParallel,
+        ["decode.ep"] = SearchDimension.DecodeExpertParallel,
+        ["decode.max_batch"] = SearchDimension.DecodeMaxBatch,
+        ["placement.redundant_experts"] = SearchDimension.RedundantExperts,
+        ["decode.mtp"] = SearchDimension.DecodeMtp,
+        ["prefill.overlap"] = SearchDimension.PrefillOverlap,
+        ["decode.overlap"] = SearchDimension.DecodeOverlap,
+    };
+
+    private const int DimensionCount = 14;
+    private const int MaxValuesPerDimension = 1_000_000;
+    private readonly int[][] values;
+
+    private SearchSpace(DeploymentPlan basePlan, ClusterPlan cluster, int[][] values, IReadOnlyList<DimensionValues> varied)
+    {
+        BasePlan = basePlan;
+        Cluster = cluster;
+        this.values = values;
+        Varied = varied;
+        long count = 1;
+        foreach (var v in values)
+        {
+            count = checked(count * v.Length);
+        }
+
+        Count = count;
+    }
+
+    public DeploymentPlan BasePlan { get; }
+
+    /// <summary>The cluster every candidate must fit (the base plan's, or capped by <c>--devices</c>).</summary>
+    public ClusterPlan Cluster { get; }
+
+    public IReadOnlyList<DimensionValues> Varied { get; }
+
+    /// <summary>Number of candidates (the product of the dimension sizes).</summary>
+    public long Count { get; }
+
+    /// <summary>Builds the space; returns null with a message when a choice cannot be applied to this plan.</summary>
+    /// <param name="maxDevices">Cap the cluster to this many devices (whole nodes); null keeps the plan's cluster.</param>
+    public static SearchSpace? Create(DeploymentPlan basePlan, IReadOnlyList<DimensionValues> varied, int? maxDevices, out string error)
+    {
+        error = "";
+        var baseSettings = CandidateSettings.Of(basePlan);
+        var values = new int[DimensionCount][];
+        for (var d = 0; d < DimensionCount; d++)
+        {
+            values[d] = [baseSettings.Get((SearchDimension)d)];
+        }
+
+        foreach (var v in varied)
+        {
+            if (values[(int)v.Dimension].Length != 1 || varied.Count(o => o.Dimension == v.Dimension) > 1)
+            {
+                error = $"'{v.Name}' is given more than once";
+                return null;
+            }
+
+            if (v.Dimension == SearchDimension.DecodeMtp && v.Values.Contains(1) && basePlan.Decode.Mtp is null)
+            {
+                error = "'decode.mtp' cannot be on: the base plan has no `mtp { draft_tokens N acceptance X }` block to take the draft length and acceptance from";
+                return null;
+            }
+
+            values[(int)v.Dimension] = [.. v.Values.Distinct()];
+        }
+
+        var cluster = basePlan.Cluster;
+        if (maxDevices is { } cap)
+        {
+            var perNode = cluster.DevicesPerNode.Value;
+            if (cap <= 0 || cap % perNode != 0)
+            {
+                error = $"--devices {cap} is not a positive multiple of the plan's {perNode} devices per node";
+                return null;
+            }
+
+            if (cap > cluster.Devices)
+            {
+                error = $"--devices {cap} is more than the plan's cluster of {cluster.Devices} devices";
+                return null;
+            }
+
+            cluster = cluster with { Nodes = new Sourced<int>(cap / perNode, cluster.Nodes.Span) };
+        }
+
+        try
+        {
+            return new SearchSpace(basePlan, cluster, values, varied);
+        }
+        catch (OverflowException)
+        {
+            error = "the search space has more than 2^63 candidates";
+            return null;
+        }
+    }
+
+    /// <summary>Parses <c>NAME=VALUES</c>: <c>a,b,c</c>, <c>a..b</c>, <c>a..b*2</c> (doubling), <c>on,off</c>, or for EP <c>dp</c> / <c>=dp</c>.</summary>
+    public static DimensionValues? ParseVary(string text, out string error)
+    {
+        error = "";
+        var eq = text.IndexOf('=', StringComparison.Ordinal);
+        if (eq <= 0)
+        {
+            error = $"--vary '{text}': expected NAME=VALUES, e.g. decode.dp=8,16,32 or prefill.instances=1..4";
+            return null;
+        }
+
+        var name = text[..eq].Trim();
+        var spec = text[(eq + 1)..].Trim();
+        if (!Names.TryGetValue(name, out var dimension))
+        {
+            error = $"--vary: unknown name '{name}'; expected one of {string.Join(", ", Names.Keys)}";
+            return null;
+        }
+
+        var isBool = dimension is SearchDimension.DecodeMtp or SearchDimension.PrefillOverlap or SearchDimension.DecodeOverlap;
+        var isEp = dimension is SearchDimension.PrefillExpertParallel or SearchDimension.DecodeExpertParallel;
+        var result = new List<int>();
+        if (spec.Length == 0)
+        {
+            error = $"--vary {name}: no values";
+            return null;
+        }
+
+        foreach (var raw in spec.Split(','))
+        {
+            var item = raw.Trim();
+            if (isBool)
+            {
+                switch (item)
+                {
+                    case "on":
+                        result.Add(1);
+                        continue;
+                    case "off":
+                        result.Add(0);
+                        continue;
+                    default:
+                        error = $"--vary {name}: '{item}' is not on or off";
+                        return null;
+                }
+            }
+
+            if (isEp && item is "dp" or "=dp")
+            {
+                result.Add(SameAsDataParallel);
+                continue;
+            }
+
+            var range = item.IndexOf("..", StringComparison.Ordinal);
+            if (range >= 0)
+            {
+                var upper = item[(range + 2)..];
+                var doubling = upper.EndsWith("*2", StringComparison.Ordinal);
+                if (doubling)
+                {
+                    upper = upper[..^2];
+                }
+
+                if (!TryPositive(item[..range], out var a) || !TryPositive(upper, out var b) || b < a)
+                {
+                    error = $"--vary {name}: '{item}' is not a range a..b (or a..b*2) of integers with 0 <= a <= b";
+                    return null;
+                }
+
+                if (doubling && a == 0)
+                {
+                    error = $"--vary {name}: '{item}': a doubling range must start above 0";
+                    return null;
+                }
+
+                for (long x = a; x <= b; x = doubling ? x * 2 : x + 1)
+                {
+                    result.Add((int)x);
+                    if (result.Count > MaxValuesPerDimension)
+                    {
+                        error = $"--vary {name}: more than {MaxValuesPerDimension} values";
+                        return null;
+                    }
+                }
+
+                continue;
+            }
+
+            if (!TryPositive(item, out var single))
+            {
+                error = $"--vary {name}: '{item}' is not a non-negative integer" + (isEp ? " or dp" : "");
+                return null;
+            }
+
+            result.Add(single);
+        }
+
+        if (dimension is not (SearchDimension.RedundantExperts or SearchDimension.DecodeMtp or SearchDimension.PrefillOverlap or SearchDimension.DecodeOverlap)
+            && result.Contains(0))
+        {
+            error = $"--vary {name}: values must be at least 1";
+            return null;
+        }
+
+        return new DimensionValues(dimension, name, result);
+    }
+
+    private static bool TryPositive(string s, out int value) =>
+        int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out value);
+
+    /// <summary>The concrete plan of a candidate (EP "= dp" resolved). Spans stay at the base plan's settings.</summary>
+    public DeploymentPlan PlanOf(in CandidateSettings s)
+    {
+        var b = BasePlan;
+        var prefill = Pool(b.Prefill, s.PrefillInstances, s.PrefillDataParallel, s.PrefillTensorParallel, s.PrefillExpertParallel, s.PrefillOverlap)
+            with { MaxBatchTokensPerDevice = Set(b.Prefill.MaxBatchTokensPerDevice, s.PrefillMaxBatchTokens, b.Prefill.Span) };
+        var decode = Pool(b.Decode, s.DecodeInstances, s.DecodeDataParallel, s.DecodeTensorParallel, s.DecodeExpertParallel, s.DecodeOverlap)
+            with
+            {
+                MaxBatchPerDevice = Set(b.Decode.MaxBatchPerDevice, s.DecodeMaxBatch, b.Decode.Span),
+                Mtp = s.DecodeMtp ? b.Decode.Mtp : null,
+            };
+        return b with
+        {
+            Cluster = Cluster,
+            Prefill = prefill,
+            Decode = decode,
+            Placement = b.Placement with { RedundantExperts = Set(b.Placement.RedundantExperts, s.RedundantExperts) },
+        };
+    }
+
+    /// <summary>The candidate with EP "= dp" replaced by the dp value.</summary>
+    public static CandidateSettings Resolve(in CandidateSettings s) => s with
+    {
+        PrefillExpertParallel = s.PrefillExpertParallel == SameAsDataParallel ? s.PrefillDataParallel : s.PrefillExpertParallel,
+        DecodeExpertParallel = s.DecodeExpertParallel == SameAsDataParallel ? s.DecodeDataParallel : s.DecodeExpertParallel,
+    };
+
+    private static PoolPlan Pool(PoolPlan pool, int instances, int dp, int tp, int ep, bool overlap)
+    {
+        var p = pool.Parallel;
+        return pool with
+        {
+            Instances = Set(pool.Instances, instances),
+            Parallel = p with
+            {
+                DataParallel = Set(p.DataParallel, dp),
+                TensorParallel = Set(p.TensorParallel, tp),
+                ExpertParallel = Set(p.ExpertParallel, ep == SameAsDataParallel ? dp : ep),
+            },
+            MicrobatchOverlap = pool.MicrobatchOverlap.Value == overlap ? pool.MicrobatchOverlap : new Sourced<bool>(overlap, pool.MicrobatchOverlap.Span),
+        };
+    }
+
+    private static Sourced<int> Set(Sourced<int> old, int value) => old.Value == value ? old : new Sourced<int>(value, old.Span);
+
+    private static Sourced<int>? Set(Sourced<int>? old, int value, Text.SourceSpan fallback) =>
+        old is { } o ? Set(o, value) : value == 0 ? null : new Sourced<int>(value, fallback);
+
+    public Enumerator GetEnumerator() => new(values);
+
+    IEnumerator<CandidateSettings> IEnumerable<CandidateSettings>.GetEnumerator() => GetEnumerator();
+
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
+    /// <summary>An odometer over the dimension values; nothing is materialised.</summary>
+    public struct Enumerator : IEnumerator<CandidateSettings>
+    {
+        private readonly int[][] values;
+        private readonly int[] index;
+        private bool started;
+
+        internal Enumerator(int[][] values)
+        {
+            this.values = values;
+            index = new int[values.Length];
+            started = false;
+            Current = default;
+        }
+
+        public CandidateSettings Current { get; private set; }
+
+        readonly object IEnumerator.Current => Current;
+
+        public bool MoveNext()
+        {
+            if (!started)
+            {
+                started = true;
+            }
+            else
+            {
+                var d = values.Length - 1;
+                while (d >= 0)
+                {
+                    if (++index[d] < values[d].Length)
+                    {
+                        break;
+                    }
+
+                    index[d] = 0;
+                    d--;
+                }
+
+                if (d < 0)
+                {
+                    return false;
+                }
+            }
+
+            var (vs, ix) = (values, index);
+            int V(int d) => vs[d][ix[d]];
+            Current = new CandidateSettings(V(0), V(1), V(2), V(3), V(4), V(5), V(6), V(7), V(8), V(9), V(10), V(11) != 0, V(12) != 0, V(13) != 0);
+            return true;
+        }
+
+        public void Reset()
+        {
+            Array.Clear(index);
+            started = false;
+        }
+
+        public readonly void Dispose()
+        {
+        }
+    }
+}
