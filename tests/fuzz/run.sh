@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of MoePlan.Core with AFL++ and SharpFuzz.
-#   tests/fuzz/run.sh TARGET [SECONDS]     TARGET: plan (tokenizer to cost model, formatter), loads, config
+#   tests/fuzz/run.sh TARGET [SECONDS]     TARGET: plan (tokenizer to cost model, formatter), loads, config, mooncake, azure
 # Prints "fuzz TARGET: N execs, N paths, N crashes" and exits 1 when AFL++ found a crash; the crashing inputs are in
 # $FUZZ_WORK/findings/default/crashes (default FUZZ_WORK: artifacts/fuzz/TARGET). Needs afl-fuzz (Debian: afl++).
 set -euo pipefail
-target=${1:?usage: run.sh plan|loads|config [seconds]}
+target=${1:?usage: run.sh plan|loads|config|mooncake|azure [seconds]}
 seconds=${2:-60}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=${FUZZ_WORK:-$root/artifacts/fuzz/$target}
@@ -13,7 +13,7 @@ rm -rf "$work"
 mkdir -p "$work/seeds"
 
 dotnet publish "$root/tests/fuzz/MoePlan.Fuzz" -c Release -o "$bin" --nologo -v q >/dev/null
-(cd "$root" && dotnet tool restore >/dev/null && dotnet sharpfuzz "$bin/MoePlan.Core.dll" >/dev/null)
+(cd "$root" && dotnet tool restore >/dev/null && dotnet sharpfuzz "$bin/MoePlan.Core.dll" >/dev/null && dotnet sharpfuzz "$bin/MoePlan.Runtime.dll" >/dev/null)
 
 case "$target" in
   plan)
@@ -26,6 +26,10 @@ case "$target" in
   config)
     printf '{"model_type": "qwen3_moe", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "num_experts": 8, "num_experts_per_tok": 2, "moe_intermediate_size": 32, "intermediate_size": 128, "vocab_size": 100}\n' > "$work/seeds/qwen.json"
     printf '{"model_type": "deepseek_v3", "hidden_size": 64, "num_hidden_layers": 3, "first_k_dense_replace": 1, "num_attention_heads": 4, "q_lora_rank": 16, "kv_lora_rank": 8, "qk_nope_head_dim": 8, "qk_rope_head_dim": 4, "v_head_dim": 8, "n_routed_experts": 8, "n_shared_experts": 1, "num_experts_per_tok": 2, "n_group": 2, "topk_group": 1, "moe_intermediate_size": 32, "intermediate_size": 128, "vocab_size": 100, "num_nextn_predict_layers": 1, "routed_scaling_factor": 2.5, "scoring_func": "sigmoid"}\n' > "$work/seeds/deepseek.json" ;;
+  mooncake)
+    head -c 2000 "$root/plans/data/mooncake_synthetic_trace.jsonl" | head -n 3 > "$work/seeds/trace.jsonl" ;;
+  azure)
+    head -n 6 "$root/plans/data/azure_llm_inference_trace_code.csv" > "$work/seeds/trace.csv" ;;
   *) echo "unknown target $target" >&2; exit 2 ;;
 esac
 

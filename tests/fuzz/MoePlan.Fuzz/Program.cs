@@ -3,7 +3,9 @@ using MoePlan.Core.Catalog;
 using MoePlan.Core.Compilation;
 using MoePlan.Core.Formatting;
 using MoePlan.Core.Placement;
+using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Text;
+using MoePlan.Runtime.Workloads;
 using SharpFuzz;
 
 // Coverage-guided fuzz targets for AFL++ (tests/fuzz/run.sh instruments MoePlan.Core.dll with sharpfuzz).
@@ -19,7 +21,9 @@ Action<string> run = target switch
     },
     "loads" => text => ExpertLoadReader.Read(text, "fuzz.json"),
     "config" => text => HuggingFaceConfigReader.Read(text, "fuzz.config.json", null),
-    _ => throw new ArgumentException("usage: MoePlan.Fuzz plan|loads|config"),
+    "mooncake" => text => Drain(MooncakeTraceReader.Read(new StringReader(text), "fuzz.jsonl", new List<Diagnostic>())),
+    "azure" => text => Drain(AzureTraceReader.Read(new StringReader(text), "fuzz.csv", new List<Diagnostic>())),
+    _ => throw new ArgumentException("usage: MoePlan.Fuzz plan|loads|config|mooncake|azure"),
 };
 
 Fuzzer.OutOfProcess.Run(stream =>
@@ -27,6 +31,13 @@ Fuzzer.OutOfProcess.Run(stream =>
     using var reader = new StreamReader(stream, Encoding.UTF8);
     run(reader.ReadToEnd());
 });
+
+static void Drain<T>(IEnumerable<T> items)
+{
+    foreach (var _ in items)
+    {
+    }
+}
 
 /// <summary>Imports and load files do not exist in the fuzzed world: every read is a "no such file" diagnostic.</summary>
 internal sealed class EmptyResolver : ISourceResolver
