@@ -82,7 +82,7 @@ internal static class SearchCommand
         var space = SearchSpace.Create(compiled.Plan, varied, devices, out var spaceError) ?? throw new CliUsageException(spaceError);
 
         // Placement runs once, on the base plan; every candidate is costed with its imbalances.
-        var imbalances = new CostOptions(PrefillImbalance: compiled.Cost.PrefillImbalance, DecodeImbalance: compiled.Cost.DecodeImbalance);
+        var imbalances = compiled.Cost.Options;
         var watch = Stopwatch.StartNew();
         var result = ShowsProgress(format, stdout, space.Count)
             ? RunWithProgress(space, imbalances, top)

@@ -3,11 +3,13 @@ using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Placement;
 using MoePlan.Core.Plan;
 using MoePlan.Core.Text;
+using MoePlan.Core.Workloads;
 
 namespace MoePlan.Core.Cost;
 
 /// <summary>A cost report with the placement imbalances it used, or the diagnostics that stopped it.</summary>
-public sealed record PlanCostResult(CostReport? Report, double PrefillImbalance, double DecodeImbalance, ImmutableArray<Diagnostic> Diagnostics);
+/// <param name="Options">What the report was computed with (imbalances, trace lengths): reuse them to cost variants of the plan.</param>
+public sealed record PlanCostResult(CostReport? Report, double PrefillImbalance, double DecodeImbalance, ImmutableArray<Diagnostic> Diagnostics, CostOptions Options);
 
 /// <summary>
 /// The cost of a plan as <c>moeplan cost</c> reports it: the placement stage places each pool's experts as the
@@ -21,16 +23,34 @@ public static class PlanCostEvaluation
         var (prefill, prefillDiagnostics) = PlanPlacement.MetricsOf(plan, PoolRole.Prefill, resolver);
         var (decode, decodeDiagnostics) = PlanPlacement.MetricsOf(plan, PoolRole.Decode, resolver);
         var diagnostics = prefillDiagnostics.AddRange(decodeDiagnostics.Where(d => !prefillDiagnostics.Contains(d)));
-        if (prefill is null || decode is null)
+        var lengths = options.Lengths;
+        if (plan.Workload.Trace is { } trace && lengths is null)
         {
-            return new PlanCostResult(null, 0, 0, diagnostics);
+            // A trace workload's lengths come from the trace itself, streamed through its reader.
+            var resolved = resolver.Resolve(trace.Span.File, trace.Path);
+            if (!resolver.TryRead(resolved, out var text, out var error))
+            {
+                diagnostics = diagnostics.Add(DiagnosticCodes.ImportNotFound.Create(trace.Span, resolved, error));
+            }
+            else
+            {
+                var measured = WorkloadLengths.Measure(trace, resolved, new StringReader(text));
+                diagnostics = diagnostics.AddRange(measured.Diagnostics);
+                lengths = measured.Lengths;
+            }
         }
 
-        var withPlacement = options with
+        if (prefill is null || decode is null || (plan.Workload.Trace is not null && lengths is null))
+        {
+            return new PlanCostResult(null, 0, 0, diagnostics, options);
+        }
+
+        var used = options with
         {
             PrefillImbalance = options.PrefillImbalance ?? prefill.Imbalance,
             DecodeImbalance = options.DecodeImbalance ?? decode.Imbalance,
+            Lengths = lengths,
         };
-        return new PlanCostResult(PlanCostModel.Evaluate(plan, withPlacement), prefill.Imbalance, decode.Imbalance, diagnostics);
+        return new PlanCostResult(PlanCostModel.Evaluate(plan, used), prefill.Imbalance, decode.Imbalance, diagnostics, used);
     }
 }

@@ -1,5 +1,6 @@
 using MoePlan.Core.Catalog;
 using MoePlan.Core.Plan;
+using MoePlan.Core.Workloads;
 
 namespace MoePlan.Core.Cost;
 
@@ -8,7 +9,13 @@ namespace MoePlan.Core.Cost;
 /// <param name="DecodeImbalance">The same for the decode pool.</param>
 /// <param name="PerfectBalance">Model perfectly balanced experts (no placement imbalance, no per-step spread), as SGLang's "simulated perfect EPLB".</param>
 /// <param name="Efficiency">Efficiency factors to use instead of the hardware family's (calibration studies).</param>
-public sealed record CostOptions(double? PrefillImbalance = null, double? DecodeImbalance = null, bool PerfectBalance = false, EfficiencyFactors? Efficiency = null)
+/// <param name="Lengths">Request lengths measured from the plan's trace; a trace workload has no others.</param>
+public sealed record CostOptions(
+    double? PrefillImbalance = null,
+    double? DecodeImbalance = null,
+    bool PerfectBalance = false,
+    EfficiencyFactors? Efficiency = null,
+    WorkloadLengths? Lengths = null)
 {
     public static readonly CostOptions Default = new();
 }
@@ -71,12 +78,15 @@ public static class PlanCostModel
         var slots = a.RoutedExperts + plan.Placement.RedundantExperts.Value;
 
         var workload = plan.Workload;
-        var input = workload.Input?.Mean ?? 2048;
-        var output = workload.Output?.Mean ?? 256;
+        var lengths = options.Lengths ?? (workload.Input is { } i && workload.Output is { } o
+            ? new WorkloadLengths(i.Mean, i.SecondMoment, o.Mean, 0)
+            : throw new ArgumentException("a trace workload is costed with the lengths measured from its trace (PlanCostEvaluation does that)", nameof(options)));
+        var input = lengths.MeanInputTokens;
+        var output = lengths.MeanOutputTokens;
         var share = workload.PrefixShare.Value;
 
         // Long prompts carry more of the tokens and attend further: weight the context by tokens, E[L^2] / E[L].
-        var tokenWeightedInput = workload.Input is { } inputDistribution ? inputDistribution.SecondMoment / inputDistribution.Mean : input;
+        var tokenWeightedInput = lengths.InputSecondMoment / lengths.MeanInputTokens;
 
         // Prefill: each computed token attends to the cached prefix and, causally, half of the new tokens.
         var prefill = plan.Prefill;

@@ -42,14 +42,14 @@ public sealed class RequestState
 {
     public const int StageCount = 10;
 
-    public RequestState(Workloads.ArrivingRequest request)
+    public RequestState(MoePlan.Core.Workloads.ArrivingRequest request)
     {
         Request = request;
         Stamps = new double[StageCount];
         Array.Fill(Stamps, double.NaN);
     }
 
-    public Workloads.ArrivingRequest Request { get; }
+    public MoePlan.Core.Workloads.ArrivingRequest Request { get; }
 
     /// <summary>Milliseconds at which the request entered each <see cref="LifecycleStage"/>; NaN if not (yet).</summary>
     public double[] Stamps { get; }

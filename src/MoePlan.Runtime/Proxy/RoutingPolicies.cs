@@ -221,7 +221,7 @@ public sealed class CacheAwarePolicy : IRoutingPolicy
                 }
             }
 
-            double matchedTokens = Math.Min((double)bestDepth * Workloads.ArrivingRequest.BlockTokens, request.Request.InputTokens);
+            double matchedTokens = Math.Min((double)bestDepth * MoePlan.Core.Workloads.ArrivingRequest.BlockTokens, request.Request.InputTokens);
             chosen = matchedTokens / request.Request.InputTokens > CacheThreshold ? best : smallest;
         }
 
@@ -326,7 +326,7 @@ public sealed class KvCostPolicy : IRoutingPolicy
         for (int p = 0; p < view.PrefillInstances; p++)
         {
             int needed = blocks.Length - (view.ApcAware ? view.MatchedBlocks(p, blocks) : 0);
-            double cost = (OverlapWeight * needed) + ((double)view.PrefillQueuedTokens(p) / Workloads.ArrivingRequest.BlockTokens);
+            double cost = (OverlapWeight * needed) + ((double)view.PrefillQueuedTokens(p) / MoePlan.Core.Workloads.ArrivingRequest.BlockTokens);
             if (cost < bestCost)
             {
                 bestCost = cost;

@@ -59,7 +59,7 @@ public sealed record ServingConfig(
         return new ServingConfig(
             prefill.Instances.Value,
             (int)Math.Max(1, Math.Floor(prefill.MaxBatchTokensPerDevice!.Value.Value * prefillDevices)),
-            (long)Math.Floor(cacheTokens / Workloads.ArrivingRequest.BlockTokens),
+            (long)Math.Floor(cacheTokens / MoePlan.Core.Workloads.ArrivingRequest.BlockTokens),
             decode.Instances.Value,
             sequenceCap,
             (double)sequenceCap * decode.ContextTokens!.Value.Value,

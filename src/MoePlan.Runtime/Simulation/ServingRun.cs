@@ -2,6 +2,7 @@ using MoePlan.Core.Cost;
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Plan;
 using MoePlan.Runtime.Proxy;
+using MoePlan.Core.Workloads;
 using MoePlan.Runtime.Workloads;
 
 namespace MoePlan.Runtime.Simulation;

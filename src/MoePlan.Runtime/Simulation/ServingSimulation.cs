@@ -1,5 +1,6 @@
 using MoePlan.Core.Plan;
 using MoePlan.Runtime.Proxy;
+using MoePlan.Core.Workloads;
 using MoePlan.Runtime.Workloads;
 
 namespace MoePlan.Runtime.Simulation;

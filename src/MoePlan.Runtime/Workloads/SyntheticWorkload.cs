@@ -1,5 +1,7 @@
 using MoePlan.Core.Plan;
 
+using MoePlan.Core.Workloads;
+
 namespace MoePlan.Runtime.Workloads;
 
 /// <summary>

@@ -23,7 +23,7 @@ public sealed class DesignSpaceSearchTests
         return result;
     }
 
-    private static CostOptions Imbalances(CompilationResult r) => new(PrefillImbalance: r.Cost!.PrefillImbalance, DecodeImbalance: r.Cost.DecodeImbalance);
+    private static CostOptions Imbalances(CompilationResult r) => r.Cost!.Options;
 
     private static DimensionValues Vary(string text) => SearchSpace.ParseVary(text, out var error) ?? throw new InvalidOperationException(error);
 

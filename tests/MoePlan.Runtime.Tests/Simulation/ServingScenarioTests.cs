@@ -4,6 +4,7 @@ using MoePlan.Core.Cost;
 using MoePlan.Core.Plan;
 using MoePlan.Runtime.Proxy;
 using MoePlan.Runtime.Simulation;
+using MoePlan.Core.Workloads;
 using MoePlan.Runtime.Workloads;
 
 namespace MoePlan.Runtime.Tests.Simulation;

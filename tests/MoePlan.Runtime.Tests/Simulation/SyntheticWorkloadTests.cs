@@ -1,5 +1,6 @@
 using MoePlan.Core.Plan;
 using MoePlan.Core.Text;
+using MoePlan.Core.Workloads;
 using MoePlan.Runtime.Workloads;
 
 namespace MoePlan.Runtime.Tests.Simulation;

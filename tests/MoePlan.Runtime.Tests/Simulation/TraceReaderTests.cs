@@ -1,4 +1,5 @@
 using MoePlan.Core.Diagnostics;
+using MoePlan.Core.Workloads;
 using MoePlan.Runtime.Workloads;
 
 namespace MoePlan.Runtime.Tests.Simulation;

@@ -5,6 +5,7 @@ using MoePlan.Core.Formatting;
 using MoePlan.Core.Placement;
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Text;
+using MoePlan.Core.Workloads;
 using MoePlan.Runtime.Workloads;
 using SharpFuzz;
 

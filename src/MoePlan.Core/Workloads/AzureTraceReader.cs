@@ -2,7 +2,7 @@ using System.Globalization;
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Text;
 
-namespace MoePlan.Runtime.Workloads;
+namespace MoePlan.Core.Workloads;
 
 /// <summary>
 /// Streams an Azure LLM-inference trace (Azure/AzurePublicDataset): the header

@@ -3,7 +3,7 @@ using System.Text.Json;
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Text;
 
-namespace MoePlan.Runtime.Workloads;
+namespace MoePlan.Core.Workloads;
 
 /// <summary>
 /// Streams a Mooncake (FAST'25) JSONL trace: one object per line with <c>timestamp</c> (ms), <c>input_length</c>,

@@ -1,4 +1,4 @@
-namespace MoePlan.Runtime.Workloads;
+namespace MoePlan.Core.Workloads;
 
 /// <summary>
 /// One request as it reaches the proxy. <see cref="Blocks"/> are the identities of its 512-token prompt blocks
