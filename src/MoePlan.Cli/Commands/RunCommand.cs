@@ -209,7 +209,7 @@ internal static class RunCommand
                 return ExitCodes.Diagnostics;
             }
 
-            runs.Add(ServingMetrics.From(sim, plan.Slo.Ttft, plan.Slo.Tpot));
+            runs.Add(ServingMetrics.From(sim));
         }
 
         if (format == "json")

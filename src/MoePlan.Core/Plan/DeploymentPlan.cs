@@ -140,7 +140,9 @@ public sealed record ProxyPlan(
     Sourced<string> Policy,
     Sourced<string>? ScriptPath,
     Sourced<bool> Apc,
-    Sourced<bool> TokenizerReuse);
+    Sourced<bool> TokenizerReuse,
+    Sourced<int>? Workers = null,
+    Sourced<ProxyWorkerState>? WorkerState = null);
 
 /// <param name="Percentile">50, 90, 99 ...; 0 means the mean.</param>
 public sealed record SloTarget(SourceSpan Span, double Percentile, double Milliseconds, bool Inclusive)

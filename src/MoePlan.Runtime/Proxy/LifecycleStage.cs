@@ -72,6 +72,9 @@ public sealed class RequestState
 
     public bool Rejected { get; internal set; }
 
+    /// <summary>The proxy worker that routes the request (0 with shared state).</summary>
+    public int Worker { get; internal set; }
+
     /// <summary>KV tokens a decode instance reserves for the request: prompt plus output.</summary>
     internal double DecodeTokens => (double)Request.InputTokens + Request.OutputTokens;
 

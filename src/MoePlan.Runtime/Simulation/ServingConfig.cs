@@ -31,6 +31,20 @@ public sealed record ServingConfig(
     SloTarget? TpotSlo)
 {
     /// <summary>
+    /// Scale-out links a prefill instance sends KV over at once: one per data-parallel group (each group's KV leaves
+    /// from its own ranks' NICs). A transfer holds one link at each end for its whole duration (docs/simulation.md).
+    /// </summary>
+    public int PrefillNicLinks { get; init; } = 1;
+
+    /// <summary>Scale-out links a decode instance receives KV over at once: one per data-parallel group.</summary>
+    public int DecodeNicLinks { get; init; } = 1;
+
+    /// <summary>Proxy worker processes; with <see cref="ProxyWorkerState.Independent"/> each routes every N-th request.</summary>
+    public int ProxyWorkers { get; init; } = 1;
+
+    public ProxyWorkerState WorkerState { get; init; } = ProxyWorkerState.Shared;
+
+    /// <summary>
     /// Assumed tokenisation cost: 1 us per token (about a million tokens per second on one CPU core, the order
     /// of Hugging Face's Rust tokenizers on English text). An assumption, not a measurement.
     /// </summary>
@@ -71,7 +85,13 @@ public sealed record ServingConfig(
             plan.Proxy.TokenizerReuse.Value,
             AssumedTokenizeMillisecondsPerToken,
             plan.Slo.Ttft,
-            plan.Slo.Tpot);
+            plan.Slo.Tpot)
+        {
+            PrefillNicLinks = prefill.Parallel.DataParallel.Value,
+            DecodeNicLinks = decode.Parallel.DataParallel.Value,
+            ProxyWorkers = plan.Proxy.Workers?.Value ?? 1,
+            WorkerState = plan.Proxy.WorkerState?.Value ?? ProxyWorkerState.Shared,
+        };
     }
 
     /// <summary>Proxy-side time before routing: tokenisation once (reuse) or twice (proxy and engine).</summary>

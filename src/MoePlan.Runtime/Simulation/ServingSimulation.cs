@@ -16,32 +16,72 @@ public sealed class ServingSimulation : IClusterView
     private readonly ServingConfig config;
     private readonly IStepTimes steps;
     private readonly IRoutingPolicy policy;
+    private readonly IRoutingPolicy[] workerPolicies;
+    private readonly IClusterView[] workerViews;
+    private readonly bool independentWorkers;
     private readonly PrefillInstance[] prefills;
     private readonly DecodeInstance[] decodes;
     private readonly PriorityQueue<Event, EventKey> events = new();
     private readonly Queue<RequestState> decodeWait = new();
+    private readonly bool retainRequests;
     private readonly List<RequestState> finished = [];
     private readonly List<RequestState> rejected = [];
+    private readonly CompletionFigures figures;
+    private readonly QueueLengthSeries queues = new();
     private long sequence;
+    private long eventCount;
+    private long arrivalsRead;
     private int arrived;
+    private int prefillWaiting;
     private double firstArrival = double.NaN;
     private double lastEvent;
 
-    public ServingSimulation(ServingConfig config, IStepTimes steps, IRoutingPolicy policy)
+    public ServingSimulation(ServingConfig config, IStepTimes steps, IRoutingPolicy policy, bool retainRequests = false)
+        : this(config, steps, [policy], retainRequests)
     {
+    }
+
+    /// <summary>
+    /// With one policy object per proxy worker: independent workers each route with their own (a policy may keep
+    /// state of its own, such as a router-side tree); shared workers use the first, the master's.
+    /// </summary>
+    /// <param name="retainRequests">Keep every finished request in the result (tests); otherwise only the figures are kept.</param>
+    public ServingSimulation(ServingConfig config, IStepTimes steps, IReadOnlyList<IRoutingPolicy> policies, bool retainRequests = false)
+    {
+        if (config.ProxyWorkers < 1)
+        {
+            throw new ArgumentException($"the proxy needs at least one worker, not {config.ProxyWorkers}");
+        }
+
         this.config = config;
         this.steps = steps;
-        this.policy = policy;
+        this.retainRequests = retainRequests;
+        policy = policies[0];
+        figures = new CompletionFigures(config.TtftSlo, config.TpotSlo);
+        independentWorkers = config.WorkerState == ProxyWorkerState.Independent;
+        int workers = independentWorkers ? config.ProxyWorkers : 1;
+        if (policies.Count < workers)
+        {
+            throw new ArgumentException($"{workers} independent proxy workers need a policy object each, not {policies.Count}");
+        }
+
+        workerPolicies = policies.Take(workers).ToArray();
+        workerViews = new IClusterView[workers];
+        for (int w = 0; w < workers; w++)
+        {
+            workerViews[w] = independentWorkers ? new WorkerView(this, w) : this;
+        }
+
         prefills = new PrefillInstance[config.PrefillInstances];
         for (int i = 0; i < prefills.Length; i++)
         {
-            prefills[i] = new PrefillInstance(config.PrefixCacheBlocks);
+            prefills[i] = new PrefillInstance(config.PrefixCacheBlocks, Math.Max(1, config.PrefillNicLinks), independentWorkers ? workers : 0);
         }
 
         decodes = new DecodeInstance[config.DecodeInstances];
         for (int i = 0; i < decodes.Length; i++)
         {
-            decodes[i] = new DecodeInstance();
+            decodes[i] = new DecodeInstance(Math.Max(1, config.DecodeNicLinks), independentWorkers ? workers : 0);
         }
     }
 
@@ -58,6 +98,12 @@ public sealed class ServingSimulation : IClusterView
         PrefillSchedule,
         DecodeSchedule,
     }
+
+    /// <summary>Events between two progress reports.</summary>
+    public const int ProgressEvents = 16_384;
+
+    /// <summary>Called every <see cref="ProgressEvents"/> events (a terminal's progress bar).</summary>
+    public Action<SimulationProgress>? Progress { get; init; }
 
     public int PrefillInstances => prefills.Length;
 
@@ -91,6 +137,7 @@ public sealed class ServingSimulation : IClusterView
         {
             double t = key.Time;
             lastEvent = t;
+            eventCount++;
             switch (key.Kind)
             {
                 case EventKind.Arrival:
@@ -118,6 +165,12 @@ public sealed class ServingSimulation : IClusterView
                     StartDecode(e.Instance, t);
                     break;
             }
+
+            queues.Record(t, prefillWaiting, decodeWait.Count);
+            if (Progress is not null && eventCount % ProgressEvents == 0)
+            {
+                Progress(new SimulationProgress(arrived, figures.Completed + figures.Rejected, t));
+            }
         }
 
         var prefillUsage = new InstanceUsage[prefills.Length];
@@ -132,7 +185,7 @@ public sealed class ServingSimulation : IClusterView
             decodeUsage[i] = new InstanceUsage(decodes[i].BusyMilliseconds, decodes[i].Steps);
         }
 
-        return new SimulationResult(policy.Name, arrived, finished, rejected, double.IsNaN(firstArrival) ? 0 : firstArrival, lastEvent, prefillUsage, decodeUsage);
+        return new SimulationResult(policy.Name, arrived, figures, double.IsNaN(firstArrival) ? 0 : firstArrival, lastEvent, prefillUsage, decodeUsage, eventCount, queues, finished, rejected);
     }
 
     private void Push(EventKind kind, double time, int instance, RequestState? request) =>
@@ -143,7 +196,8 @@ public sealed class ServingSimulation : IClusterView
         if (source.MoveNext())
         {
             var r = source.Current;
-            Push(EventKind.Arrival, r.ArrivalMilliseconds, -1, new RequestState(r));
+            // Requests reach the independent workers in turn (nginx spreading connections over its workers).
+            Push(EventKind.Arrival, r.ArrivalMilliseconds, -1, new RequestState(r) { Worker = (int)(arrivalsRead++ % workerViews.Length) });
         }
     }
 
@@ -160,7 +214,12 @@ public sealed class ServingSimulation : IClusterView
         {
             // Prompt plus output exceed a whole decode instance's KV: no instance can ever take it.
             r.Rejected = true;
-            rejected.Add(r);
+            figures.AddRejected();
+            if (retainRequests)
+            {
+                rejected.Add(r);
+            }
+
             return;
         }
 
@@ -192,7 +251,7 @@ public sealed class ServingSimulation : IClusterView
 
     private bool TryAllocateDecode(RequestState r, double t)
     {
-        int d = policy.ChooseDecode(r, this);
+        int d = workerPolicies[r.Worker].ChooseDecode(r, workerViews[r.Worker]);
         if (d < 0)
         {
             return false;
@@ -201,12 +260,19 @@ public sealed class ServingSimulation : IClusterView
         var instance = decodes[d];
         instance.Allocated++;
         instance.ReservedTokens += r.DecodeTokens;
+        if (independentWorkers)
+        {
+            instance.WorkerAllocated[r.Worker]++;
+            instance.WorkerReservedTokens[r.Worker] += r.DecodeTokens;
+        }
+
         r.DecodeInstance = d;
         if (config.Mode == ProxyMode.Sequential)
         {
             // D allocates and pulls the whole prompt's KV now: the transfer is exposed.
             r.Stamp(LifecycleStage.DecodeScheduled, t);
-            Push(EventKind.KvReady, t + (r.Request.InputTokens * config.KvTransferMillisecondsPerToken), d, r);
+            double transfer = r.Request.InputTokens * config.KvTransferMillisecondsPerToken;
+            Push(EventKind.KvReady, Transfer(r, t, transfer, 0), d, r);
         }
 
         return true;
@@ -214,13 +280,19 @@ public sealed class ServingSimulation : IClusterView
 
     private void RouteToPrefill(RequestState r, double t)
     {
-        int p = policy.ChoosePrefill(r, this);
+        int p = workerPolicies[r.Worker].ChoosePrefill(r, workerViews[r.Worker]);
         var instance = prefills[p];
         r.PrefillInstance = p;
         r.Stamp(LifecycleStage.PrefillWaiting, t);
         instance.Waiting.Add(r);
         instance.Requests++;
         instance.QueuedTokens += r.Request.InputTokens;
+        prefillWaiting++;
+        if (independentWorkers)
+        {
+            instance.WorkerRequests[r.Worker]++;
+            instance.WorkerQueuedTokens[r.Worker] += r.Request.InputTokens;
+        }
         TryStartPrefill(p, t);
     }
 
@@ -269,6 +341,7 @@ public sealed class ServingSimulation : IClusterView
             {
                 var r = p.Waiting[p.Order[taken].Index];
                 Schedule(p, r, t);
+                prefillWaiting--;
                 contextSum += Take(p, r, ref capLeft, stillPartial);
             }
 
@@ -320,6 +393,13 @@ public sealed class ServingSimulation : IClusterView
         r.PrefilledTokens = cached;
         r.PrefillRemaining = r.Request.InputTokens - cached;
         p.QueuedTokens -= cached;
+        if (p.WorkerCaches is { } own)
+        {
+            // The worker's own record of this instance's cache: what its requests put there, used as they use it.
+            var cache = own[r.Worker];
+            cache.Touch(blocks, cache.Match(blocks));
+            p.WorkerQueuedTokens[r.Worker] -= cached;
+        }
     }
 
     /// <summary>Adds the request's next chunk to the batch; returns the chunk's tokens x their mean context.</summary>
@@ -332,6 +412,11 @@ public sealed class ServingSimulation : IClusterView
         r.PrefilledTokens += take;
         r.PrefillRemaining -= take;
         p.QueuedTokens -= take;
+        if (p.WorkerCaches is not null)
+        {
+            p.WorkerQueuedTokens[r.Worker] -= take;
+        }
+
         p.Batch.Add(r);
         if (r.PrefillRemaining > 0)
         {
@@ -394,6 +479,12 @@ public sealed class ServingSimulation : IClusterView
             {
                 p.Cache.Insert(r.Request.Blocks);
                 p.Requests--;
+                if (p.WorkerCaches is { } own)
+                {
+                    own[r.Worker].Insert(r.Request.Blocks);
+                    p.WorkerRequests[r.Worker]--;
+                }
+
                 OnPrefillDone(r, t);
             }
         }
@@ -409,8 +500,7 @@ public sealed class ServingSimulation : IClusterView
         {
             // Pushed layer by layer while prefilling: the last layer's share leaves after the prefill ends.
             r.Stamp(LifecycleStage.DecodeScheduled, t);
-            double ready = Math.Max(t + (transfer / config.Layers), r.Stamp(LifecycleStage.Prefilling) + transfer);
-            Push(EventKind.KvReady, ready, r.DecodeInstance, r);
+            Push(EventKind.KvReady, Transfer(r, r.Stamp(LifecycleStage.Prefilling), transfer, t + (transfer / config.Layers)), r.DecodeInstance, r);
         }
         else if (decodeWait.Count > 0 || !TryAllocateDecode(r, t))
         {
@@ -482,9 +572,20 @@ public sealed class ServingSimulation : IClusterView
             if (r.Generated >= r.Request.OutputTokens)
             {
                 r.Stamp(LifecycleStage.Done, t);
-                finished.Add(r);
+                figures.AddCompleted(r);
+                if (retainRequests)
+                {
+                    finished.Add(r);
+                }
+
                 d.Allocated--;
                 d.ReservedTokens -= r.DecodeTokens;
+                if (independentWorkers)
+                {
+                    d.WorkerAllocated[r.Worker]--;
+                    d.WorkerReservedTokens[r.Worker] -= r.DecodeTokens;
+                }
+
                 freed = true;
             }
             else
@@ -520,6 +621,66 @@ public sealed class ServingSimulation : IClusterView
         }
     }
 
+    /// <summary>
+    /// The KV transfer of a request from its prefill to its decode instance, first come, first served on the NIC
+    /// links: it takes the earliest free link at each end, starts when both are free (not before
+    /// <paramref name="earliest"/>) and holds both until it ends, at least <paramref name="duration"/> later and
+    /// not before <paramref name="notBefore"/>. Returns the moment the KV is ready.
+    /// </summary>
+    private double Transfer(RequestState r, double earliest, double duration, double notBefore)
+    {
+        var from = prefills[r.PrefillInstance].NicFree;
+        var to = decodes[r.DecodeInstance].NicFree;
+        int a = EarliestFree(from), b = EarliestFree(to);
+        double start = Math.Max(earliest, Math.Max(from[a], to[b]));
+        double end = Math.Max(start + duration, notBefore);
+        from[a] = end;
+        to[b] = end;
+        return end;
+    }
+
+    private static int EarliestFree(double[] links)
+    {
+        int best = 0;
+        for (int i = 1; i < links.Length; i++)
+        {
+            if (links[i] < links[best])
+            {
+                best = i;
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>
+    /// What an independent proxy worker sees: only the load and cached blocks its own requests caused (its local
+    /// counters, as each nginx worker has). Whether a decode instance has room is the engine's answer, so it is the
+    /// instance's real state.
+    /// </summary>
+    private sealed class WorkerView(ServingSimulation simulation, int worker) : IClusterView
+    {
+        public int PrefillInstances => simulation.prefills.Length;
+
+        public int DecodeInstances => simulation.decodes.Length;
+
+        public bool ApcAware => simulation.config.ApcAware;
+
+        public long PrefixCacheBlocks => simulation.config.PrefixCacheBlocks;
+
+        public int MatchedBlocks(int prefill, long[] blocks) => simulation.prefills[prefill].WorkerCaches![worker].Match(blocks);
+
+        public long PrefillQueuedTokens(int prefill) => simulation.prefills[prefill].WorkerQueuedTokens[worker];
+
+        public int PrefillRequests(int prefill) => simulation.prefills[prefill].WorkerRequests[worker];
+
+        public int DecodeSequences(int decode) => simulation.decodes[decode].WorkerAllocated[worker];
+
+        public double DecodeReservedTokens(int decode) => simulation.decodes[decode].WorkerReservedTokens[worker];
+
+        public bool DecodeHasRoom(int decode, RequestState request) => simulation.DecodeHasRoom(decode, request);
+    }
+
     private readonly record struct Event(int Instance, RequestState? Request);
 
     private readonly record struct EventKey(double Time, EventKind Kind, long Sequence) : IComparable<EventKey>
@@ -546,9 +707,21 @@ public sealed class ServingSimulation : IClusterView
         }
     }
 
-    private sealed class PrefillInstance(long cacheBlocks)
+    private sealed class PrefillInstance(long cacheBlocks, int nicLinks, int independentWorkers)
     {
         public PrefixCache Cache { get; } = new(cacheBlocks);
+
+        /// <summary>When each outgoing NIC link is free.</summary>
+        public double[] NicFree { get; } = new double[nicLinks];
+
+        /// <summary>Per independent worker: its record of this instance's cache; null with shared state.</summary>
+        public PrefixCache[]? WorkerCaches { get; } = independentWorkers > 0
+            ? Enumerable.Range(0, independentWorkers).Select(_ => new PrefixCache(cacheBlocks)).ToArray()
+            : null;
+
+        public long[] WorkerQueuedTokens { get; } = new long[independentWorkers];
+
+        public int[] WorkerRequests { get; } = new int[independentWorkers];
 
         public List<RequestState> Waiting { get; } = [];
 
@@ -575,8 +748,15 @@ public sealed class ServingSimulation : IClusterView
         public int Requests { get; set; }
     }
 
-    private sealed class DecodeInstance
+    private sealed class DecodeInstance(int nicLinks, int independentWorkers)
     {
+        /// <summary>When each incoming NIC link is free.</summary>
+        public double[] NicFree { get; } = new double[nicLinks];
+
+        public int[] WorkerAllocated { get; } = new int[independentWorkers];
+
+        public double[] WorkerReservedTokens { get; } = new double[independentWorkers];
+
         public List<RequestState> Running { get; } = [];
 
         public List<RequestState> Joining { get; } = [];
@@ -596,6 +776,9 @@ public sealed class ServingSimulation : IClusterView
         public long Steps { get; set; }
     }
 }
+
+/// <summary>How far a run is: requests arrived and finished (completed or rejected), simulated time.</summary>
+public readonly record struct SimulationProgress(long Arrived, long Finished, double Milliseconds);
 
 /// <summary>Busy time and steps of one instance.</summary>
 public sealed record InstanceUsage(double BusyMilliseconds, long Steps);

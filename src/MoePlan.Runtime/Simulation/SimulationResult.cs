@@ -3,54 +3,112 @@ using MoePlan.Runtime.Proxy;
 
 namespace MoePlan.Runtime.Simulation;
 
-/// <summary>What a run produced: every request that finished or was rejected, and the instances' busy time.</summary>
+/// <summary>
+/// What a run produced: the completion figures (accumulated as requests finished, in bounded memory), the
+/// instances' busy time, the queue lengths over time and the number of events. <see cref="Completed"/> and
+/// <see cref="Rejected"/> hold the requests themselves only when the simulation was asked to retain them.
+/// </summary>
 /// <param name="StartMilliseconds">First arrival.</param>
 /// <param name="EndMilliseconds">Last event (the last completion).</param>
 public sealed record SimulationResult(
     string Policy,
     int Arrived,
-    IReadOnlyList<RequestState> Completed,
-    IReadOnlyList<RequestState> Rejected,
+    CompletionFigures Figures,
     double StartMilliseconds,
     double EndMilliseconds,
     IReadOnlyList<InstanceUsage> Prefill,
-    IReadOnlyList<InstanceUsage> Decode);
+    IReadOnlyList<InstanceUsage> Decode,
+    long Events,
+    QueueLengthSeries Queues,
+    IReadOnlyList<RequestState> Completed,
+    IReadOnlyList<RequestState> Rejected)
+{
+    public long CompletedCount => Figures.Completed;
+
+    public long RejectedCount => Figures.Rejected;
+}
+
+/// <summary>
+/// Per-request figures folded in as each request completes: latency distributions, token sums, goodput under the
+/// SLO thresholds and the time per lifecycle stage. Nothing per request is kept beyond the distributions' bound.
+/// </summary>
+public sealed class CompletionFigures(SloTarget? ttftSlo, SloTarget? tpotSlo)
+{
+    private readonly double[] stageSums = new double[RequestState.StageCount];
+
+    public LatencyDistribution Ttft { get; } = new();
+
+    public LatencyDistribution Tpot { get; } = new();
+
+    public LatencyDistribution E2e { get; } = new();
+
+    public long Completed { get; private set; }
+
+    public long Rejected { get; private set; }
+
+    public double InputTokens { get; private set; }
+
+    public double OutputTokens { get; private set; }
+
+    public double CachedTokens { get; private set; }
+
+    /// <summary>Completed requests whose own TTFT and TPOT meet the SLO thresholds.</summary>
+    public long Good { get; private set; }
+
+    public void AddRejected() => Rejected++;
+
+    public void AddCompleted(RequestState r)
+    {
+        Completed++;
+        double arrival = r.Stamp(LifecycleStage.Received);
+        double done = r.Stamp(LifecycleStage.Done);
+        double ttft = r.FirstTokenMilliseconds - arrival;
+        Ttft.Add(ttft);
+        E2e.Add(done - arrival);
+        double? perToken = r.Request.OutputTokens > 1 ? (done - r.FirstTokenMilliseconds) / (r.Request.OutputTokens - 1) : null;
+        if (perToken is { } pt)
+        {
+            Tpot.Add(pt);
+        }
+
+        if (Meets(ttftSlo, ttft) && (perToken is not { } p || Meets(tpotSlo, p)))
+        {
+            Good++;
+        }
+
+        InputTokens += r.Request.InputTokens;
+        OutputTokens += r.Request.OutputTokens;
+        CachedTokens += r.CachedTokens;
+        for (int s = 0; s < RequestState.StageCount - 1; s++)
+        {
+            stageSums[s] += r.Stamps[s + 1] - r.Stamps[s];
+        }
+    }
+
+    /// <summary>Mean time from entering each stage to entering the next; NaN with no completions.</summary>
+    public double[] StageMeans()
+    {
+        var means = new double[RequestState.StageCount];
+        for (int s = 0; s < means.Length; s++)
+        {
+            means[s] = Completed > 0 ? stageSums[s] / Completed : double.NaN;
+        }
+
+        return means;
+    }
+
+    private static bool Meets(SloTarget? slo, double milliseconds) =>
+        slo is null || (slo.Inclusive ? milliseconds <= slo.Milliseconds : milliseconds < slo.Milliseconds);
+}
 
 /// <summary>p50, p90, p99 (linear interpolation between order statistics, numpy's default) and the mean; NaN when empty.</summary>
-public sealed record LatencySummary(int Count, double P50, double P90, double P99, double Mean)
-{
-    public static LatencySummary Of(double[] values)
-    {
-        if (values.Length == 0)
-        {
-            return new LatencySummary(0, double.NaN, double.NaN, double.NaN, double.NaN);
-        }
-
-        var sorted = (double[])values.Clone();
-        Array.Sort(sorted);
-        double sum = 0;
-        foreach (var v in sorted)
-        {
-            sum += v;
-        }
-
-        return new LatencySummary(sorted.Length, Percentile(sorted, 50), Percentile(sorted, 90), Percentile(sorted, 99), sum / sorted.Length);
-    }
-
-    public static double Percentile(double[] sorted, double p)
-    {
-        double position = p / 100 * (sorted.Length - 1);
-        int low = (int)Math.Floor(position);
-        int high = Math.Min(low + 1, sorted.Length - 1);
-        return sorted[low] + ((position - low) * (sorted[high] - sorted[low]));
-    }
-}
+public sealed record LatencySummary(int Count, double P50, double P90, double P99, double Mean);
 
 /// <summary>
 /// Serving figures of a run. TTFT: arrival to the first token (the first decode step's end); TPOT: the rest of
 /// the output's time per token, (done - first token) / (output - 1), for outputs longer than one token; E2E:
 /// arrival to the last token. Rates divide by the run's span (first arrival to last completion).
-/// Goodput counts completed requests whose own TTFT and TPOT meet the plan's SLO thresholds.
+/// Goodput counts completed requests whose own TTFT and TPOT meet the run's SLO thresholds (<see cref="ServingConfig"/>).
 /// </summary>
 public sealed record ServingMetrics(
     string Policy,
@@ -70,71 +128,29 @@ public sealed record ServingMetrics(
     IReadOnlyList<double> PrefillUtilization,
     IReadOnlyList<double> DecodeUtilization)
 {
-    public static ServingMetrics From(SimulationResult result, SloTarget? ttftSlo, SloTarget? tpotSlo)
+    public static ServingMetrics From(SimulationResult result)
     {
-        int n = result.Completed.Count;
-        var ttft = new double[n];
-        var e2e = new double[n];
-        var tpot = new List<double>(n);
-        var stageSums = new double[RequestState.StageCount];
-        double input = 0, output = 0, cached = 0;
-        int good = 0;
-        for (int i = 0; i < n; i++)
-        {
-            var r = result.Completed[i];
-            double arrival = r.Stamp(LifecycleStage.Received);
-            double done = r.Stamp(LifecycleStage.Done);
-            ttft[i] = r.FirstTokenMilliseconds - arrival;
-            e2e[i] = done - arrival;
-            double? perToken = r.Request.OutputTokens > 1 ? (done - r.FirstTokenMilliseconds) / (r.Request.OutputTokens - 1) : null;
-            if (perToken is { } pt)
-            {
-                tpot.Add(pt);
-            }
-
-            if (Meets(ttftSlo, ttft[i]) && (perToken is not { } p || Meets(tpotSlo, p)))
-            {
-                good++;
-            }
-
-            input += r.Request.InputTokens;
-            output += r.Request.OutputTokens;
-            cached += r.CachedTokens;
-            for (int s = 0; s < RequestState.StageCount - 1; s++)
-            {
-                stageSums[s] += r.Stamps[s + 1] - r.Stamps[s];
-            }
-        }
-
-        var stageMeans = new double[RequestState.StageCount];
-        for (int s = 0; s < stageMeans.Length; s++)
-        {
-            stageMeans[s] = n > 0 ? stageSums[s] / n : double.NaN;
-        }
-
+        var f = result.Figures;
         double span = result.EndMilliseconds - result.StartMilliseconds;
         double seconds = span / 1e3;
         return new ServingMetrics(
             result.Policy,
             result.Arrived,
-            n,
-            result.Rejected.Count,
+            (int)f.Completed,
+            (int)f.Rejected,
             seconds,
-            LatencySummary.Of(ttft),
-            LatencySummary.Of(tpot.ToArray()),
-            LatencySummary.Of(e2e),
-            Rate(n, seconds),
-            Rate(input, seconds),
-            Rate(output, seconds),
-            Rate(good, seconds),
-            input > 0 ? cached / input : 0,
-            stageMeans,
+            f.Ttft.Summary(),
+            f.Tpot.Summary(),
+            f.E2e.Summary(),
+            Rate(f.Completed, seconds),
+            Rate(f.InputTokens, seconds),
+            Rate(f.OutputTokens, seconds),
+            Rate(f.Good, seconds),
+            f.InputTokens > 0 ? f.CachedTokens / f.InputTokens : 0,
+            f.StageMeans(),
             Utilization(result.Prefill, span),
             Utilization(result.Decode, span));
     }
-
-    private static bool Meets(SloTarget? slo, double milliseconds) =>
-        slo is null || (slo.Inclusive ? milliseconds <= slo.Milliseconds : milliseconds < slo.Milliseconds);
 
     private static double Rate(double count, double seconds) => seconds > 0 ? count / seconds : 0;
 

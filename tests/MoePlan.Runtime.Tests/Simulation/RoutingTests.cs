@@ -17,8 +17,8 @@ public sealed class RoutingTests
         var arrivals = MooncakeTraceReader.Read(reader, "mooncake.jsonl", diagnostics);
         var result = ServingRun.Simulate(compiled.Plan!, compiled.Cost, RoutingPolicies.Create(policy), arrivals);
         Assert.Empty(diagnostics);
-        Assert.Equal(3993, result.Completed.Count + result.Rejected.Count);
-        return ServingMetrics.From(result, null, null);
+        Assert.Equal(3993, result.CompletedCount + result.RejectedCount);
+        return ServingMetrics.From(result);
     }
 
     [Fact]
