@@ -6,7 +6,11 @@ namespace MoePlan.Cli;
 /// </summary>
 public static class BundleDirectory
 {
-    public static void Write(string outputDirectory, IReadOnlyDictionary<string, string> files, bool force)
+    public static void Write(string outputDirectory, IReadOnlyDictionary<string, string> files, bool force) =>
+        Write(outputDirectory, files.ToDictionary(f => f.Key, f => System.Text.Encoding.UTF8.GetBytes(f.Value)), force);
+
+    /// <summary>Binary files too (PNG plots).</summary>
+    public static void Write(string outputDirectory, IReadOnlyDictionary<string, byte[]> files, bool force)
     {
         var full = Path.GetFullPath(outputDirectory);
         if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any() && !force)
@@ -29,7 +33,7 @@ public static class BundleDirectory
             {
                 var target = Path.Combine(staging, relative);
                 Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                File.WriteAllText(target, content);
+                File.WriteAllBytes(target, content);
             }
 
             if (Directory.Exists(full))

@@ -147,4 +147,61 @@ public sealed class RunCommandTests
         Assert.Equal(0, code);
         Assert.Contains("passed:", output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Report_writes_plots_csv_and_the_json_summary_deterministically()
+    {
+        var first = Path.Combine(CliRunner.TempFolder(), "report");
+        var second = Path.Combine(CliRunner.TempFolder(), "report");
+        var (code, output, error) = CliRunner.Run("run", Tiny, "--max-requests", "60", "--report", first);
+        Assert.True(code == 0, error + output);
+        Assert.Contains("report: ", output, StringComparison.Ordinal);
+        (code, var json, error) = CliRunner.Run("run", Tiny, "--max-requests", "60", "--report", second, "--format", "json");
+        Assert.True(code == 0, error);
+        var names = new[]
+        {
+            "summary.json", "latency-cdf.csv", "queues.csv",
+            "ttft-cdf.png", "ttft-cdf.svg", "tpot-cdf.png", "tpot-cdf.svg", "e2e-cdf.png", "e2e-cdf.svg", "queues.png", "queues.svg",
+        };
+        Assert.Equal(names.Order(StringComparer.Ordinal), Directory.GetFiles(first).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        foreach (var name in names)
+        {
+            // Same plan and seed: byte-identical files, SVG and PNG included.
+            Assert.True(File.ReadAllBytes(Path.Combine(first, name)).SequenceEqual(File.ReadAllBytes(Path.Combine(second, name))), name);
+        }
+
+        Assert.Equal(json.Trim(), File.ReadAllText(Path.Combine(first, "summary.json")).Trim());
+        Assert.Contains("<svg xmlns=\"http://www.w3.org/2000/svg\"", File.ReadAllText(Path.Combine(first, "ttft-cdf.svg")), StringComparison.Ordinal);
+        Assert.True(File.ReadAllBytes(Path.Combine(first, "queues.png")).AsSpan(0, 8).SequenceEqual(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }));
+
+        // The CDF data: 1,001 percentiles per metric, the 50th equal to the summary's p50 (both exact at this size).
+        var ttft = File.ReadLines(Path.Combine(first, "latency-cdf.csv")).Skip(1).Where(l => l.Contains(",ttft,", StringComparison.Ordinal)).ToList();
+        Assert.Equal(1001, ttft.Count);
+        using var doc = JsonDocument.Parse(json);
+        double p50 = double.Parse(ttft[500].Split(',')[3], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(doc.RootElement.GetProperty("ttft_ms").GetProperty("p50").GetDouble(), p50);
+
+        // A non-empty report folder is not replaced without --force, and nothing half-written is left.
+        (code, _, error) = CliRunner.Run("run", Tiny, "--max-requests", "60", "--report", first);
+        Assert.Equal(2, code);
+        Assert.Contains("--force", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Proxy_workers_can_be_set_on_the_command_line()
+    {
+        var (code, output, error) = CliRunner.Run("run", Tiny, "--max-requests", "40", "--proxy-workers", "3", "--worker-state", "independent", "--format", "json");
+        Assert.True(code == 0, error);
+        using var doc = JsonDocument.Parse(output);
+        var deployment = doc.RootElement.GetProperty("deployment");
+        Assert.Equal(3, deployment.GetProperty("proxy_workers").GetInt32());
+        Assert.Equal("independent", deployment.GetProperty("worker_state").GetString());
+        Assert.Equal(40, doc.RootElement.GetProperty("requests").GetProperty("arrived").GetInt32());
+
+        (code, _, error) = CliRunner.Run("run", Tiny, "--proxy-workers", "0");
+        Assert.Equal(2, code);
+        Assert.Contains("--proxy-workers must be 1 or more", error, StringComparison.Ordinal);
+        (code, _, _) = CliRunner.Run("run", Tiny, "--worker-state", "private");
+        Assert.Equal(2, code);
+    }
 }

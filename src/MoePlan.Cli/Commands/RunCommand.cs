@@ -40,6 +40,11 @@ internal static class RunCommand
         var policy = new Option<string?>("--policy") { Description = $"Proxy policy instead of the plan's: {string.Join(", ", RoutingPolicies.Built)}." };
         var compare = new Option<bool>("--compare-policies") { Description = "Serve the same arrivals with every built policy and print one table." };
         var maxRequests = new Option<int?>("--max-requests") { Description = "Serve at most N requests (the first N of a trace)." };
+        var proxyWorkers = new Option<int?>("--proxy-workers") { Description = "Proxy worker processes instead of the plan's (proxy { workers N }; default 1)." };
+        var workerState = new Option<string?>("--worker-state") { Description = "How proxy workers see the deployment: shared (one master, Omni Proxy) or independent (each its own view, plain nginx)." };
+        workerState.AcceptOnlyFromAmong("shared", "independent");
+        var report = new Option<string?>("--report") { Description = "Write the JSON summary, latency CDFs and queue lengths over time (PNG, SVG, CSV) to this folder." };
+        var force = new Option<bool>("--force") { Description = "Replace a non-empty --report folder." };
         var format = CommonOptions.Format("text", "json");
         var command = new Command("run", """
             Run a plan. Without --functional: the serving simulation. Requests (the plan's synthetic workload, its
@@ -59,6 +64,7 @@ internal static class RunCommand
               moeplan run plans/qwen1.5-moe-tiny.moe
               moeplan run plans/deepseek-v3-h800.moe --max-requests 2000 --format json
               moeplan run plans/qwen1.5-moe-tiny.moe --trace plans/data/mooncake_synthetic_trace.jsonl --compare-policies
+              moeplan run plans/deepseek-v3-h800.moe --proxy-workers 4 --worker-state independent --report out/run
               moeplan run plans/deepseek-v3-h800.moe --functional
               moeplan run plans/qwen1.5-moe-tiny.moe --functional --seed 3 --format json
             """)
@@ -71,11 +77,21 @@ internal static class RunCommand
             policy,
             compare,
             maxRequests,
+            proxyWorkers,
+            workerState,
+            report,
+            force,
             format,
         };
         command.SetAction(parse =>
         {
-            var options = new ServingOptions(parse.GetValue(trace), parse.GetValue(traceFormat), parse.GetValue(policy), parse.GetValue(compare), parse.GetValue(maxRequests), parse.GetValue(seed));
+            var options = new ServingOptions(parse.GetValue(trace), parse.GetValue(traceFormat), parse.GetValue(policy), parse.GetValue(compare), parse.GetValue(maxRequests), parse.GetValue(seed))
+            {
+                ProxyWorkers = parse.GetValue(proxyWorkers),
+                WorkerState = parse.GetValue(workerState),
+                Report = parse.GetValue(report),
+                Force = parse.GetValue(force),
+            };
             return parse.GetValue(functional)
                 ? Run(parse.GetValue(file)!, true, parse.GetValue(seed) ?? 1, parse.GetValue(format)!, stdout, stderr)
                 : Serve(parse.GetValue(file)!, options, parse.GetValue(format)!, stdout, stderr);
@@ -84,7 +100,16 @@ internal static class RunCommand
     }
 
     /// <summary>Options of the serving simulation.</summary>
-    internal sealed record ServingOptions(string? Trace, string? TraceFormat, string? Policy, bool ComparePolicies, int? MaxRequests, int? Seed);
+    internal sealed record ServingOptions(string? Trace, string? TraceFormat, string? Policy, bool ComparePolicies, int? MaxRequests, int? Seed)
+    {
+        public int? ProxyWorkers { get; init; }
+
+        public string? WorkerState { get; init; }
+
+        public string? Report { get; init; }
+
+        public bool Force { get; init; }
+    }
 
     public static int Run(string file, bool functional, int seed, string format, TextWriter stdout, TextWriter stderr)
     {
@@ -140,6 +165,11 @@ internal static class RunCommand
             throw new CliUsageException("--max-requests must be 1 or more");
         }
 
+        if (options.ProxyWorkers is < 1)
+        {
+            throw new CliUsageException("--proxy-workers must be 1 or more");
+        }
+
         TraceFile? trace = null;
         if (options.Trace is { } tracePath)
         {
@@ -182,20 +212,37 @@ internal static class RunCommand
         }
 
         var runs = new List<ServingMetrics>();
+        var sims = new List<SimulationResult>();
         var config = ServingConfig.FromPlan(plan);
+        config = config with
+        {
+            ProxyWorkers = options.ProxyWorkers ?? config.ProxyWorkers,
+            WorkerState = options.WorkerState switch
+            {
+                "independent" => ProxyWorkerState.Independent,
+                "shared" => ProxyWorkerState.Shared,
+                _ => config.WorkerState,
+            },
+        };
+        var progress = ShowsProgress(format, stdout) ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : null;
         foreach (var name in policyNames)
         {
-            if (!RoutingPolicies.TryCreate(name, out var policy, out var error))
+            if (!RoutingPolicies.TryCreate(name, out _, out var error))
             {
                 throw new CliUsageException($"{file}: {error}");
             }
 
+            // Independent workers each hold their own policy state.
+            var policies = Enumerable.Range(0, config.ProxyWorkers).Select(_ => RoutingPolicies.Create(name)).ToArray();
             var diagnostics = new List<Diagnostic>();
             SimulationResult sim;
             try
             {
-                var arrivals = ServingRun.Arrivals(plan, Path.GetDirectoryName(Path.GetFullPath(file))!, trace, options.MaxRequests, options.Seed, diagnostics);
-                sim = ServingRun.Simulate(plan, result.Cost, policy!, arrivals);
+                var read = new TraceReadProgress();
+                var arrivals = ServingRun.Arrivals(plan, Path.GetDirectoryName(Path.GetFullPath(file))!, trace, options.MaxRequests, options.Seed, diagnostics, read);
+                sim = progress is null
+                    ? ServingRun.Simulate(config, plan, result.Cost, policies, arrivals)
+                    : SimulateWithProgress(progress, name, config, plan, result.Cost, policies, arrivals, read, ExpectedRequests(plan, trace, options));
             }
             catch (ArgumentException e)
             {
@@ -210,6 +257,14 @@ internal static class RunCommand
             }
 
             runs.Add(ServingMetrics.From(sim));
+            sims.Add(sim);
+        }
+
+        if (options.Report is { } reportDirectory)
+        {
+            var summary = new StringWriter();
+            WriteServingJson(summary, file, plan, config, runs, options.ComparePolicies);
+            BundleDirectory.Write(reportDirectory, ServingReport.Files(summary.ToString(), sims), options.Force);
         }
 
         if (format == "json")
@@ -225,7 +280,46 @@ internal static class RunCommand
             WriteServingText(stdout, file, plan, config, runs[0]);
         }
 
+        if (format != "json" && options.Report is { } written)
+        {
+            stdout.WriteLine($"  report: {written} (summary.json, latency CDFs and queue lengths as PNG, SVG and CSV)");
+        }
+
         return ExitCodes.Ok;
+    }
+
+    /// <summary>A progress bar only for text output to a terminal: never in JSON, never when redirected or in tests.</summary>
+    private static bool ShowsProgress(string format, TextWriter stdout) =>
+        format == "text" && ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected && !Console.IsErrorRedirected;
+
+    /// <summary>Requests the run will serve when known up front (synthetic or capped); null for a whole trace.</summary>
+    private static long? ExpectedRequests(DeploymentPlan plan, TraceFile? trace, ServingOptions options)
+    {
+        if (trace is not null || plan.Workload.Trace is not null)
+        {
+            return options.MaxRequests;
+        }
+
+        long? planned = plan.Workload.Requests?.Value;
+        return options.MaxRequests is { } cap ? Math.Min(cap, planned ?? cap) : planned;
+    }
+
+    /// <summary>
+    /// Runs with a Spectre.Console progress bar on stderr (stdout keeps only the report): requests finished out of
+    /// the known total, else the share of the trace file read.
+    /// </summary>
+    private static SimulationResult SimulateWithProgress(IAnsiConsole console, string policy, ServingConfig config, DeploymentPlan plan, Core.Cost.PlanCostResult? cost, IReadOnlyList<IRoutingPolicy> policies, IEnumerable<Core.Workloads.ArrivingRequest> arrivals, TraceReadProgress read, long? expected)
+    {
+        SimulationResult? sim = null;
+        console.Progress()
+            .AutoClear(true)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(context =>
+            {
+                var task = context.AddTask($"serving ({policy})", maxValue: expected ?? 1.0);
+                sim = ServingRun.Simulate(config, plan, cost, policies, arrivals, p => task.Value = expected is null ? read.Fraction : p.Finished);
+            });
+        return sim!;
     }
 
     /// <summary>JSON names of the lifecycle stages, in order.</summary>
@@ -249,7 +343,12 @@ internal static class RunCommand
     private static string Ms(double x) => double.IsNaN(x) ? "-" : F(x, "0.00");
 
     private static string Describe(string file, DeploymentPlan plan, ServingConfig c, ServingMetrics m) =>
-        $"{file}: serving simulation, policy {m.Policy}, {plan.Proxy.Mode.Value.ToString().ToLowerInvariant()} mode, APC-aware routing {(c.ApcAware ? "on" : "off")}, tokenizer reuse {(c.TokenizerReuse ? "on" : "off")}";
+        $"{file}: serving simulation, policy {m.Policy}, {plan.Proxy.Mode.Value.ToString().ToLowerInvariant()} mode, APC-aware routing {(c.ApcAware ? "on" : "off")}, tokenizer reuse {(c.TokenizerReuse ? "on" : "off")}{Workers(c)}";
+
+    private static string Workers(ServingConfig c) =>
+        c.ProxyWorkers == 1 && c.WorkerState == ProxyWorkerState.Shared
+            ? ""
+            : $", {c.ProxyWorkers} proxy worker(s) with {(c.WorkerState == ProxyWorkerState.Shared ? "shared state (one master decides)" : "independent views (each its own counters)")}";
 
     private static void WriteDeployment(TextWriter stdout, ServingConfig c)
     {
@@ -344,6 +443,10 @@ internal static class RunCommand
             w.WriteNumber("tokenize_ms_per_token", c.TokenizeMillisecondsPerToken);
             w.WriteBoolean("apc_aware", c.ApcAware);
             w.WriteBoolean("tokenizer_reuse", c.TokenizerReuse);
+            w.WriteNumber("prefill_nic_links", c.PrefillNicLinks);
+            w.WriteNumber("decode_nic_links", c.DecodeNicLinks);
+            w.WriteNumber("proxy_workers", c.ProxyWorkers);
+            w.WriteString("worker_state", c.WorkerState == ProxyWorkerState.Shared ? "shared" : "independent");
             w.WriteEndObject();
             if (compare)
             {
@@ -377,6 +480,7 @@ internal static class RunCommand
         w.WriteNumber("rejected", m.Rejected);
         w.WriteEndObject();
         w.WriteNumber("duration_s", m.DurationSeconds);
+        w.WriteNumber("events", m.Events);
         Latency(w, "ttft_ms", m.TtftMilliseconds);
         Latency(w, "tpot_ms", m.TpotMilliseconds);
         Latency(w, "e2e_ms", m.E2eMilliseconds);

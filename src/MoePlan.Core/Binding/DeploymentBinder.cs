@@ -562,7 +562,22 @@ public sealed class DeploymentBinder
 
         var apc = SwitchSetting(block, "apc", true);
         var reuse = SwitchSetting(block, "tokenizer_reuse", true);
-        return failed || apc is not { } a || reuse is not { } t ? null : new ProxyPlan(block.Span, mode, policy, script, a, t);
+        var workers = WholeSetting(block, "workers", 1, "a whole number of proxy worker processes, e.g. `workers 4`");
+        failed |= block["workers"] is not null && workers is null;
+        Sourced<ProxyWorkerState>? workerState = null;
+        if (block["worker_state"] is { } stateSetting)
+        {
+            var r = Read(stateSetting, "`worker_state shared` or `worker_state independent`");
+            var word = r.Word("worker state", ["shared", "independent"]);
+            r.End();
+            failed |= word is null || r.Failed;
+            if (word is { } w)
+            {
+                workerState = new Sourced<ProxyWorkerState>(w.Value == "independent" ? ProxyWorkerState.Independent : ProxyWorkerState.Shared, w.Span);
+            }
+        }
+
+        return failed || apc is not { } a || reuse is not { } t ? null : new ProxyPlan(block.Span, mode, policy, script, a, t, workers, workerState);
     }
 
     private SloPlan? BindSlo(SettingsBlock block)

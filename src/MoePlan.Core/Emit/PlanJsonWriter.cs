@@ -195,6 +195,15 @@ public static class PlanJsonWriter
 
         w.WriteBoolean("apc", p.Apc.Value);
         w.WriteBoolean("tokenizer_reuse", p.TokenizerReuse.Value);
+        if (p.Workers is { } workers)
+        {
+            w.WriteNumber("workers", workers.Value);
+        }
+
+        if (p.WorkerState is { } state)
+        {
+            w.WriteString("worker_state", state.Value == ProxyWorkerState.Independent ? "independent" : "shared");
+        }
         w.WriteEndObject();
     }
 

@@ -134,6 +134,8 @@ public sealed record PlacementPlan(
     Sourced<int>? MaxRedundantPerDevice);
 
 /// <param name="ScriptPath">Set when the policy is a C# script; <see cref="Policy"/> is then "script".</param>
+/// <param name="Workers">Proxy worker processes (<c>workers N</c>); null: one.</param>
+/// <param name="WorkerState">How the workers see the deployment (<c>worker_state shared|independent</c>); null: shared.</param>
 public sealed record ProxyPlan(
     SourceSpan Span,
     Sourced<ProxyMode> Mode,

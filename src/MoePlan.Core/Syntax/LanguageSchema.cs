@@ -92,6 +92,8 @@ public static class LanguageSchema
             new("policy", null, "scheduling policy name, or `script \"file.csx\"`"),
             new("apc", null, "automatic-prefix-cache-aware routing: on or off"),
             new("tokenizer_reuse", null, "tokenise once at the proxy: on or off"),
+            new("workers", null, "proxy worker processes (default 1)"),
+            new("worker_state", null, "how workers see the deployment: shared (one master, Omni Proxy) or independent (each its own view, nginx)"),
         ],
         ["slo"] =
         [

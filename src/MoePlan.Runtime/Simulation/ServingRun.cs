@@ -10,6 +10,25 @@ namespace MoePlan.Runtime.Simulation;
 /// <summary>A trace given on the command line instead of the plan's workload.</summary>
 public sealed record TraceFile(string Path, TraceFormat Format);
 
+/// <summary>How much of a trace file has been read (a progress bar's measure when the number of requests is unknown).</summary>
+public sealed class TraceReadProgress
+{
+    private FileStream? stream;
+    private bool finished;
+
+    /// <summary>Bytes read over the file's length (the reader's buffer runs a little ahead); 0 before reading, 1 after.</summary>
+    public double Fraction => finished ? 1 : stream is { Length: > 0 } s ? (double)s.Position / s.Length : 0;
+
+    internal void Attach(FileStream file) => stream = file;
+
+    /// <summary>The file is read to its end (and closed).</summary>
+    internal void Finish()
+    {
+        finished = true;
+        stream = null;
+    }
+}
+
 /// <summary>Sets up and runs the serving simulation of a compiled plan.</summary>
 public static class ServingRun
 {
@@ -17,12 +36,12 @@ public static class ServingRun
     /// The plan's arrivals, streamed: the given trace, else the plan's trace (relative to the plan's folder),
     /// else the synthetic workload. Trace problems land in <paramref name="diagnostics"/> as they are read.
     /// </summary>
-    public static IEnumerable<ArrivingRequest> Arrivals(DeploymentPlan plan, string planDirectory, TraceFile? trace, int? maxRequests, long? seed, ICollection<Diagnostic> diagnostics)
+    public static IEnumerable<ArrivingRequest> Arrivals(DeploymentPlan plan, string planDirectory, TraceFile? trace, int? maxRequests, long? seed, ICollection<Diagnostic> diagnostics, TraceReadProgress? read = null)
     {
         trace ??= plan.Workload.Trace is { } t ? new TraceFile(Path.Combine(planDirectory, t.Path), t.Format) : null;
         if (trace is not null)
         {
-            var rows = ReadTrace(trace, diagnostics);
+            var rows = ReadTrace(trace, diagnostics, read);
             return maxRequests is { } cap ? rows.Take(cap) : rows;
         }
 
@@ -36,9 +55,11 @@ public static class ServingRun
         return SyntheticWorkload.Generate(plan.Workload, requests, seed);
     }
 
-    private static IEnumerable<ArrivingRequest> ReadTrace(TraceFile trace, ICollection<Diagnostic> diagnostics)
+    private static IEnumerable<ArrivingRequest> ReadTrace(TraceFile trace, ICollection<Diagnostic> diagnostics, TraceReadProgress? read)
     {
-        using var reader = new StreamReader(trace.Path);
+        using var stream = File.OpenRead(trace.Path);
+        read?.Attach(stream);
+        using var reader = new StreamReader(stream);
         var rows = trace.Format == TraceFormat.Mooncake
             ? MooncakeTraceReader.Read(reader, trace.Path, diagnostics)
             : AzureTraceReader.Read(reader, trace.Path, diagnostics);
@@ -46,6 +67,8 @@ public static class ServingRun
         {
             yield return row;
         }
+
+        read?.Finish();
     }
 
     public static SimulationResult Simulate(DeploymentPlan plan, PlanCostResult? cost, IRoutingPolicy policy, IEnumerable<ArrivingRequest> arrivals) =>

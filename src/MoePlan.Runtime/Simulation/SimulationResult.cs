@@ -128,6 +128,9 @@ public sealed record ServingMetrics(
     IReadOnlyList<double> PrefillUtilization,
     IReadOnlyList<double> DecodeUtilization)
 {
+    /// <summary>Events the simulation processed.</summary>
+    public long Events { get; init; }
+
     public static ServingMetrics From(SimulationResult result)
     {
         var f = result.Figures;
@@ -149,7 +152,10 @@ public sealed record ServingMetrics(
             f.InputTokens > 0 ? f.CachedTokens / f.InputTokens : 0,
             f.StageMeans(),
             Utilization(result.Prefill, span),
-            Utilization(result.Decode, span));
+            Utilization(result.Decode, span))
+        {
+            Events = result.Events,
+        };
     }
 
     private static double Rate(double count, double seconds) => seconds > 0 ? count / seconds : 0;

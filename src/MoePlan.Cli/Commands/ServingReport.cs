@@ -1,0 +1,136 @@
+using System.Globalization;
+using System.Text;
+using MoePlan.Runtime.Simulation;
+
+namespace MoePlan.Cli.Commands;
+
+/// <summary>
+/// <c>moeplan run --report DIR</c>: the JSON summary, latency CDFs and queue lengths over time, as PNG and SVG plots
+/// (ScottPlot) and as CSV data, written to the folder at once (<see cref="BundleDirectory"/>). Everything is drawn
+/// from bounded data: each CDF from 1,001 percentiles (0, 0.1, ..., 100), queues from the run's
+/// <see cref="QueueLengthSeries"/>.
+/// </summary>
+internal static class ServingReport
+{
+    private const int Width = 900, Height = 600;
+
+    /// <summary>Percentile steps of a CDF: 0.1 % apart.</summary>
+    private const int CdfSteps = 1000;
+
+    public static Dictionary<string, byte[]> Files(string summaryJson, IReadOnlyList<SimulationResult> runs)
+    {
+        var files = new Dictionary<string, byte[]>(StringComparer.Ordinal)
+        {
+            ["summary.json"] = Encoding.UTF8.GetBytes(summaryJson),
+        };
+
+        var csv = new StringBuilder("policy,metric,percentile,ms\n");
+        foreach (var (metric, title, pick) in new (string, string, Func<CompletionFigures, LatencyDistribution>)[]
+        {
+            ("ttft", "time to first token", f => f.Ttft),
+            ("tpot", "time per output token", f => f.Tpot),
+            ("e2e", "end-to-end latency", f => f.E2e),
+        })
+        {
+            var plot = new ScottPlot.Plot();
+            foreach (var run in runs)
+            {
+                var d = pick(run.Figures);
+                if (d.Count == 0)
+                {
+                    continue;
+                }
+
+                var xs = new double[CdfSteps + 1];
+                var ys = new double[CdfSteps + 1];
+                for (int i = 0; i <= CdfSteps; i++)
+                {
+                    ys[i] = 100.0 * i / CdfSteps;
+                    xs[i] = d.Percentile(ys[i]);
+                    csv.Append(run.Policy).Append(',').Append(metric).Append(',').Append(F(ys[i])).Append(',').Append(F(xs[i])).Append('\n');
+                }
+
+                var line = plot.Add.Scatter(xs, ys);
+                line.LegendText = run.Policy;
+                line.MarkerSize = 0;
+            }
+
+            plot.Title($"{title}: cumulative distribution");
+            plot.XLabel($"{metric.ToUpperInvariant()} (ms)");
+            plot.YLabel("requests (%)");
+            if (runs.Count > 1)
+            {
+                plot.ShowLegend();
+            }
+
+            Add(files, $"{metric}-cdf", plot);
+        }
+
+        files["latency-cdf.csv"] = Encoding.UTF8.GetBytes(csv.ToString());
+
+        var queues = new StringBuilder("policy,start_s,prefill_queued,decode_queued\n");
+        foreach (var run in runs)
+        {
+            var q = run.Queues;
+            var t = new double[q.Used];
+            var prefill = new double[q.Used];
+            var decode = new double[q.Used];
+            for (int i = 0; i < q.Used; i++)
+            {
+                t[i] = (q.StartMilliseconds + (i * q.BucketMilliseconds)) / 1e3;
+                prefill[i] = q.Prefill(i);
+                decode[i] = q.Decode(i);
+                queues.Append(run.Policy).Append(',').Append(F(t[i])).Append(',').Append(q.Prefill(i)).Append(',').Append(q.Decode(i)).Append('\n');
+            }
+
+            var plot = new ScottPlot.Plot();
+            if (q.Used > 0)
+            {
+                var p = plot.Add.Scatter(t, prefill);
+                p.LegendText = "waiting for prefill (all instances)";
+                p.MarkerSize = 0;
+                p.ConnectStyle = ScottPlot.ConnectStyle.StepHorizontal;
+                var d = plot.Add.Scatter(t, decode);
+                d.LegendText = "waiting for a decode slot";
+                d.MarkerSize = 0;
+                d.ConnectStyle = ScottPlot.ConnectStyle.StepHorizontal;
+                plot.ShowLegend();
+            }
+
+            plot.Title($"{run.Policy}: queue lengths (largest in each {F(q.BucketMilliseconds / 1e3)} s)");
+            plot.XLabel("time (s)");
+            plot.YLabel("requests");
+            Add(files, runs.Count > 1 ? $"queues-{run.Policy}" : "queues", plot);
+        }
+
+        files["queues.csv"] = Encoding.UTF8.GetBytes(queues.ToString());
+        return files;
+    }
+
+    private static void Add(Dictionary<string, byte[]> files, string stem, ScottPlot.Plot plot)
+    {
+        files[stem + ".png"] = plot.GetImage(Width, Height).GetImageBytes(ScottPlot.ImageFormat.Png);
+        files[stem + ".svg"] = Encoding.UTF8.GetBytes(NumberClipPaths(plot.GetSvgXml(Width, Height)));
+    }
+
+    /// <summary>
+    /// Skia's SVG canvas names clip paths from a process-wide counter (hexadecimal: cl_b, cl_c, ... in a second plot), so the
+    /// same plot drawn twice in one process differs; numbered afresh per file in order of appearance it does not.
+    /// </summary>
+    private static string NumberClipPaths(string svg)
+    {
+        var names = new Dictionary<string, string>(StringComparer.Ordinal);
+        return System.Text.RegularExpressions.Regex.Replace(svg, @"\bcl_[0-9a-f]+\b", m =>
+        {
+            if (!names.TryGetValue(m.Value, out var name))
+            {
+                name = "cl_" + names.Count.ToString(CultureInfo.InvariantCulture);
+                names[m.Value] = name;
+            }
+
+            return name;
+        });
+    }
+
+    private static string F(double x) => x.ToString("R", CultureInfo.InvariantCulture);
+}
