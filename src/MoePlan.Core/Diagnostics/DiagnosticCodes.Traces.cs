@@ -29,6 +29,9 @@ public static partial class DiagnosticCodes
     public static readonly DiagnosticDescriptor TraceBadHashId = new(
         "MP5314", DiagnosticSeverity.Error, "Bad hash id", "hash_ids entry '{0}' is not a whole number");
 
+    public static readonly DiagnosticDescriptor TraceBadPrompt = new(
+        "MP5315", DiagnosticSeverity.Error, "Bad prompt text", "'prompt' is {0}, not a non-empty string");
+
     // Azure LLM-inference CSV (MP5320..MP5329).
     public static readonly DiagnosticDescriptor TraceCsvHeader = new(
         "MP5320", DiagnosticSeverity.Error, "Bad trace CSV header", "expected the header 'TIMESTAMP,ContextTokens,GeneratedTokens', found '{0}'");

@@ -8,11 +8,13 @@ namespace MoePlan.Core.Workloads;
 /// <summary>
 /// Streams a Mooncake (FAST'25) JSONL trace: one object per line with <c>timestamp</c> (ms), <c>input_length</c>,
 /// <c>output_length</c> and <c>hash_ids</c> (the prompt's 512-token blocks). Reads one line at a time; a
-/// malformed row becomes a diagnostic with its line number and is skipped.
+/// malformed row becomes a diagnostic with its line number and is skipped. Given a tokenizer, a row may carry the
+/// prompt's text instead, <c>{"timestamp": ms, "prompt": "...", "output_length": N}</c>: the input length is its
+/// token count and the blocks are the tokenizer's (<c>input_length</c> and <c>hash_ids</c> are then not read).
 /// </summary>
 public static class MooncakeTraceReader
 {
-    public static IEnumerable<ArrivingRequest> Read(TextReader reader, string file, ICollection<Diagnostic> diagnostics)
+    public static IEnumerable<ArrivingRequest> Read(TextReader reader, string file, ICollection<Diagnostic> diagnostics, IPromptBlocks? prompts = null)
     {
         int line = 0;
         long id = 0;
@@ -28,7 +30,7 @@ public static class MooncakeTraceReader
             }
 
             any = true;
-            var request = Parse(text, file, line, id, ref previous, diagnostics);
+            var request = Parse(text, file, line, id, ref previous, diagnostics, prompts);
             if (request is not null)
             {
                 id++;
@@ -42,7 +44,7 @@ public static class MooncakeTraceReader
         }
     }
 
-    private static ArrivingRequest? Parse(string text, string file, int line, long id, ref double previous, ICollection<Diagnostic> diagnostics)
+    private static ArrivingRequest? Parse(string text, string file, int line, long id, ref double previous, ICollection<Diagnostic> diagnostics, IPromptBlocks? prompts)
     {
         var span = new SourceSpan(file, 0, text.Length, line, 1);
         JsonDocument document;
@@ -75,6 +77,11 @@ public static class MooncakeTraceReader
             {
                 diagnostics.Add(DiagnosticCodes.TraceBadTimestamp.Create(span, ts.GetRawText(), "a number of milliseconds, 0 or more"));
                 return null;
+            }
+
+            if (prompts is not null && root.TryGetProperty("prompt", out var prompt))
+            {
+                return FromText(prompt, root, span, id, time, ref previous, diagnostics, prompts);
             }
 
             var input = Length(root, "input_length", span, diagnostics);
@@ -110,15 +117,37 @@ public static class MooncakeTraceReader
                 blocks[i++] = block;
             }
 
-            if (time < previous)
-            {
-                diagnostics.Add(DiagnosticCodes.TraceTimestampOrder.Create(span, time.ToString(CultureInfo.InvariantCulture), previous.ToString(CultureInfo.InvariantCulture)));
-                return null;
-            }
-
-            previous = time;
-            return new ArrivingRequest(id, time, input.Value, output.Value, blocks);
+            return InOrder(span, time, ref previous, diagnostics) ? new ArrivingRequest(id, time, input.Value, output.Value, blocks) : null;
         }
+    }
+
+    private static ArrivingRequest? FromText(JsonElement prompt, JsonElement root, SourceSpan span, long id, double time, ref double previous, ICollection<Diagnostic> diagnostics, IPromptBlocks prompts)
+    {
+        if (prompt.ValueKind != JsonValueKind.String || prompt.GetString() is not { Length: > 0 } text)
+        {
+            diagnostics.Add(DiagnosticCodes.TraceBadPrompt.Create(span, prompt.ValueKind == JsonValueKind.String ? "empty" : $"a JSON {prompt.ValueKind.ToString().ToLowerInvariant()}"));
+            return null;
+        }
+
+        if (Length(root, "output_length", span, diagnostics) is not { } output)
+        {
+            return null;
+        }
+
+        var tokenized = prompts.Of(text);
+        return InOrder(span, time, ref previous, diagnostics) ? new ArrivingRequest(id, time, tokenized.Tokens, output, tokenized.Blocks) : null;
+    }
+
+    private static bool InOrder(SourceSpan span, double time, ref double previous, ICollection<Diagnostic> diagnostics)
+    {
+        if (time < previous)
+        {
+            diagnostics.Add(DiagnosticCodes.TraceTimestampOrder.Create(span, time.ToString(CultureInfo.InvariantCulture), previous.ToString(CultureInfo.InvariantCulture)));
+            return false;
+        }
+
+        previous = time;
+        return true;
     }
 
     private static int? Length(JsonElement root, string name, SourceSpan span, ICollection<Diagnostic> diagnostics)

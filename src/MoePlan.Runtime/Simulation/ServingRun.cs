@@ -61,7 +61,7 @@ public static class ServingRun
         read?.Attach(stream);
         using var reader = new StreamReader(stream);
         var rows = trace.Format == TraceFormat.Mooncake
-            ? MooncakeTraceReader.Read(reader, trace.Path, diagnostics)
+            ? MooncakeTraceReader.Read(reader, trace.Path, diagnostics, new TiktokenPromptBlocks())
             : AzureTraceReader.Read(reader, trace.Path, diagnostics);
         foreach (var row in rows)
         {
