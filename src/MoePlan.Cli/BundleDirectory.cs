@@ -7,10 +7,13 @@ namespace MoePlan.Cli;
 public static class BundleDirectory
 {
     public static void Write(string outputDirectory, IReadOnlyDictionary<string, string> files, bool force) =>
-        Write(outputDirectory, files.ToDictionary(f => f.Key, f => System.Text.Encoding.UTF8.GetBytes(f.Value)), force);
+        Write(outputDirectory, files, File.WriteAllText, force);
 
     /// <summary>Binary files too (PNG plots).</summary>
-    public static void Write(string outputDirectory, IReadOnlyDictionary<string, byte[]> files, bool force)
+    public static void Write(string outputDirectory, IReadOnlyDictionary<string, byte[]> files, bool force) =>
+        Write(outputDirectory, files, File.WriteAllBytes, force);
+
+    private static void Write<T>(string outputDirectory, IReadOnlyDictionary<string, T> files, Action<string, T> writeFile, bool force)
     {
         var full = Path.GetFullPath(outputDirectory);
         if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any() && !force)
@@ -33,7 +36,7 @@ public static class BundleDirectory
             {
                 var target = Path.Combine(staging, relative);
                 Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                File.WriteAllBytes(target, content);
+                writeFile(target, content);
             }
 
             if (Directory.Exists(full))

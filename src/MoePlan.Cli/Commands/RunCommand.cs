@@ -35,7 +35,7 @@ internal static class RunCommand
         var functional = new Option<bool>("--functional") { Description = "Run the functional check: emulated EP execution vs a float64 reference." };
         var seed = new Option<int?>("--seed") { Description = "Serving: seed of the synthetic workload (default: the plan's). Functional: seed of the weights and tokens (default 1)." };
         var trace = new Option<string?>("--trace") { Description = "Serve this request trace instead of the plan's workload." };
-        var traceFormat = new Option<string?>("--trace-format") { Description = "Format of --trace: mooncake (JSONL) or azure (CSV); default from the extension (.jsonl, .csv)." };
+        var traceFormat = new Option<string?>("--trace-format") { Description = "Format of --trace: mooncake (JSONL; rows may carry \"prompt\" text, tokenised with cl100k_base) or azure (CSV); default from the extension (.jsonl, .csv)." };
         traceFormat.AcceptOnlyFromAmong("mooncake", "azure");
         var policy = new Option<string?>("--policy") { Description = $"Proxy policy instead of the plan's: {string.Join(", ", RoutingPolicies.Built)}." };
         var compare = new Option<bool>("--compare-policies") { Description = "Serve the same arrivals with every built policy and print one table." };
