@@ -198,6 +198,23 @@ public sealed class RunCommandTests
         Assert.Equal("independent", deployment.GetProperty("worker_state").GetString());
         Assert.Equal(40, doc.RootElement.GetProperty("requests").GetProperty("arrived").GetInt32());
 
+        // From the plan's proxy block; the command line overrides it.
+        var folder = CliRunner.TempFolder();
+        Directory.CreateDirectory(folder);
+        var plan = Path.Combine(folder, "tiny-workers.moe");
+        File.WriteAllText(plan, File.ReadAllText(Tiny).Replace("  workload {", "  proxy { workers 2  worker_state independent }\n\n  workload {", StringComparison.Ordinal));
+        (code, output, error) = CliRunner.Run("run", plan, "--max-requests", "40", "--format", "json");
+        Assert.True(code == 0, error);
+        using (var fromPlan = JsonDocument.Parse(output))
+        {
+            Assert.Equal(2, fromPlan.RootElement.GetProperty("deployment").GetProperty("proxy_workers").GetInt32());
+            Assert.Equal("independent", fromPlan.RootElement.GetProperty("deployment").GetProperty("worker_state").GetString());
+        }
+
+        (code, output, _) = CliRunner.Run("run", plan, "--max-requests", "40", "--worker-state", "shared");
+        Assert.Equal(0, code);
+        Assert.Contains("2 proxy worker(s) with shared state", output, StringComparison.Ordinal);
+
         (code, _, error) = CliRunner.Run("run", Tiny, "--proxy-workers", "0");
         Assert.Equal(2, code);
         Assert.Contains("--proxy-workers must be 1 or more", error, StringComparison.Ordinal);
