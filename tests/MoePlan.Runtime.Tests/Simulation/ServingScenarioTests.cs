@@ -213,6 +213,22 @@ public sealed class ServingScenarioTests
         }
     }
 
+    /// <summary>
+    /// Parallel mode on one decode link: both prompts' KV is pushed from the prefill's start (0.3 ms, after
+    /// tokenisation); the transfer (300 ms) outlasts the prefill, so the first is ready at 0.3 + 300 ms and the
+    /// second, queued behind it on the link, at 0.3 + 600 ms.
+    /// </summary>
+    [Fact]
+    public void Parallel_mode_pushes_share_the_link_too()
+    {
+        const double PerToken = 1.0, Transfer = 300 * PerToken;
+        var result = Run([Request(0, 0, 300, 1), Request(1, 0, 300, 1)], c => c with { Mode = ProxyMode.Parallel, KvTransferMillisecondsPerToken = PerToken, DecodeNicLinks = 1 });
+        double start = 300 * 1e-3;
+        Assert.True(Prefill(600, 2, 150) < Transfer);
+        Assert.Equal(start + Transfer + Decode(1, 300), result.Completed.Single(r => r.Request.Id == 0).FirstTokenMilliseconds, 9);
+        Assert.Equal(start + (2 * Transfer) + Decode(1, 300), result.Completed.Single(r => r.Request.Id == 1).FirstTokenMilliseconds, 9);
+    }
+
     [Fact]
     public void Parallel_mode_hides_the_kv_transfer()
     {
