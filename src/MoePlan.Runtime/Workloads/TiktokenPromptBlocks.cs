@@ -9,8 +9,8 @@ namespace MoePlan.Runtime.Workloads;
 /// Real prompt text to tokens and 512-token block ids: OpenAI's cl100k_base encoding (Microsoft.ML.Tokenizers with its
 /// data package; the exact tokenizer of the served model is not known to a trace, and cl100k_base is a widely used
 /// BPE of typical granularity), and each block's id a chained XxHash64 of the previous block's hash and the block's
-/// token ids, so two prompts share block i exactly when their first min(512 (i + 1), length) tokens are equal
-/// (the partial last block included, as Mooncake's hash_ids count it).
+/// token ids, so two prompts share block i when their first min(512 (i + 1), length) tokens are equal (and, but for
+/// a 63-bit hash collision, only then); the partial last block is included, as Mooncake's hash_ids count it.
 /// </summary>
 public sealed class TiktokenPromptBlocks : IPromptBlocks
 {
