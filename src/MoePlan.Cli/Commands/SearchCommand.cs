@@ -34,10 +34,13 @@ internal static class SearchCommand
         rankBy.AcceptOnlyFromAmong("analytic", "simulated");
         var disagreement = new Option<double>("--disagreement") { Description = "Flag a simulated figure that differs from the analytic one by more than this fraction.", DefaultValueFactory = _ => 0.25 };
         var command = new Command("search", """
-            Search the deployments around a plan: vary instance counts, per-instance dp/tp/ep, batch sizes, redundant
-            experts, MTP and microbatch overlap; drop what the verifier rejects; cost the rest with the cost model
-            (placement imbalance fixed at the base plan's); report the top candidates meeting the SLOs by output
-            tokens/s per rank (a GPU, or a die of a multi-die package) and the Pareto frontiers (throughput vs TPOT, cost vs TTFT). docs/search.md.
+            Search the deployments around a plan: vary (the plan's `sweep` block, then --vary) instance counts,
+            per-instance dp/tp/ep, batch sizes, redundant experts, MTP, microbatch overlap, proxy mode and policy;
+            drop what the verifier rejects; cost the rest with the cost model (placement imbalance fixed at the base
+            plan's); keep the Pareto frontiers (throughput vs TPOT, cost vs TTFT) and the top candidates meeting the
+            SLOs by output tokens/s per rank (a GPU, or a die of a multi-die package); re-place those at their own
+            EP and redundant experts, re-cost them, and confirm them with the serving simulation of the plan's
+            workload, flagging where it disagrees with the cost model. docs/search.md.
 
             Examples:
               moeplan search plans/deepseek-v3-h800.moe --vary decode.dp=16..144*2 --vary decode.ep=dp --vary decode.max_batch=32..128*2
@@ -142,7 +145,7 @@ internal static class SearchCommand
         if (output is not null)
         {
             written = WritePlans(file, output, compiled, space, winners.Select(w => w.Candidate.Replaced.Settings).ToList());
-            written.AddRange(WritePlots(output, compiled.Plan.Name.Value, result));
+            written.AddRange(WritePlots(output, compiled.Plan.Name.Value, result, [.. winners.Select(w => w.Candidate.Replaced)]));
         }
 
         var stats = new Stats(space.Count, result, seconds);
@@ -253,8 +256,8 @@ internal static class SearchCommand
         return paths;
     }
 
-    /// <summary>The two frontiers as PNG and SVG scatter plots, the top candidates marked.</summary>
-    private static List<string> WritePlots(string output, string name, SearchResult r)
+    /// <summary>The two frontiers as PNG and SVG scatter plots, the top candidates marked at their own placement's figures.</summary>
+    private static List<string> WritePlots(string output, string name, SearchResult r, IReadOnlyList<SearchCandidate> winners)
     {
         var paths = new List<string>();
         var plots = new (string File, string Title, string X, string Y, Func<SearchCandidate, double> Fx, Func<SearchCandidate, double> Fy, IReadOnlyList<SearchCandidate> Points)[]
@@ -279,11 +282,11 @@ internal static class SearchCommand
                 frontier.LegendText = "Pareto frontier";
                 // Steps, not slopes: between two frontier points only the worse-latency one's value is reached.
                 frontier.ConnectStyle = ScottPlot.ConnectStyle.StepHorizontal;
-                var top = r.Top.Where(c => double.IsFinite(fx(c)) && double.IsFinite(fy(c))).ToList();
+                var top = winners.Where(c => double.IsFinite(fx(c)) && double.IsFinite(fy(c))).ToList();
                 if (top.Count > 0)
                 {
                     var marked = plot.Add.ScatterPoints(top.Select(fx).ToArray(), top.Select(fy).ToArray());
-                    marked.LegendText = "top candidates meeting the SLOs";
+                    marked.LegendText = "top candidates, re-placed at their own shape";
                     marked.MarkerSize = 9;
                 }
 

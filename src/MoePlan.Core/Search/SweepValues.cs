@@ -59,40 +59,17 @@ public static class SweepValues
         for (var i = 0; i < words.Count; i++)
         {
             var item = words[i];
-            if (IsSwitch(dimension))
+            if (WordsOf(dimension) is { } named)
             {
-                if (item is not ("on" or "off"))
+                // A dimension of words: the value is the word's index (off/on, sequential/parallel, a policy).
+                var value = Array.IndexOf(named.Words, item);
+                if (value < 0)
                 {
-                    error = Fail(SweepValueErrorKind.WrongValue, i, $"'{item}' is not on or off");
+                    error = Fail(SweepValueErrorKind.WrongValue, i, $"'{item}' is not {named.What}");
                     return null;
                 }
 
-                values.Add(item == "on" ? 1 : 0);
-                continue;
-            }
-
-            if (dimension == SearchDimension.ProxyMode)
-            {
-                if (item is not ("sequential" or "parallel"))
-                {
-                    error = Fail(SweepValueErrorKind.WrongValue, i, $"'{item}' is not sequential or parallel");
-                    return null;
-                }
-
-                values.Add(item == "parallel" ? 1 : 0);
-                continue;
-            }
-
-            if (dimension == SearchDimension.ProxyPolicy)
-            {
-                var policy = SearchSpace.ProxyPolicies.IndexOf(item);
-                if (policy < 0)
-                {
-                    error = Fail(SweepValueErrorKind.WrongValue, i, $"'{item}' is not a proxy policy; expected one of {string.Join(", ", SearchSpace.ProxyPolicies)}");
-                    return null;
-                }
-
-                values.Add(policy);
+                values.Add(value);
                 continue;
             }
 
@@ -211,17 +188,13 @@ public static class SweepValues
     public static string[] SplitWords(string spec) =>
         spec.Split([',', ' ', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
-    /// <summary>The text of values as a sweep block writes them (for messages and the report).</summary>
-    public static string Describe(DimensionValues v) => string.Join(" ", v.Values.Select(x => Word(v.Dimension, x)));
-
-    /// <summary>One value as the sweep grammar writes it.</summary>
-    public static string Word(SearchDimension d, int value) => d switch
+    /// <summary>The words of a dimension whose values are words, by value, and how a message names them; null for numbers.</summary>
+    private static (string[] Words, string What)? WordsOf(SearchDimension d) => d switch
     {
-        _ when IsSwitch(d) => value != 0 ? "on" : "off",
-        SearchDimension.ProxyMode => value != 0 ? "parallel" : "sequential",
-        SearchDimension.ProxyPolicy => value >= 0 ? SearchSpace.ProxyPolicies[value] : "script",
-        _ when value == SearchSpace.SameAsDataParallel => "dp",
-        _ => value.ToString(CultureInfo.InvariantCulture),
+        _ when IsSwitch(d) => (["off", "on"], "on or off"),
+        SearchDimension.ProxyMode => (["sequential", "parallel"], "sequential or parallel"),
+        SearchDimension.ProxyPolicy => ([.. SearchSpace.ProxyPolicies], $"a proxy policy; expected one of {string.Join(", ", SearchSpace.ProxyPolicies)}"),
+        _ => null,
     };
 
     private static string? At(IReadOnlyList<string> words, int i) => i < words.Count ? words[i] : null;
