@@ -20,7 +20,8 @@ internal static class SearchCommand
         var file = new Argument<string>("file") { Description = "Base plan file (*.moe): model, hardware, cluster, SLOs, workload and the values not varied." };
         var vary = new Option<string[]>("--vary")
         {
-            Description = "NAME=VALUES to vary: a,b,c or a..b (inclusive) or a..b*2 (doubling); on,off for mtp/overlap; ep=dp for \"same as dp\". " +
+            Description = "NAME=VALUES to vary, replacing or adding to the plan's sweep block: a,b,c or a..b (inclusive), a..b step s, a..b*2 (doubling), " +
+                          "or the sweep block's words (\"a to b step s\", \"a to b doubling\"); on,off for mtp/overlap; ep=dp for \"same as dp\"; proxy modes and policies by name. " +
                           "Names: " + string.Join(", ", SearchSpace.Names.Keys) + ".",
             Arity = ArgumentArity.ZeroOrMore,
         };
@@ -47,7 +48,7 @@ internal static class SearchCommand
               moeplan search plans/deepseek-v3-h800.moe --devices 64 --vary prefill.instances=1 --vary decode.dp=16,24,32 --vary decode.ep=dp --vary decode.max_batch=16..128*2
               moeplan search plans/deepseek-r1-cloudmatrix384.moe --vary decode.mtp=on,off --vary decode.dp=80,160,320 --vary decode.ep=dp --format json
               moeplan search plans/deepseek-v3-h800.moe --vary decode.max_batch=16..128 --top 3 -o winners/
-              moeplan search plans/deepseek-v3-h800-search.moe --rank-by simulated     (the plan's sweep block)
+              moeplan search plans/search/deepseek-v3-64xh800.moe --rank-by simulated
             """)
         {
             file,
