@@ -638,28 +638,30 @@ internal static class SearchCommand
         w.WriteEndArray();
     }
 
+    private static void WritePool(Utf8JsonWriter w, string name, int instances, int dp, int tp, int ep, (string Name, int Value) batch, bool? mtp, bool overlap)
+    {
+        w.WriteStartObject(name);
+        w.WriteNumber("instances", instances);
+        w.WriteNumber("dp", dp);
+        w.WriteNumber("tp", tp);
+        w.WriteNumber("ep", ep);
+        w.WriteNumber(batch.Name, batch.Value);
+        if (mtp is { } on)
+        {
+            w.WriteBoolean("mtp", on);
+        }
+
+        w.WriteBoolean("overlap", overlap);
+        w.WriteEndObject();
+    }
+
     private static void WriteCandidate(Utf8JsonWriter w, int rank, SearchCandidate c)
     {
         var s = c.Settings;
         w.WriteNumber("rank", rank);
         w.WriteNumber("index", c.Index);
-        w.WriteStartObject("prefill");
-        w.WriteNumber("instances", s.PrefillInstances);
-        w.WriteNumber("dp", s.PrefillDataParallel);
-        w.WriteNumber("tp", s.PrefillTensorParallel);
-        w.WriteNumber("ep", s.PrefillExpertParallel);
-        w.WriteNumber("max_batch_tokens", s.PrefillMaxBatchTokens);
-        w.WriteBoolean("overlap", s.PrefillOverlap);
-        w.WriteEndObject();
-        w.WriteStartObject("decode");
-        w.WriteNumber("instances", s.DecodeInstances);
-        w.WriteNumber("dp", s.DecodeDataParallel);
-        w.WriteNumber("tp", s.DecodeTensorParallel);
-        w.WriteNumber("ep", s.DecodeExpertParallel);
-        w.WriteNumber("max_batch", s.DecodeMaxBatch);
-        w.WriteBoolean("mtp", s.DecodeMtp);
-        w.WriteBoolean("overlap", s.DecodeOverlap);
-        w.WriteEndObject();
+        WritePool(w, "prefill", s.PrefillInstances, s.PrefillDataParallel, s.PrefillTensorParallel, s.PrefillExpertParallel, ("max_batch_tokens", s.PrefillMaxBatchTokens), null, s.PrefillOverlap);
+        WritePool(w, "decode", s.DecodeInstances, s.DecodeDataParallel, s.DecodeTensorParallel, s.DecodeExpertParallel, ("max_batch", s.DecodeMaxBatch), s.DecodeMtp, s.DecodeOverlap);
         w.WriteNumber("redundant_experts", s.RedundantExperts);
         w.WriteStartObject("proxy");
         w.WriteString("mode", s.ProxyParallel ? "parallel" : "sequential");
