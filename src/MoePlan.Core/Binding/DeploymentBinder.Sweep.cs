@@ -61,7 +61,7 @@ public sealed partial class DeploymentBinder
             dimensions.Add(values);
         }
 
-        // Written order, so the search enumerates the dimensions in the order the plan lists them.
+        // Written order: the report lists the dimensions as the plan does (enumeration order is SearchDimension's).
         var ordered = dimensions.OrderBy(v => v.Span!.Value.Start).ToImmutableArray();
         return failed ? null : new SweepPlan(block.Span, devices, ordered);
     }
