@@ -11,8 +11,125 @@ public sealed class SearchCommandTests
     private static readonly string[] V3On64 =
     [
         "search", V3, "--devices", "64", "--vary", "prefill.instances=1,2", "--vary", "prefill.dp=8,16,32", "--vary", "prefill.ep=dp",
-        "--vary", "decode.dp=8..48", "--vary", "decode.ep=dp", "--vary", "decode.max_batch=16..128*2", "--vary", "placement.redundant_experts=0,32",
+        "--vary", "decode.dp=8..48", "--vary", "decode.ep=dp", "--vary", "decode.max_batch=16..128*2", "--vary", "placement.redundant_experts=0,32", "--confirm-requests", "500",
     ];
+
+    private static readonly string Sweep = RepositoryPaths.PathOf("plans", "search", "deepseek-v3-64xh800.moe");
+
+    /// <summary>Quick confirmation runs: three winners, 300 requests each.</summary>
+    private static readonly string[] Quick = ["--top", "3", "--confirm-requests", "300"];
+
+    private static JsonElement Json(params string[] args)
+    {
+        var (code, output, error) = CliRunner.Run(["search", .. args, "--format", "json"]);
+        Assert.True(code == 0, error);
+        return JsonDocument.Parse(output).RootElement.Clone();
+    }
+
+    [Fact]
+    public void The_plans_sweep_is_searched_and_vary_replaces_or_extends_it()
+    {
+        // The sweep: prefill.instances 2 x prefill.dp 3 x decode.dp 41 (8 to 48) x decode.max_batch 4 (16 to 128 doubling)
+        // x redundant experts 2 x proxy.policy 2 (ep = dp: 1 each) within its `devices 64`.
+        var sweep = Json(Sweep, "--no-confirm");
+        Assert.Equal(2 * 3 * 41 * 4 * 2 * 2, sweep.GetProperty("candidates").GetInt64());
+        Assert.Equal(64, sweep.GetProperty("cluster_devices").GetInt32());
+        Assert.Equal(
+            ["prefill.instances", "prefill.dp", "prefill.ep", "decode.dp", "decode.ep", "decode.max_batch", "placement.redundant_experts", "proxy.policy"],
+            sweep.GetProperty("varied").EnumerateObject().Select(p => p.Name));
+
+        // decode.dp replaced by one value, decode.overlap added with two, --devices over the sweep's.
+        var varied = Json(Sweep, "--no-confirm", "--vary", "decode.dp=32", "--vary", "decode.overlap=on,off", "--devices", "48");
+        Assert.Equal(2 * 3 * 1 * 4 * 2 * 2 * 2, varied.GetProperty("candidates").GetInt64());
+        Assert.Equal(48, varied.GetProperty("cluster_devices").GetInt32());
+        Assert.Equal(1, varied.GetProperty("varied").GetProperty("decode.dp").GetInt32());
+    }
+
+    [Fact]
+    public void Top_candidates_carry_their_own_placement_and_a_simulation_of_the_plans_workload()
+    {
+        var root = Json([Sweep, .. Quick]);
+        Assert.True(root.GetProperty("confirmation").GetProperty("simulated").GetBoolean());
+        var top = root.GetProperty("top").EnumerateArray().ToList();
+        Assert.Equal(3, top.Count);
+        foreach (var c in top)
+        {
+            var placement = c.GetProperty("placement");
+            Assert.InRange(placement.GetProperty("decode_imbalance").GetDouble(), 1.0, 2.0);
+            var sim = c.GetProperty("simulation");
+            Assert.Equal(300, sim.GetProperty("requests").GetInt32());
+            foreach (var figure in new[] { "ttft_mean_ms", "tpot_mean_ms", "output_tokens_per_second_per_rank", "goodput_requests_per_second_per_rank" })
+            {
+                var f = sim.GetProperty(figure);
+                var (a, s) = (f.GetProperty("analytic").GetDouble(), f.GetProperty("simulated").GetDouble());
+                Assert.True(s > 0, figure);
+                Assert.Equal(Math.Abs(s - a) / a, f.GetProperty("disagreement").GetDouble(), 9);
+                var name = figure switch { "ttft_mean_ms" => "TTFT", "tpot_mean_ms" => "TPOT", "output_tokens_per_second_per_rank" => "throughput", _ => "goodput" };
+                Assert.Equal(Math.Abs(s - a) / a > 0.25, sim.GetProperty("disagreements").EnumerateArray().Any(d => d.GetString() == name));
+            }
+
+            // The analytic figures of the confirmation are the re-placed candidate's.
+            Assert.Equal(c.GetProperty("ttft_ms").GetDouble(), sim.GetProperty("ttft_mean_ms").GetProperty("analytic").GetDouble());
+            Assert.Equal(c.GetProperty("tpot_ms").GetDouble(), sim.GetProperty("tpot_mean_ms").GetProperty("analytic").GetDouble());
+        }
+    }
+
+    [Fact]
+    public void Rank_by_simulated_orders_by_simulated_goodput_per_rank()
+    {
+        var top = Json([Sweep, .. Quick, "--rank-by", "simulated"]).GetProperty("top").EnumerateArray().ToList();
+        Assert.Equal(3, top.Count);
+        for (var i = 1; i < top.Count; i++)
+        {
+            var (a, b) = (top[i - 1].GetProperty("simulation"), top[i].GetProperty("simulation"));
+            var (am, bm) = (a.GetProperty("meets_slos").GetBoolean(), b.GetProperty("meets_slos").GetBoolean());
+            var (ag, bg) = (a.GetProperty("goodput_requests_per_second_per_rank").GetProperty("simulated").GetDouble(),
+                b.GetProperty("goodput_requests_per_second_per_rank").GetProperty("simulated").GetDouble());
+            Assert.True((am && !bm) || (am == bm && ag >= bg), $"#{i}: {ag} then {bg}");
+        }
+    }
+
+    [Fact]
+    public void The_report_is_deterministic_but_for_the_timings()
+    {
+        static string Stable(JsonElement root) => string.Join("\n", root.EnumerateObject()
+            .Where(p => p.Name is not ("seconds" or "candidates_per_second" or "evaluations_per_second"))
+            .Select(p => p.Name + "=" + p.Value.GetRawText()));
+        Assert.Equal(Stable(Json([Sweep, .. Quick])), Stable(Json([Sweep, .. Quick])));
+    }
+
+    [Fact]
+    public void No_confirm_skips_the_simulation_and_text_and_markdown_show_it()
+    {
+        var top = Json([Sweep, .. Quick, "--no-confirm"]).GetProperty("top");
+        Assert.All(top.EnumerateArray(), c => Assert.False(c.TryGetProperty("simulation", out _)));
+        var (code, output, error) = CliRunner.Run(["search", Sweep, .. Quick, "--format", "md"]);
+        Assert.True(code == 0, error);
+        Assert.Contains("## top candidates confirmed by simulation", output, StringComparison.Ordinal);
+        Assert.Contains("| # | proxy | TTFT mean ms model / sim |", output, StringComparison.Ordinal);
+        (code, output, error) = CliRunner.Run(["search", Sweep, .. Quick]);
+        Assert.True(code == 0, error);
+        Assert.Contains("top candidates confirmed by simulation", output, StringComparison.Ordinal);
+        Assert.Contains("each top candidate served the first 300 requests", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Winners_of_a_sweep_plan_pass_check_and_carry_no_sweep()
+    {
+        var folder = CliRunner.TempFolder();
+        var (code, _, error) = CliRunner.Run(["search", Sweep, .. Quick, "-o", folder]);
+        Assert.True(code == 0, error);
+        var files = Directory.GetFiles(folder, "*.moe");
+        Assert.Equal(3, files.Length);
+        foreach (var f in files)
+        {
+            Assert.DoesNotContain("sweep {", File.ReadAllText(f), StringComparison.Ordinal);
+            var (checkCode, checkOutput, checkError) = CliRunner.Run("check", f);
+            Assert.True(checkCode == 0, checkOutput + checkError);
+        }
+
+        Directory.Delete(folder, true);
+    }
 
     [Fact]
     public void DeepSeek_V3_on_64_H800_returns_valid_candidates_within_the_devices()
@@ -100,6 +217,10 @@ public sealed class SearchCommandTests
     [InlineData("'decode.dp' is given more than once", "--vary", "decode.dp=8", "--vary", "decode.dp=16")]
     [InlineData("not a positive multiple of the plan's 8 devices per node", "--devices", "63")]
     [InlineData("--top 0", "--top", "0")]
+    [InlineData("--confirm-requests 0: must be at least 1", "--confirm-requests", "0")]
+    [InlineData("--rank-by simulated needs the simulation", "--rank-by", "simulated", "--no-confirm")]
+    [InlineData("--disagreement 0: must be above 0", "--disagreement", "0")]
+    [InlineData("step` follows a range", "--vary", "decode.dp=8 step 2")]
     public void Bad_arguments_exit_2_with_a_clear_message(string message, params string[] args)
     {
         var (code, output, error) = CliRunner.Run(["search", V3, .. args]);
@@ -115,5 +236,9 @@ public sealed class SearchCommandTests
         var invalid = RepositoryPaths.PathOf("tests", "MoePlan.Core.Tests", "Baselines", "Invalid", "MP2003-unknown-model.moe");
         Assert.Equal(1, CliRunner.Run("search", invalid, "--vary", "decode.dp=8").ExitCode);
         Assert.Equal(2, CliRunner.Run("search", "no/such/plan.moe").ExitCode);
+        var badSweep = RepositoryPaths.PathOf("tests", "MoePlan.Core.Tests", "Baselines", "Invalid", "MP2030-sweep-empty-range.moe");
+        var (code, _, error) = CliRunner.Run("search", badSweep);
+        Assert.Equal(1, code);
+        Assert.Contains("MP2030", error, StringComparison.Ordinal);
     }
 }

@@ -18,7 +18,7 @@ public sealed record BindingResult(DeploymentPlan? Plan, ImmutableArray<Diagnost
 /// Syntax to plan: evaluates <c>let</c> constants (imported files first), resolves catalog names, reads
 /// each setting against what it expects, fills defaults, and normalises units.
 /// </summary>
-public sealed class DeploymentBinder
+public sealed partial class DeploymentBinder
 {
     public static readonly ImmutableArray<string> Engines = ["vllm", "sglang", "omni-infer"];
     public static readonly ImmutableArray<string> Formats = ["bf16", "fp8", "int8"];
@@ -155,7 +155,8 @@ public sealed class DeploymentBinder
             return null;
         }
 
-        return new DeploymentPlan(name, e, model, precision, h, cluster, price, prefill, decode, placement, proxy, slo, workload);
+        var sweep = block["sweep"] is { } sweepSetting ? BindSweep(sweepSetting, cluster, decode) : null;
+        return new DeploymentPlan(name, e, model, precision, h, cluster, price, prefill, decode, placement, proxy, slo, workload) { Sweep = sweep };
     }
 
     private T? Required<T>(SettingsBlock block, string setting, string owner, SourceSpan ownerSpan, Func<SettingSyntax, T?> bind)

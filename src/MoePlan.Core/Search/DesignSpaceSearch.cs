@@ -132,7 +132,12 @@ public static class DesignSpaceSearch
             }
         }
 
-        var report = PlanCostModel.Evaluate(plan, imbalances);
+        return Figures(index, SearchSpace.Resolve(settings), plan, PlanCostModel.Evaluate(plan, imbalances));
+    }
+
+    /// <summary>The deployment-level figures of a costed candidate plan.</summary>
+    public static SearchCandidate Figures(long index, in CandidateSettings settings, DeploymentPlan plan, CostReport report)
+    {
         var decodeRanks = plan.Decode.Instances.Value * plan.Decode.Parallel.Ranks;
         var ranks = (plan.Prefill.Instances.Value * plan.Prefill.Parallel.Ranks) + decodeRanks;
 
@@ -143,7 +148,7 @@ public static class DesignSpaceSearch
         double? usd = plan.PriceUsdPerDeviceHour is { } price
             ? price.Value / report.DiesPerPackage / 3600 * ranks / outputPerSecond * 1e6
             : null;
-        return new SearchCandidate(index, SearchSpace.Resolve(settings), plan, report, ranks, outputPerSecond / ranks, usd,
+        return new SearchCandidate(index, settings, plan, report, ranks, outputPerSecond / ranks, usd,
             report.GoodputRequestsPerSecond / ranks);
     }
 

@@ -98,6 +98,28 @@ public static class PlanTextWriter
             Set(placement, "redundant_experts", I(candidate.RedundantExperts), true);
         }
 
+        if (baseSettings.ProxyParallel != candidate.ProxyParallel || (candidate.ProxyPolicy >= 0 && baseSettings.ProxyPolicy != candidate.ProxyPolicy))
+        {
+            var mode = candidate.ProxyParallel ? "parallel" : "sequential";
+            var modeChanged = baseSettings.ProxyParallel != candidate.ProxyParallel;
+            var policyChanged = candidate.ProxyPolicy >= 0 && baseSettings.ProxyPolicy != candidate.ProxyPolicy;
+            if (Block(body, "proxy") is { } proxy)
+            {
+                Set(proxy, "mode", mode, modeChanged);
+                Set(proxy, "policy", candidate.ProxyPolicyName, policyChanged);
+            }
+            else
+            {
+                Insert(body, "proxy { " + string.Join("  ", new[] { modeChanged ? "mode " + mode : null, policyChanged ? "policy " + candidate.ProxyPolicyName : null }.OfType<string>()) + " }");
+            }
+        }
+
+        // A candidate is one deployment: its plan carries no sweep (docs/search.md, "Written plans").
+        if (Find(body, "sweep") is { } sweep)
+        {
+            edits.Add((sweep.Range.Start, sweep.Range.Length, "# sweep block left out: moeplan search wrote this plan as one of its candidates"));
+        }
+
         if (relocate is not null)
         {
             foreach (var import in syntax.Statements.OfType<ImportSyntax>())

@@ -21,9 +21,13 @@ public enum SearchDimension
     DecodeMtp,
     PrefillOverlap,
     DecodeOverlap,
+    ProxyMode,
+    ProxyPolicy,
 }
 
 /// <summary>The values of every dimension of one candidate. Booleans are 0/1; an EP of <see cref="SearchSpace.SameAsDataParallel"/> means "= dp".</summary>
+/// <param name="ProxyParallel">Proxy mode: parallel (true) or sequential.</param>
+/// <param name="ProxyPolicy">Index into <see cref="SearchSpace.ProxyPolicies"/>; -1 for the base plan's script policy.</param>
 public readonly record struct CandidateSettings(
     int PrefillInstances,
     int PrefillDataParallel,
@@ -38,7 +42,9 @@ public readonly record struct CandidateSettings(
     int RedundantExperts,
     bool DecodeMtp,
     bool PrefillOverlap,
-    bool DecodeOverlap)
+    bool DecodeOverlap,
+    bool ProxyParallel,
+    int ProxyPolicy)
 {
     public int Get(SearchDimension d) => d switch
     {
@@ -56,6 +62,8 @@ public readonly record struct CandidateSettings(
         SearchDimension.DecodeMtp => DecodeMtp ? 1 : 0,
         SearchDimension.PrefillOverlap => PrefillOverlap ? 1 : 0,
         SearchDimension.DecodeOverlap => DecodeOverlap ? 1 : 0,
+        SearchDimension.ProxyMode => ProxyParallel ? 1 : 0,
+        SearchDimension.ProxyPolicy => ProxyPolicy,
         _ => throw new ArgumentOutOfRangeException(nameof(d)),
     };
 
@@ -74,11 +82,17 @@ public readonly record struct CandidateSettings(
         plan.Placement.RedundantExperts.Value,
         plan.Decode.Mtp is not null,
         plan.Prefill.MicrobatchOverlap.Value,
-        plan.Decode.MicrobatchOverlap.Value);
+        plan.Decode.MicrobatchOverlap.Value,
+        plan.Proxy.Mode.Value == ProxyMode.Parallel,
+        SearchSpace.ProxyPolicies.IndexOf(plan.Proxy.Policy.Value));
+
+    /// <summary>The proxy policy's name ("script" for the base plan's script).</summary>
+    public string ProxyPolicyName => ProxyPolicy >= 0 ? SearchSpace.ProxyPolicies[ProxyPolicy] : "script";
 }
 
-/// <summary>A parsed <c>--vary NAME=VALUES</c>.</summary>
-public sealed record DimensionValues(SearchDimension Dimension, string Name, IReadOnlyList<int> Values);
+/// <summary>The values of one varied dimension: a parsed <c>--vary NAME=VALUES</c> or a setting of a plan's <c>sweep</c> block.</summary>
+/// <param name="Span">Where a sweep block set it; null for <c>--vary</c>.</param>
+public sealed record DimensionValues(SearchDimension Dimension, string Name, IReadOnlyList<int> Values, Text.SourceSpan? Span = null);
 
 /// <summary>
 /// The candidates around a base plan: the cartesian product of the varied dimensions (the others keep the base
@@ -106,10 +120,14 @@ public sealed class SearchSpace : IEnumerable<CandidateSettings>
         ["decode.mtp"] = SearchDimension.DecodeMtp,
         ["prefill.overlap"] = SearchDimension.PrefillOverlap,
         ["decode.overlap"] = SearchDimension.DecodeOverlap,
+        ["proxy.mode"] = SearchDimension.ProxyMode,
+        ["proxy.policy"] = SearchDimension.ProxyPolicy,
     };
 
-    private const int DimensionCount = 14;
-    private const int MaxValuesPerDimension = 1_000_000;
+    /// <summary>Built-in proxy policies a search may choose from (a script policy is kept, never chosen).</summary>
+    public static System.Collections.Immutable.ImmutableArray<string> ProxyPolicies => Binding.DeploymentBinder.ProxyPolicies;
+
+    private const int DimensionCount = 16;
     private readonly int[][] values;
 
     private SearchSpace(DeploymentPlan basePlan, ClusterPlan cluster, int[][] values, IReadOnlyList<DimensionValues> varied)
@@ -136,6 +154,25 @@ public sealed class SearchSpace : IEnumerable<CandidateSettings>
 
     /// <summary>Number of candidates (the product of the dimension sizes).</summary>
     public long Count { get; }
+
+    /// <summary>
+    /// The dimensions to vary: the plan's <c>sweep</c> block, with each <c>--vary</c> replacing the sweep's values of
+    /// its dimension or adding a dimension (docs/search.md).
+    /// </summary>
+    public static List<DimensionValues> WithOverrides(SweepPlan? sweep, IReadOnlyList<DimensionValues> vary)
+    {
+        var merged = new List<DimensionValues>();
+        foreach (var d in sweep?.Dimensions ?? [])
+        {
+            if (!vary.Any(v => v.Dimension == d.Dimension))
+            {
+                merged.Add(d);
+            }
+        }
+
+        merged.AddRange(vary);
+        return merged;
+    }
 
     /// <summary>Builds the space; returns null with a message when a choice cannot be applied to this plan.</summary>
     /// <param name="maxDevices">Cap the cluster to this many devices (whole nodes); null keeps the plan's cluster.</param>
@@ -196,7 +233,8 @@ public sealed class SearchSpace : IEnumerable<CandidateSettings>
         }
     }
 
-    /// <summary>Parses <c>NAME=VALUES</c>: <c>a,b,c</c>, <c>a..b</c>, <c>a..b*2</c> (doubling), <c>on,off</c>, or for EP <c>dp</c> / <c>=dp</c>.</summary>
+    /// <summary>Parses <c>NAME=VALUES</c>: <c>a,b,c</c>, <c>a..b</c>, <c>a..b*2</c> (doubling), <c>a..b step s</c>, the sweep block's
+    /// <c>a to b [step s | doubling]</c>, <c>on,off</c>, for EP <c>dp</c> / <c>=dp</c>, proxy modes and policies (<see cref="SweepValues"/>).</summary>
     public static DimensionValues? ParseVary(string text, out string error)
     {
         error = "";
@@ -215,96 +253,14 @@ public sealed class SearchSpace : IEnumerable<CandidateSettings>
             return null;
         }
 
-        var isBool = dimension is SearchDimension.DecodeMtp or SearchDimension.PrefillOverlap or SearchDimension.DecodeOverlap;
-        var isEp = dimension is SearchDimension.PrefillExpertParallel or SearchDimension.DecodeExpertParallel;
-        var result = new List<int>();
-        if (spec.Length == 0)
+        var parsed = SweepValues.Parse(dimension, name, SweepValues.SplitWords(spec), out var wrong);
+        if (parsed is null)
         {
-            error = $"--vary {name}: no values";
-            return null;
+            error = "--vary " + wrong!.Message;
         }
 
-        foreach (var raw in spec.Split(','))
-        {
-            var item = raw.Trim();
-            if (isBool)
-            {
-                switch (item)
-                {
-                    case "on":
-                        result.Add(1);
-                        continue;
-                    case "off":
-                        result.Add(0);
-                        continue;
-                    default:
-                        error = $"--vary {name}: '{item}' is not on or off";
-                        return null;
-                }
-            }
-
-            if (isEp && item is "dp" or "=dp")
-            {
-                result.Add(SameAsDataParallel);
-                continue;
-            }
-
-            var range = item.IndexOf("..", StringComparison.Ordinal);
-            if (range >= 0)
-            {
-                var upper = item[(range + 2)..];
-                var doubling = upper.EndsWith("*2", StringComparison.Ordinal);
-                if (doubling)
-                {
-                    upper = upper[..^2];
-                }
-
-                if (!TryPositive(item[..range], out var a) || !TryPositive(upper, out var b) || b < a)
-                {
-                    error = $"--vary {name}: '{item}' is not a range a..b (or a..b*2) of integers with 0 <= a <= b";
-                    return null;
-                }
-
-                if (doubling && a == 0)
-                {
-                    error = $"--vary {name}: '{item}': a doubling range must start above 0";
-                    return null;
-                }
-
-                for (long x = a; x <= b; x = doubling ? x * 2 : x + 1)
-                {
-                    result.Add((int)x);
-                    if (result.Count > MaxValuesPerDimension)
-                    {
-                        error = $"--vary {name}: more than {MaxValuesPerDimension} values";
-                        return null;
-                    }
-                }
-
-                continue;
-            }
-
-            if (!TryPositive(item, out var single))
-            {
-                error = $"--vary {name}: '{item}' is not a non-negative integer" + (isEp ? " or dp" : "");
-                return null;
-            }
-
-            result.Add(single);
-        }
-
-        if (dimension is not (SearchDimension.RedundantExperts or SearchDimension.DecodeMtp or SearchDimension.PrefillOverlap or SearchDimension.DecodeOverlap)
-            && result.Contains(0))
-        {
-            error = $"--vary {name}: values must be at least 1";
-            return null;
-        }
-
-        return new DimensionValues(dimension, name, result);
+        return parsed;
     }
-
-    private static bool TryPositive(string s, out int value) =>
-        int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out value);
 
     /// <summary>The concrete plan of a candidate (EP "= dp" resolved). Spans stay at the base plan's settings.</summary>
     public DeploymentPlan PlanOf(in CandidateSettings s)
@@ -324,6 +280,8 @@ public sealed class SearchSpace : IEnumerable<CandidateSettings>
             Prefill = prefill,
             Decode = decode,
             Placement = b.Placement with { RedundantExperts = Set(b.Placement.RedundantExperts, s.RedundantExperts) },
+            Proxy = Proxy(b.Proxy, s),
+            Sweep = null,
         };
     }
 
@@ -348,6 +306,18 @@ public sealed class SearchSpace : IEnumerable<CandidateSettings>
             },
             MicrobatchOverlap = pool.MicrobatchOverlap.Value == overlap ? pool.MicrobatchOverlap : new Sourced<bool>(overlap, pool.MicrobatchOverlap.Span),
         };
+    }
+
+    private static ProxyPlan Proxy(ProxyPlan proxy, in CandidateSettings s)
+    {
+        var mode = s.ProxyParallel ? ProxyMode.Parallel : ProxyMode.Sequential;
+        var result = proxy.Mode.Value == mode ? proxy : proxy with { Mode = new Sourced<ProxyMode>(mode, proxy.Mode.Span) };
+        if (s.ProxyPolicy >= 0 && !string.Equals(ProxyPolicies[s.ProxyPolicy], proxy.Policy.Value, StringComparison.Ordinal))
+        {
+            result = result with { Policy = new Sourced<string>(ProxyPolicies[s.ProxyPolicy], proxy.Policy.Span), ScriptPath = null };
+        }
+
+        return result;
     }
 
     private static Sourced<int> Set(Sourced<int> old, int value) => old.Value == value ? old : new Sourced<int>(value, old.Span);
@@ -408,7 +378,8 @@ public sealed class SearchSpace : IEnumerable<CandidateSettings>
 
             var (vs, ix) = (values, index);
             int V(int d) => vs[d][ix[d]];
-            Current = new CandidateSettings(V(0), V(1), V(2), V(3), V(4), V(5), V(6), V(7), V(8), V(9), V(10), V(11) != 0, V(12) != 0, V(13) != 0);
+            Current = new CandidateSettings(V(0), V(1), V(2), V(3), V(4), V(5), V(6), V(7), V(8), V(9), V(10), V(11) != 0, V(12) != 0, V(13) != 0,
+                V(14) != 0, V(15));
             return true;
         }
 

@@ -32,6 +32,7 @@ public static class LanguageSchema
             new("proxy", "proxy", "the request proxy (Omni Proxy)"),
             new("slo", "slo", "latency objectives"),
             new("workload", "workload", "the traffic: synthetic or a trace"),
+            new("sweep", "sweep", "what `moeplan search` varies around this plan"),
         ],
         ["precision"] =
         [
@@ -116,6 +117,26 @@ public static class LanguageSchema
             new("sd", null, "standard deviation of tokens"),
             new("min", null, "smallest length"),
             new("max", null, "largest length"),
+        ],
+        ["sweep"] =
+        [
+            new("devices", null, "devices a candidate may use (whole nodes); default the cluster"),
+            new("prefill.instances", null, "prefill instance counts to try"),
+            new("prefill.dp", null, "prefill dp sizes"),
+            new("prefill.tp", null, "prefill tp sizes"),
+            new("prefill.ep", null, "prefill ep sizes, or `dp` for the same as dp"),
+            new("prefill.max_batch_tokens", null, "prefill tokens per step per device"),
+            new("prefill.overlap", null, "prefill microbatch overlap: on, off"),
+            new("decode.instances", null, "decode instance counts to try"),
+            new("decode.dp", null, "decode dp sizes"),
+            new("decode.tp", null, "decode tp sizes"),
+            new("decode.ep", null, "decode ep sizes, or `dp` for the same as dp"),
+            new("decode.max_batch", null, "decode sequences per device"),
+            new("decode.mtp", null, "multi-token prediction: on, off"),
+            new("decode.overlap", null, "decode microbatch overlap: on, off"),
+            new("placement.redundant_experts", null, "redundant expert counts"),
+            new("proxy.mode", null, "proxy modes: sequential, parallel"),
+            new("proxy.policy", null, "proxy policies, e.g. omni round-robin"),
         ],
         [Unknown] = [],
     }.ToFrozenDictionary(StringComparer.Ordinal);

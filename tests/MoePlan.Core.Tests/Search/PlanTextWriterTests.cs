@@ -34,6 +34,8 @@ public sealed class PlanTextWriterTests
             DecodeMtp = false,
             DecodeOverlap = false,
             RedundantExperts = 64,
+            ProxyParallel = !baseSettings.ProxyParallel,
+            ProxyPolicy = SearchSpace.ProxyPolicies.IndexOf("kv-cost"),
         };
 
         var text = PlanTextWriter.Write(File.ReadAllText(RepositoryPaths.PathOf("plans", "deepseek-r1-cloudmatrix384.moe")), compiled.Syntax!, baseSettings, wanted, nodes: 40);
@@ -46,6 +48,28 @@ public sealed class PlanTextWriterTests
         Assert.True(again.Plan is not null, text + "\n" + string.Join("\n", again.Diagnostics));
         Assert.Equal(wanted, CandidateSettings.Of(again.Plan));
         Assert.Equal(40, again.Plan.Cluster.Nodes.Value);
+    }
+
+    /// <summary>The tiny plan has no proxy block: a changed mode or policy inserts one with just those settings.</summary>
+    [Theory]
+    [InlineData(true, -1, "proxy { mode parallel }")]
+    [InlineData(false, 4, "proxy { policy cache-aware }")]
+    [InlineData(true, 2, "proxy { mode parallel  policy round-robin }")]
+    public void A_proxy_block_is_inserted_when_the_plan_has_none(bool parallel, int policy, string expected)
+    {
+        const string path = "plans/qwen1.5-moe-tiny.moe";
+        var compiled = PlanCompiler.Compile(path, MemorySourceResolver.FromRepository(path));
+        var baseSettings = CandidateSettings.Of(compiled.Plan!);
+        // vllm defaults to sequential mode and the omni policy (index 0 of the binder's policies).
+        Assert.False(baseSettings.ProxyParallel);
+        Assert.Equal(0, baseSettings.ProxyPolicy);
+        var wanted = baseSettings with { ProxyParallel = parallel, ProxyPolicy = policy < 0 ? baseSettings.ProxyPolicy : policy };
+        var text = PlanTextWriter.Write(File.ReadAllText(RepositoryPaths.PathOf("plans", "qwen1.5-moe-tiny.moe")), compiled.Syntax!, baseSettings, wanted);
+        Assert.Contains(expected, text, StringComparison.Ordinal);
+        const string again = "plans/tiny-rewritten.moe";
+        var rebound = PlanCompiler.Compile(again, new MemorySourceResolver(new Dictionary<string, string> { [again] = text }, readRepository: true));
+        Assert.True(rebound.Plan is not null, text);
+        Assert.Equal(wanted, CandidateSettings.Of(rebound.Plan));
     }
 
     [Fact]
