@@ -84,7 +84,7 @@ public sealed record SimulatedConfirmation(
         }
 
         var result = ServingRun.Simulate(plan, winner.Cost.Report is null ? null : winner.Cost, policy!, arrivals);
-        var metrics = ServingMetrics.From(result, plan.Slo.Ttft, plan.Slo.Tpot);
+        var metrics = ServingMetrics.From(result);
         var ranks = candidate.Ranks;
 
         // The offered load of the arrivals simulated: requests over the span of their arrival times.

@@ -54,7 +54,7 @@ public sealed class SimulatedConfirmationTests
         // The same simulation run independently: same plan, placement imbalances, policy and arrivals.
         var plan = winner.Replaced.Plan;
         var arrivals = ServingRun.Arrivals(plan, SimulationFixtures.PathOf("plans"), null, 200, null, []).ToList();
-        var independent = ServingMetrics.From(ServingRun.Simulate(plan, winner.Cost, RoutingPolicies.Create("omni"), arrivals), plan.Slo.Ttft, plan.Slo.Tpot);
+        var independent = ServingMetrics.From(ServingRun.Simulate(plan, winner.Cost, RoutingPolicies.Create("omni"), arrivals));
         Assert.Equal(independent.TtftMilliseconds.Mean, confirmation.TtftMilliseconds.Simulated);
         Assert.Equal(independent.TpotMilliseconds.Mean, confirmation.TpotMilliseconds.Simulated);
         Assert.Equal(200.0 * 32 / independent.DurationSeconds / 8, confirmation.OutputTokensPerSecondPerRank.Simulated, 9);
