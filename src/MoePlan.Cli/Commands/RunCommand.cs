@@ -488,6 +488,7 @@ internal static class RunCommand
         w.WriteNumber("requests_per_s", m.RequestsPerSecond);
         w.WriteNumber("input_tokens_per_s", m.InputTokensPerSecond);
         w.WriteNumber("output_tokens_per_s", m.OutputTokensPerSecond);
+        Number(w, "output_tokens_per_s_while_arriving", m.OutputTokensPerSecondWhileArriving);
         w.WriteEndObject();
         w.WriteNumber("goodput_requests_per_s", m.GoodputRequestsPerSecond);
         w.WriteNumber("apc_hit_rate", m.ApcHitRate);

@@ -95,6 +95,16 @@ public sealed record SimulatedConfirmation(
         // As the cost model's goodput: the served requests when both predicted latencies meet the SLOs, else 0.
         var analyticGoodput = candidate.MeetsSlos ? Math.Min(capacity, offered) / ranks : 0;
         var attainment = metrics.RequestsPerSecond > 0 ? metrics.GoodputRequestsPerSecond / metrics.RequestsPerSecond : 0;
+
+        // Simulated rates over the arrival window, not first arrival to last completion: a bounded run's drain
+        // after the last arrival would otherwise read as lost throughput. Goodput: the good share of the arrivals
+        // at the offered rate.
+        var simulatedThroughput = double.IsFinite(metrics.OutputTokensPerSecondWhileArriving)
+            ? metrics.OutputTokensPerSecondWhileArriving
+            : metrics.OutputTokensPerSecond;
+        var simulatedGoodput = double.IsFinite(offered) && metrics.Arrived > 0
+            ? attainment * metrics.Completed / metrics.Arrived * offered
+            : metrics.GoodputRequestsPerSecond;
         var meets = metrics.Completed > 0 && Meets(plan.Slo.Ttft, metrics.TtftMilliseconds) && Meets(plan.Slo.Tpot, metrics.TpotMilliseconds);
         return new SimulatedConfirmation(
             winner,
@@ -102,8 +112,8 @@ public sealed record SimulatedConfirmation(
             metrics,
             new ConfirmedFigure(candidate.TtftMilliseconds, metrics.TtftMilliseconds.Mean),
             new ConfirmedFigure(candidate.TpotMilliseconds, metrics.TpotMilliseconds.Mean),
-            new ConfirmedFigure(candidate.OutputTokensPerSecondPerRank * servedShare, metrics.OutputTokensPerSecond / ranks),
-            new ConfirmedFigure(analyticGoodput, metrics.GoodputRequestsPerSecond / ranks),
+            new ConfirmedFigure(candidate.OutputTokensPerSecondPerRank * servedShare, simulatedThroughput / ranks),
+            new ConfirmedFigure(analyticGoodput, simulatedGoodput / ranks),
             attainment,
             meets);
     }

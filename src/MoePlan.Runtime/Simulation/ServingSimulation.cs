@@ -34,6 +34,9 @@ public sealed class ServingSimulation : IClusterView
     private int arrived;
     private int prefillWaiting;
     private double firstArrival = double.NaN;
+    private double lastArrival = double.NaN;
+    private double generatedTokens;
+    private double generatedByLastArrival;
     private double lastEvent;
 
     public ServingSimulation(ServingConfig config, IStepTimes steps, IRoutingPolicy policy, bool retainRequests = false)
@@ -185,7 +188,11 @@ public sealed class ServingSimulation : IClusterView
             decodeUsage[i] = new InstanceUsage(decodes[i].BusyMilliseconds, decodes[i].Steps);
         }
 
-        return new SimulationResult(policy.Name, arrived, figures, double.IsNaN(firstArrival) ? 0 : firstArrival, lastEvent, prefillUsage, decodeUsage, eventCount, queues, finished, rejected);
+        return new SimulationResult(policy.Name, arrived, figures, double.IsNaN(firstArrival) ? 0 : firstArrival, lastEvent, prefillUsage, decodeUsage, eventCount, queues, finished, rejected)
+        {
+            LastArrivalMilliseconds = double.IsNaN(lastArrival) ? 0 : lastArrival,
+            OutputTokensByLastArrival = generatedByLastArrival,
+        };
     }
 
     private void Push(EventKind kind, double time, int instance, RequestState? request) =>
@@ -208,6 +215,10 @@ public sealed class ServingSimulation : IClusterView
         {
             firstArrival = t;
         }
+
+        // Output produced while requests keep arriving: a rate free of the drain after the last arrival.
+        lastArrival = t;
+        generatedByLastArrival = generatedTokens;
 
         r.Stamp(LifecycleStage.Received, t);
         if (r.DecodeTokens > config.DecodeTokenCap)
@@ -563,6 +574,7 @@ public sealed class ServingSimulation : IClusterView
         for (int i = 0; i < d.Running.Count; i++)
         {
             var r = d.Running[i];
+            generatedTokens += Math.Min(config.TokensPerStep, r.Request.OutputTokens - r.Generated);
             r.Generated += config.TokensPerStep;
             if (double.IsNaN(r.FirstTokenMilliseconds))
             {

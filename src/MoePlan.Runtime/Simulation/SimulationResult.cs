@@ -26,6 +26,12 @@ public sealed record SimulationResult(
     public long CompletedCount => Figures.Completed;
 
     public long RejectedCount => Figures.Rejected;
+
+    /// <summary>The last arrival's time.</summary>
+    public double LastArrivalMilliseconds { get; init; }
+
+    /// <summary>Output tokens the decode steps had produced by the last arrival (MTP's fractional yield capped at each output).</summary>
+    public double OutputTokensByLastArrival { get; init; }
 }
 
 /// <summary>
@@ -131,6 +137,12 @@ public sealed record ServingMetrics(
     /// <summary>Events the simulation processed.</summary>
     public long Events { get; init; }
 
+    /// <summary>
+    /// Output tokens produced from the first to the last arrival over that window: the rate while traffic is
+    /// offered, without the drain of a bounded run (NaN for a single arrival instant).
+    /// </summary>
+    public double OutputTokensPerSecondWhileArriving { get; init; }
+
     public static ServingMetrics From(SimulationResult result)
     {
         var f = result.Figures;
@@ -155,6 +167,9 @@ public sealed record ServingMetrics(
             Utilization(result.Decode, span))
         {
             Events = result.Events,
+            OutputTokensPerSecondWhileArriving = result.LastArrivalMilliseconds > result.StartMilliseconds
+                ? result.OutputTokensByLastArrival / ((result.LastArrivalMilliseconds - result.StartMilliseconds) / 1e3)
+                : double.NaN,
         };
     }
 

@@ -101,6 +101,22 @@ public sealed class ServingScenarioTests
     }
 
     [Fact]
+    public void The_rate_while_arriving_counts_the_tokens_out_by_the_last_arrival()
+    {
+        // Request 0 alone: its first token at ttft, its second one decode step later. Request 1 arrives halfway
+        // through that second step, so by the last arrival exactly one output token exists.
+        double ttft = (300 * 1e-3) + Prefill(300, 1, 150) + TransferMs(300) + Decode(1, 300);
+        double last = ttft + (Decode(1, 301) / 2);
+        var m = ServingMetrics.From(Run([Request(0, 0, 300, 4), Request(1, last, 100, 2)]));
+        Assert.Equal(2, m.Completed);
+        Assert.Equal(1 / (last / 1e3), m.OutputTokensPerSecondWhileArriving, 9);
+
+        // The whole-run rate divides all 6 tokens by the span up to the last completion instead.
+        Assert.Equal(6 / m.DurationSeconds, m.OutputTokensPerSecond, 9);
+        Assert.True(double.IsNaN(ServingMetrics.From(Run([Request(0, 0, 300, 4)])).OutputTokensPerSecondWhileArriving));
+    }
+
+    [Fact]
     public void Two_requests_on_one_instance_share_each_step()
     {
         var result = Run([Request(0, 0, 300, 2), Request(1, 0, 300, 2)]);
