@@ -13,6 +13,9 @@ public interface IClusterView
     /// <summary>Blocks the prefill instance could hold in its prefix cache.</summary>
     long PrefixCacheBlocks { get; }
 
+    /// <summary>Prompt tokens one prefill step of an instance computes at most (the bundle's <c>omni_proxy_max_batch_num_token</c>).</summary>
+    int PrefillTokenCap { get; }
+
     /// <summary>Leading blocks of the prompt the instance holds in its prefix cache now (the engines' KV events).</summary>
     int MatchedBlocks(int prefill, long[] blocks);
 

@@ -81,25 +81,47 @@ public static class RoutingPolicies
 
 /// <summary>
 /// Omni Proxy: prefill to the deepest APC match (from the engines' cached blocks), then fewest queued tokens,
-/// then fewest requests; prefill queues ordered by 0.8 (maxTok - tok) / maxTok + 0.2 waited / max(maxWait, 50 ms);
-/// decode to the instance with the fewest tokens among those with a free slot.
+/// then fewest requests, skipping upstreams at their caps (a full step of queued tokens,
+/// <c>omni_proxy_max_batch_num_token</c> as the bundle sets it, or <see cref="PrefillMaxNumSeqs"/> requests); when
+/// every upstream is at its caps, the fewest queued tokens. Prefill queues ordered by
+/// 0.8 (maxTok - tok) / maxTok + 0.2 waited / max(maxWait, 50 ms); decode to the instance with the fewest tokens
+/// among those with a free slot.
 /// </summary>
 public sealed class OmniPolicy : IRoutingPolicy
 {
+    /// <summary><c>omni_proxy_prefill_max_num_seqs</c>'s default (Omni-Infer omni_proxy README; the bundle leaves it unset).</summary>
+    public const int PrefillMaxNumSeqs = 32;
+
     public string Name => "omni";
 
     public bool WeightedPrefillQueue => true;
 
     public int ChoosePrefill(RequestState request, IClusterView view)
     {
-        if (!view.ApcAware)
+        bool anyUnderCaps = false;
+        for (int p = 0; p < view.PrefillInstances && !anyUnderCaps; p++)
+        {
+            anyUnderCaps = UnderCaps(p, view);
+        }
+
+        if (!view.ApcAware || !anyUnderCaps)
         {
             return RoutingPolicies.FewestPrefillTokens(view);
         }
 
-        int best = 0, bestDepth = -1;
+        int best = -1, bestDepth = -1;
         for (int p = 0; p < view.PrefillInstances; p++)
         {
+            if (!UnderCaps(p, view))
+            {
+                continue;
+            }
+
+            if (best < 0)
+            {
+                best = p;
+            }
+
             int depth = view.MatchedBlocks(p, request.Request.Blocks);
             if (depth > bestDepth
                 || (depth == bestDepth && (view.PrefillQueuedTokens(p) < view.PrefillQueuedTokens(best)
@@ -114,6 +136,9 @@ public sealed class OmniPolicy : IRoutingPolicy
     }
 
     public int ChooseDecode(RequestState request, IClusterView view) => RoutingPolicies.FewestDecodeTokens(request, view);
+
+    private static bool UnderCaps(int prefill, IClusterView view) =>
+        view.PrefillQueuedTokens(prefill) < view.PrefillTokenCap && view.PrefillRequests(prefill) < PrefillMaxNumSeqs;
 }
 
 /// <summary>Prefill and decode instances in turn (vLLM's disaggregated proxy default); first come, first served.</summary>

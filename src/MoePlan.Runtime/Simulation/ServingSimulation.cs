@@ -116,6 +116,8 @@ public sealed class ServingSimulation : IClusterView
 
     public long PrefixCacheBlocks => config.PrefixCacheBlocks;
 
+    public int PrefillTokenCap => config.PrefillTokenCap;
+
     public int MatchedBlocks(int prefill, long[] blocks) => prefills[prefill].Cache.Match(blocks);
 
     public long PrefillQueuedTokens(int prefill) => prefills[prefill].QueuedTokens;
@@ -679,6 +681,8 @@ public sealed class ServingSimulation : IClusterView
         public bool ApcAware => simulation.config.ApcAware;
 
         public long PrefixCacheBlocks => simulation.config.PrefixCacheBlocks;
+
+        public int PrefillTokenCap => simulation.config.PrefillTokenCap;
 
         public int MatchedBlocks(int prefill, long[] blocks) => simulation.prefills[prefill].WorkerCaches![worker].Match(blocks);
 
