@@ -36,7 +36,7 @@ public class CostModelBenchmarks
         parameters = ParameterCounter.Count(architecture);
         machine = PlanCostModel.Machine(plan);
         var d = plan.Decode;
-        decode = new StepShape(PoolRole.Decode, 96, 96, 4096, d.Parallel.TensorParallel.Value, d.Parallel.ExpertParallel.Value,
+        decode = new StepShape(PoolRole.Decode, 96, 96, 4096, d.Parallel.TensorParallel.Value, d.Parallel.DataParallel.Value, d.Parallel.ExpertParallel.Value,
             architecture.RoutedExperts + plan.Placement.RedundantExperts.Value, 1.1, d.MicrobatchOverlap.Value, 0);
     }
 

@@ -93,7 +93,7 @@ public static class PlanCostModel
         var prefillTokens = MemoryModel.TokensPerDataParallelRank(prefill, hardware);
         var computedPerRequest = input * (1 - share);
         var prefillShape = new StepShape(PoolRole.Prefill, prefillTokens, prefillTokens / Math.Max(1, computedPerRequest),
-            tokenWeightedInput * (share + ((1 - share) / 2)), prefill.Parallel.TensorParallel.Value, prefill.Parallel.ExpertParallel.Value,
+            tokenWeightedInput * (share + ((1 - share) / 2)), prefill.Parallel.TensorParallel.Value, prefill.Parallel.DataParallel.Value, prefill.Parallel.ExpertParallel.Value,
             slots, options.PrefillImbalance ?? DefaultStaticImbalance, prefill.MicrobatchOverlap.Value, 0);
         var prefillStep = Step(a, p, plan, prefillShape, machine, options);
         // A TP group of ranks computes the same tokens: per rank, divide by TP.
@@ -106,7 +106,7 @@ public static class PlanCostModel
         var batchPerRank = MemoryModel.SequencesPerDataParallelRank(decode, hardware);
         var kvLength = input + (output / 2);
         var decodeShape = new StepShape(PoolRole.Decode, batchPerRank * (1 + draft), batchPerRank, kvLength,
-            decode.Parallel.TensorParallel.Value, decode.Parallel.ExpertParallel.Value, slots, options.DecodeImbalance ?? DefaultStaticImbalance,
+            decode.Parallel.TensorParallel.Value, decode.Parallel.DataParallel.Value, decode.Parallel.ExpertParallel.Value, slots, options.DecodeImbalance ?? DefaultStaticImbalance,
             decode.MicrobatchOverlap.Value, draft);
         var decodeStep = Step(a, p, plan, decodeShape, machine, options);
         var outputPerRank = batchPerRank / decode.Parallel.TensorParallel.Value * tokensPerStep / (decodeStep.StepMilliseconds / 1e3);

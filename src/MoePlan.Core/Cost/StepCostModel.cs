@@ -5,7 +5,8 @@ using MoePlan.Core.Plan;
 namespace MoePlan.Core.Cost;
 
 /// <summary>What one step of one pool computes: the shape of the work, independent of the plan's syntax.</summary>
-/// <param name="TokensPerRank">Tokens one data-parallel rank computes in the step.</param>
+/// <param name="TokensPerRank">Tokens one data-parallel rank computes in the step (its TP ranks share them).</param>
+/// <param name="DataParallel">Data-parallel ranks of the instance: the MoE layers see DataParallel x TokensPerRank tokens.</param>
 /// <param name="SequencesPerRank">Sequences those tokens belong to (the LM head runs once per sequence in prefill).</param>
 /// <param name="AttentionContext">Mean KV length each computed token attends to.</param>
 /// <param name="StaticImbalance">Placement imbalance (max device load / mean) over the load statistics.</param>
@@ -17,6 +18,7 @@ public readonly record struct StepShape(
     double SequencesPerRank,
     double AttentionContext,
     int TensorParallel,
+    int DataParallel,
     int ExpertParallel,
     int Slots,
     double StaticImbalance,
@@ -77,22 +79,29 @@ public static class StepCostModel
                 a.FirstDenseLayers * Memory(dense * Bytes(precision.Dense.Value)), 0));
         }
 
+        // The MoE layers see dp x T tokens over dp x tp ranks, in ep groups of moeTp = dp x tp / ep ranks that split
+        // each local expert's weights (tensor-parallel experts when ep < ranks). With DP attention (tp 1, ep = dp)
+        // a rank's expert rows are its own T x top-k; with TP attention the TP ranks' tokens are the same ones,
+        // so each EP rank gets T x top-k / tp of them.
         var moeLayers = a.MoeLayers + (s.DraftTokens > 0 ? a.MtpLayers : 0);
-        var imbalance = s.PerfectBalance ? 1 : s.StaticImbalance * e.BatchRoutingVariation * RoutingSpread(T * a.TopK, s.ExpertParallel);
+        var moeTp = (double)s.DataParallel * tp / s.ExpertParallel;
+        var meanRowsPerEpGroup = (double)s.DataParallel * T * a.TopK / s.ExpertParallel;
+        var imbalance = s.PerfectBalance ? 1 : s.StaticImbalance * e.BatchRoutingVariation * RoutingSpread(meanRowsPerEpGroup, s.ExpertParallel);
         if (moeLayers > 0)
         {
             ops.Add(new OpCost("router",
                 moeLayers * Compute(2 * T * p.RouterParametersPerLayer, NumericFormat.Bf16, T),
                 moeLayers * Memory(p.RouterParametersPerLayer * 2.0), 0));
 
-            // The busiest rank computes imbalance x the mean of T x top-k expert rows, spread over its local experts.
+            // The busiest EP group computes imbalance x its mean rows, spread over its local experts; each of its
+            // moeTp ranks holds 1/moeTp of every local expert.
             var localExperts = (double)s.Slots / s.ExpertParallel;
-            var rows = T * a.TopK * imbalance;
+            var rows = meanRowsPerEpGroup * imbalance;
             var rowsPerExpert = rows / localExperts;
             var touched = localExperts * (1 - Math.Pow(1 - (1 / localExperts), Math.Max(rows, 0)));
             ops.Add(new OpCost("routed experts",
-                moeLayers * Compute(2 * rows * p.ExpertParameters, precision.Experts.Value, rowsPerExpert),
-                moeLayers * Memory(touched * p.ExpertParameters * Bytes(precision.Experts.Value)), 0));
+                moeLayers * Compute(2 * rows * p.ExpertParameters / moeTp, precision.Experts.Value, rowsPerExpert),
+                moeLayers * Memory(touched * p.ExpertParameters / moeTp * Bytes(precision.Experts.Value)), 0));
             if (p.SharedExpertParametersPerLayer > 0)
             {
                 var shared = (double)p.SharedExpertParametersPerLayer / tp;
@@ -128,7 +137,8 @@ public static class StepCostModel
             var (intraCopies, remoteCopies) = AllToAllCopies(a, s.Role, s.ExpertParallel, m.ScaleUpDomainRanks);
             double Collective(NumericFormat payload)
             {
-                var bytesPerCopy = T * imbalance * a.HiddenSize * Bytes(payload);
+                // Each rank dispatches its share of the DP rank's tokens: T / tp (all of T with DP attention).
+                var bytesPerCopy = T / tp * imbalance * a.HiddenSize * Bytes(payload);
                 var intra = intraCopies * bytesPerCopy / (m.ScaleUpBytesPerSecond * e.ScaleUpEfficiency);
                 var remote = remoteCopies * bytesPerCopy / (m.ScaleOutBytesPerSecond * e.ScaleOutEfficiency);
                 return moeLayers * ((Math.Max(intra, remote) * 1e3) + (e.CollectiveLatencyMicroseconds / 1e3));

@@ -48,7 +48,7 @@ public sealed class CostModelStepTimes : IStepTimes
     {
         double dp = prefill.Parallel.DataParallel.Value;
         return new StepShape(PoolRole.Prefill, tokens / dp, sequences / dp, context, prefill.Parallel.TensorParallel.Value,
-            prefill.Parallel.ExpertParallel.Value, slots, prefillImbalance, prefill.MicrobatchOverlap.Value, 0);
+            prefill.Parallel.DataParallel.Value, prefill.Parallel.ExpertParallel.Value, slots, prefillImbalance, prefill.MicrobatchOverlap.Value, 0);
     }
 
     public StepShape DecodeShape(int sequences, double meanKv)
@@ -56,7 +56,7 @@ public sealed class CostModelStepTimes : IStepTimes
         double dp = decode.Parallel.DataParallel.Value;
         int draft = decode.Mtp?.DraftTokens.Value ?? 0;
         return new StepShape(PoolRole.Decode, sequences / dp * (1 + draft), sequences / dp, meanKv, decode.Parallel.TensorParallel.Value,
-            decode.Parallel.ExpertParallel.Value, slots, decodeImbalance, decode.MicrobatchOverlap.Value, draft);
+            decode.Parallel.DataParallel.Value, decode.Parallel.ExpertParallel.Value, slots, decodeImbalance, decode.MicrobatchOverlap.Value, draft);
     }
 
     public double PrefillMilliseconds(int tokens, int sequences, double context) =>

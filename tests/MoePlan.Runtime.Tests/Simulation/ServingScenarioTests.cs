@@ -25,7 +25,7 @@ public sealed class ServingScenarioTests
     private static double StepMs(PoolRole role, double tokensPerRank, double sequencesPerRank, double context)
     {
         var a = Plan.Model.Entry.Architecture;
-        var shape = new StepShape(role, tokensPerRank, sequencesPerRank, context, 1, 4, 64, role == PoolRole.Prefill ? PrefillImbalance : DecodeImbalance, false, 0);
+        var shape = new StepShape(role, tokensPerRank, sequencesPerRank, context, 1, 4, 4, 64, role == PoolRole.Prefill ? PrefillImbalance : DecodeImbalance, false, 0);
         return StepCostModel.Evaluate(a, ParameterCounter.Count(a), Plan.Precision, shape, PlanCostModel.Machine(Plan)).StepMilliseconds;
     }
 
