@@ -10,6 +10,7 @@ using MoePlan.Runtime.Emulator;
 using MoePlan.Runtime.Moe;
 using MoePlan.Runtime.Proxy;
 using MoePlan.Runtime.Simulation;
+using MoePlan.Scripting;
 using Spectre.Console;
 
 namespace MoePlan.Cli.Commands;
@@ -39,6 +40,8 @@ internal static class RunCommand
         traceFormat.AcceptOnlyFromAmong("mooncake", "azure");
         var policy = new Option<string?>("--policy") { Description = $"Proxy policy instead of the plan's: {string.Join(", ", RoutingPolicies.Built)}." };
         var compare = new Option<bool>("--compare-policies") { Description = "Serve the same arrivals with every built policy and print one table." };
+        var scheduler = new Option<string?>("--scheduler") { Description = "Serve with this C# scheduler script (.csx) instead of the plan's policy; with --compare-policies, an extra row (docs/scheduler-scripts.md)." };
+        var schedulerFallback = new Option<bool>("--scheduler-fallback") { Description = "A script hook that fails or runs over its budget takes the default policy's decision instead of ending the run." };
         var maxRequests = new Option<int?>("--max-requests") { Description = "Serve at most N requests (the first N of a trace)." };
         var format = CommonOptions.Format("text", "json");
         var command = new Command("run", """
@@ -59,6 +62,7 @@ internal static class RunCommand
               moeplan run plans/qwen1.5-moe-tiny.moe
               moeplan run plans/deepseek-v3-h800.moe --max-requests 2000 --format json
               moeplan run plans/qwen1.5-moe-tiny.moe --trace plans/data/mooncake_synthetic_trace.jsonl --compare-policies
+              moeplan run plans/qwen1.5-moe-scripted.moe --scheduler plans/schedulers/shortest-prefill-first.csx --compare-policies
               moeplan run plans/deepseek-v3-h800.moe --functional
               moeplan run plans/qwen1.5-moe-tiny.moe --functional --seed 3 --format json
             """)
@@ -70,12 +74,14 @@ internal static class RunCommand
             traceFormat,
             policy,
             compare,
+            scheduler,
+            schedulerFallback,
             maxRequests,
             format,
         };
         command.SetAction(parse =>
         {
-            var options = new ServingOptions(parse.GetValue(trace), parse.GetValue(traceFormat), parse.GetValue(policy), parse.GetValue(compare), parse.GetValue(maxRequests), parse.GetValue(seed));
+            var options = new ServingOptions(parse.GetValue(trace), parse.GetValue(traceFormat), parse.GetValue(policy), parse.GetValue(compare), parse.GetValue(maxRequests), parse.GetValue(seed), parse.GetValue(scheduler), parse.GetValue(schedulerFallback));
             return parse.GetValue(functional)
                 ? Run(parse.GetValue(file)!, true, parse.GetValue(seed) ?? 1, parse.GetValue(format)!, stdout, stderr)
                 : Serve(parse.GetValue(file)!, options, parse.GetValue(format)!, stdout, stderr);
@@ -84,7 +90,7 @@ internal static class RunCommand
     }
 
     /// <summary>Options of the serving simulation.</summary>
-    internal sealed record ServingOptions(string? Trace, string? TraceFormat, string? Policy, bool ComparePolicies, int? MaxRequests, int? Seed);
+    internal sealed record ServingOptions(string? Trace, string? TraceFormat, string? Policy, bool ComparePolicies, int? MaxRequests, int? Seed, string? Scheduler = null, bool SchedulerFallback = false);
 
     public static int Run(string file, bool functional, int seed, string format, TextWriter stdout, TextWriter stderr)
     {
@@ -175,17 +181,21 @@ internal static class RunCommand
             throw new CliUsageException($"cannot read the plan's trace '{planTrace.Path}': no such file");
         }
 
-        var policyNames = options.ComparePolicies ? RoutingPolicies.Built : [options.Policy ?? plan.Proxy.Policy.Value];
         if (options.ComparePolicies && options.Policy is not null)
         {
             throw new CliUsageException("give --policy or --compare-policies, not both");
         }
 
+        if (ScriptedPolicies.Resolve(file, plan, options, stderr) is not { } policies)
+        {
+            return ExitCodes.Diagnostics;
+        }
+
         var runs = new List<ServingMetrics>();
         var config = ServingConfig.FromPlan(plan);
-        foreach (var name in policyNames)
+        foreach (var name in policies.Names)
         {
-            if (!RoutingPolicies.TryCreate(name, out var policy, out var error))
+            if (!policies.Registry.TryCreate(name, out var policy, out var error))
             {
                 throw new CliUsageException($"{file}: {error}");
             }
@@ -200,6 +210,10 @@ internal static class RunCommand
             catch (ArgumentException e)
             {
                 throw new CliUsageException($"{file}: {e.Message}");
+            }
+            catch (SchedulerHookException e)
+            {
+                return ScriptedPolicies.Stopped(file, e, stderr);
             }
 
             if (diagnostics.Any(d => d.IsError))
@@ -225,6 +239,7 @@ internal static class RunCommand
             WriteServingText(stdout, file, plan, config, runs[0]);
         }
 
+        policies.ReportFallbacks(stderr);
         return ExitCodes.Ok;
     }
 

@@ -6,8 +6,8 @@ public static class RoutingPolicies
     /// <summary>Policies the serving simulation has, in the order <c>--compare-policies</c> prints them.</summary>
     public static readonly IReadOnlyList<string> Built = ["omni", "round-robin", "least-load", "cache-aware", "global-proxy", "kv-cost"];
 
-    /// <summary>Names the DSL accepts that the simulation does not have yet (C# script policies).</summary>
-    public static readonly IReadOnlyList<string> NotBuilt = ["script"];
+    /// <summary>The DSL's name for a C# scheduler script (<c>policy script "x.csx"</c>); MoePlan.Scripting makes those policies.</summary>
+    public const string Script = "script";
 
     public static bool TryCreate(string name, out IRoutingPolicy? policy, out string? error)
     {
@@ -23,8 +23,8 @@ public static class RoutingPolicies
         };
         error = policy is not null
             ? null
-            : NotBuilt.Contains(name)
-                ? $"the proxy policy '{name}' is not in the serving simulation yet; built: {string.Join(", ", Built)}"
+            : name == Script
+                ? $"a script policy needs its file: `policy script \"x.csx\"` in the plan or --scheduler FILE.csx; built: {string.Join(", ", Built)}"
                 : $"unknown proxy policy '{name}'; built: {string.Join(", ", Built)}";
         return policy is not null;
     }

@@ -11,7 +11,7 @@ namespace MoePlan.Runtime.Simulation;
 /// transfer, decode instances with continuous batching, completion. Events are ordered by (time, kind,
 /// sequence number), so the same arrivals give the same result.
 /// </summary>
-public sealed class ServingSimulation : IClusterView
+public sealed partial class ServingSimulation : IClusterView
 {
     private readonly ServingConfig config;
     private readonly IStepTimes steps;
@@ -159,6 +159,14 @@ public sealed class ServingSimulation : IClusterView
         if (r.DecodeTokens > config.DecodeTokenCap)
         {
             // Prompt plus output exceed a whole decode instance's KV: no instance can ever take it.
+            r.Rejected = true;
+            rejected.Add(r);
+            return;
+        }
+
+        if (!Admit(r))
+        {
+            // The policy's admission hook turned it away.
             r.Rejected = true;
             rejected.Add(r);
             return;
@@ -353,6 +361,11 @@ public sealed class ServingSimulation : IClusterView
             p.Order = new QueueEntry[n];
         }
 
+        if (OrderByPolicy(p))
+        {
+            return;
+        }
+
         if (!policy.WeightedPrefillQueue)
         {
             for (int i = 0; i < n; i++)
@@ -371,11 +384,10 @@ public sealed class ServingSimulation : IClusterView
             maxWait = Math.Max(maxWait, t - r.Stamp(LifecycleStage.PrefillWaiting));
         }
 
-        double waitScale = Math.Max(maxWait, 50);
         for (int i = 0; i < n; i++)
         {
             var r = p.Waiting[i];
-            double weight = (0.8 * (maxTok - r.Request.InputTokens) / maxTok) + (0.2 * (t - r.Stamp(LifecycleStage.PrefillWaiting)) / waitScale);
+            double weight = OmniQueueWeight(r.Request.InputTokens, maxTok, t - r.Stamp(LifecycleStage.PrefillWaiting), maxWait);
             p.Order[i] = new QueueEntry(-weight, r.Request.Id, i);
         }
 
@@ -387,6 +399,7 @@ public sealed class ServingSimulation : IClusterView
         var p = prefills[index];
         p.Busy = false;
         p.BusyMilliseconds += t - p.StepStart;
+        p.Recent.Add(t - p.StepStart);
         for (int i = 0; i < p.Batch.Count; i++)
         {
             var r = p.Batch[i];
@@ -468,6 +481,7 @@ public sealed class ServingSimulation : IClusterView
         var d = decodes[index];
         d.Busy = false;
         d.BusyMilliseconds += t - d.StepStart;
+        d.Recent.Add(t - d.StepStart);
         int kept = 0;
         bool freed = false;
         for (int i = 0; i < d.Running.Count; i++)
@@ -570,6 +584,8 @@ public sealed class ServingSimulation : IClusterView
 
         public long Steps { get; set; }
 
+        public StepHistory Recent { get; } = new();
+
         public long QueuedTokens { get; set; }
 
         public int Requests { get; set; }
@@ -594,6 +610,8 @@ public sealed class ServingSimulation : IClusterView
         public double BusyMilliseconds { get; set; }
 
         public long Steps { get; set; }
+
+        public StepHistory Recent { get; } = new();
     }
 }
 

@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+
+namespace MoePlan.Scheduling.Confinement;
+
+/// <summary>Why a hook call was stopped.</summary>
+public enum BudgetLimit
+{
+    /// <summary>Wall time of the call.</summary>
+    Time,
+
+    /// <summary>Call depth (the thread's stack is nearly used up).</summary>
+    Stack,
+
+    /// <summary>Bytes allocated during the call, or one allocation's size.</summary>
+    Memory,
+}
+
+/// <summary>
+/// Thrown by the checks the script compiler inserts into a script when a hook call exceeds its budget. Scripts
+/// cannot name this type nor catch every exception, so it always reaches the host.
+/// </summary>
+public sealed class ScriptBudgetExceededException(BudgetLimit limit, string message) : Exception(message)
+{
+    /// <summary>The limit that was hit.</summary>
+    public BudgetLimit Limit { get; } = limit;
+}
+
+/// <summary>
+/// The per-call budget of a hook. The host opens it around each hook call; the script compiler inserts
+/// <see cref="Check"/> at every loop iteration, goto, and method, local-function, accessor and lambda entry,
+/// and routes array lengths and BCL size arguments (count, capacity, ...) through <see cref="Size(int)"/>.
+/// Not part of the script API: scripts may not reference it (the confinement check rejects it).
+/// </summary>
+public static class ScriptBudget
+{
+    [ThreadStatic]
+    private static long deadlineTicks;
+
+    [ThreadStatic]
+    private static long allocationStart;
+
+    [ThreadStatic]
+    private static long allocationLimit;
+
+    [ThreadStatic]
+    private static long sizeLimit;
+
+    [ThreadStatic]
+    private static bool open;
+
+    /// <summary>Opens the budget for one hook call on this thread.</summary>
+    public static void Open(TimeSpan time, long allocationBytes, long maxElements)
+    {
+        deadlineTicks = Stopwatch.GetTimestamp() + (long)(time.TotalSeconds * Stopwatch.Frequency);
+        allocationStart = GC.GetAllocatedBytesForCurrentThread();
+        allocationLimit = allocationBytes;
+        sizeLimit = maxElements;
+        open = true;
+    }
+
+    /// <summary>Closes it (script code run outside a call, e.g. in a test, is then unchecked).</summary>
+    public static void Close() => open = false;
+
+    /// <summary>Throws <see cref="ScriptBudgetExceededException"/> when the open call is over budget.</summary>
+    public static void Check()
+    {
+        if (!open)
+        {
+            return;
+        }
+
+        if (Stopwatch.GetTimestamp() > deadlineTicks)
+        {
+            throw Stop(BudgetLimit.Time, "ran out of its time budget");
+        }
+
+        // Stops deep recursion before the stack overflows (which would kill the process).
+        if (!RuntimeHelpers.TryEnsureSufficientExecutionStack())
+        {
+            throw Stop(BudgetLimit.Stack, "recursed too deeply (the stack is nearly used up)");
+        }
+
+        if (GC.GetAllocatedBytesForCurrentThread() - allocationStart > allocationLimit)
+        {
+            throw Stop(BudgetLimit.Memory, $"allocated more than {allocationLimit / (1024 * 1024)} MiB");
+        }
+    }
+
+    /// <summary>An array length or a BCL size argument: checked against the element limit.</summary>
+    public static int Size(int n)
+    {
+        Check();
+        if (open && n > sizeLimit)
+        {
+            throw Stop(BudgetLimit.Memory, $"asked for {n:N0} elements (the limit is {sizeLimit:N0})");
+        }
+
+        return n;
+    }
+
+    /// <inheritdoc cref="Size(int)"/>
+    public static long Size(long n)
+    {
+        Check();
+        if (open && n > sizeLimit)
+        {
+            throw Stop(BudgetLimit.Memory, $"asked for {n:N0} elements (the limit is {sizeLimit:N0})");
+        }
+
+        return n;
+    }
+
+    // The budget stays open until the host closes it, so a loop in a finally block is stopped too.
+    private static ScriptBudgetExceededException Stop(BudgetLimit limit, string message) => new(limit, message);
+}
