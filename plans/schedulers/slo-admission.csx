@@ -1,6 +1,6 @@
 // SLO-aware admission: reject a request at arrival when it cannot meet the plan's TTFT target given the
-// queue it would join. Estimate: the least-loaded prefill instance must compute its queued tokens plus the
-// request's uncached ones, in steps of at most StepTokenCapacity tokens, each as long as its recent steps.
+// queue it would join. Estimate: the prefill instance the default routing picks must compute its queued
+// tokens plus the request's uncached ones, in steps of at most StepTokenCapacity tokens, each as long as its recent steps.
 // Turning hopeless requests away keeps the queues short, so under overload the admitted requests meet the
 // SLO (goodput holds) instead of every request waiting past it. No step observed yet: admit.
 using MoePlan.Scheduling;
@@ -9,7 +9,7 @@ class SloAdmission : Scheduler
 {
     public override bool Admit(IRequestView request, IClusterState cluster)
     {
-        var target = cluster.Prefill.OrderBy(p => p.QueuedTokens).First();
+        var target = cluster.Prefill[cluster.Defaults.ChoosePrefill(request)];
         if (double.IsNaN(cluster.TtftSloMilliseconds) || target.RecentStepMilliseconds.Count == 0)
         {
             return true;

@@ -27,7 +27,7 @@ public sealed record ScriptLoad(CompiledScheduler? Script, IReadOnlyList<Diagnos
 public static class SchedulerScriptCompiler
 {
     /// <summary>Bumped when the checks or the instrumentation change, so old cached images are not reused.</summary>
-    internal const int InstrumentationVersion = 1;
+    internal const int InstrumentationVersion = 2;
 
     public static ScriptLoad Load(string path, string? cacheDirectory = null)
     {
@@ -126,7 +126,10 @@ public static class SchedulerScriptCompiler
             .WithMetadataResolver(NoReferences.Instance)
             .WithSourceResolver(NoSources.Instance)
             .WithAllowUnsafe(false)
-            .WithOptimizationLevel(OptimizationLevel.Release)
+            // Not optimised: an optimised loop in a finally block that never exits, run while the budget's stop
+            // unwinds, crashes the .NET 10 runtime (a segfault, reproduced in plain C# built in Release; Debug
+            // builds do not crash). Costs per-call speed (docs/benchmarks.md).
+            .WithOptimizationLevel(OptimizationLevel.Debug)
             .WithEmitDebugInformation(true)
             .WithFilePath(path);
 

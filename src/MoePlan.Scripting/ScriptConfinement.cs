@@ -40,7 +40,7 @@ internal sealed class ScriptConfinement
     private readonly IAssemblySymbol script;
     private readonly string path;
     private readonly List<Diagnostic> diagnostics = [];
-    private readonly HashSet<int> reported = [];
+    private readonly HashSet<string> reported = [];
 
     private ScriptConfinement(SemanticModel model, string path)
     {
@@ -211,8 +211,8 @@ internal sealed class ScriptConfinement
 
     private void Report(Diagnostic d, int position)
     {
-        // One diagnostic per position: a node and its parts often bind to the same forbidden symbol.
-        if (reported.Add(position))
+        // Once per position and once per message and line: a node and its parts often bind to the same forbidden symbol.
+        if (reported.Add(position.ToString(System.Globalization.CultureInfo.InvariantCulture)) && reported.Add(d.Span!.Value.Line + ":" + d.Message))
         {
             diagnostics.Add(d);
         }
