@@ -28,6 +28,7 @@ internal sealed class ScriptConfinement
         "Action", "Action`1", "Action`2", "Action`3", "Action`4", "Func`1", "Func`2", "Func`3", "Func`4", "Func`5",
         "Predicate`1", "Comparison`1", "Converter`2",
         "Exception", "ArgumentException", "ArgumentOutOfRangeException", "InvalidOperationException", "NotSupportedException", "NotImplementedException",
+        "ArithmeticException", "OverflowException", "DivideByZeroException", "IndexOutOfRangeException", "FormatException",
     ];
 
     /// <summary>Members of allowed types that still reach reflection.</summary>

@@ -1,3 +1,4 @@
+using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Plan;
 using MoePlan.Runtime.Proxy;
 using MoePlan.Scripting;
@@ -46,12 +47,12 @@ internal sealed class ScriptedPolicies
             return new ScriptedPolicies(registry, options.ComparePolicies ? registry.Names : [options.Policy ?? plan.Proxy.Policy.Value], null);
         }
 
-        if (!File.Exists(script))
+        if (options.Scheduler is not null && !File.Exists(script))
         {
             throw new CliUsageException($"cannot read scheduler script '{script}': no such file");
         }
 
-        var load = SchedulerScriptCompiler.Load(script);
+        var load = Load(script, plan);
         if (load.Script is not { } compiled)
         {
             DiagnosticPrinter.WriteText(stderr, load.Diagnostics);
@@ -67,6 +68,26 @@ internal sealed class ScriptedPolicies
             return policy;
         });
         return policies;
+    }
+
+    /// <summary>
+    /// <c>moeplan check</c>: compiles and checks the plan's script (from the cache when unchanged); its
+    /// diagnostics, empty when the plan names no script or the script is fine.
+    /// </summary>
+    public static IReadOnlyList<Diagnostic> CheckPlanScript(string file, DeploymentPlan plan) =>
+        plan.Proxy.ScriptPath is { } planScript
+            ? Load(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(file))!, planScript.Value), plan).Diagnostics
+            : [];
+
+    /// <summary>The script compiled or from the cache; a plan's script that is missing is MP4008 at the plan's line.</summary>
+    private static ScriptLoad Load(string script, DeploymentPlan plan)
+    {
+        if (!File.Exists(script) && plan.Proxy.ScriptPath is { } named)
+        {
+            return new ScriptLoad(null, [DiagnosticCodes.ScriptNotFound.Create(named.Span, named.Value, "no such file (paths are relative to the plan's folder)")], false);
+        }
+
+        return SchedulerScriptCompiler.Load(script);
     }
 
     /// <summary>Prints a stopped hook (the run ends with exit 1).</summary>

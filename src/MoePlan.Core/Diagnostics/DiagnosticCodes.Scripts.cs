@@ -27,6 +27,9 @@ public static partial class DiagnosticCodes
     public static readonly DiagnosticDescriptor ScriptNoScheduler = new(
         "MP4007", DiagnosticSeverity.Error, "Script makes no scheduler", "the script must end with an expression that makes the scheduler, e.g. `new MyScheduler()`, of a class deriving from MoePlan.Scheduling.Scheduler");
 
+    public static readonly DiagnosticDescriptor ScriptNotFound = new(
+        "MP4008", DiagnosticSeverity.Error, "Script file not found", "cannot read the scheduler script '{0}': {1}");
+
     public static readonly DiagnosticDescriptor ScriptHookOverBudget = new(
         "MP4020", DiagnosticSeverity.Error, "Script hook stopped", "{0} {1} (budget per call: {2}); the run is stopped");
 

@@ -215,7 +215,7 @@ public sealed class ServingScenarioTests
     public void Policies_not_built_give_a_clear_error()
     {
         Assert.False(RoutingPolicies.TryCreate("script", out _, out var error));
-        Assert.Contains("not in the serving simulation yet", error, StringComparison.Ordinal);
+        Assert.Contains("a script policy needs its file", error, StringComparison.Ordinal);
         Assert.False(RoutingPolicies.TryCreate("random", out _, out error));
         Assert.Contains("unknown proxy policy 'random'", error, StringComparison.Ordinal);
         // Every name the DSL accepts is built.
