@@ -64,43 +64,25 @@ internal sealed class BudgetInstrumenter(SemanticModel model) : CSharpSyntaxRewr
     public override SyntaxNode? VisitGotoStatement(GotoStatementSyntax node) => Prepend((StatementSyntax)base.VisitGotoStatement(node)!);
 
     // Entries: a check per call (time, and the stack before deep recursion overflows it).
-    public override SyntaxNode? VisitMethodDeclaration(MethodDeclarationSyntax node)
-    {
-        var v = (MethodDeclarationSyntax)base.VisitMethodDeclaration(node)!;
-        return v.Body is { } b ? v.WithBody(Prepend(b))
-            : v.ExpressionBody is { } e ? v.WithBody(AsBlock(e, IsVoid(v.ReturnType), v.SemicolonToken)).WithExpressionBody(null).WithSemicolonToken(default)
+    public override SyntaxNode? VisitMethodDeclaration(MethodDeclarationSyntax node) =>
+        Entry((MethodDeclarationSyntax)base.VisitMethodDeclaration(node)!, IsVoid(node.ReturnType));
+
+    public override SyntaxNode? VisitConstructorDeclaration(ConstructorDeclarationSyntax node) => Entry((BaseMethodDeclarationSyntax)base.VisitConstructorDeclaration(node)!, true);
+
+    public override SyntaxNode? VisitOperatorDeclaration(OperatorDeclarationSyntax node) => Entry((BaseMethodDeclarationSyntax)base.VisitOperatorDeclaration(node)!, false);
+
+    public override SyntaxNode? VisitConversionOperatorDeclaration(ConversionOperatorDeclarationSyntax node) => Entry((BaseMethodDeclarationSyntax)base.VisitConversionOperatorDeclaration(node)!, false);
+
+    private static BaseMethodDeclarationSyntax Entry(BaseMethodDeclarationSyntax v, bool returnsVoid) =>
+        v.Body is { } b ? v.WithBody(Prepend(b))
+            : v.ExpressionBody is { } e ? v.WithBody(AsBlock(e, returnsVoid, v.SemicolonToken)).WithExpressionBody(null).WithSemicolonToken(default)
             : v;
-    }
 
     public override SyntaxNode? VisitLocalFunctionStatement(LocalFunctionStatementSyntax node)
     {
         var v = (LocalFunctionStatementSyntax)base.VisitLocalFunctionStatement(node)!;
         return v.Body is { } b ? v.WithBody(Prepend(b))
             : v.ExpressionBody is { } e ? v.WithBody(AsBlock(e, IsVoid(v.ReturnType), v.SemicolonToken)).WithExpressionBody(null).WithSemicolonToken(default)
-            : v;
-    }
-
-    public override SyntaxNode? VisitConstructorDeclaration(ConstructorDeclarationSyntax node)
-    {
-        var v = (ConstructorDeclarationSyntax)base.VisitConstructorDeclaration(node)!;
-        return v.Body is { } b ? v.WithBody(Prepend(b))
-            : v.ExpressionBody is { } e ? v.WithBody(AsBlock(e, true, v.SemicolonToken)).WithExpressionBody(null).WithSemicolonToken(default)
-            : v;
-    }
-
-    public override SyntaxNode? VisitOperatorDeclaration(OperatorDeclarationSyntax node)
-    {
-        var v = (OperatorDeclarationSyntax)base.VisitOperatorDeclaration(node)!;
-        return v.Body is { } b ? v.WithBody(Prepend(b))
-            : v.ExpressionBody is { } e ? v.WithBody(AsBlock(e, false, v.SemicolonToken)).WithExpressionBody(null).WithSemicolonToken(default)
-            : v;
-    }
-
-    public override SyntaxNode? VisitConversionOperatorDeclaration(ConversionOperatorDeclarationSyntax node)
-    {
-        var v = (ConversionOperatorDeclarationSyntax)base.VisitConversionOperatorDeclaration(node)!;
-        return v.Body is { } b ? v.WithBody(Prepend(b))
-            : v.ExpressionBody is { } e ? v.WithBody(AsBlock(e, false, v.SemicolonToken)).WithExpressionBody(null).WithSemicolonToken(default)
             : v;
     }
 
@@ -116,28 +98,18 @@ internal sealed class BudgetInstrumenter(SemanticModel model) : CSharpSyntaxRewr
     public override SyntaxNode? VisitPropertyDeclaration(PropertyDeclarationSyntax node)
     {
         var v = (PropertyDeclarationSyntax)base.VisitPropertyDeclaration(node)!;
-        if (v.ExpressionBody is not { } e)
-        {
-            return v;
-        }
-
-        var getter = AccessorDeclaration(SyntaxKind.GetAccessorDeclaration, AsBlock(e, false, default));
-        return v.WithExpressionBody(null).WithSemicolonToken(default)
-            .WithAccessorList(AccessorList(Token(SyntaxKind.OpenBraceToken), SingletonList(getter), Token(SyntaxKind.CloseBraceToken).WithTrailingTrivia(v.SemicolonToken.TrailingTrivia)));
+        return v.ExpressionBody is { } e ? v.WithExpressionBody(null).WithSemicolonToken(default).WithAccessorList(Getter(e, v.SemicolonToken)) : v;
     }
 
     public override SyntaxNode? VisitIndexerDeclaration(IndexerDeclarationSyntax node)
     {
         var v = (IndexerDeclarationSyntax)base.VisitIndexerDeclaration(node)!;
-        if (v.ExpressionBody is not { } e)
-        {
-            return v;
-        }
-
-        var getter = AccessorDeclaration(SyntaxKind.GetAccessorDeclaration, AsBlock(e, false, default));
-        return v.WithExpressionBody(null).WithSemicolonToken(default)
-            .WithAccessorList(AccessorList(Token(SyntaxKind.OpenBraceToken), SingletonList(getter), Token(SyntaxKind.CloseBraceToken).WithTrailingTrivia(v.SemicolonToken.TrailingTrivia)));
+        return v.ExpressionBody is { } e ? v.WithExpressionBody(null).WithSemicolonToken(default).WithAccessorList(Getter(e, v.SemicolonToken)) : v;
     }
+
+    /// <summary><c>=&gt; e;</c> of a property or indexer as <c>{ get { Check(); return e; } }</c>.</summary>
+    private static AccessorListSyntax Getter(ArrowExpressionClauseSyntax e, SyntaxToken semicolon) =>
+        AccessorList(Token(SyntaxKind.OpenBraceToken), SingletonList(AccessorDeclaration(SyntaxKind.GetAccessorDeclaration, AsBlock(e, false, default))), Token(SyntaxKind.CloseBraceToken).WithTrailingTrivia(semicolon.TrailingTrivia));
 
     public override SyntaxNode? VisitSimpleLambdaExpression(SimpleLambdaExpressionSyntax node) => Lambda(node, base.VisitSimpleLambdaExpression(node));
 

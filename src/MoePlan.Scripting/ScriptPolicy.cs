@@ -51,27 +51,14 @@ public sealed class ScriptPolicy(CompiledScheduler script, ScriptBudgetOptions b
     {
         var state = (ISchedulingState)view;
         var r = state.View(request);
-        if (Instance() is { } s)
+        if (TryCall(nameof(Scheduler.ChoosePrefill), (r, state.Cluster), static (s, a) => s.ChoosePrefill(a.r, a.Cluster), out int p))
         {
-            ScriptBudget.Open(budget.PerCall, budget.AllocationBytes, budget.MaxElements);
-            try
+            if (p >= 0 && p < view.PrefillInstances)
             {
-                int p = s.ChoosePrefill(r, state.Cluster);
-                if (p >= 0 && p < view.PrefillInstances)
-                {
-                    return p;
-                }
+                return p;
+            }
 
-                Fail(BadDecision(nameof(Scheduler.ChoosePrefill), p, $"there are {view.PrefillInstances} prefill instances (0 to {view.PrefillInstances - 1})"));
-            }
-            catch (Exception e) when (e is not SchedulerHookException)
-            {
-                Fail(Failure(nameof(Scheduler.ChoosePrefill), e));
-            }
-            finally
-            {
-                ScriptBudget.Close();
-            }
+            Fail(BadDecision(nameof(Scheduler.ChoosePrefill), p, $"there are {view.PrefillInstances} prefill instances (0 to {view.PrefillInstances - 1})"));
         }
 
         return state.Cluster.Defaults.ChoosePrefill(r);
@@ -81,55 +68,23 @@ public sealed class ScriptPolicy(CompiledScheduler script, ScriptBudgetOptions b
     {
         var state = (ISchedulingState)view;
         var r = state.View(request);
-        if (Instance() is { } s)
+        if (TryCall(nameof(Scheduler.ChooseDecode), (r, state.Cluster), static (s, a) => s.ChooseDecode(a.r, a.Cluster), out int d))
         {
-            ScriptBudget.Open(budget.PerCall, budget.AllocationBytes, budget.MaxElements);
-            try
+            if (d == -1 || (d >= 0 && d < view.DecodeInstances && view.DecodeHasRoom(d, request)))
             {
-                int d = s.ChooseDecode(r, state.Cluster);
-                if (d == -1 || (d >= 0 && d < view.DecodeInstances && view.DecodeHasRoom(d, request)))
-                {
-                    return d;
-                }
+                return d;
+            }
 
-                Fail(BadDecision(nameof(Scheduler.ChooseDecode), d, d >= 0 && d < view.DecodeInstances
-                    ? $"decode instance {d} has no room for the request (return -1 to let it wait)"
-                    : $"there are {view.DecodeInstances} decode instances (0 to {view.DecodeInstances - 1}, or -1 to wait)"));
-            }
-            catch (Exception e) when (e is not SchedulerHookException)
-            {
-                Fail(Failure(nameof(Scheduler.ChooseDecode), e));
-            }
-            finally
-            {
-                ScriptBudget.Close();
-            }
+            Fail(BadDecision(nameof(Scheduler.ChooseDecode), d, d >= 0 && d < view.DecodeInstances
+                ? $"decode instance {d} has no room for the request (return -1 to let it wait)"
+                : $"there are {view.DecodeInstances} decode instances (0 to {view.DecodeInstances - 1}, or -1 to wait)"));
         }
 
         return state.Cluster.Defaults.ChooseDecode(r);
     }
 
-    public bool Admit(RequestState request, ISchedulingState state)
-    {
-        if (Instance() is { } s)
-        {
-            ScriptBudget.Open(budget.PerCall, budget.AllocationBytes, budget.MaxElements);
-            try
-            {
-                return s.Admit(state.View(request), state.Cluster);
-            }
-            catch (Exception e) when (e is not SchedulerHookException)
-            {
-                Fail(Failure(nameof(Scheduler.Admit), e));
-            }
-            finally
-            {
-                ScriptBudget.Close();
-            }
-        }
-
-        return true;
-    }
+    public bool Admit(RequestState request, ISchedulingState state) =>
+        !TryCall(nameof(Scheduler.Admit), (state.View(request), state.Cluster), static (s, a) => s.Admit(a.Item1, a.Cluster), out bool admit) || admit;
 
     public void Prioritize(int prefill, IReadOnlyList<RequestState> waiting, ISchedulingState state, Span<double> priorities)
     {
@@ -140,40 +95,59 @@ public sealed class ScriptPolicy(CompiledScheduler script, ScriptBudgetOptions b
         }
 
         var queue = new QueueView(prefill, views, state.Cluster.NowMilliseconds);
-        if (Instance() is { } s)
+        var values = new double[views.Length];
+        // One budget for the whole queue: the ordering is one decision.
+        if (TryCall(nameof(Scheduler.PrefillPriority), (views, queue, state.Cluster, values), static (s, a) =>
+            {
+                for (int i = 0; i < a.views.Length; i++)
+                {
+                    a.values[i] = s.PrefillPriority(a.views[i], a.queue, a.Cluster);
+                }
+
+                return true;
+            }, out _))
         {
-            ScriptBudget.Open(budget.PerCall, budget.AllocationBytes, budget.MaxElements);
-            try
+            if (!values.Any(double.IsNaN))
             {
-                // One budget for the whole queue: the ordering is one decision.
-                bool ordered = true;
-                for (int i = 0; i < views.Length && ordered; i++)
-                {
-                    double x = s.PrefillPriority(views[i], queue, state.Cluster);
-                    ordered = !double.IsNaN(x);
-                    priorities[i] = x;
-                }
+                values.CopyTo(priorities);
+                return;
+            }
 
-                if (ordered)
-                {
-                    return;
-                }
-
-                Fail(BadDecision(nameof(Scheduler.PrefillPriority), double.NaN, "a priority must be a number (NaN cannot be ordered)"));
-            }
-            catch (Exception e) when (e is not SchedulerHookException)
-            {
-                Fail(Failure(nameof(Scheduler.PrefillPriority), e));
-            }
-            finally
-            {
-                ScriptBudget.Close();
-            }
+            Fail(BadDecision(nameof(Scheduler.PrefillPriority), double.NaN, "a priority must be a number (NaN cannot be ordered)"));
         }
 
         for (int i = 0; i < views.Length; i++)
         {
             priorities[i] = state.Cluster.Defaults.PrefillPriority(views[i], queue);
+        }
+    }
+
+    /// <summary>
+    /// One hook call within the budget: true with its value, or false when it failed under fallback (a failure
+    /// without fallback throws <see cref="SchedulerHookException"/>) or the script is disabled.
+    /// </summary>
+    private bool TryCall<TArgs, T>(string hook, TArgs args, Func<Scheduler, TArgs, T> call, out T value)
+    {
+        value = default!;
+        if (Instance() is not { } s)
+        {
+            return false;
+        }
+
+        ScriptBudget.Open(budget.PerCall, budget.AllocationBytes, budget.MaxElements);
+        try
+        {
+            value = call(s, args);
+            return true;
+        }
+        catch (Exception e) when (e is not SchedulerHookException)
+        {
+            Fail(Failure(hook, e));
+            return false;
+        }
+        finally
+        {
+            ScriptBudget.Close();
         }
     }
 

@@ -52,6 +52,16 @@ public static class ScriptBudget
     [ThreadStatic]
     private static long stackBase;
 
+    [ThreadStatic]
+    private static int checks;
+
+    /// <summary>
+    /// The clock is read at every 16th check (it costs tens of ns, a hot loop's iteration a few): a runaway loop
+    /// is stopped 16 iterations later at most. The allocation counter is read at every check, as 16 iterations
+    /// can allocate without bound (a string doubling itself).
+    /// </summary>
+    private const int SampleMask = 15;
+
     /// <summary>
     /// Stack a hook call may use: 1 MiB, an eighth of the main thread's 8 MiB default. An assumption: a scheduling
     /// decision needs a few frames; deeper is runaway recursion, stopped long before the stack overflows.
@@ -80,15 +90,15 @@ public static class ScriptBudget
             return;
         }
 
-        if (Stopwatch.GetTimestamp() > deadlineTicks)
-        {
-            throw Stop(BudgetLimit.Time, "ran out of its time budget");
-        }
-
         // Stops deep recursion before the stack overflows (which would kill the process); the stack grows down.
         if (stackBase - StackAddress() > StackBytes || !RuntimeHelpers.TryEnsureSufficientExecutionStack())
         {
             throw Stop(BudgetLimit.Stack, "recursed too deeply (the stack is nearly used up)");
+        }
+
+        if ((++checks & SampleMask) == 0)
+        {
+            CheckClock();
         }
 
         if (GC.GetAllocatedBytesForCurrentThread() - allocationStart > allocationLimit)
@@ -97,10 +107,23 @@ public static class ScriptBudget
         }
     }
 
+    private static void CheckClock()
+    {
+        if (Stopwatch.GetTimestamp() > deadlineTicks)
+        {
+            throw Stop(BudgetLimit.Time, "ran out of its time budget");
+        }
+    }
+
     /// <summary>An array length or a BCL size argument: checked against the element limit.</summary>
     public static int Size(int n)
     {
         Check();
+        if (open)
+        {
+            CheckClock();
+        }
+
         if (open && n > sizeLimit)
         {
             throw Stop(BudgetLimit.Memory, $"asked for {n:N0} elements (the limit is {sizeLimit:N0})");
@@ -113,6 +136,11 @@ public static class ScriptBudget
     public static long Size(long n)
     {
         Check();
+        if (open)
+        {
+            CheckClock();
+        }
+
         if (open && n > sizeLimit)
         {
             throw Stop(BudgetLimit.Memory, $"asked for {n:N0} elements (the limit is {sizeLimit:N0})");
