@@ -27,7 +27,7 @@ public sealed record ScriptLoad(CompiledScheduler? Script, IReadOnlyList<Diagnos
 public static class SchedulerScriptCompiler
 {
     /// <summary>Bumped when the checks or the instrumentation change, so old cached images are not reused.</summary>
-    internal const int InstrumentationVersion = 2;
+    internal const int InstrumentationVersion = 3;
 
     public static ScriptLoad Load(string path, string? cacheDirectory = null)
     {

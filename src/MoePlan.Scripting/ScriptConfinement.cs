@@ -87,6 +87,10 @@ internal sealed class ScriptConfinement
             case LockStatementSyntax:
                 Construct(node, "lock (threads)");
                 return;
+            case DestructorDeclarationSyntax:
+                // The GC's finalizer thread would run it outside every hook call, so outside the budget.
+                Construct(node, "a finalizer");
+                return;
             case AwaitExpressionSyntax:
                 Construct(node, "await (tasks)");
                 return;

@@ -116,21 +116,7 @@ public static class ScriptBudget
     }
 
     /// <summary>An array length or a BCL size argument: checked against the element limit.</summary>
-    public static int Size(int n)
-    {
-        Check();
-        if (open)
-        {
-            CheckClock();
-        }
-
-        if (open && n > sizeLimit)
-        {
-            throw Stop(BudgetLimit.Memory, $"asked for {n:N0} elements (the limit is {sizeLimit:N0})");
-        }
-
-        return n;
-    }
+    public static int Size(int n) => (int)Size((long)n);
 
     /// <inheritdoc cref="Size(int)"/>
     public static long Size(long n)
