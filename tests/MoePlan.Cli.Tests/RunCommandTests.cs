@@ -95,7 +95,7 @@ public sealed class RunCommandTests
     {
         var (code, _, error) = CliRunner.Run("run", Tiny, "--policy", "script");
         Assert.Equal(2, code);
-        Assert.Contains("'script' is not in the serving simulation yet", error, StringComparison.Ordinal);
+        Assert.Contains("a script policy needs its file", error, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
         (code, _, error) = CliRunner.Run("run", Tiny, "--policy", "random");
         Assert.Equal(2, code);

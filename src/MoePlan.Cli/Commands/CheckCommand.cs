@@ -40,7 +40,14 @@ internal static class CheckCommand
                 return ExitCodes.UsageOrIo;
             }
 
-            results.Add(PlanCompiler.Compile(file, resolver));
+            var result = PlanCompiler.Compile(file, resolver);
+            // A plan whose policy is a scheduler script: the script is compiled and checked too (MP4xxx).
+            if (result.Plan is { } plan && ScriptedPolicies.CheckPlanScript(file, plan) is { Count: > 0 } scriptDiagnostics)
+            {
+                result = result with { Diagnostics = result.Diagnostics.AddRange(scriptDiagnostics) };
+            }
+
+            results.Add(result);
         }
 
         if (format == "json")

@@ -10,6 +10,7 @@ using MoePlan.Runtime.Emulator;
 using MoePlan.Runtime.Moe;
 using MoePlan.Runtime.Proxy;
 using MoePlan.Runtime.Simulation;
+using MoePlan.Scripting;
 using Spectre.Console;
 
 namespace MoePlan.Cli.Commands;
@@ -39,6 +40,8 @@ internal static class RunCommand
         traceFormat.AcceptOnlyFromAmong("mooncake", "azure");
         var policy = new Option<string?>("--policy") { Description = $"Proxy policy instead of the plan's: {string.Join(", ", RoutingPolicies.Built)}." };
         var compare = new Option<bool>("--compare-policies") { Description = "Serve the same arrivals with every built policy and print one table." };
+        var scheduler = new Option<string?>("--scheduler") { Description = "Serve with this C# scheduler script (.csx) instead of the plan's policy; with --compare-policies, an extra row (docs/scheduler-scripts.md)." };
+        var schedulerFallback = new Option<bool>("--scheduler-fallback") { Description = "A script hook that fails or runs over its budget takes the default policy's decision instead of ending the run." };
         var maxRequests = new Option<int?>("--max-requests") { Description = "Serve at most N requests (the first N of a trace)." };
         var proxyWorkers = new Option<int?>("--proxy-workers") { Description = "Proxy worker processes instead of the plan's (proxy { workers N }; default 1)." };
         var workerState = new Option<string?>("--worker-state") { Description = "How proxy workers see the deployment: shared (one master, Omni Proxy) or independent (each its own view, plain nginx)." };
@@ -65,6 +68,7 @@ internal static class RunCommand
               moeplan run plans/deepseek-v3-h800.moe --max-requests 2000 --format json
               moeplan run plans/qwen1.5-moe-tiny.moe --trace plans/data/mooncake_synthetic_trace.jsonl --compare-policies
               moeplan run plans/deepseek-v3-h800.moe --proxy-workers 4 --worker-state independent --report out/run
+              moeplan run plans/qwen1.5-moe-scripted.moe --scheduler plans/schedulers/shortest-prefill-first.csx --compare-policies
               moeplan run plans/deepseek-v3-h800.moe --functional
               moeplan run plans/qwen1.5-moe-tiny.moe --functional --seed 3 --format json
             """)
@@ -76,6 +80,8 @@ internal static class RunCommand
             traceFormat,
             policy,
             compare,
+            scheduler,
+            schedulerFallback,
             maxRequests,
             proxyWorkers,
             workerState,
@@ -85,7 +91,7 @@ internal static class RunCommand
         };
         command.SetAction(parse =>
         {
-            var options = new ServingOptions(parse.GetValue(trace), parse.GetValue(traceFormat), parse.GetValue(policy), parse.GetValue(compare), parse.GetValue(maxRequests), parse.GetValue(seed))
+            var options = new ServingOptions(parse.GetValue(trace), parse.GetValue(traceFormat), parse.GetValue(policy), parse.GetValue(compare), parse.GetValue(maxRequests), parse.GetValue(seed), parse.GetValue(scheduler), parse.GetValue(schedulerFallback))
             {
                 ProxyWorkers = parse.GetValue(proxyWorkers),
                 WorkerState = parse.GetValue(workerState),
@@ -100,7 +106,7 @@ internal static class RunCommand
     }
 
     /// <summary>Options of the serving simulation.</summary>
-    internal sealed record ServingOptions(string? Trace, string? TraceFormat, string? Policy, bool ComparePolicies, int? MaxRequests, int? Seed)
+    internal sealed record ServingOptions(string? Trace, string? TraceFormat, string? Policy, bool ComparePolicies, int? MaxRequests, int? Seed, string? Scheduler = null, bool SchedulerFallback = false)
     {
         public int? ProxyWorkers { get; init; }
 
@@ -205,10 +211,14 @@ internal static class RunCommand
             throw new CliUsageException($"cannot read the plan's trace '{planTrace.Path}': no such file");
         }
 
-        var policyNames = options.ComparePolicies ? RoutingPolicies.Built : [options.Policy ?? plan.Proxy.Policy.Value];
         if (options.ComparePolicies && options.Policy is not null)
         {
             throw new CliUsageException("give --policy or --compare-policies, not both");
+        }
+
+        if (ScriptedPolicies.Resolve(file, plan, options, stderr) is not { } policies)
+        {
+            return ExitCodes.Diagnostics;
         }
 
         var runs = new List<ServingMetrics>();
@@ -225,15 +235,20 @@ internal static class RunCommand
             },
         };
         var progress = ShowsProgress(format, stdout) ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : null;
-        foreach (var name in policyNames)
+        foreach (var name in policies.Names)
         {
-            if (!RoutingPolicies.TryCreate(name, out _, out var error))
+            // Independent workers each hold their own policy state: one policy object per worker.
+            var workerPolicies = new IRoutingPolicy[config.ProxyWorkers];
+            for (int w = 0; w < workerPolicies.Length; w++)
             {
-                throw new CliUsageException($"{file}: {error}");
+                if (!policies.Registry.TryCreate(name, out var created, out var error))
+                {
+                    throw new CliUsageException($"{file}: {error}");
+                }
+
+                workerPolicies[w] = created!;
             }
 
-            // Independent workers each hold their own policy state.
-            var policies = Enumerable.Range(0, config.ProxyWorkers).Select(_ => RoutingPolicies.Create(name)).ToArray();
             var diagnostics = new List<Diagnostic>();
             SimulationResult sim;
             try
@@ -241,12 +256,16 @@ internal static class RunCommand
                 var read = new TraceReadProgress();
                 var arrivals = ServingRun.Arrivals(plan, Path.GetDirectoryName(Path.GetFullPath(file))!, trace, options.MaxRequests, options.Seed, diagnostics, read);
                 sim = progress is null
-                    ? ServingRun.Simulate(config, plan, result.Cost, policies, arrivals)
-                    : SimulateWithProgress(progress, name, config, plan, result.Cost, policies, arrivals, read, ExpectedRequests(plan, trace, options));
+                    ? ServingRun.Simulate(config, plan, result.Cost, workerPolicies, arrivals)
+                    : SimulateWithProgress(progress, name, config, plan, result.Cost, workerPolicies, arrivals, read, ExpectedRequests(plan, trace, options));
             }
             catch (ArgumentException e)
             {
                 throw new CliUsageException($"{file}: {e.Message}");
+            }
+            catch (SchedulerHookException e)
+            {
+                return ScriptedPolicies.Stopped(file, e, stderr);
             }
 
             if (diagnostics.Any(d => d.IsError))
@@ -285,6 +304,7 @@ internal static class RunCommand
             stdout.WriteLine($"  report: {written} (summary.json, latency CDFs and queue lengths as PNG, SVG and CSV)");
         }
 
+        policies.ReportFallbacks(stderr);
         return ExitCodes.Ok;
     }
 
@@ -331,7 +351,7 @@ internal static class RunCommand
     [
         "tokenisation",
         "APC lookup",
-        "parallel mode: waiting for a decode slot",
+        "waiting in the proxy (upstream caps, parallel-mode decode slot)",
         "prefill queue",
         "batch hand-over (none in the model)",
         "prefill steps",
@@ -361,7 +381,7 @@ internal static class RunCommand
     {
         stdout.WriteLine(Describe(file, plan, c, m));
         WriteDeployment(stdout, c);
-        stdout.WriteLine($"  requests: {m.Arrived:N0} arrived, {m.Completed:N0} completed, {m.Rejected:N0} rejected (prompt + output larger than a decode instance's KV), over {F(m.DurationSeconds, "0.###")} s");
+        stdout.WriteLine($"  requests: {m.Arrived:N0} arrived, {m.Completed:N0} completed, {m.Rejected:N0} rejected (larger than a decode instance's KV, or not admitted by the policy), over {F(m.DurationSeconds, "0.###")} s");
         var table = new Table().AddColumns("latency (ms)", "p50", "p90", "p99", "mean");
         foreach (var (name, s) in new[] { ("TTFT", m.TtftMilliseconds), ("TPOT", m.TpotMilliseconds), ("end to end", m.E2eMilliseconds) })
         {

@@ -45,6 +45,7 @@ public interface IRoutingPolicy
     /// <summary>Order prefill queues by Omni's weight (short and long-waiting first) rather than first come, first served.</summary>
     bool WeightedPrefillQueue { get; }
 
+    /// <summary>A prefill instance, or -1 to hold the request at the proxy until a prefill step ends (Omni Proxy with every upstream at its caps).</summary>
     int ChoosePrefill(RequestState request, IClusterView view);
 
     /// <summary>A decode instance with room, or -1 when none has room (the request waits).</summary>

@@ -6,8 +6,8 @@ public static class RoutingPolicies
     /// <summary>Policies the serving simulation has, in the order <c>--compare-policies</c> prints them.</summary>
     public static readonly IReadOnlyList<string> Built = ["omni", "round-robin", "least-load", "cache-aware", "global-proxy", "kv-cost"];
 
-    /// <summary>Names the DSL accepts that the simulation does not have yet (C# script policies).</summary>
-    public static readonly IReadOnlyList<string> NotBuilt = ["script"];
+    /// <summary>The DSL's name for a C# scheduler script (<c>policy script "x.csx"</c>); MoePlan.Scripting makes those policies.</summary>
+    public const string Script = "script";
 
     public static bool TryCreate(string name, out IRoutingPolicy? policy, out string? error)
     {
@@ -23,8 +23,8 @@ public static class RoutingPolicies
         };
         error = policy is not null
             ? null
-            : NotBuilt.Contains(name)
-                ? $"the proxy policy '{name}' is not in the serving simulation yet; built: {string.Join(", ", Built)}"
+            : name == Script
+                ? $"a script policy needs its file: `policy script \"x.csx\"` in the plan or --scheduler FILE.csx; built: {string.Join(", ", Built)}"
                 : $"unknown proxy policy '{name}'; built: {string.Join(", ", Built)}";
         return policy is not null;
     }
@@ -83,7 +83,7 @@ public static class RoutingPolicies
 /// Omni Proxy: prefill to the deepest APC match (from the engines' cached blocks), then fewest queued tokens,
 /// then fewest requests, skipping upstreams at their caps (a full step of queued tokens,
 /// <c>omni_proxy_max_batch_num_token</c> as the bundle sets it, or <see cref="PrefillMaxNumSeqs"/> requests); when
-/// every upstream is at its caps, the fewest queued tokens. Prefill queues ordered by
+/// every upstream is at its caps the request waits in the proxy (-1) until a prefill step ends. Prefill queues ordered by
 /// 0.8 (maxTok - tok) / maxTok + 0.2 waited / max(maxWait, 50 ms); decode to the instance with the fewest tokens
 /// among those with a free slot.
 /// </summary>
@@ -104,7 +104,12 @@ public sealed class OmniPolicy : IRoutingPolicy
             anyUnderCaps = UnderCaps(p, view);
         }
 
-        if (!view.ApcAware || !anyUnderCaps)
+        if (!anyUnderCaps)
+        {
+            return -1;
+        }
+
+        if (!view.ApcAware)
         {
             return RoutingPolicies.FewestPrefillTokens(view);
         }

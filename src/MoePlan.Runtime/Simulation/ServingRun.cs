@@ -75,11 +75,11 @@ public static class ServingRun
         Simulate(ServingConfig.FromPlan(plan), plan, cost, [policy], arrivals);
 
     /// <summary>Runs <paramref name="config"/> (the plan's, possibly overridden) with one policy object per proxy worker.</summary>
-    public static SimulationResult Simulate(ServingConfig config, DeploymentPlan plan, PlanCostResult? cost, IReadOnlyList<IRoutingPolicy> workerPolicies, IEnumerable<ArrivingRequest> arrivals, Action<SimulationProgress>? progress = null)
+    public static SimulationResult Simulate(ServingConfig config, DeploymentPlan plan, PlanCostResult? cost, IReadOnlyList<IRoutingPolicy> workerPolicies, IEnumerable<ArrivingRequest> arrivals, Action<SimulationProgress>? progress = null, bool retainRequests = false)
     {
         // The placement stage's imbalances when it ran; else the cost model's default.
         bool placed = cost?.Report is not null;
         var steps = new CostModelStepTimes(plan, placed ? cost!.PrefillImbalance : PlanCostModel.DefaultStaticImbalance, placed ? cost!.DecodeImbalance : PlanCostModel.DefaultStaticImbalance);
-        return new ServingSimulation(config, steps, workerPolicies) { Progress = progress }.Run(arrivals);
+        return new ServingSimulation(config, steps, workerPolicies, retainRequests) { Progress = progress }.Run(arrivals);
     }
 }

@@ -11,7 +11,7 @@ namespace MoePlan.Runtime.Simulation;
 /// transfer, decode instances with continuous batching, completion. Events are ordered by (time, kind,
 /// sequence number), so the same arrivals give the same result.
 /// </summary>
-public sealed class ServingSimulation : IClusterView
+public sealed partial class ServingSimulation : IClusterView
 {
     private readonly ServingConfig config;
     private readonly IStepTimes steps;
@@ -23,6 +23,9 @@ public sealed class ServingSimulation : IClusterView
     private readonly DecodeInstance[] decodes;
     private readonly PriorityQueue<Event, EventKey> events = new();
     private readonly Queue<RequestState> decodeWait = new();
+
+    /// <summary>Requests the proxy holds because every prefill upstream is at its caps, in arrival order.</summary>
+    private readonly List<RequestState> proxyHeld = [];
     private readonly bool retainRequests;
     private readonly List<RequestState> finished = [];
     private readonly List<RequestState> rejected = [];
@@ -171,13 +174,25 @@ public sealed class ServingSimulation : IClusterView
                     break;
             }
 
-            queues.Record(t, prefillWaiting, decodeWait.Count);
+            queues.Record(t, prefillWaiting + proxyHeld.Count, decodeWait.Count);
             if (Progress is not null && eventCount % ProgressEvents == 0)
             {
                 Progress(new SimulationProgress(arrived, figures.Completed + figures.Rejected, t));
             }
         }
 
+        // A policy that held requests while no prefill step was left to release them: never served.
+        foreach (var r in proxyHeld)
+        {
+            r.Rejected = true;
+            figures.AddRejected();
+            if (retainRequests)
+            {
+                rejected.Add(r);
+            }
+        }
+
+        proxyHeld.Clear();
         var prefillUsage = new InstanceUsage[prefills.Length];
         var decodeUsage = new InstanceUsage[decodes.Length];
         for (int i = 0; i < prefills.Length; i++)
@@ -226,6 +241,19 @@ public sealed class ServingSimulation : IClusterView
         if (r.DecodeTokens > config.DecodeTokenCap)
         {
             // Prompt plus output exceed a whole decode instance's KV: no instance can ever take it.
+            r.Rejected = true;
+            figures.AddRejected();
+            if (retainRequests)
+            {
+                rejected.Add(r);
+            }
+
+            return;
+        }
+
+        if (!Admit(r))
+        {
+            // The policy's admission hook turned it away.
             r.Rejected = true;
             figures.AddRejected();
             if (retainRequests)
@@ -293,7 +321,21 @@ public sealed class ServingSimulation : IClusterView
 
     private void RouteToPrefill(RequestState r, double t)
     {
+        if (!TryRouteToPrefill(r, t))
+        {
+            proxyHeld.Add(r);
+        }
+    }
+
+    /// <summary>Routes to the policy's prefill instance; false when the policy holds the request at the proxy (-1).</summary>
+    private bool TryRouteToPrefill(RequestState r, double t)
+    {
         int p = workerPolicies[r.Worker].ChoosePrefill(r, workerViews[r.Worker]);
+        if (p < 0)
+        {
+            return false;
+        }
+
         var instance = prefills[p];
         r.PrefillInstance = p;
         r.Stamp(LifecycleStage.PrefillWaiting, t);
@@ -306,7 +348,83 @@ public sealed class ServingSimulation : IClusterView
             instance.WorkerRequests[r.Worker]++;
             instance.WorkerQueuedTokens[r.Worker] += r.Request.InputTokens;
         }
+
         TryStartPrefill(p, t);
+        return true;
+    }
+
+    /// <summary>
+    /// The proxy's queue in the policy's prefill order: a script's priorities (queue -1), Omni's weight (waited
+    /// since the APC match), or arrival order. Ties by request id.
+    /// </summary>
+    private void OrderHeld(double t)
+    {
+        int n = proxyHeld.Count;
+        if (n < 2)
+        {
+            return;
+        }
+
+        var keys = new double[n];
+        if (policy is ISchedulingHooks hooks)
+        {
+            hooks.Prioritize(-1, proxyHeld, this, keys);
+        }
+        else if (policy.WeightedPrefillQueue)
+        {
+            double maxTok = 0, maxWait = 0;
+            foreach (var r in proxyHeld)
+            {
+                maxTok = Math.Max(maxTok, r.Request.InputTokens);
+                maxWait = Math.Max(maxWait, t - r.Stamp(LifecycleStage.ApcMatched));
+            }
+
+            for (int i = 0; i < n; i++)
+            {
+                keys[i] = OmniQueueWeight(proxyHeld[i].Request.InputTokens, maxTok, t - proxyHeld[i].Stamp(LifecycleStage.ApcMatched), maxWait);
+            }
+        }
+        else
+        {
+            return;
+        }
+
+        var order = new QueueEntry[n];
+        for (int i = 0; i < n; i++)
+        {
+            order[i] = new QueueEntry(-keys[i], proxyHeld[i].Request.Id, i);
+        }
+
+        Array.Sort(order);
+        var sorted = new RequestState[n];
+        for (int i = 0; i < n; i++)
+        {
+            sorted[i] = proxyHeld[order[i].Index];
+        }
+
+        proxyHeld.Clear();
+        proxyHeld.AddRange(sorted);
+    }
+
+    /// <summary>
+    /// A prefill step ended, so an upstream may be under its caps again: route held requests in arrival order.
+    /// With one shared view a hold means every upstream is at its caps, so the first hold ends the pass; each
+    /// independent worker has its own view, so every held request is asked.
+    /// </summary>
+    private void ReleaseHeld(double t)
+    {
+        OrderHeld(t);
+        int kept = 0;
+        for (int i = 0; i < proxyHeld.Count; i++)
+        {
+            var r = proxyHeld[i];
+            if ((kept > 0 && !independentWorkers) || !TryRouteToPrefill(r, t))
+            {
+                proxyHeld[kept++] = r;
+            }
+        }
+
+        proxyHeld.RemoveRange(kept, proxyHeld.Count - kept);
     }
 
     private void TryStartPrefill(int index, double t)
@@ -391,6 +509,12 @@ public sealed class ServingSimulation : IClusterView
         p.StepStart = t;
         p.Steps++;
         Push(EventKind.PrefillStepDone, t + dt, index, null);
+
+        // Its queued tokens went into the step: the instance may be under its token cap again.
+        if (proxyHeld.Count > 0)
+        {
+            ReleaseHeld(t);
+        }
     }
 
     /// <summary>First time in a batch: the prefix cache serves its leading blocks (at least one token is computed).</summary>
@@ -451,6 +575,11 @@ public sealed class ServingSimulation : IClusterView
             p.Order = new QueueEntry[n];
         }
 
+        if (OrderByPolicy(p))
+        {
+            return;
+        }
+
         if (!policy.WeightedPrefillQueue)
         {
             for (int i = 0; i < n; i++)
@@ -469,11 +598,10 @@ public sealed class ServingSimulation : IClusterView
             maxWait = Math.Max(maxWait, t - r.Stamp(LifecycleStage.PrefillWaiting));
         }
 
-        double waitScale = Math.Max(maxWait, 50);
         for (int i = 0; i < n; i++)
         {
             var r = p.Waiting[i];
-            double weight = (0.8 * (maxTok - r.Request.InputTokens) / maxTok) + (0.2 * (t - r.Stamp(LifecycleStage.PrefillWaiting)) / waitScale);
+            double weight = OmniQueueWeight(r.Request.InputTokens, maxTok, t - r.Stamp(LifecycleStage.PrefillWaiting), maxWait);
             p.Order[i] = new QueueEntry(-weight, r.Request.Id, i);
         }
 
@@ -485,6 +613,7 @@ public sealed class ServingSimulation : IClusterView
         var p = prefills[index];
         p.Busy = false;
         p.BusyMilliseconds += t - p.StepStart;
+        p.Recent.Add(t - p.StepStart);
         for (int i = 0; i < p.Batch.Count; i++)
         {
             var r = p.Batch[i];
@@ -500,6 +629,11 @@ public sealed class ServingSimulation : IClusterView
 
                 OnPrefillDone(r, t);
             }
+        }
+
+        if (proxyHeld.Count > 0)
+        {
+            ReleaseHeld(t);
         }
 
         TryStartPrefill(index, t);
@@ -571,6 +705,7 @@ public sealed class ServingSimulation : IClusterView
         var d = decodes[index];
         d.Busy = false;
         d.BusyMilliseconds += t - d.StepStart;
+        d.Recent.Add(t - d.StepStart);
         int kept = 0;
         bool freed = false;
         for (int i = 0; i < d.Running.Count; i++)
@@ -672,8 +807,13 @@ public sealed class ServingSimulation : IClusterView
     /// counters, as each nginx worker has). Whether a decode instance has room is the engine's answer, so it is the
     /// instance's real state.
     /// </summary>
-    private sealed class WorkerView(ServingSimulation simulation, int worker) : IClusterView
+    /// <summary>An independent worker's view. Script hooks see the shared state through it (the scheduler API has no per-worker view).</summary>
+    private sealed class WorkerView(ServingSimulation simulation, int worker) : IClusterView, ISchedulingState
     {
+        public MoePlan.Scheduling.IClusterState Cluster => simulation.Cluster;
+
+        public MoePlan.Scheduling.IRequestView View(RequestState request) => simulation.View(request);
+
         public int PrefillInstances => simulation.prefills.Length;
 
         public int DecodeInstances => simulation.decodes.Length;
@@ -759,6 +899,8 @@ public sealed class ServingSimulation : IClusterView
 
         public long Steps { get; set; }
 
+        public StepHistory Recent { get; } = new();
+
         public long QueuedTokens { get; set; }
 
         public int Requests { get; set; }
@@ -790,6 +932,8 @@ public sealed class ServingSimulation : IClusterView
         public double BusyMilliseconds { get; set; }
 
         public long Steps { get; set; }
+
+        public StepHistory Recent { get; } = new();
     }
 }
 

@@ -56,7 +56,7 @@ public sealed class DiagnosticsDocTests
     public void Every_code_is_named_by_a_test()
     {
         var testText = string.Join("\n", Directory.GetFiles(RepositoryPaths.PathOf("tests"), "*.*", SearchOption.AllDirectories)
-            .Where(f => (f.EndsWith(".cs", StringComparison.Ordinal) || f.EndsWith(".moe", StringComparison.Ordinal))
+            .Where(f => (f.EndsWith(".cs", StringComparison.Ordinal) || f.EndsWith(".moe", StringComparison.Ordinal) || f.EndsWith(".csx", StringComparison.Ordinal))
                         && !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
                         && !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
             .Select(File.ReadAllText));

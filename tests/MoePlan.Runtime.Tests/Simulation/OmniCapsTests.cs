@@ -63,8 +63,9 @@ public sealed class OmniCapsTests
     }
 
     [Fact]
-    public void With_every_upstream_at_its_caps_the_fewest_queued_tokens_win()
+    public void With_every_upstream_at_its_caps_the_request_waits_in_the_proxy()
     {
-        Assert.Equal(0, Choose([0, 3, 2], [9000, 9500, 10000], [40, 40, 40]));
+        Assert.Equal(-1, Choose([0, 3, 2], [9000, 9500, 10000], [40, 40, 40]));
+        Assert.Equal(-1, Choose([0, 3, 2], [8192, 0, 0], [0, 32, 32]));
     }
 }

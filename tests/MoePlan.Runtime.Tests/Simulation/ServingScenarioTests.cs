@@ -117,6 +117,27 @@ public sealed class ServingScenarioTests
     }
 
     [Fact]
+    public void Omni_holds_a_request_at_the_proxy_while_the_instance_has_a_full_step_queued()
+    {
+        // One prefill instance, token cap 8,192 (Tiny_plan_geometry_is_the_plans). Request 0 (8,192 tokens) is
+        // routed at 8.192 ms (tokenisation, 1 us per token) and starts a step at once; request 1 (8,192) is routed
+        // at 9.192 ms and waits: a full step queued. Request 2 (300) is tokenised at 9.8 ms and finds the only
+        // instance at its cap, so the proxy holds it until request 1's step starts (request 0's step ends) and
+        // takes the tokens out of the queue.
+        var result = Run([Request(0, 0, 8192, 2), Request(1, 1, 8192, 2), Request(2, 9.5, 300, 2)]);
+        var r = result.Completed.OrderBy(x => x.Request.Id).ToArray();
+        Assert.Equal(3, r.Length);
+        Assert.Equal(9.8, r[2].Stamp(LifecycleStage.ApcMatched), 9);
+        double firstStepEnds = 8.192 + Prefill(8192, 1, 4096);
+        Assert.Equal(firstStepEnds, r[1].Stamp(LifecycleStage.Prefilling), 9);
+        Assert.Equal(firstStepEnds, r[2].Stamp(LifecycleStage.PrefillWaiting), 9);
+
+        // least-load has no caps: request 2 is queued as soon as it is tokenised.
+        var plain = Run([Request(0, 0, 8192, 2), Request(1, 1, 8192, 2), Request(2, 9.5, 300, 2)], policy: "least-load");
+        Assert.Equal(9.8, plain.Completed.Single(x => x.Request.Id == 2).Stamp(LifecycleStage.PrefillWaiting), 9);
+    }
+
+    [Fact]
     public void Two_requests_on_one_instance_share_each_step()
     {
         var result = Run([Request(0, 0, 300, 2), Request(1, 0, 300, 2)]);
@@ -302,7 +323,7 @@ public sealed class ServingScenarioTests
     public void Policies_not_built_give_a_clear_error()
     {
         Assert.False(RoutingPolicies.TryCreate("script", out _, out var error));
-        Assert.Contains("not in the serving simulation yet", error, StringComparison.Ordinal);
+        Assert.Contains("a script policy needs its file", error, StringComparison.Ordinal);
         Assert.False(RoutingPolicies.TryCreate("random", out _, out error));
         Assert.Contains("unknown proxy policy 'random'", error, StringComparison.Ordinal);
         // Every name the DSL accepts is built.

@@ -1,0 +1,92 @@
+using BenchmarkDotNet.Attributes;
+using MoePlan.Core.Plan;
+using MoePlan.Core.Workloads;
+using MoePlan.Runtime.Proxy;
+using MoePlan.Runtime.Simulation;
+using MoePlan.Scripting;
+
+namespace MoePlan.Benchmarks;
+
+/// <summary>
+/// Scheduler scripts (docs/scheduler-scripts.md): one routing decision by a script against the same rule built
+/// in (least-load: fewest queued prefill tokens, then fewest requests), the compile of a script without the
+/// cache (check, instrumentation and emit included; Roslyn already JIT-compiled), and a start from the cache.
+/// </summary>
+[ShortRunJob]
+[MemoryDiagnoser]
+public class SchedulerScriptBenchmarks
+{
+    /// <summary>LeastLoadPolicy's prefill rule, as a script.</summary>
+    private const string LeastLoadScript = """
+        using MoePlan.Scheduling;
+
+        class LeastLoad : Scheduler
+        {
+            public override int ChoosePrefill(IRequestView request, IClusterState cluster)
+            {
+                int best = 0;
+                for (int p = 1; p < cluster.Prefill.Count; p++)
+                {
+                    long tokens = cluster.Prefill[p].QueuedTokens, bestTokens = cluster.Prefill[best].QueuedTokens;
+                    if (tokens < bestTokens || (tokens == bestTokens && cluster.Prefill[p].Requests < cluster.Prefill[best].Requests))
+                    {
+                        best = p;
+                    }
+                }
+
+                return best;
+            }
+        }
+
+        new LeastLoad()
+        """;
+
+    private string folder = "";
+    private string scriptPath = "";
+    private ServingSimulation simulation = null!;
+    private RequestState request = null!;
+    private IRoutingPolicy builtIn = null!;
+    private IRoutingPolicy script = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        folder = Path.Combine(Path.GetTempPath(), "moeplan-bench-scripts-" + Environment.ProcessId);
+        Directory.CreateDirectory(folder);
+        scriptPath = Path.Combine(folder, "least-load.csx");
+        File.WriteAllText(scriptPath, LeastLoadScript);
+        var load = SchedulerScriptCompiler.Load(scriptPath, Path.Combine(folder, "cache"));
+        var compiled = load.Script ?? throw new InvalidOperationException(string.Join("; ", load.Diagnostics));
+        // Eight prefill instances, idle: the decision reads every instance's queue.
+        var config = new ServingConfig(8, 16384, 1000, 4, 64, 1e6, 1, 1e-3, 61, ProxyMode.Sequential, true, true, 1e-3, null, null);
+        builtIn = new LeastLoadPolicy();
+        script = new ScriptPolicy(compiled, ScriptBudgetOptions.Default, fallback: false);
+        simulation = new ServingSimulation(config, new FixedSteps(), script);
+        request = new RequestState(new ArrivingRequest(1, 0, 2048, 128, [1, 2, 3, 4]));
+        script.ChoosePrefill(request, simulation); // makes the scheduler instance (the script's top level) once
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => Directory.Delete(folder, recursive: true);
+
+    [Benchmark(Baseline = true)]
+    public int DecisionBuiltIn() => builtIn.ChoosePrefill(request, simulation);
+
+    [Benchmark]
+    public int DecisionScript() => script.ChoosePrefill(request, simulation);
+
+    /// <summary>Compile, confinement check, instrumentation and emit, without the cache.</summary>
+    [Benchmark]
+    public int CompileUncached() => SchedulerScriptCompiler.Compile(scriptPath, LeastLoadScript).Pe!.Length;
+
+    /// <summary>Read, hash, find the cached image and load it into a new collectible context.</summary>
+    [Benchmark]
+    public bool StartFromCache() => SchedulerScriptCompiler.Load(scriptPath, Path.Combine(folder, "cache")).FromCache;
+
+    private sealed class FixedSteps : IStepTimes
+    {
+        public double PrefillMilliseconds(int tokens, int sequences, double context) => 10;
+
+        public double DecodeMilliseconds(int sequences, double meanKv) => 10;
+    }
+}

@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+
+namespace MoePlan.Scheduling.Confinement;
+
+/// <summary>Why a hook call was stopped.</summary>
+public enum BudgetLimit
+{
+    /// <summary>Wall time of the call.</summary>
+    Time,
+
+    /// <summary>Call depth (the thread's stack is nearly used up).</summary>
+    Stack,
+
+    /// <summary>Bytes allocated during the call, or one allocation's size.</summary>
+    Memory,
+}
+
+/// <summary>
+/// Thrown by the checks the script compiler inserts into a script when a hook call exceeds its budget. Scripts
+/// cannot name this type nor catch every exception, so it always reaches the host.
+/// </summary>
+public sealed class ScriptBudgetExceededException(BudgetLimit limit, string message) : Exception(message)
+{
+    /// <summary>The limit that was hit.</summary>
+    public BudgetLimit Limit { get; } = limit;
+}
+
+/// <summary>
+/// The per-call budget of a hook. The host opens it around each hook call; the script compiler inserts
+/// <see cref="Check"/> at every loop iteration, goto, and method, local-function, accessor and lambda entry,
+/// and routes array lengths and BCL size arguments (count, capacity, ...) through <see cref="Size(int)"/>.
+/// Not part of the script API: scripts may not reference it (the confinement check rejects it).
+/// </summary>
+public static class ScriptBudget
+{
+    [ThreadStatic]
+    private static long deadlineTicks;
+
+    [ThreadStatic]
+    private static long allocationStart;
+
+    [ThreadStatic]
+    private static long allocationLimit;
+
+    [ThreadStatic]
+    private static long sizeLimit;
+
+    [ThreadStatic]
+    private static bool open;
+
+    [ThreadStatic]
+    private static long stackBase;
+
+    [ThreadStatic]
+    private static int checks;
+
+    /// <summary>
+    /// The clock is read at every 16th check (it costs tens of ns, a hot loop's iteration a few): a runaway loop
+    /// is stopped 16 iterations later at most. The allocation counter is read at every check, as 16 iterations
+    /// can allocate without bound (a string doubling itself).
+    /// </summary>
+    private const int SampleMask = 15;
+
+    /// <summary>
+    /// Stack a hook call may use: 1 MiB, an eighth of the main thread's 8 MiB default. An assumption: a scheduling
+    /// decision needs a few frames; deeper is runaway recursion, stopped long before the stack overflows.
+    /// </summary>
+    public const long StackBytes = 1 << 20;
+
+    /// <summary>Opens the budget for one hook call on this thread.</summary>
+    public static void Open(TimeSpan time, long allocationBytes, long maxElements)
+    {
+        deadlineTicks = Stopwatch.GetTimestamp() + (long)(time.TotalSeconds * Stopwatch.Frequency);
+        allocationStart = GC.GetAllocatedBytesForCurrentThread();
+        allocationLimit = allocationBytes;
+        sizeLimit = maxElements;
+        stackBase = StackAddress();
+        open = true;
+    }
+
+    /// <summary>Closes it (script code run outside a call, e.g. in a test, is then unchecked).</summary>
+    public static void Close() => open = false;
+
+    /// <summary>Throws <see cref="ScriptBudgetExceededException"/> when the open call is over budget.</summary>
+    public static void Check()
+    {
+        if (!open)
+        {
+            return;
+        }
+
+        // Stops deep recursion before the stack overflows (which would kill the process); the stack grows down.
+        if (stackBase - StackAddress() > StackBytes || !RuntimeHelpers.TryEnsureSufficientExecutionStack())
+        {
+            throw Stop(BudgetLimit.Stack, "recursed too deeply (the stack is nearly used up)");
+        }
+
+        if ((++checks & SampleMask) == 0)
+        {
+            CheckClock();
+        }
+
+        if (GC.GetAllocatedBytesForCurrentThread() - allocationStart > allocationLimit)
+        {
+            throw Stop(BudgetLimit.Memory, $"allocated more than {allocationLimit / (1024 * 1024)} MiB");
+        }
+    }
+
+    private static void CheckClock()
+    {
+        if (Stopwatch.GetTimestamp() > deadlineTicks)
+        {
+            throw Stop(BudgetLimit.Time, "ran out of its time budget");
+        }
+    }
+
+    /// <summary>An array length or a BCL size argument: checked against the element limit.</summary>
+    public static int Size(int n) => (int)Size((long)n);
+
+    /// <inheritdoc cref="Size(int)"/>
+    public static long Size(long n)
+    {
+        Check();
+        if (open)
+        {
+            CheckClock();
+        }
+
+        if (open && n > sizeLimit)
+        {
+            throw Stop(BudgetLimit.Memory, $"asked for {n:N0} elements (the limit is {sizeLimit:N0})");
+        }
+
+        return n;
+    }
+
+    private static unsafe long StackAddress()
+    {
+        byte marker = 0;
+        return (long)&marker;
+    }
+
+    // The budget stays open until the host closes it, so a loop in a finally block is stopped too.
+    private static ScriptBudgetExceededException Stop(BudgetLimit limit, string message) => new(limit, message);
+}

@@ -1,0 +1,221 @@
+using System.Collections.Immutable;
+using System.Reflection;
+using System.Runtime.Loader;
+using System.Text;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Scripting;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Emit;
+using Microsoft.CodeAnalysis.Scripting;
+using MoePlan.Core.Diagnostics;
+using MoePlan.Scheduling;
+using Diagnostic = MoePlan.Core.Diagnostics.Diagnostic;
+
+namespace MoePlan.Scripting;
+
+/// <summary>A script compiled (or taken from the cache) and loaded, or the diagnostics that stopped it.</summary>
+/// <param name="FromCache">The image came from the cache: the compiler did not run.</param>
+public sealed record ScriptLoad(CompiledScheduler? Script, IReadOnlyList<Diagnostic> Diagnostics, bool FromCache);
+
+/// <summary>
+/// Compiles scheduler scripts (<c>.csx</c>) with Roslyn's scripting API against an explicit reference list,
+/// checks them (<see cref="ScriptConfinement"/>), instruments them with the budget's checks
+/// (<see cref="BudgetInstrumenter"/>), and caches the image by content hash (<see cref="ScriptCache"/>).
+/// Nothing of a script runs unless every check passed.
+/// </summary>
+public static class SchedulerScriptCompiler
+{
+    /// <summary>Bumped when the checks or the instrumentation change, so old cached images are not reused.</summary>
+    internal const int InstrumentationVersion = 3;
+
+    public static ScriptLoad Load(string path, string? cacheDirectory = null)
+    {
+        var text = File.ReadAllText(path);
+        var cache = new ScriptCache(cacheDirectory ?? ScriptCache.DefaultDirectory());
+        string key = ScriptCache.Key(text, InstrumentationVersion);
+        if (cache.TryRead(key, out var pe, out var pdb))
+        {
+            return new ScriptLoad(CompiledScheduler.Load(path, text, pe, pdb), [], true);
+        }
+
+        var result = Compile(path, text);
+        if (result.Pe is null)
+        {
+            return new ScriptLoad(null, result.Diagnostics, false);
+        }
+
+        cache.Write(key, result.Pe, result.Pdb!);
+        return new ScriptLoad(CompiledScheduler.Load(path, text, result.Pe, result.Pdb!), [], false);
+    }
+
+    /// <summary>Compiles and checks only (what <c>moeplan check</c> does); the diagnostics, empty when it is fine.</summary>
+    public static IReadOnlyList<Diagnostic> Check(string path, string text) => Compile(path, text).Diagnostics;
+
+    internal static (byte[]? Pe, byte[]? Pdb, IReadOnlyList<Diagnostic> Diagnostics) Compile(string path, string text)
+    {
+        var parseOptions = new CSharpParseOptions(LanguageVersion.Latest, kind: SourceCodeKind.Script);
+        var parsed = CSharpSyntaxTree.ParseText(text, parseOptions, path, Encoding.UTF8);
+        var directives = ScriptConfinement.CheckDirectives(parsed, path);
+        if (directives.Count > 0)
+        {
+            return (null, null, directives);
+        }
+
+        var compilation = (CSharpCompilation)CSharpScript.Create<Scheduler>(text, Options(path)).GetCompilation();
+        var tree = compilation.SyntaxTrees.Single();
+        var errors = compilation.GetDiagnostics()
+            .Where(d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error)
+            .OrderBy(d => d.Location.SourceSpan.Start)
+            .Select(d => DiagnosticCodes.ScriptCompileError.Create(ScriptLocation.Of(path, d.Location), d.Id, d.GetMessage(System.Globalization.CultureInfo.InvariantCulture)))
+            .ToList();
+        if (errors.Count > 0)
+        {
+            return (null, null, errors);
+        }
+
+        var model = compilation.GetSemanticModel(tree);
+        var violations = ScriptConfinement.Check(model, path).OrderBy(d => d.Span!.Value.Start).ToList();
+        if (!MakesScheduler((CompilationUnitSyntax)tree.GetRoot()))
+        {
+            violations.Add(DiagnosticCodes.ScriptNoScheduler.Create(ScriptLocation.Of(path, Location.Create(tree, new Microsoft.CodeAnalysis.Text.TextSpan(tree.Length, 0)))));
+        }
+
+        if (violations.Count > 0)
+        {
+            return (null, null, violations);
+        }
+
+        var instrumented = compilation.ReplaceSyntaxTree(tree, BudgetInstrumenter.Instrument(model));
+        using var pe = new MemoryStream();
+        using var pdb = new MemoryStream();
+        var emitted = instrumented.Emit(pe, pdb, options: new EmitOptions(debugInformationFormat: DebugInformationFormat.PortablePdb));
+        if (!emitted.Success)
+        {
+            // The instrumentation broke a script that compiled: a moeplan bug, reported at the script all the same.
+            var failures = emitted.Diagnostics.Where(d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error)
+                .Select(d => DiagnosticCodes.ScriptCompileError.Create(ScriptLocation.Of(path, d.Location), d.Id, "after inserting the budget checks: " + d.GetMessage(System.Globalization.CultureInfo.InvariantCulture)))
+                .ToList();
+            return (null, null, failures);
+        }
+
+        return (pe.ToArray(), pdb.ToArray(), []);
+    }
+
+    /// <summary>The script's value is a scheduler: a last expression without a semicolon, or a top-level return.</summary>
+    private static bool MakesScheduler(CompilationUnitSyntax root)
+    {
+        var globals = root.Members.OfType<GlobalStatementSyntax>().ToList();
+        return globals.Any(g => g.Statement is ReturnStatementSyntax { Expression: not null })
+            || (globals.LastOrDefault()?.Statement is ExpressionStatementSyntax last && last.SemicolonToken.IsMissing);
+    }
+
+    /// <summary>
+    /// The explicit references: the scheduler API and the runtime's core, collections and LINQ assemblies
+    /// (Roslyn adds the core library itself). What a script may use within them is the allow-list's decision.
+    /// </summary>
+    private static ScriptOptions Options(string path) =>
+        ScriptOptions.Default
+            .WithReferences(
+                MetadataReference.CreateFromFile(typeof(Scheduler).Assembly.Location),
+                MetadataReference.CreateFromFile(typeof(object).Assembly.Location),
+                MetadataReference.CreateFromFile(Path.Combine(Path.GetDirectoryName(typeof(object).Assembly.Location)!, "System.Runtime.dll")),
+                MetadataReference.CreateFromFile(typeof(Queue<>).Assembly.Location),
+                MetadataReference.CreateFromFile(typeof(Enumerable).Assembly.Location))
+            .WithImports("System", "System.Collections.Generic", "System.Linq", "MoePlan.Scheduling")
+            .WithMetadataResolver(NoReferences.Instance)
+            .WithSourceResolver(NoSources.Instance)
+            .WithAllowUnsafe(false)
+            // Not optimised: an optimised loop in a finally block that never exits, run while the budget's stop
+            // unwinds, crashes the .NET 10 runtime (a segfault, reproduced in plain C# built in Release; Debug
+            // builds do not crash). Costs per-call speed (docs/benchmarks.md).
+            .WithOptimizationLevel(OptimizationLevel.Debug)
+            .WithEmitDebugInformation(true)
+            .WithFilePath(path);
+
+    /// <summary>Resolves no <c>#r</c> (they are rejected before compiling; this is a second lock).</summary>
+    private sealed class NoReferences : MetadataReferenceResolver
+    {
+        public static readonly NoReferences Instance = new();
+
+        public override bool Equals(object? other) => other is NoReferences;
+
+        public override int GetHashCode() => 1;
+
+        public override ImmutableArray<PortableExecutableReference> ResolveReference(string reference, string? baseFilePath, MetadataReferenceProperties properties) => [];
+    }
+
+    /// <summary>Resolves no <c>#load</c>.</summary>
+    private sealed class NoSources : SourceReferenceResolver
+    {
+        public static readonly NoSources Instance = new();
+
+        public override bool Equals(object? other) => other is NoSources;
+
+        public override int GetHashCode() => 2;
+
+        public override string? NormalizePath(string path, string? baseFilePath) => null;
+
+        public override Stream OpenRead(string resolvedPath) => throw new FileNotFoundException(resolvedPath);
+
+        public override string? ResolveReference(string path, string? baseFilePath) => null;
+    }
+}
+
+/// <summary>A loaded script image: makes one scheduler per run (its top-level code runs then, within the budget).</summary>
+public sealed class CompiledScheduler
+{
+    private readonly MethodInfo factory;
+
+    private CompiledScheduler(string path, string text, Assembly assembly, MethodInfo factory)
+    {
+        Path = path;
+        Text = text;
+        Assembly = assembly;
+        this.factory = factory;
+    }
+
+    public string Path { get; }
+
+    /// <summary>The script's source (for mapping run-time failures to its lines).</summary>
+    public string Text { get; }
+
+    public Assembly Assembly { get; }
+
+    /// <summary>The policy name: the script's file name.</summary>
+    public string Name => System.IO.Path.GetFileName(Path);
+
+    internal static CompiledScheduler Load(string path, string text, byte[] pe, byte[] pdb)
+    {
+        // Collectible: unloaded with the context once nothing references the script's types.
+        var context = new AssemblyLoadContext("moeplan-script:" + System.IO.Path.GetFileName(path), isCollectible: true);
+        var assembly = context.LoadFromStream(new MemoryStream(pe), new MemoryStream(pdb));
+        // Roslyn's script entry point: a static <Factory>(object[] submissionArray) on the submission class.
+        var factory = assembly.GetTypes().Select(t => t.GetMethod("<Factory>", BindingFlags.Public | BindingFlags.Static)).Single(m => m is not null)!;
+        return new CompiledScheduler(path, text, assembly, factory);
+    }
+
+    /// <summary>Runs the script's top level (the caller holds the budget open); null when it makes no scheduler.</summary>
+    internal Scheduler? Create()
+    {
+        object? task;
+        try
+        {
+            // Slot 0 is the globals object (none); the submission puts itself in slot 1.
+            task = factory.Invoke(null, [new object?[2]]);
+        }
+        catch (TargetInvocationException e) when (e.InnerException is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException).Throw();
+            throw;
+        }
+
+        var t = (Task<Scheduler>)task!;
+        if (t.IsFaulted)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(t.Exception!.InnerException!).Throw();
+        }
+
+        return t.Result;
+    }
+}

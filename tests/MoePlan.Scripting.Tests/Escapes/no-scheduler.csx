@@ -1,0 +1,5 @@
+// expect: MP4007
+// The script never makes its scheduler.
+using MoePlan.Scheduling;
+
+class S : Scheduler { }
