@@ -87,7 +87,7 @@ internal static class ServingReport
             if (q.Used > 0)
             {
                 var p = plot.Add.Scatter(t, prefill);
-                p.LegendText = "waiting for prefill (all instances)";
+                p.LegendText = "waiting for prefill (instances and proxy)";
                 p.MarkerSize = 0;
                 p.ConnectStyle = ScottPlot.ConnectStyle.StepHorizontal;
                 var d = plot.Add.Scatter(t, decode);
