@@ -7,14 +7,16 @@ namespace MoePlan.Core.Workloads;
 /// <summary>
 /// Streams an Azure LLM-inference trace (Azure/AzurePublicDataset): the header
 /// <c>TIMESTAMP,ContextTokens,GeneratedTokens</c>, then rows like <c>2023-11-16 18:17:03.9799600,4808,10</c>;
-/// CRLF or LF line ends, with or without a final line break. Arrival times are milliseconds after the first
-/// row. The trace carries no prompt contents, so no two requests share a prefix block.
+/// CRLF or LF line ends, with or without a final line break. A timestamp may end in a UTC offset
+/// (<c>2024-05-10 00:00:00.009930+00:00</c>); times are compared in UTC. Arrival times are milliseconds after the
+/// first row. The trace carries no prompt contents, so no two requests share a prefix block.
 /// </summary>
 public static class AzureTraceReader
 {
     public const string Header = "TIMESTAMP,ContextTokens,GeneratedTokens";
 
-    private static readonly string[] TimestampFormats = ["yyyy-MM-dd HH:mm:ss.FFFFFFF", "yyyy-MM-dd HH:mm:ss"];
+    private static readonly string[] TimestampFormats =
+        ["yyyy-MM-dd HH:mm:ss.FFFFFFF", "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm:ss.FFFFFFFzzz", "yyyy-MM-dd HH:mm:sszzz"];
 
     public static IEnumerable<ArrivingRequest> Read(TextReader reader, string file, ICollection<Diagnostic> diagnostics)
     {
@@ -55,7 +57,8 @@ public static class AzureTraceReader
                 continue;
             }
 
-            if (!DateTime.TryParseExact(fields[0].Trim(), TimestampFormats, CultureInfo.InvariantCulture, DateTimeStyles.None, out var stamp))
+            // Without an offset a time is taken as UTC, so offset and plain rows compare alike.
+            if (!DateTimeOffset.TryParseExact(fields[0].Trim(), TimestampFormats, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
             {
                 diagnostics.Add(DiagnosticCodes.TraceBadTimestamp.Create(span, fields[0], "a date and time like 2023-11-16 18:17:03.9799600"));
                 continue;
@@ -73,6 +76,7 @@ public static class AzureTraceReader
                 continue;
             }
 
+            var stamp = parsed.UtcDateTime;
             first ??= stamp;
             var time = (stamp - first.Value).TotalMilliseconds;
             if (time < previous)

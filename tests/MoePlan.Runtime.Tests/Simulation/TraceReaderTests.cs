@@ -52,6 +52,18 @@ public sealed class TraceReaderTests
         Assert.Equal(79, rows[0].Blocks.Length);
     }
 
+    [Fact]
+    public void Azure_timestamps_may_carry_a_utc_offset()
+    {
+        // 00:00:00.009930Z, then 00:00:01.5Z, then 01:00:02 at +01:00 = 00:00:02Z: 0, 1490.07 and 1990.07 ms.
+        var (rows, diagnostics) = Azure(AzureHeader
+            + "2024-05-10 00:00:00.009930+00:00,100,10\r\n"
+            + "2024-05-10 00:00:01.500000+00:00,200,20\r\n"
+            + "2024-05-10 01:00:02+01:00,300,30");
+        Assert.Empty(diagnostics);
+        Assert.Equal([0, 1490.07, 1990.07], rows.Select(r => Math.Round(r.ArrivalMilliseconds, 6)));
+    }
+
     [Theory]
     [InlineData("", "MP5301", 1)]
     [InlineData(Good + "\n{\"timestamp\": 1, \"input_length\": 0, \"output_length\": 5, \"hash_ids\": []}", "MP5302", 2)]
