@@ -241,4 +241,21 @@ public sealed class SearchCommandTests
         Assert.Equal(1, code);
         Assert.Contains("MP2030", error, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_scheduler_script_policy_is_confirmed_with_the_script()
+    {
+        // The scripted plan's policy is plans/schedulers/cache-affinity.csx: the search compiles it and the
+        // simulation of each winner runs it (the policy name is the script's file name), rather than skipping.
+        var scripted = RepositoryPaths.PathOf("plans", "qwen1.5-moe-scripted.moe");
+        var top = Json(scripted, "--vary", "decode.max_batch=8,16", "--top", "2", "--confirm-requests", "100").GetProperty("top").EnumerateArray().ToList();
+        Assert.NotEmpty(top);
+        foreach (var c in top)
+        {
+            var sim = c.GetProperty("simulation");
+            Assert.False(sim.TryGetProperty("skipped", out _));
+            Assert.Equal("cache-affinity.csx", sim.GetProperty("policy").GetString());
+            Assert.Equal(100, sim.GetProperty("completed").GetInt32());
+        }
+    }
 }

@@ -7,7 +7,9 @@ using MoePlan.Core.Compilation;
 using MoePlan.Core.Cost;
 using MoePlan.Core.Emit;
 using MoePlan.Core.Search;
+using MoePlan.Runtime.Proxy;
 using MoePlan.Runtime.Search;
+using MoePlan.Scripting;
 using Spectre.Console;
 
 namespace MoePlan.Cli.Commands;
@@ -124,6 +126,19 @@ internal static class SearchCommand
             return ExitCodes.Diagnostics;
         }
 
+        // A scheduler-script policy is compiled before the search (its errors end it) to confirm the winners with.
+        Func<IRoutingPolicy>? scriptPolicy = null;
+        if (confirming.Simulate && compiled.Plan.Proxy.ScriptPath is not null)
+        {
+            if (ScriptedPolicies.Resolve(file, compiled.Plan, new RunCommand.ServingOptions(null, null, null, false, null, null), stderr) is not { } scripted)
+            {
+                return ExitCodes.Diagnostics;
+            }
+
+            var scriptName = scripted.Names[0];
+            scriptPolicy = () => scripted.Registry.TryCreate(scriptName, out var created, out var error) ? created! : throw new CliUsageException($"{file}: {error}");
+        }
+
         // The plan's sweep block, each --vary replacing or extending it; --devices over the sweep's devices.
         var dimensions = SearchSpace.WithOverrides(compiled.Plan.Sweep, varied);
         var space = SearchSpace.Create(compiled.Plan, dimensions, devices ?? compiled.Plan.Sweep?.Devices?.Value, out var spaceError)
@@ -140,7 +155,15 @@ internal static class SearchCommand
 
         // The winners, placed for their own EP and redundant experts and re-costed, then (unless --no-confirm)
         // served by the simulation with the plan's workload.
-        var winners = Confirm(file, resolver, compiled.Cost.Options, result, confirming);
+        List<Winner> winners;
+        try
+        {
+            winners = Confirm(file, resolver, compiled.Cost.Options, result, confirming, scriptPolicy);
+        }
+        catch (SchedulerHookException e)
+        {
+            return ScriptedPolicies.Stopped(file, e, stderr);
+        }
 
         var written = new List<string>();
         if (output is not null)
@@ -204,7 +227,7 @@ internal static class SearchCommand
 
     private sealed record Report(string Name, SearchSpace Space, SearchResult Result, IReadOnlyList<Winner> Winners, Confirming Confirming, Stats Stats, List<string> Written);
 
-    private static List<Winner> Confirm(string file, FileSystemSourceResolver resolver, CostOptions options, SearchResult result, Confirming confirming)
+    private static List<Winner> Confirm(string file, FileSystemSourceResolver resolver, CostOptions options, SearchResult result, Confirming confirming, Func<IRoutingPolicy>? scriptPolicy)
     {
         var replaced = WinnerReplacement.ReplaceAndRank(result.Top, resolver, options);
         if (!confirming.Simulate)
@@ -213,7 +236,7 @@ internal static class SearchCommand
         }
 
         var planDirectory = Path.GetDirectoryName(Path.GetFullPath(file))!;
-        var simulated = replaced.Select(r => SimulatedConfirmation.Run(r, planDirectory, confirming.Requests, seed: null)).ToList();
+        var simulated = replaced.Select(r => SimulatedConfirmation.Run(r, planDirectory, confirming.Requests, seed: null, scriptPolicy)).ToList();
         var ordered = confirming.RankBySimulation ? SimulatedConfirmation.RankBySimulation(simulated) : simulated;
         return [.. ordered.Select(c => new Winner(c.Candidate, c))];
     }
@@ -596,7 +619,8 @@ internal static class SearchCommand
             return;
         }
 
-        w.WriteNumber("requests", sim.Metrics!.Arrived);
+        w.WriteString("policy", sim.Metrics!.Policy);
+        w.WriteNumber("requests", sim.Metrics.Arrived);
         w.WriteNumber("completed", sim.Metrics.Completed);
         foreach (var (name, figure) in new (string, ConfirmedFigure)[]
                  {

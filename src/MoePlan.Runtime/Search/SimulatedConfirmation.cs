@@ -53,11 +53,18 @@ public sealed record SimulatedConfirmation(
     /// imbalances of its own placement.
     /// </summary>
     /// <param name="planDirectory">Folder of the base plan: a trace path is relative to it.</param>
-    public static SimulatedConfirmation Run(ReplacedCandidate winner, string planDirectory, int requests, long? seed)
+    /// <param name="scriptPolicy">Creates the plan's scheduler-script policy (<c>policy script "..."</c>), which only
+    /// the caller can compile; without it a script policy's winner is not simulated.</param>
+    public static SimulatedConfirmation Run(ReplacedCandidate winner, string planDirectory, int requests, long? seed, Func<IRoutingPolicy>? scriptPolicy = null)
     {
         var candidate = winner.Replaced;
         var plan = candidate.Plan;
-        if (!RoutingPolicies.TryCreate(plan.Proxy.Policy.Value, out var policy, out var policyError))
+        IRoutingPolicy? policy;
+        if (plan.Proxy.Policy.Value == RoutingPolicies.Script && scriptPolicy is not null)
+        {
+            policy = scriptPolicy();
+        }
+        else if (!RoutingPolicies.TryCreate(plan.Proxy.Policy.Value, out policy, out var policyError))
         {
             return NotRun(winner, policyError!);
         }
