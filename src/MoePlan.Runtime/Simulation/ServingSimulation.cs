@@ -24,7 +24,7 @@ public sealed partial class ServingSimulation : IClusterView
     private readonly PriorityQueue<Event, EventKey> events = new();
     private readonly Queue<RequestState> decodeWait = new();
 
-    /// <summary>Requests the proxy holds because every prefill upstream is at its caps, in arrival order.</summary>
+    /// <summary>Requests the proxy holds because every prefill upstream is at its caps; put in the policy's prefill order before each release.</summary>
     private readonly List<RequestState> proxyHeld = [];
     private readonly bool retainRequests;
     private readonly List<RequestState> finished = [];
