@@ -217,7 +217,10 @@ public sealed class RunCommandTests
 
         (code, _, error) = CliRunner.Run("run", Tiny, "--proxy-workers", "0");
         Assert.Equal(2, code);
-        Assert.Contains("--proxy-workers must be 1 or more", error, StringComparison.Ordinal);
+        Assert.Contains("--proxy-workers must be 1 to 1024", error, StringComparison.Ordinal);
+        (code, _, error) = CliRunner.Run("run", Tiny, "--proxy-workers", "100000000", "--worker-state", "independent");
+        Assert.Equal(2, code);
+        Assert.Contains("--proxy-workers must be 1 to 1024", error, StringComparison.Ordinal);
         (code, _, _) = CliRunner.Run("run", Tiny, "--worker-state", "private");
         Assert.Equal(2, code);
     }

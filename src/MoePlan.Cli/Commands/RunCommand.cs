@@ -171,9 +171,9 @@ internal static class RunCommand
             throw new CliUsageException("--max-requests must be 1 or more");
         }
 
-        if (options.ProxyWorkers is < 1)
+        if (options.ProxyWorkers is < 1 or > ProxyPlan.MaxWorkers)
         {
-            throw new CliUsageException("--proxy-workers must be 1 or more");
+            throw new CliUsageException($"--proxy-workers must be 1 to {ProxyPlan.MaxWorkers}");
         }
 
         TraceFile? trace = null;

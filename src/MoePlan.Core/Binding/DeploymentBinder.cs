@@ -565,6 +565,12 @@ public sealed partial class DeploymentBinder
         var reuse = SwitchSetting(block, "tokenizer_reuse", true);
         var workers = WholeSetting(block, "workers", 1, "a whole number of proxy worker processes, e.g. `workers 4`");
         failed |= block["workers"] is not null && workers is null;
+        if (workers is { } many && many.Value > ProxyPlan.MaxWorkers)
+        {
+            // Each independent worker keeps its own view of every instance: bound them so a typo cannot exhaust memory.
+            diagnostics.Add(DiagnosticCodes.OutOfRange.Create(many.Span, "workers", $"at most {ProxyPlan.MaxWorkers}", many.Value.ToString(CultureInfo.InvariantCulture)));
+            failed = true;
+        }
         Sourced<ProxyWorkerState>? workerState = null;
         if (block["worker_state"] is { } stateSetting)
         {

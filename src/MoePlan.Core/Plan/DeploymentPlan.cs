@@ -148,7 +148,14 @@ public sealed record ProxyPlan(
     Sourced<bool> Apc,
     Sourced<bool> TokenizerReuse,
     Sourced<int>? Workers = null,
-    Sourced<ProxyWorkerState>? WorkerState = null);
+    Sourced<ProxyWorkerState>? WorkerState = null)
+{
+    /// <summary>
+    /// Proxy worker processes a plan may name: nginx runs one per CPU core (<c>worker_processes auto</c>), and
+    /// 1,024 is beyond any proxy host's cores. A bound, not a figure of any engine.
+    /// </summary>
+    public const int MaxWorkers = 1024;
+}
 
 /// <param name="Percentile">50, 90, 99 ...; 0 means the mean.</param>
 public sealed record SloTarget(SourceSpan Span, double Percentile, double Milliseconds, bool Inclusive)

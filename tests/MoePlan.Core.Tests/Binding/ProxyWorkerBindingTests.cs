@@ -47,6 +47,7 @@ public sealed class ProxyWorkerBindingTests
 
     [Theory]
     [InlineData("workers 0", "0")]
+    [InlineData("workers 100000000", "100000000")] // over the bound of 1,024 (each independent worker keeps its own view)
     [InlineData("worker_state private", "private")]
     public void Bad_values_are_diagnosed_at_the_value(string setting, string value)
     {
