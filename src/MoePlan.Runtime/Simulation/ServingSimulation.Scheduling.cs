@@ -19,25 +19,6 @@ public sealed partial class ServingSimulation : ISchedulingState
 
     private bool Admit(RequestState r) => policy is not ISchedulingHooks hooks || hooks.Admit(r, this);
 
-    /// <summary>Orders the queue by the policy's priorities when it has the hook; false when it has not.</summary>
-    private bool OrderByPolicy(PrefillInstance p)
-    {
-        if (policy is not ISchedulingHooks hooks)
-        {
-            return false;
-        }
-
-        var priorities = new double[p.Waiting.Count];
-        hooks.Prioritize(Array.IndexOf(prefills, p), p.Waiting, this, priorities);
-        for (int i = 0; i < priorities.Length; i++)
-        {
-            p.Order[i] = new QueueEntry(-priorities[i], p.Waiting[i].Request.Id, i);
-        }
-
-        Array.Sort(p.Order);
-        return true;
-    }
-
     /// <summary>The last step durations of an instance, oldest first.</summary>
     internal sealed class StepHistory : IReadOnlyList<double>
     {

@@ -26,6 +26,11 @@ public sealed partial class ServingSimulation : IClusterView
 
     /// <summary>Requests the proxy holds because every prefill upstream is at its caps; put in the policy's prefill order before each release.</summary>
     private readonly List<RequestState> proxyHeld = [];
+    private QueueEntry[] heldOrder = [];
+    private RequestState[] heldSorted = [];
+
+    /// <summary>Reused by <see cref="FillOrder"/> for a script's queue priorities.</summary>
+    private double[] priorities = [];
     private readonly bool retainRequests;
     private readonly List<RequestState> finished = [];
     private readonly List<RequestState> rejected = [];
@@ -353,10 +358,7 @@ public sealed partial class ServingSimulation : IClusterView
         return true;
     }
 
-    /// <summary>
-    /// The proxy's queue in the policy's prefill order: a script's priorities (queue -1), Omni's weight (waited
-    /// since the APC match), or arrival order. Ties by request id.
-    /// </summary>
+    /// <summary>The proxy's queue in the policy's prefill order (<see cref="FillOrder"/>, queue -1, waited since the APC match).</summary>
     private void OrderHeld(double t)
     {
         int n = proxyHeld.Count;
@@ -365,49 +367,31 @@ public sealed partial class ServingSimulation : IClusterView
             return;
         }
 
-        var keys = new double[n];
-        if (policy is ISchedulingHooks hooks)
+        if (heldOrder.Length < n)
         {
-            hooks.Prioritize(-1, proxyHeld, this, keys);
+            heldOrder = new QueueEntry[Math.Max(n, 2 * heldOrder.Length)];
+            heldSorted = new RequestState[heldOrder.Length];
         }
-        else if (policy.WeightedPrefillQueue)
-        {
-            double maxTok = 0, maxWait = 0;
-            foreach (var r in proxyHeld)
-            {
-                maxTok = Math.Max(maxTok, r.Request.InputTokens);
-                maxWait = Math.Max(maxWait, t - r.Stamp(LifecycleStage.ApcMatched));
-            }
 
-            for (int i = 0; i < n; i++)
-            {
-                keys[i] = OmniQueueWeight(proxyHeld[i].Request.InputTokens, maxTok, t - proxyHeld[i].Stamp(LifecycleStage.ApcMatched), maxWait);
-            }
-        }
-        else
+        if (!FillOrder(proxyHeld, -1, LifecycleStage.ApcMatched, t, heldOrder.AsSpan(0, n)))
         {
             return;
         }
 
-        var order = new QueueEntry[n];
         for (int i = 0; i < n; i++)
         {
-            order[i] = new QueueEntry(-keys[i], proxyHeld[i].Request.Id, i);
+            heldSorted[i] = proxyHeld[heldOrder[i].Index];
         }
 
-        Array.Sort(order);
-        var sorted = new RequestState[n];
         for (int i = 0; i < n; i++)
         {
-            sorted[i] = proxyHeld[order[i].Index];
+            proxyHeld[i] = heldSorted[i];
+            heldSorted[i] = null!;
         }
-
-        proxyHeld.Clear();
-        proxyHeld.AddRange(sorted);
     }
 
     /// <summary>
-    /// A prefill step ended, so an upstream may be under its caps again: route held requests in arrival order.
+    /// A prefill step started or ended, so an upstream may be under its caps again: route held requests in order.
     /// With one shared view a hold means every upstream is at its caps, so the first hold ends the pass; each
     /// independent worker has its own view, so every held request is asked.
     /// </summary>
@@ -563,49 +547,67 @@ public sealed partial class ServingSimulation : IClusterView
         return context;
     }
 
-    /// <summary>
-    /// The queue's order for this step: first come, first served, or Omni's weight
-    /// 0.8 (maxTok - tok) / maxTok + 0.2 waited / max(maxWait, 50 ms), highest first (ties: earlier arrival).
-    /// </summary>
+    /// <summary>The instance queue's order for this step (<see cref="FillOrder"/>, waited since entering the queue).</summary>
     private void OrderWaiting(PrefillInstance p, double t)
     {
-        int n = p.Waiting.Count;
-        if (p.Order.Length != n)
+        if (p.Order.Length != p.Waiting.Count)
         {
-            p.Order = new QueueEntry[n];
+            p.Order = new QueueEntry[p.Waiting.Count];
         }
 
-        if (OrderByPolicy(p))
-        {
-            return;
-        }
+        FillOrder(p.Waiting, Array.IndexOf(prefills, p), LifecycleStage.PrefillWaiting, t, p.Order);
+    }
 
-        if (!policy.WeightedPrefillQueue)
+    /// <summary>
+    /// A prefill queue's order (an instance's, or the proxy's own as -1): a script's priorities, Omni's weight
+    /// 0.8 (maxTok - tok) / maxTok + 0.2 waited / max(maxWait, 50 ms) with the wait counted from
+    /// <paramref name="since"/>, highest first, ties by request id; or first come, first served, which leaves
+    /// <paramref name="order"/> in queue order and returns false.
+    /// </summary>
+    private bool FillOrder(IReadOnlyList<RequestState> waiting, int instance, LifecycleStage since, double t, Span<QueueEntry> order)
+    {
+        int n = order.Length;
+        if (policy is ISchedulingHooks hooks)
+        {
+            if (priorities.Length < n)
+            {
+                priorities = new double[Math.Max(n, 2 * priorities.Length)];
+            }
+
+            var keys = priorities.AsSpan(0, n);
+            hooks.Prioritize(instance, waiting, this, keys);
+            for (int i = 0; i < n; i++)
+            {
+                order[i] = new QueueEntry(-keys[i], waiting[i].Request.Id, i);
+            }
+        }
+        else if (policy.WeightedPrefillQueue)
+        {
+            double maxTok = 0, maxWait = 0;
+            for (int i = 0; i < n; i++)
+            {
+                maxTok = Math.Max(maxTok, waiting[i].Request.InputTokens);
+                maxWait = Math.Max(maxWait, t - waiting[i].Stamp(since));
+            }
+
+            for (int i = 0; i < n; i++)
+            {
+                var r = waiting[i];
+                order[i] = new QueueEntry(-OmniQueueWeight(r.Request.InputTokens, maxTok, t - r.Stamp(since), maxWait), r.Request.Id, i);
+            }
+        }
+        else
         {
             for (int i = 0; i < n; i++)
             {
-                p.Order[i] = new QueueEntry(0, p.Waiting[i].Request.Id, i);
+                order[i] = new QueueEntry(0, waiting[i].Request.Id, i);
             }
 
-            return;
+            return false;
         }
 
-        double maxTok = 0, maxWait = 0;
-        for (int i = 0; i < n; i++)
-        {
-            var r = p.Waiting[i];
-            maxTok = Math.Max(maxTok, r.Request.InputTokens);
-            maxWait = Math.Max(maxWait, t - r.Stamp(LifecycleStage.PrefillWaiting));
-        }
-
-        for (int i = 0; i < n; i++)
-        {
-            var r = p.Waiting[i];
-            double weight = OmniQueueWeight(r.Request.InputTokens, maxTok, t - r.Stamp(LifecycleStage.PrefillWaiting), maxWait);
-            p.Order[i] = new QueueEntry(-weight, r.Request.Id, i);
-        }
-
-        Array.Sort(p.Order);
+        order.Sort();
+        return true;
     }
 
     private void OnPrefillStepDone(int index, double t)
