@@ -69,11 +69,13 @@ public sealed record SimulatedConfirmation(
             return NotRun(winner, policyError!);
         }
 
+        // Streamed into the simulation (a trace is not held in memory); a malformed row voids the run afterwards.
         var diagnostics = new List<Diagnostic>();
-        List<ArrivingRequest> arrivals;
+        SimulationResult result;
         try
         {
-            arrivals = [.. ServingRun.Arrivals(plan, planDirectory, null, requests, seed, diagnostics)];
+            var arrivals = ServingRun.Arrivals(plan, planDirectory, null, requests, seed, diagnostics);
+            result = ServingRun.Simulate(plan, winner.Cost.Report is null ? null : winner.Cost, policy!, arrivals);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
@@ -85,18 +87,17 @@ public sealed record SimulatedConfirmation(
             return NotRun(winner, error.ToString());
         }
 
-        if (arrivals.Count == 0)
+        if (result.Arrived == 0)
         {
             return NotRun(winner, "the workload has no requests");
         }
 
-        var result = ServingRun.Simulate(plan, winner.Cost.Report is null ? null : winner.Cost, policy!, arrivals);
         var metrics = ServingMetrics.From(result);
         var ranks = candidate.Ranks;
 
         // The offered load of the arrivals simulated: requests over the span of their arrival times.
-        var arrivalSpanSeconds = (arrivals[^1].ArrivalMilliseconds - arrivals[0].ArrivalMilliseconds) / 1e3;
-        var offered = arrivals.Count > 1 && arrivalSpanSeconds > 0 ? (arrivals.Count - 1) / arrivalSpanSeconds : double.PositiveInfinity;
+        var arrivalSpanSeconds = (result.LastArrivalMilliseconds - result.StartMilliseconds) / 1e3;
+        var offered = result.Arrived > 1 && arrivalSpanSeconds > 0 ? (result.Arrived - 1) / arrivalSpanSeconds : double.PositiveInfinity;
         var capacity = Math.Min(candidate.Report.PrefillCapacityRequestsPerSecond, candidate.Report.DecodeCapacityRequestsPerSecond);
         var servedShare = Math.Min(1, offered / capacity);
         // As the cost model's goodput: the served requests when both predicted latencies meet the SLOs, else 0.
