@@ -1,33 +1,37 @@
 namespace MoePlan.Scheduling;
 
-/// <summary>The stages a request passes through at the proxy, in order (docs/simulation.md).</summary>
+/// <summary>
+/// Omni Proxy's ten lifecycle stages, in order (docs/simulation.md). Each request records the moment it enters
+/// each stage; the time spent in a stage is the next stage's stamp minus its own (<see cref="Done"/> lasts no
+/// time). The simulation uses this enum itself, so scripts and the runtime cannot disagree on it.
+/// </summary>
 public enum RequestStage
 {
-    /// <summary>The proxy has the request.</summary>
+    /// <summary>The proxy has the request; tokenisation starts.</summary>
     Received,
 
-    /// <summary>Token ids known.</summary>
+    /// <summary>Token ids known; the APC lookup starts.</summary>
     Tokenized,
 
-    /// <summary>Prefix-cache match known.</summary>
+    /// <summary>Matched depth known. The request waits here in the proxy while every prefill instance is at its caps, and in parallel mode for a decode slot (P and D are chosen together).</summary>
     ApcMatched,
 
     /// <summary>In a prefill instance's queue.</summary>
     PrefillWaiting,
 
-    /// <summary>Put in a prefill batch.</summary>
+    /// <summary>Put in a prefill batch (the engine runs it at once: this stage lasts no time in the model).</summary>
     PrefillScheduled,
 
-    /// <summary>Prefill steps running.</summary>
+    /// <summary>Prefill steps run (several when chunked).</summary>
     Prefilling,
 
-    /// <summary>Prefill done, waiting for a decode slot.</summary>
+    /// <summary>Prefill done; waiting for a decode slot (sequential mode; parallel reserved it up front).</summary>
     DecodeWaiting,
 
-    /// <summary>A decode instance holds the slot; the KV cache is in flight.</summary>
+    /// <summary>A decode instance holds the slot; the KV cache is still in flight.</summary>
     DecodeScheduled,
 
-    /// <summary>In a decode batch.</summary>
+    /// <summary>In the decode instance's running batch.</summary>
     Decoding,
 
     /// <summary>The last token is out.</summary>

@@ -68,7 +68,7 @@ public sealed partial class ServingSimulation : ISchedulingState
 
         public int MatchedBlocks(int prefill) => sim.MatchedBlocks(prefill, r.Request.Blocks);
 
-        public double StageMilliseconds(RequestStage stage) => r.Stamp((LifecycleStage)(int)stage);
+        public double StageMilliseconds(RequestStage stage) => r.Stamp(stage);
     }
 
     private sealed class PrefillView(ServingSimulation sim, int index) : IPrefillInstanceView

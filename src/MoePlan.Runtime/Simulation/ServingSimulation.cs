@@ -2,6 +2,7 @@ using MoePlan.Core.Plan;
 using MoePlan.Runtime.Proxy;
 using MoePlan.Core.Workloads;
 using MoePlan.Runtime.Workloads;
+using MoePlan.Scheduling;
 
 namespace MoePlan.Runtime.Simulation;
 
@@ -242,7 +243,7 @@ public sealed partial class ServingSimulation : IClusterView
         lastArrival = t;
         generatedByLastArrival = generatedTokens;
 
-        r.Stamp(LifecycleStage.Received, t);
+        r.Stamp(RequestStage.Received, t);
         if (r.DecodeTokens > config.DecodeTokenCap)
         {
             // Prompt plus output exceed a whole decode instance's KV: no instance can ever take it.
@@ -274,9 +275,9 @@ public sealed partial class ServingSimulation : IClusterView
 
     private void OnRouted(RequestState r, double t)
     {
-        r.Stamp(LifecycleStage.Tokenized, t);
+        r.Stamp(RequestStage.Tokenized, t);
         // The APC lookup is a few hash-table probes per block: no time at the event resolution.
-        r.Stamp(LifecycleStage.ApcMatched, t);
+        r.Stamp(RequestStage.ApcMatched, t);
         if (config.Mode == ProxyMode.Parallel)
         {
             // P and D together: the decode slot and KV are reserved before prefill starts.
@@ -316,7 +317,7 @@ public sealed partial class ServingSimulation : IClusterView
         if (config.Mode == ProxyMode.Sequential)
         {
             // D allocates and pulls the whole prompt's KV now: the transfer is exposed.
-            r.Stamp(LifecycleStage.DecodeScheduled, t);
+            r.Stamp(RequestStage.DecodeScheduled, t);
             double transfer = r.Request.InputTokens * config.KvTransferMillisecondsPerToken;
             Push(EventKind.KvReady, Transfer(r, t, transfer, 0), d, r);
         }
@@ -343,7 +344,7 @@ public sealed partial class ServingSimulation : IClusterView
 
         var instance = prefills[p];
         r.PrefillInstance = p;
-        r.Stamp(LifecycleStage.PrefillWaiting, t);
+        r.Stamp(RequestStage.PrefillWaiting, t);
         instance.Waiting.Add(r);
         instance.Requests++;
         instance.QueuedTokens += r.Request.InputTokens;
@@ -373,7 +374,7 @@ public sealed partial class ServingSimulation : IClusterView
             heldSorted = new RequestState[heldOrder.Length];
         }
 
-        if (!FillOrder(proxyHeld, -1, LifecycleStage.ApcMatched, t, heldOrder.AsSpan(0, n)))
+        if (!FillOrder(proxyHeld, -1, RequestStage.ApcMatched, t, heldOrder.AsSpan(0, n)))
         {
             return;
         }
@@ -504,8 +505,8 @@ public sealed partial class ServingSimulation : IClusterView
     /// <summary>First time in a batch: the prefix cache serves its leading blocks (at least one token is computed).</summary>
     private static void Schedule(PrefillInstance p, RequestState r, double t)
     {
-        r.Stamp(LifecycleStage.PrefillScheduled, t);
-        r.Stamp(LifecycleStage.Prefilling, t);
+        r.Stamp(RequestStage.PrefillScheduled, t);
+        r.Stamp(RequestStage.Prefilling, t);
         var blocks = r.Request.Blocks;
         int matched = p.Cache.Match(blocks);
         p.Cache.Touch(blocks, matched);
@@ -555,7 +556,7 @@ public sealed partial class ServingSimulation : IClusterView
             p.Order = new QueueEntry[p.Waiting.Count];
         }
 
-        FillOrder(p.Waiting, Array.IndexOf(prefills, p), LifecycleStage.PrefillWaiting, t, p.Order);
+        FillOrder(p.Waiting, Array.IndexOf(prefills, p), RequestStage.PrefillWaiting, t, p.Order);
     }
 
     /// <summary>
@@ -564,7 +565,7 @@ public sealed partial class ServingSimulation : IClusterView
     /// <paramref name="since"/>, highest first, ties by request id; or first come, first served, which leaves
     /// <paramref name="order"/> in queue order and returns false.
     /// </summary>
-    private bool FillOrder(IReadOnlyList<RequestState> waiting, int instance, LifecycleStage since, double t, Span<QueueEntry> order)
+    private bool FillOrder(IReadOnlyList<RequestState> waiting, int instance, RequestStage since, double t, Span<QueueEntry> order)
     {
         int n = order.Length;
         if (policy is ISchedulingHooks hooks)
@@ -643,13 +644,13 @@ public sealed partial class ServingSimulation : IClusterView
 
     private void OnPrefillDone(RequestState r, double t)
     {
-        r.Stamp(LifecycleStage.DecodeWaiting, t);
+        r.Stamp(RequestStage.DecodeWaiting, t);
         double transfer = r.Request.InputTokens * config.KvTransferMillisecondsPerToken;
         if (config.Mode == ProxyMode.Parallel)
         {
             // Pushed layer by layer while prefilling: the last layer's share leaves after the prefill ends.
-            r.Stamp(LifecycleStage.DecodeScheduled, t);
-            Push(EventKind.KvReady, Transfer(r, r.Stamp(LifecycleStage.Prefilling), transfer, t + (transfer / config.Layers)), r.DecodeInstance, r);
+            r.Stamp(RequestStage.DecodeScheduled, t);
+            Push(EventKind.KvReady, Transfer(r, r.Stamp(RequestStage.Prefilling), transfer, t + (transfer / config.Layers)), r.DecodeInstance, r);
         }
         else if (decodeWait.Count > 0 || !TryAllocateDecode(r, t))
         {
@@ -684,7 +685,7 @@ public sealed partial class ServingSimulation : IClusterView
 
         for (int i = 0; i < d.Joining.Count; i++)
         {
-            d.Joining[i].Stamp(LifecycleStage.Decoding, t);
+            d.Joining[i].Stamp(RequestStage.Decoding, t);
             d.Running.Add(d.Joining[i]);
         }
 
@@ -722,7 +723,7 @@ public sealed partial class ServingSimulation : IClusterView
 
             if (r.Generated >= r.Request.OutputTokens)
             {
-                r.Stamp(LifecycleStage.Done, t);
+                r.Stamp(RequestStage.Done, t);
                 figures.AddCompleted(r);
                 if (retainRequests)
                 {

@@ -1,5 +1,6 @@
 using MoePlan.Core.Plan;
 using MoePlan.Runtime.Proxy;
+using MoePlan.Scheduling;
 
 namespace MoePlan.Runtime.Simulation;
 
@@ -66,8 +67,8 @@ public sealed class CompletionFigures(SloTarget? ttftSlo, SloTarget? tpotSlo)
     public void AddCompleted(RequestState r)
     {
         Completed++;
-        double arrival = r.Stamp(LifecycleStage.Received);
-        double done = r.Stamp(LifecycleStage.Done);
+        double arrival = r.Stamp(RequestStage.Received);
+        double done = r.Stamp(RequestStage.Done);
         double ttft = r.FirstTokenMilliseconds - arrival;
         Ttft.Add(ttft);
         E2e.Add(done - arrival);

@@ -6,6 +6,7 @@ using MoePlan.Runtime.Proxy;
 using MoePlan.Runtime.Simulation;
 using MoePlan.Core.Workloads;
 using MoePlan.Runtime.Workloads;
+using MoePlan.Scheduling;
 
 namespace MoePlan.Runtime.Tests.Simulation;
 
@@ -85,19 +86,19 @@ public sealed class ServingScenarioTests
         double ttft = tokenize + prefill + TransferMs(300) + Decode(1, 300);
         Assert.Equal(ttft, r.FirstTokenMilliseconds, 9);
         double done = ttft + Decode(1, 301) + Decode(1, 302) + Decode(1, 303);
-        Assert.Equal(done, r.Stamp(LifecycleStage.Done), 9);
-        Assert.Equal(tokenize, r.Stamp(LifecycleStage.Tokenized), 12);
-        Assert.Equal(tokenize + prefill, r.Stamp(LifecycleStage.DecodeWaiting), 9);
+        Assert.Equal(done, r.Stamp(RequestStage.Done), 9);
+        Assert.Equal(tokenize, r.Stamp(RequestStage.Tokenized), 12);
+        Assert.Equal(tokenize + prefill, r.Stamp(RequestStage.DecodeWaiting), 9);
 
         var m = ServingMetrics.From(result);
         Assert.Equal(ttft, m.TtftMilliseconds.P99, 9);
         Assert.Equal((done - ttft) / 3, m.TpotMilliseconds.Mean, 9);
         Assert.Equal(1, m.Completed);
         // Stage means: tokenisation, prefill execution, exposed transfer, decoding.
-        Assert.Equal(tokenize, m.StageMeanMilliseconds[(int)LifecycleStage.Received], 9);
-        Assert.Equal(prefill, m.StageMeanMilliseconds[(int)LifecycleStage.Prefilling], 9);
-        Assert.Equal(TransferMs(300), m.StageMeanMilliseconds[(int)LifecycleStage.DecodeScheduled], 9);
-        Assert.Equal(done - ttft + Decode(1, 300), m.StageMeanMilliseconds[(int)LifecycleStage.Decoding], 9);
+        Assert.Equal(tokenize, m.StageMeanMilliseconds[(int)RequestStage.Received], 9);
+        Assert.Equal(prefill, m.StageMeanMilliseconds[(int)RequestStage.Prefilling], 9);
+        Assert.Equal(TransferMs(300), m.StageMeanMilliseconds[(int)RequestStage.DecodeScheduled], 9);
+        Assert.Equal(done - ttft + Decode(1, 300), m.StageMeanMilliseconds[(int)RequestStage.Decoding], 9);
     }
 
     [Fact]
@@ -127,14 +128,14 @@ public sealed class ServingScenarioTests
         var result = Run([Request(0, 0, 8192, 2), Request(1, 1, 8192, 2), Request(2, 9.5, 300, 2)]);
         var r = result.Completed.OrderBy(x => x.Request.Id).ToArray();
         Assert.Equal(3, r.Length);
-        Assert.Equal(9.8, r[2].Stamp(LifecycleStage.ApcMatched), 9);
+        Assert.Equal(9.8, r[2].Stamp(RequestStage.ApcMatched), 9);
         double firstStepEnds = 8.192 + Prefill(8192, 1, 4096);
-        Assert.Equal(firstStepEnds, r[1].Stamp(LifecycleStage.Prefilling), 9);
-        Assert.Equal(firstStepEnds, r[2].Stamp(LifecycleStage.PrefillWaiting), 9);
+        Assert.Equal(firstStepEnds, r[1].Stamp(RequestStage.Prefilling), 9);
+        Assert.Equal(firstStepEnds, r[2].Stamp(RequestStage.PrefillWaiting), 9);
 
         // least-load has no caps: request 2 is queued as soon as it is tokenised.
         var plain = Run([Request(0, 0, 8192, 2), Request(1, 1, 8192, 2), Request(2, 9.5, 300, 2)], policy: "least-load");
-        Assert.Equal(9.8, plain.Completed.Single(x => x.Request.Id == 2).Stamp(LifecycleStage.PrefillWaiting), 9);
+        Assert.Equal(9.8, plain.Completed.Single(x => x.Request.Id == 2).Stamp(RequestStage.PrefillWaiting), 9);
     }
 
     [Fact]
@@ -147,7 +148,7 @@ public sealed class ServingScenarioTests
         foreach (var r in result.Completed)
         {
             Assert.Equal(ttft, r.FirstTokenMilliseconds, 9);
-            Assert.Equal(done, r.Stamp(LifecycleStage.Done), 9);
+            Assert.Equal(done, r.Stamp(RequestStage.Done), 9);
         }
 
         Assert.Equal(1, result.Prefill[0].Steps);
@@ -161,9 +162,9 @@ public sealed class ServingScenarioTests
         var result = Run([Request(0, 0, 300, 1), Request(1, 1, 300, 1)]);
         var second = result.Completed.Single(r => r.Request.Id == 1);
         double firstEnds = (300 * 1e-3) + Prefill(300, 1, 150);
-        Assert.Equal(1 + (300 * 1e-3), second.Stamp(LifecycleStage.PrefillWaiting), 9);
-        Assert.Equal(firstEnds, second.Stamp(LifecycleStage.PrefillScheduled), 9);
-        Assert.Equal(firstEnds + Prefill(300, 1, 150), second.Stamp(LifecycleStage.DecodeWaiting), 9);
+        Assert.Equal(1 + (300 * 1e-3), second.Stamp(RequestStage.PrefillWaiting), 9);
+        Assert.Equal(firstEnds, second.Stamp(RequestStage.PrefillScheduled), 9);
+        Assert.Equal(firstEnds + Prefill(300, 1, 150), second.Stamp(RequestStage.DecodeWaiting), 9);
     }
 
     [Fact]
@@ -191,7 +192,7 @@ public sealed class ServingScenarioTests
         var result = Run([Request(0, 0, 10_000, 1)], c => c with { DecodeTokenCap = 1e9 });
         var r = Assert.Single(result.Completed);
         double prefill = Prefill(8192, 1, 4096) + Prefill(1808, 1, 8192 + 904);
-        Assert.Equal((10_000 * 1e-3) + prefill, r.Stamp(LifecycleStage.DecodeWaiting), 9);
+        Assert.Equal((10_000 * 1e-3) + prefill, r.Stamp(RequestStage.DecodeWaiting), 9);
         Assert.Equal(2, result.Prefill[0].Steps);
     }
 
@@ -215,11 +216,11 @@ public sealed class ServingScenarioTests
         Assert.Equal(kept.Completed.Count, streamed.CompletedCount);
         Assert.Equal(JsonSerializer.Serialize(ServingMetrics.From(kept)), JsonSerializer.Serialize(ServingMetrics.From(streamed)));
         // The figures against the retained requests, computed here: TTFT p50 by numpy's rule, E2E mean.
-        var ttft = kept.Completed.Select(r => r.FirstTokenMilliseconds - r.Stamp(LifecycleStage.Received)).OrderBy(x => x).ToArray();
+        var ttft = kept.Completed.Select(r => r.FirstTokenMilliseconds - r.Stamp(RequestStage.Received)).OrderBy(x => x).ToArray();
         double h = 0.5 * (ttft.Length - 1);
         int lo = (int)h;
         Assert.Equal(ttft[lo] + ((h - lo) * (ttft[lo + 1] - ttft[lo])), ServingMetrics.From(streamed).TtftMilliseconds.P50, 9);
-        Assert.Equal(kept.Completed.Average(r => r.Stamp(LifecycleStage.Done) - r.Stamp(LifecycleStage.Received)), ServingMetrics.From(streamed).E2eMilliseconds.Mean, 6);
+        Assert.Equal(kept.Completed.Average(r => r.Stamp(RequestStage.Done) - r.Stamp(RequestStage.Received)), ServingMetrics.From(streamed).E2eMilliseconds.Mean, 6);
     }
 
     /// <summary>
@@ -283,8 +284,8 @@ public sealed class ServingScenarioTests
     {
         var reuse = Assert.Single(Run([Request(0, 0, 300, 1)], c => c with { TokenizerReuse = true }).Completed);
         var noReuse = Assert.Single(Run([Request(0, 0, 300, 1)], c => c with { TokenizerReuse = false }).Completed);
-        Assert.Equal(0.3, reuse.Stamp(LifecycleStage.Tokenized), 12);
-        Assert.Equal(0.6, noReuse.Stamp(LifecycleStage.Tokenized), 12);
+        Assert.Equal(0.3, reuse.Stamp(RequestStage.Tokenized), 12);
+        Assert.Equal(0.6, noReuse.Stamp(RequestStage.Tokenized), 12);
         Assert.Equal(0.3, noReuse.FirstTokenMilliseconds - reuse.FirstTokenMilliseconds, 9);
     }
 
@@ -305,7 +306,7 @@ public sealed class ServingScenarioTests
             Assert.True(ids.Add(r.Request.Id));
             for (int s = 1; s < RequestState.StageCount; s++)
             {
-                Assert.True(r.Stamps[s] >= r.Stamps[s - 1], $"request {r.Request.Id}: stage {(LifecycleStage)s} before {(LifecycleStage)(s - 1)}");
+                Assert.True(r.Stamps[s] >= r.Stamps[s - 1], $"request {r.Request.Id}: stage {(RequestStage)s} before {(RequestStage)(s - 1)}");
             }
         }
     }
