@@ -15,12 +15,12 @@ namespace MoePlan.Benchmarks;
 [MemoryDiagnoser]
 public class CostModelBenchmarks
 {
-    private DeploymentPlan plan = null!;
-    private CostOptions options = null!;
-    private ModelArchitecture architecture = null!;
-    private ParameterBreakdown parameters = null!;
-    private StepMachine machine;
-    private StepShape decode;
+    private DeploymentPlan _plan = null!;
+    private CostOptions _options = null!;
+    private ModelArchitecture _architecture = null!;
+    private ParameterBreakdown _parameters = null!;
+    private StepMachine _machine;
+    private StepShape _decode;
 
     [Params("plans/deepseek-v3-h800.moe", "plans/deepseek-r1-cloudmatrix384.moe")]
     public string Plan { get; set; } = "";
@@ -30,23 +30,23 @@ public class CostModelBenchmarks
     {
         var root = RepositoryRoot();
         var compiled = PlanCompiler.Compile(Path.Combine(root, Plan), new DiskResolver(), throughVerification: true);
-        plan = compiled.Plan ?? throw new InvalidOperationException(string.Join("; ", compiled.Diagnostics));
-        options = new CostOptions(PrefillImbalance: 1.0, DecodeImbalance: 1.1);
-        architecture = plan.Model.Entry.Architecture;
-        parameters = ParameterCounter.Count(architecture);
-        machine = PlanCostModel.Machine(plan);
-        var d = plan.Decode;
-        decode = new StepShape(PoolRole.Decode, 96, 96, 4096, d.Parallel.TensorParallel.Value, d.Parallel.DataParallel.Value, d.Parallel.ExpertParallel.Value,
-            architecture.RoutedExperts + plan.Placement.RedundantExperts.Value, 1.1, d.MicrobatchOverlap.Value, 0);
+        _plan = compiled.Plan ?? throw new InvalidOperationException(string.Join("; ", compiled.Diagnostics));
+        _options = new CostOptions(PrefillImbalance: 1.0, DecodeImbalance: 1.1);
+        _architecture = _plan.Model.Entry.Architecture;
+        _parameters = ParameterCounter.Count(_architecture);
+        _machine = PlanCostModel.Machine(_plan);
+        var d = _plan.Decode;
+        _decode = new StepShape(PoolRole.Decode, 96, 96, 4096, d.Parallel.TensorParallel.Value, d.Parallel.DataParallel.Value, d.Parallel.ExpertParallel.Value,
+            _architecture.RoutedExperts + _plan.Placement.RedundantExperts.Value, 1.1, d.MicrobatchOverlap.Value, 0);
     }
 
     /// <summary>Both phases and the serving figures.</summary>
     [Benchmark]
-    public double FullPlanEvaluation() => PlanCostModel.Evaluate(plan, options).GoodputRequestsPerSecond;
+    public double FullPlanEvaluation() => PlanCostModel.Evaluate(_plan, _options).GoodputRequestsPerSecond;
 
     /// <summary>One decode step with the parameter breakdown precomputed.</summary>
     [Benchmark]
-    public double DecodeStep() => StepCostModel.Evaluate(architecture, parameters, plan.Precision, decode, machine).StepMilliseconds;
+    public double DecodeStep() => StepCostModel.Evaluate(_architecture, _parameters, _plan.Precision, _decode, _machine).StepMilliseconds;
 
     private static string RepositoryRoot()
     {

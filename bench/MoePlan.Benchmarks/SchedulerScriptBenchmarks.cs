@@ -41,47 +41,47 @@ public class SchedulerScriptBenchmarks
         new LeastLoad()
         """;
 
-    private string folder = "";
-    private string scriptPath = "";
-    private ServingSimulation simulation = null!;
-    private RequestState request = null!;
-    private IRoutingPolicy builtIn = null!;
-    private IRoutingPolicy script = null!;
+    private string _folder = "";
+    private string _scriptPath = "";
+    private ServingSimulation _simulation = null!;
+    private RequestState _request = null!;
+    private IRoutingPolicy _builtIn = null!;
+    private IRoutingPolicy _script = null!;
 
     [GlobalSetup]
     public void Setup()
     {
-        folder = Path.Combine(Path.GetTempPath(), "moeplan-bench-scripts-" + Environment.ProcessId);
-        Directory.CreateDirectory(folder);
-        scriptPath = Path.Combine(folder, "least-load.csx");
-        File.WriteAllText(scriptPath, LeastLoadScript);
-        var load = SchedulerScriptCompiler.Load(scriptPath, Path.Combine(folder, "cache"));
+        _folder = Path.Combine(Path.GetTempPath(), "moeplan-bench-scripts-" + Environment.ProcessId);
+        Directory.CreateDirectory(_folder);
+        _scriptPath = Path.Combine(_folder, "least-load.csx");
+        File.WriteAllText(_scriptPath, LeastLoadScript);
+        var load = SchedulerScriptCompiler.Load(_scriptPath, Path.Combine(_folder, "cache"));
         var compiled = load.Script ?? throw new InvalidOperationException(string.Join("; ", load.Diagnostics));
         // Eight prefill instances, idle: the decision reads every instance's queue.
         var config = new ServingConfig(8, 16384, 1000, 4, 64, 1e6, 1, 1e-3, 61, ProxyMode.Sequential, true, true, 1e-3, null, null);
-        builtIn = new LeastLoadPolicy();
-        script = new ScriptPolicy(compiled, ScriptBudgetOptions.Default, fallback: false);
-        simulation = new ServingSimulation(config, new FixedSteps(), script);
-        request = new RequestState(new ArrivingRequest(1, 0, 2048, 128, [1, 2, 3, 4]));
-        script.ChoosePrefill(request, simulation); // makes the scheduler instance (the script's top level) once
+        _builtIn = new LeastLoadPolicy();
+        _script = new ScriptPolicy(compiled, ScriptBudgetOptions.Default, fallback: false);
+        _simulation = new ServingSimulation(config, new FixedSteps(), _script);
+        _request = new RequestState(new ArrivingRequest(1, 0, 2048, 128, [1, 2, 3, 4]));
+        _script.ChoosePrefill(_request, _simulation); // makes the scheduler instance (the script's top level) once
     }
 
     [GlobalCleanup]
-    public void Cleanup() => Directory.Delete(folder, recursive: true);
+    public void Cleanup() => Directory.Delete(_folder, recursive: true);
 
     [Benchmark(Baseline = true)]
-    public int DecisionBuiltIn() => builtIn.ChoosePrefill(request, simulation);
+    public int DecisionBuiltIn() => _builtIn.ChoosePrefill(_request, _simulation);
 
     [Benchmark]
-    public int DecisionScript() => script.ChoosePrefill(request, simulation);
+    public int DecisionScript() => _script.ChoosePrefill(_request, _simulation);
 
     /// <summary>Compile, confinement check, instrumentation and emit, without the cache.</summary>
     [Benchmark]
-    public int CompileUncached() => SchedulerScriptCompiler.Compile(scriptPath, LeastLoadScript).Pe!.Length;
+    public int CompileUncached() => SchedulerScriptCompiler.Compile(_scriptPath, LeastLoadScript).Pe!.Length;
 
     /// <summary>Read, hash, find the cached image and load it into a new collectible context.</summary>
     [Benchmark]
-    public bool StartFromCache() => SchedulerScriptCompiler.Load(scriptPath, Path.Combine(folder, "cache")).FromCache;
+    public bool StartFromCache() => SchedulerScriptCompiler.Load(_scriptPath, Path.Combine(_folder, "cache")).FromCache;
 
     private sealed class FixedSteps : IStepTimes
     {

@@ -165,14 +165,14 @@ public static class SchedulerScriptCompiler
 /// <summary>A loaded script image: makes one scheduler per run (its top-level code runs then, within the budget).</summary>
 public sealed class CompiledScheduler
 {
-    private readonly MethodInfo factory;
+    private readonly MethodInfo _factory;
 
     private CompiledScheduler(string path, string text, Assembly assembly, MethodInfo factory)
     {
         Path = path;
         Text = text;
         Assembly = assembly;
-        this.factory = factory;
+        this._factory = factory;
     }
 
     public string Path { get; }
@@ -202,7 +202,7 @@ public sealed class CompiledScheduler
         try
         {
             // Slot 0 is the globals object (none); the submission puts itself in slot 1.
-            task = factory.Invoke(null, [new object?[2]]);
+            task = _factory.Invoke(null, [new object?[2]]);
         }
         catch (TargetInvocationException e) when (e.InnerException is not null)
         {

@@ -37,17 +37,17 @@ internal sealed class ScriptConfinement
     /// <summary>Size arguments of BCL calls the budget bounds (e.g. new List&lt;T&gt;(capacity), Enumerable.Repeat(x, count)).</summary>
     internal static readonly HashSet<string> SizeParameters = ["count", "capacity", "length", "repeatCount", "totalWidth", "newSize", "minimumLength", "size"];
 
-    private readonly SemanticModel model;
-    private readonly IAssemblySymbol script;
-    private readonly string path;
-    private readonly List<Diagnostic> diagnostics = [];
-    private readonly HashSet<string> reported = [];
+    private readonly SemanticModel _model;
+    private readonly IAssemblySymbol _script;
+    private readonly string _path;
+    private readonly List<Diagnostic> _diagnostics = [];
+    private readonly HashSet<string> _reported = [];
 
     private ScriptConfinement(SemanticModel model, string path)
     {
-        this.model = model;
-        this.path = path;
-        script = model.Compilation.Assembly;
+        this._model = model;
+        this._path = path;
+        _script = model.Compilation.Assembly;
     }
 
     /// <summary>Directives that would reach outside the script (<c>#r</c>, <c>#load</c>); checked before compiling.</summary>
@@ -65,7 +65,7 @@ internal sealed class ScriptConfinement
             check.Visit(node);
         }
 
-        return check.diagnostics;
+        return check._diagnostics;
     }
 
     private void Visit(SyntaxNode node)
@@ -121,7 +121,7 @@ internal sealed class ScriptConfinement
 
         if (node is ExpressionSyntax or AttributeSyntax)
         {
-            var symbol = model.GetSymbolInfo(node).Symbol;
+            var symbol = _model.GetSymbolInfo(node).Symbol;
             if (symbol is not null)
             {
                 CheckSymbol(node, symbol);
@@ -129,7 +129,7 @@ internal sealed class ScriptConfinement
 
             if (node is ExpressionSyntax)
             {
-                var info = model.GetTypeInfo(node);
+                var info = _model.GetTypeInfo(node);
                 CheckType(node, info.Type);
                 CheckType(node, info.ConvertedType);
             }
@@ -167,11 +167,11 @@ internal sealed class ScriptConfinement
 
     private void CheckCatch(CatchClauseSyntax c)
     {
-        var type = c.Declaration is { } d ? model.GetTypeInfo(d.Type).Type : null;
+        var type = c.Declaration is { } d ? _model.GetTypeInfo(d.Type).Type : null;
         // A catch of Exception (or none) would swallow the budget's stop; a filter cannot be trusted to rethrow it.
         if (type is null || type.SpecialType == SpecialType.System_Object || (type.Name == "Exception" && type.ContainingNamespace?.ToDisplayString() == "System"))
         {
-            Report(DiagnosticCodes.ScriptCatchAll.Create(ScriptLocation.Of(path, c.CatchKeyword.GetLocation())), c.CatchKeyword.SpanStart);
+            Report(DiagnosticCodes.ScriptCatchAll.Create(ScriptLocation.Of(_path, c.CatchKeyword.GetLocation())), c.CatchKeyword.SpanStart);
         }
     }
 
@@ -182,7 +182,7 @@ internal sealed class ScriptConfinement
             return;
         }
 
-        var type = model.GetTypeInfo(f.Declaration.Type).Type;
+        var type = _model.GetTypeInfo(f.Declaration.Type).Type;
         if (!f.Modifiers.Any(SyntaxKind.ReadOnlyKeyword) || !IsImmutable(type))
         {
             StaticState(f, f.Declaration.Variables[0].Identifier.Text);
@@ -199,7 +199,7 @@ internal sealed class ScriptConfinement
         // An auto-property (accessors without bodies) is a hidden field.
         bool auto = p.AccessorList.Accessors.All(a => a.Body is null && a.ExpressionBody is null);
         bool writable = p.AccessorList.Accessors.Any(a => a.IsKind(SyntaxKind.SetAccessorDeclaration) || a.IsKind(SyntaxKind.InitAccessorDeclaration));
-        if (auto && (writable || !IsImmutable(model.GetTypeInfo(p.Type).Type)))
+        if (auto && (writable || !IsImmutable(_model.GetTypeInfo(p.Type).Type)))
         {
             StaticState(p, p.Identifier.Text);
         }
@@ -209,17 +209,17 @@ internal sealed class ScriptConfinement
         type is not null && (type.TypeKind == TypeKind.Enum || type.SpecialType is >= SpecialType.System_Boolean and <= SpecialType.System_String);
 
     private void StaticState(SyntaxNode node, string name) =>
-        Report(DiagnosticCodes.ScriptStaticState.Create(ScriptLocation.Of(path, node.GetLocation()), name), node.SpanStart);
+        Report(DiagnosticCodes.ScriptStaticState.Create(ScriptLocation.Of(_path, node.GetLocation()), name), node.SpanStart);
 
     private void Construct(SyntaxNodeOrToken at, string what) =>
-        Report(DiagnosticCodes.ScriptForbiddenConstruct.Create(ScriptLocation.Of(path, at.GetLocation()!), what), at.SpanStart);
+        Report(DiagnosticCodes.ScriptForbiddenConstruct.Create(ScriptLocation.Of(_path, at.GetLocation()!), what), at.SpanStart);
 
     private void Report(Diagnostic d, int position)
     {
         // Once per position and once per message and line: a node and its parts often bind to the same forbidden symbol.
-        if (reported.Add(position.ToString(System.Globalization.CultureInfo.InvariantCulture)) && reported.Add(d.Span!.Value.Line + ":" + d.Message))
+        if (_reported.Add(position.ToString(System.Globalization.CultureInfo.InvariantCulture)) && _reported.Add(d.Span!.Value.Line + ":" + d.Message))
         {
-            diagnostics.Add(d);
+            _diagnostics.Add(d);
         }
     }
 
@@ -268,7 +268,7 @@ internal sealed class ScriptConfinement
         }
     }
 
-    private bool FromScript(ISymbol symbol) => SymbolEqualityComparer.Default.Equals(symbol.ContainingAssembly, script);
+    private bool FromScript(ISymbol symbol) => SymbolEqualityComparer.Default.Equals(symbol.ContainingAssembly, _script);
 
     private void CheckType(SyntaxNode node, ITypeSymbol? type)
     {
@@ -313,7 +313,7 @@ internal sealed class ScriptConfinement
     }
 
     private void Forbidden(SyntaxNode node, string name, string reason) =>
-        Report(DiagnosticCodes.ScriptForbiddenApi.Create(ScriptLocation.Of(path, node.GetLocation()), name, reason), node.SpanStart);
+        Report(DiagnosticCodes.ScriptForbiddenApi.Create(ScriptLocation.Of(_path, node.GetLocation()), name, reason), node.SpanStart);
 
     /// <summary>The message's reason (the decision itself is the allow-list).</summary>
     private static string Reason(string ns, string type) => (ns, type) switch

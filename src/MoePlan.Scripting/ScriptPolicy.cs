@@ -36,8 +36,8 @@ public sealed class SchedulerHookException(Diagnostic diagnostic) : Exception(di
 /// </summary>
 public sealed class ScriptPolicy(CompiledScheduler script, ScriptBudgetOptions budget, bool fallback) : IRoutingPolicy, ISchedulingHooks
 {
-    private Scheduler? scheduler;
-    private bool disabled;
+    private Scheduler? _scheduler;
+    private bool _disabled;
 
     public string Name => script.Name;
 
@@ -155,16 +155,16 @@ public sealed class ScriptPolicy(CompiledScheduler script, ScriptBudgetOptions b
     /// <summary>The run's scheduler, made on the first call; null once the script failed under fallback.</summary>
     private Scheduler? Instance()
     {
-        if (scheduler is not null || disabled)
+        if (_scheduler is not null || _disabled)
         {
-            return scheduler;
+            return _scheduler;
         }
 
         ScriptBudget.Open(budget.PerCall, budget.AllocationBytes, budget.MaxElements);
         try
         {
-            scheduler = script.Create();
-            if (scheduler is null)
+            _scheduler = script.Create();
+            if (_scheduler is null)
             {
                 Fail(BadDecision("the script's top level", "null", "it must end with an expression that makes the scheduler"));
             }
@@ -178,7 +178,7 @@ public sealed class ScriptPolicy(CompiledScheduler script, ScriptBudgetOptions b
             ScriptBudget.Close();
         }
 
-        return scheduler;
+        return _scheduler;
     }
 
     /// <summary>Ends the run, or under fallback counts the call (and, once the script is broken for good, stops calling it).</summary>
@@ -190,9 +190,9 @@ public sealed class ScriptPolicy(CompiledScheduler script, ScriptBudgetOptions b
         }
 
         Fallbacks++;
-        if (scheduler is null)
+        if (_scheduler is null)
         {
-            disabled = true;
+            _disabled = true;
         }
     }
 

@@ -9,15 +9,15 @@ public sealed class FmtCommandTests : IDisposable
     private const string Messy = "deployment \"x\" {\n engine   vllm # why\n\n\n  cluster {nodes 2}\n}\n";
     private const string Canonical = "deployment \"x\" {\n  engine vllm # why\n\n  cluster { nodes 2 }\n}\n";
 
-    private readonly string folder = CliRunner.TempFolder();
+    private readonly string _folder = CliRunner.TempFolder();
 
-    public FmtCommandTests() => Directory.CreateDirectory(folder);
+    public FmtCommandTests() => Directory.CreateDirectory(_folder);
 
-    public void Dispose() => Directory.Delete(folder, recursive: true);
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
 
     private string Write(string name, string text)
     {
-        var path = Path.Combine(folder, name);
+        var path = Path.Combine(_folder, name);
         File.WriteAllText(path, text);
         return path;
     }
@@ -30,7 +30,7 @@ public sealed class FmtCommandTests : IDisposable
         Assert.Equal(0, code);
         Assert.Contains("plan.moe: formatted", output, StringComparison.Ordinal);
         Assert.Equal(Canonical, File.ReadAllText(path));
-        Assert.Equal(["plan.moe"], Directory.GetFiles(folder).Select(Path.GetFileName));
+        Assert.Equal(["plan.moe"], Directory.GetFiles(_folder).Select(Path.GetFileName));
 
         var again = CliRunner.Run("fmt", path);
         Assert.Equal(0, again.ExitCode);
@@ -66,7 +66,7 @@ public sealed class FmtCommandTests : IDisposable
     [Fact]
     public void A_missing_file_is_an_io_error()
     {
-        var (code, _, error) = CliRunner.Run("fmt", Path.Combine(folder, "none.moe"));
+        var (code, _, error) = CliRunner.Run("fmt", Path.Combine(_folder, "none.moe"));
         Assert.Equal(2, code);
         Assert.Contains("no such file", error, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
@@ -81,7 +81,7 @@ public sealed class FmtCommandTests : IDisposable
     [Fact]
     public void Crlf_and_a_byte_order_mark_are_kept()
     {
-        var path = Path.Combine(folder, "windows.moe");
+        var path = Path.Combine(_folder, "windows.moe");
         File.WriteAllBytes(path, [.. Encoding.UTF8.GetPreamble(), .. Encoding.UTF8.GetBytes(Messy.Replace("\n", "\r\n", StringComparison.Ordinal))]);
         Assert.Equal(0, CliRunner.Run("fmt", path).ExitCode);
         var bytes = File.ReadAllBytes(path);
@@ -92,7 +92,7 @@ public sealed class FmtCommandTests : IDisposable
     [Fact]
     public void Text_that_is_not_utf8_is_an_io_error()
     {
-        var path = Path.Combine(folder, "latin1.moe");
+        var path = Path.Combine(_folder, "latin1.moe");
         File.WriteAllBytes(path, [0x23, 0x20, 0xE9, 0x0A]);
         var (code, _, error) = CliRunner.Run("fmt", path);
         Assert.Equal(2, code);

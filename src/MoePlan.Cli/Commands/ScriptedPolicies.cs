@@ -12,7 +12,7 @@ namespace MoePlan.Cli.Commands;
 /// </summary>
 internal sealed class ScriptedPolicies
 {
-    private readonly List<ScriptPolicy> made = [];
+    private readonly List<ScriptPolicy> _made = [];
 
     private ScriptedPolicies(PolicyRegistry registry, IReadOnlyList<string> names, string? scriptPath)
     {
@@ -29,7 +29,7 @@ internal sealed class ScriptedPolicies
     public string? ScriptPath { get; }
 
     /// <summary>Hook calls that took the default decision (with --scheduler-fallback), over every run.</summary>
-    public int Fallbacks => made.Sum(p => p.Fallbacks);
+    public int Fallbacks => _made.Sum(p => p.Fallbacks);
 
     /// <summary>The run's policies; null when the script has errors (printed to <paramref name="stderr"/>).</summary>
     public static ScriptedPolicies? Resolve(string file, DeploymentPlan plan, RunCommand.ServingOptions options, TextWriter stderr)
@@ -64,7 +64,7 @@ internal sealed class ScriptedPolicies
         registry.Add(compiled.Name, () =>
         {
             var policy = new ScriptPolicy(compiled, ScriptBudgetOptions.Default, options.SchedulerFallback);
-            policies.made.Add(policy);
+            policies._made.Add(policy);
             return policy;
         });
         return policies;

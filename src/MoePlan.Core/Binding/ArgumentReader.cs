@@ -12,27 +12,27 @@ namespace MoePlan.Core.Binding;
 /// </summary>
 public sealed class ArgumentReader(SettingSyntax setting, string usage, string file, ExpressionEvaluator evaluator, ICollection<Diagnostic> diagnostics)
 {
-    private int index;
-    private bool failed;
+    private int _index;
+    private bool _failed;
 
     public SettingSyntax Setting => setting;
 
-    public bool Failed => failed;
+    public bool Failed => _failed;
 
     public SourceSpan Span => setting.Range.In(file);
 
-    public bool AtEnd => index >= setting.Arguments.Length;
+    public bool AtEnd => _index >= setting.Arguments.Length;
 
-    private ArgumentSyntax? Current => index < setting.Arguments.Length ? setting.Arguments[index] : null;
+    private ArgumentSyntax? Current => _index < setting.Arguments.Length ? setting.Arguments[_index] : null;
 
     private SourceSpan CurrentSpan => (Current?.Range ?? setting.Name.Range).In(file);
 
     /// <summary>True (and consumes it) when the next argument is the bare word <paramref name="word"/>.</summary>
     public bool TryWord(string word)
     {
-        if (!failed && Current is IdentifierSyntax identifier && identifier.Name == word)
+        if (!_failed && Current is IdentifierSyntax identifier && identifier.Name == word)
         {
-            index++;
+            _index++;
             return true;
         }
 
@@ -51,7 +51,7 @@ public sealed class ArgumentReader(SettingSyntax setting, string usage, string f
         {
             diagnostics.Add(DiagnosticCodes.UnknownWord.Create(identifier.Range.In(file), identifier.Name, what,
                 string.Join(", ", allowed.Select(a => $"`{a}`")), Suggestions.DidYouMean(identifier.Name, allowed)));
-            failed = true;
+            _failed = true;
             return null;
         }
 
@@ -75,7 +75,7 @@ public sealed class ArgumentReader(SettingSyntax setting, string usage, string f
         if (value.Text is null)
         {
             diagnostics.Add(DiagnosticCodes.WrongArguments.Create(expression.Range.In(file), setting.Name.Name, usage));
-            failed = true;
+            _failed = true;
             return null;
         }
 
@@ -85,7 +85,7 @@ public sealed class ArgumentReader(SettingSyntax setting, string usage, string f
     /// <summary>The next argument as a quantity of <paramref name="dimension"/> (a plain number also accepted when <paramref name="alsoPlain"/>).</summary>
     public Sourced<double>? Quantity(Dimension dimension, bool alsoPlain = false)
     {
-        if (!failed && Current is StringLiteralSyntax)
+        if (!_failed && Current is StringLiteralSyntax)
         {
             ReportMismatch();
             return null;
@@ -100,14 +100,14 @@ public sealed class ArgumentReader(SettingSyntax setting, string usage, string f
         if (value.Quantity is not { } quantity)
         {
             diagnostics.Add(DiagnosticCodes.WrongDimension.Create(span, setting.Name.Name, Units.Describe(dimension), "a string"));
-            failed = true;
+            _failed = true;
             return null;
         }
 
         if (quantity.Dimension != dimension && !(alsoPlain && quantity.Dimension == Dimension.None))
         {
             diagnostics.Add(DiagnosticCodes.WrongDimension.Create(span, setting.Name.Name, Units.Describe(dimension), Units.Describe(quantity.Dimension)));
-            failed = true;
+            _failed = true;
             return null;
         }
 
@@ -154,7 +154,7 @@ public sealed class ArgumentReader(SettingSyntax setting, string usage, string f
     /// <summary>Reports leftover arguments. Call when the setting's arguments are all read.</summary>
     public void End()
     {
-        if (!failed && Current is not null)
+        if (!_failed && Current is not null)
         {
             ReportMismatch();
         }
@@ -164,7 +164,7 @@ public sealed class ArgumentReader(SettingSyntax setting, string usage, string f
         where T : struct
     {
         diagnostics.Add(DiagnosticCodes.OutOfRange.Create(span, setting.Name.Name, range, found.ToString("0.######", CultureInfo.InvariantCulture)));
-        failed = true;
+        _failed = true;
         return null;
     }
 
@@ -172,7 +172,7 @@ public sealed class ArgumentReader(SettingSyntax setting, string usage, string f
     private T? Next<T>()
         where T : ArgumentSyntax
     {
-        if (failed)
+        if (_failed)
         {
             return null;
         }
@@ -183,7 +183,7 @@ public sealed class ArgumentReader(SettingSyntax setting, string usage, string f
             return null;
         }
 
-        index++;
+        _index++;
         return argument;
     }
 
@@ -197,7 +197,7 @@ public sealed class ArgumentReader(SettingSyntax setting, string usage, string f
 
         if (evaluator.Evaluate(expression) is not { } value)
         {
-            failed = true;
+            _failed = true;
             return null;
         }
 
@@ -207,6 +207,6 @@ public sealed class ArgumentReader(SettingSyntax setting, string usage, string f
     private void ReportMismatch()
     {
         diagnostics.Add(DiagnosticCodes.WrongArguments.Create(CurrentSpan, setting.Name.Name, usage));
-        failed = true;
+        _failed = true;
     }
 }

@@ -29,7 +29,7 @@ public sealed partial class DeploymentBinder
             failed |= devices is null;
             if (devices is { } cap && cluster is not null && (cap.Value % cluster.DevicesPerNode.Value != 0 || cap.Value > cluster.Devices))
             {
-                diagnostics.Add(DiagnosticCodes.SweepNotApplicable.Create(cap.Span, "devices",
+                _diagnostics.Add(DiagnosticCodes.SweepNotApplicable.Create(cap.Span, "devices",
                     $"{cap.Value} is not a multiple of the {cluster.DevicesPerNode.Value} devices per node up to the cluster's {cluster.Devices}"));
                 failed = true;
             }
@@ -52,7 +52,7 @@ public sealed partial class DeploymentBinder
 
             if (values.Dimension == SearchDimension.DecodeMtp && values.Values.Contains(1) && decode is { Mtp: null })
             {
-                diagnostics.Add(DiagnosticCodes.SweepNotApplicable.Create(s.Range.In(file), name,
+                _diagnostics.Add(DiagnosticCodes.SweepNotApplicable.Create(s.Range.In(_file), name,
                     "`on` needs the decode pool's `mtp { draft_tokens N acceptance X }` block to take the draft length and acceptance from"));
                 failed = true;
                 continue;
@@ -72,7 +72,7 @@ public sealed partial class DeploymentBinder
         var name = setting.Name.Name;
         if (setting.Block is { } child)
         {
-            diagnostics.Add(DiagnosticCodes.UnexpectedBlock.Create(child.Range.In(file), name, "does not take a block"));
+            _diagnostics.Add(DiagnosticCodes.UnexpectedBlock.Create(child.Range.In(_file), name, "does not take a block"));
             return null;
         }
 
@@ -81,11 +81,11 @@ public sealed partial class DeploymentBinder
         {
             switch (argument)
             {
-                case IdentifierSyntax identifier when SweepValues.Keywords.Contains(identifier.Name) || !scope.TryGet(identifier.Name, out _):
+                case IdentifierSyntax identifier when SweepValues.Keywords.Contains(identifier.Name) || !_scope.TryGet(identifier.Name, out _):
                     words.Add(identifier.Name);
                     break;
                 case ExpressionSyntax expression when expression is not StringLiteralSyntax:
-                    if (evaluator.Evaluate(expression) is not { } value)
+                    if (_evaluator.Evaluate(expression) is not { } value)
                     {
                         return null;
                     }
@@ -103,18 +103,18 @@ public sealed partial class DeploymentBinder
         var parsed = SweepValues.Parse(dimension, name, words, out var error);
         if (parsed is null)
         {
-            var span = error!.Word >= 0 && error.Word < setting.Arguments.Length ? setting.Arguments[error.Word].Range.In(file) : setting.Range.In(file);
+            var span = error!.Word >= 0 && error.Word < setting.Arguments.Length ? setting.Arguments[error.Word].Range.In(_file) : setting.Range.In(_file);
             var descriptor = error.Kind switch
             {
                 SweepValueErrorKind.EmptyRange => DiagnosticCodes.SweepEmptyRange,
                 SweepValueErrorKind.BadStep => DiagnosticCodes.SweepBadStep,
                 _ => DiagnosticCodes.SweepWrongValue,
             };
-            diagnostics.Add(descriptor.Create(span, error.Message));
+            _diagnostics.Add(descriptor.Create(span, error.Message));
             return null;
         }
 
-        return parsed with { Span = setting.Range.In(file) };
+        return parsed with { Span = setting.Range.In(_file) };
     }
 
     /// <summary>A non-word argument as the message shows it: its source text.</summary>

@@ -25,13 +25,13 @@ public sealed partial class DeploymentBinder
     public static ImmutableArray<string> PlacementAlgorithms => Placement.PlacementAlgorithms.Names;
     public static readonly ImmutableArray<string> ProxyPolicies = ["omni", "global-proxy", "round-robin", "least-load", "cache-aware", "kv-cost"];
 
-    private readonly List<Diagnostic> diagnostics = [];
-    private readonly LetScope scope = new();
-    private readonly ISourceResolver resolver;
-    private string file = "";
-    private ExpressionEvaluator evaluator = null!;
+    private readonly List<Diagnostic> _diagnostics = [];
+    private readonly LetScope _scope = new();
+    private readonly ISourceResolver _resolver;
+    private string _file = "";
+    private ExpressionEvaluator _evaluator = null!;
 
-    private DeploymentBinder(ISourceResolver resolver) => this.resolver = resolver;
+    private DeploymentBinder(ISourceResolver resolver) => this._resolver = resolver;
 
     /// <param name="imports">Imported files in dependency order (an import before its importer).</param>
     public static BindingResult Bind(SourceFileSyntax main, IReadOnlyList<SourceFileSyntax> imports, ISourceResolver resolver)
@@ -47,19 +47,19 @@ public sealed partial class DeploymentBinder
         if (deployments.Count != 1)
         {
             var span = deployments.Count > 1 ? deployments[1].Range.In(main.Path) : new SourceSpan(main.Path, 0, 0, 1, 1);
-            binder.diagnostics.Add(DiagnosticCodes.DeploymentCount.Create(span, deployments.Count));
-            return new BindingResult(null, [.. binder.diagnostics]);
+            binder._diagnostics.Add(DiagnosticCodes.DeploymentCount.Create(span, deployments.Count));
+            return new BindingResult(null, [.. binder._diagnostics]);
         }
 
         var plan = binder.BindDeployment(deployments[0]);
-        var errors = binder.diagnostics.Any(d => d.IsError);
-        return new BindingResult(errors ? null : plan, [.. binder.diagnostics]);
+        var errors = binder._diagnostics.Any(d => d.IsError);
+        return new BindingResult(errors ? null : plan, [.. binder._diagnostics]);
     }
 
     private void Use(string path)
     {
-        file = path;
-        evaluator = new ExpressionEvaluator(path, scope, diagnostics);
+        _file = path;
+        _evaluator = new ExpressionEvaluator(path, _scope, _diagnostics);
     }
 
     private void BindLets(SourceFileSyntax source)
@@ -67,15 +67,15 @@ public sealed partial class DeploymentBinder
         Use(source.Path);
         foreach (var let in source.Syntax.Statements.OfType<LetSyntax>())
         {
-            if (scope.TryGetDefinition(let.Name.Name, out var previous))
+            if (_scope.TryGetDefinition(let.Name.Name, out var previous))
             {
-                diagnostics.Add(DiagnosticCodes.DuplicateLet.Create(let.Name.Range.In(file), let.Name.Name, previous.ToString()));
+                _diagnostics.Add(DiagnosticCodes.DuplicateLet.Create(let.Name.Range.In(_file), let.Name.Name, previous.ToString()));
                 continue;
             }
 
-            if (evaluator.Evaluate(let.Value) is { } value)
+            if (_evaluator.Evaluate(let.Value) is { } value)
             {
-                scope.Define(let.Name.Name, value, let.Name.Range.In(file));
+                _scope.Define(let.Name.Name, value, let.Name.Range.In(_file));
             }
         }
     }
@@ -84,32 +84,32 @@ public sealed partial class DeploymentBinder
     {
         if (!allowBlock && setting.Block is { } block)
         {
-            diagnostics.Add(DiagnosticCodes.UnexpectedBlock.Create(block.Range.In(file), setting.Name.Name, "does not take a block"));
+            _diagnostics.Add(DiagnosticCodes.UnexpectedBlock.Create(block.Range.In(_file), setting.Name.Name, "does not take a block"));
         }
 
-        return new ArgumentReader(setting, usage, file, evaluator, diagnostics);
+        return new ArgumentReader(setting, usage, _file, _evaluator, _diagnostics);
     }
 
     private SettingsBlock? ChildBlock(SettingSyntax setting, string kind, string usage)
     {
         if (setting.Block is null)
         {
-            diagnostics.Add(DiagnosticCodes.UnexpectedBlock.Create(setting.Range.In(file), setting.Name.Name, $"needs a block: {usage}"));
+            _diagnostics.Add(DiagnosticCodes.UnexpectedBlock.Create(setting.Range.In(_file), setting.Name.Name, $"needs a block: {usage}"));
             return null;
         }
 
-        return new SettingsBlock(kind, setting.Block, file, diagnostics);
+        return new SettingsBlock(kind, setting.Block, _file, _diagnostics);
     }
 
     private void Missing(SourceSpan where, string owner, string setting) =>
-        diagnostics.Add(DiagnosticCodes.MissingSetting.Create(where, owner, setting));
+        _diagnostics.Add(DiagnosticCodes.MissingSetting.Create(where, owner, setting));
 
     private DeploymentPlan? BindDeployment(DeploymentSyntax deployment)
     {
-        var name = new Sourced<string>(deployment.Name.Value, deployment.Name.Range.In(file));
-        var block = new SettingsBlock(LanguageSchema.Deployment, deployment.Body, file, diagnostics);
+        var name = new Sourced<string>(deployment.Name.Value, deployment.Name.Range.In(_file));
+        var block = new SettingsBlock(LanguageSchema.Deployment, deployment.Body, _file, _diagnostics);
         var owner = $"deployment \"{deployment.Name.Value}\"";
-        var headSpan = deployment.Name.Range.In(file);
+        var headSpan = deployment.Name.Range.In(_file);
 
         var engine = Required<Sourced<EngineKind>?>(block, "engine", owner, headSpan, s =>
         {
@@ -132,7 +132,7 @@ public sealed partial class DeploymentBinder
             var entry = EmbeddedCatalog.Instance.FindHardware(w.Value);
             if (entry is null)
             {
-                diagnostics.Add(DiagnosticCodes.UnknownHardware.Create(w.Span, w.Value,
+                _diagnostics.Add(DiagnosticCodes.UnknownHardware.Create(w.Span, w.Value,
                     Suggestions.DidYouMean(w.Value, EmbeddedCatalog.Instance.Hardware.Select(h => h.Name))));
                 return null;
             }
@@ -191,7 +191,7 @@ public sealed partial class DeploymentBinder
         {
             // An omitted optional block takes every default; defaults point at the deployment's name.
             var empty = new BlockSyntax(new Syntax.TextRange(ownerSpan.Start, ownerSpan.Length, ownerSpan.Line, ownerSpan.Column), []);
-            return bind(new SettingsBlock(setting, empty, file, diagnostics));
+            return bind(new SettingsBlock(setting, empty, _file, _diagnostics));
         }
 
         Read(s, $"`{setting} {{ ... }}`", allowBlock: true).End();
@@ -211,16 +211,16 @@ public sealed partial class DeploymentBinder
                 return null;
             }
 
-            var resolved = resolver.Resolve(file, p.Value);
-            if (!resolver.TryRead(resolved, out var text, out var error))
+            var resolved = _resolver.Resolve(_file, p.Value);
+            if (!_resolver.TryRead(resolved, out var text, out var error))
             {
-                diagnostics.Add(DiagnosticCodes.ImportNotFound.Create(p.Span, resolved, error));
+                _diagnostics.Add(DiagnosticCodes.ImportNotFound.Create(p.Span, resolved, error));
                 return null;
             }
 
             var config = HuggingFaceConfigReader.Read(text, resolved, p.Span);
-            diagnostics.AddRange(config.Diagnostics);
-            return config.Model is null ? null : new ModelPlan(config.Model, p.Value, setting.Range.In(file));
+            _diagnostics.AddRange(config.Diagnostics);
+            return config.Model is null ? null : new ModelPlan(config.Model, p.Value, setting.Range.In(_file));
         }
 
         var word = r.AnyWord();
@@ -233,12 +233,12 @@ public sealed partial class DeploymentBinder
         var entry = EmbeddedCatalog.Instance.FindModel(w.Value);
         if (entry is null)
         {
-            diagnostics.Add(DiagnosticCodes.UnknownModel.Create(w.Span, w.Value,
+            _diagnostics.Add(DiagnosticCodes.UnknownModel.Create(w.Span, w.Value,
                 Suggestions.DidYouMean(w.Value, EmbeddedCatalog.Instance.Models.Select(m => m.Name))));
             return null;
         }
 
-        return new ModelPlan(entry, null, setting.Range.In(file));
+        return new ModelPlan(entry, null, setting.Range.In(_file));
     }
 
     private PrecisionPlan? BindPrecision(SettingSyntax? setting, ModelPlan model, SourceSpan defaultSpan)
@@ -261,7 +261,7 @@ public sealed partial class DeploymentBinder
             r.End();
             if (setting.Block is { } block)
             {
-                overrides = new SettingsBlock("precision", block, file, diagnostics);
+                overrides = new SettingsBlock("precision", block, _file, _diagnostics);
             }
         }
 
@@ -281,7 +281,7 @@ public sealed partial class DeploymentBinder
         var attention = Part("attention", weights);
         var experts = Part("experts", weights);
         var dense = Part("dense", weights);
-        var bf16 = new Sourced<NumericFormat>(NumericFormat.Bf16, setting?.Range.In(file) ?? defaultSpan, IsDefault: true);
+        var bf16 = new Sourced<NumericFormat>(NumericFormat.Bf16, setting?.Range.In(_file) ?? defaultSpan, IsDefault: true);
         var kv = Part("kv_cache", bf16);
 
         // Dispatch travels at the experts' GEMM input precision (DeepEP: FP8 dispatch); combine returns bf16 outputs.
@@ -329,7 +329,7 @@ public sealed partial class DeploymentBinder
         r.End();
         if (price is { } p && p.Value <= 0)
         {
-            diagnostics.Add(DiagnosticCodes.OutOfRange.Create(p.Span, "price", "positive", p.Value.ToString("0.####", CultureInfo.InvariantCulture)));
+            _diagnostics.Add(DiagnosticCodes.OutOfRange.Create(p.Span, "price", "positive", p.Value.ToString("0.####", CultureInfo.InvariantCulture)));
             return null;
         }
 
@@ -395,7 +395,7 @@ public sealed partial class DeploymentBinder
                     r.End();
                     if (mtpSetting.Block is not null)
                     {
-                        diagnostics.Add(DiagnosticCodes.UnexpectedBlock.Create(mtpSetting.Block.Range.In(file), "mtp off", "does not take a block"));
+                        _diagnostics.Add(DiagnosticCodes.UnexpectedBlock.Create(mtpSetting.Block.Range.In(_file), "mtp off", "does not take a block"));
                     }
                 }
                 else
@@ -499,7 +499,7 @@ public sealed partial class DeploymentBinder
                     seed = value?.Value ?? 0;
                 }
 
-                loads = new SyntheticLoadSource(loadSetting.Range.In(file), seed);
+                loads = new SyntheticLoadSource(loadSetting.Range.In(_file), seed);
             }
             else
             {
@@ -548,7 +548,7 @@ public sealed partial class DeploymentBinder
             {
                 script = r.String();
                 failed |= script is null;
-                policy = new Sourced<string>("script", policySetting.Range.In(file));
+                policy = new Sourced<string>("script", policySetting.Range.In(_file));
             }
             else
             {
@@ -568,7 +568,7 @@ public sealed partial class DeploymentBinder
         if (workers is { } many && many.Value > ProxyPlan.MaxWorkers)
         {
             // Each independent worker keeps its own view of every instance: bound them so a typo cannot exhaust memory.
-            diagnostics.Add(DiagnosticCodes.OutOfRange.Create(many.Span, "workers", $"at most {ProxyPlan.MaxWorkers}", many.Value.ToString(CultureInfo.InvariantCulture)));
+            _diagnostics.Add(DiagnosticCodes.OutOfRange.Create(many.Span, "workers", $"at most {ProxyPlan.MaxWorkers}", many.Value.ToString(CultureInfo.InvariantCulture)));
             failed = true;
         }
         Sourced<ProxyWorkerState>? workerState = null;
@@ -611,17 +611,17 @@ public sealed partial class DeploymentBinder
                 double.TryParse(st.Value[1..], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out percentile) &&
                 percentile > 0 && percentile < 100))
             {
-                diagnostics.Add(DiagnosticCodes.UnknownWord.Create(st.Span, st.Value, "statistic", "`mean` or a percentile such as `p50`, `p90`, `p99`", ""));
+                _diagnostics.Add(DiagnosticCodes.UnknownWord.Create(st.Span, st.Value, "statistic", "`mean` or a percentile such as `p50`, `p90`, `p99`", ""));
                 return null;
             }
 
             if (l.Value <= 0)
             {
-                diagnostics.Add(DiagnosticCodes.OutOfRange.Create(l.Span, name, "a positive duration", l.Value.ToString("0.####", CultureInfo.InvariantCulture)));
+                _diagnostics.Add(DiagnosticCodes.OutOfRange.Create(l.Span, name, "a positive duration", l.Value.ToString("0.####", CultureInfo.InvariantCulture)));
                 return null;
             }
 
-            return new SloTarget(s.Range.In(file), percentile, l.Value, o.Value == "<=");
+            return new SloTarget(s.Range.In(_file), percentile, l.Value, o.Value == "<=");
         }
 
         return new SloPlan(block.Span, Target("ttft"), Target("tpot"));
@@ -642,13 +642,13 @@ public sealed partial class DeploymentBinder
             }
             else if (!r.Failed)
             {
-                diagnostics.Add(DiagnosticCodes.WrongArguments.Create(traceSetting.Range.In(file), "trace", "a file and its format, e.g. `trace \"mooncake.jsonl\" format mooncake`"));
+                _diagnostics.Add(DiagnosticCodes.WrongArguments.Create(traceSetting.Range.In(_file), "trace", "a file and its format, e.g. `trace \"mooncake.jsonl\" format mooncake`"));
             }
 
             r.End();
             if (path is { } p && format is { } f)
             {
-                trace = new TraceSource(traceSetting.Range.In(file), p.Value, f.Value == "azure" ? TraceFormat.Azure : TraceFormat.Mooncake);
+                trace = new TraceSource(traceSetting.Range.In(_file), p.Value, f.Value == "azure" ? TraceFormat.Azure : TraceFormat.Mooncake);
             }
             else
             {
@@ -665,13 +665,13 @@ public sealed partial class DeploymentBinder
             r.End();
             if (rate is { } rt && rt.Value <= 0)
             {
-                diagnostics.Add(DiagnosticCodes.OutOfRange.Create(rt.Span, "arrivals", "a positive rate", rt.Value.ToString("0.####", CultureInfo.InvariantCulture)));
+                _diagnostics.Add(DiagnosticCodes.OutOfRange.Create(rt.Span, "arrivals", "a positive rate", rt.Value.ToString("0.####", CultureInfo.InvariantCulture)));
                 rate = null;
             }
 
             if (process is { } pr && rate is { } ra)
             {
-                arrivals = new ArrivalPlan(arrivalSetting.Range.In(file), pr.Value == "poisson" ? ArrivalProcess.Poisson : ArrivalProcess.Constant, ra.Value);
+                arrivals = new ArrivalPlan(arrivalSetting.Range.In(_file), pr.Value == "poisson" ? ArrivalProcess.Poisson : ArrivalProcess.Constant, ra.Value);
             }
             else
             {
@@ -699,7 +699,7 @@ public sealed partial class DeploymentBinder
 
         if (trace is not null && (block["arrivals"] is not null || block["input"] is not null || block["output"] is not null))
         {
-            diagnostics.Add(DiagnosticCodes.ConflictingSettings.Create(block.Span,
+            _diagnostics.Add(DiagnosticCodes.ConflictingSettings.Create(block.Span,
                 "a workload is either a `trace` or synthetic (`arrivals`, `input`, `output`), not both"));
             return null;
         }
@@ -741,13 +741,13 @@ public sealed partial class DeploymentBinder
             r.End();
             if (s.Block is not null)
             {
-                diagnostics.Add(DiagnosticCodes.UnexpectedBlock.Create(s.Block.Range.In(file), $"{name} fixed", "does not take a block"));
+                _diagnostics.Add(DiagnosticCodes.UnexpectedBlock.Create(s.Block.Range.In(_file), $"{name} fixed", "does not take a block"));
                 failed = true;
                 return null;
             }
 
             failed |= tokens is null;
-            return tokens is { } t ? new FixedLength(s.Range.In(file), t.Value) : null;
+            return tokens is { } t ? new FixedLength(s.Range.In(_file), t.Value) : null;
         }
 
         r.End();
@@ -759,12 +759,12 @@ public sealed partial class DeploymentBinder
 
         var min = WholeSetting(child, "min", 1, "a whole number of tokens, e.g. `min 128`");
         var max = WholeSetting(child, "max", 1, "a whole number of tokens, e.g. `max 4096`");
-        var span = s.Range.In(file);
+        var span = s.Range.In(_file);
         if (k.Value == "uniform")
         {
             if (child["mean"] is { } extra1 || child["sd"] is { } extra2)
             {
-                diagnostics.Add(DiagnosticCodes.ConflictingSettings.Create(child.Span, "a uniform distribution takes `min` and `max` only"));
+                _diagnostics.Add(DiagnosticCodes.ConflictingSettings.Create(child.Span, "a uniform distribution takes `min` and `max` only"));
                 failed = true;
                 return null;
             }
@@ -787,7 +787,7 @@ public sealed partial class DeploymentBinder
 
             if (hi.Value < lo.Value)
             {
-                diagnostics.Add(DiagnosticCodes.OutOfRange.Create(hi.Span, "max", $"at least min ({lo.Value})", hi.Value));
+                _diagnostics.Add(DiagnosticCodes.OutOfRange.Create(hi.Span, "max", $"at least min ({lo.Value})", hi.Value));
                 failed = true;
                 return null;
             }
@@ -863,7 +863,7 @@ public sealed partial class DeploymentBinder
         r.End();
         if (value is { } v && v.Value <= 0)
         {
-            diagnostics.Add(DiagnosticCodes.OutOfRange.Create(v.Span, name, "positive", v.Value.ToString("0.####", CultureInfo.InvariantCulture)));
+            _diagnostics.Add(DiagnosticCodes.OutOfRange.Create(v.Span, name, "positive", v.Value.ToString("0.####", CultureInfo.InvariantCulture)));
             return null;
         }
 

@@ -13,13 +13,13 @@ public sealed record BoundValue(Quantity? Quantity, string? Text)
 /// <summary>The <c>let</c> constants visible to a deployment: its own and those of the files it imports.</summary>
 public sealed class LetScope
 {
-    private readonly Dictionary<string, (BoundValue Value, SourceSpan Span)> values = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (BoundValue Value, SourceSpan Span)> _values = new(StringComparer.Ordinal);
 
-    public IEnumerable<string> Names => values.Keys;
+    public IEnumerable<string> Names => _values.Keys;
 
     public bool TryGet(string name, out BoundValue value)
     {
-        if (values.TryGetValue(name, out var entry))
+        if (_values.TryGetValue(name, out var entry))
         {
             value = entry.Value;
             return true;
@@ -31,10 +31,10 @@ public sealed class LetScope
 
     public bool TryGetDefinition(string name, out SourceSpan span)
     {
-        var found = values.TryGetValue(name, out var entry);
+        var found = _values.TryGetValue(name, out var entry);
         span = entry.Span;
         return found;
     }
 
-    public void Define(string name, BoundValue value, SourceSpan span) => values[name] = (value, span);
+    public void Define(string name, BoundValue value, SourceSpan span) => _values[name] = (value, span);
 }

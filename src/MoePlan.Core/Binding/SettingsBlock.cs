@@ -11,7 +11,7 @@ namespace MoePlan.Core.Binding;
 /// </summary>
 public sealed class SettingsBlock
 {
-    private readonly Dictionary<string, SettingSyntax> settings = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SettingSyntax> _settings = new(StringComparer.Ordinal);
 
     public SettingsBlock(string kind, BlockSyntax block, string file, ICollection<Diagnostic> diagnostics)
     {
@@ -28,13 +28,13 @@ public sealed class SettingsBlock
                 continue;
             }
 
-            if (settings.TryGetValue(name, out var first))
+            if (_settings.TryGetValue(name, out var first))
             {
                 diagnostics.Add(DiagnosticCodes.DuplicateSetting.Create(setting.Name.Range.In(file), name, kind, first.Name.Range.Line));
                 continue;
             }
 
-            settings.Add(name, setting);
+            _settings.Add(name, setting);
         }
     }
 
@@ -42,7 +42,7 @@ public sealed class SettingsBlock
 
     public SourceSpan Span { get; }
 
-    public SettingSyntax? this[string name] => settings.GetValueOrDefault(name);
+    public SettingSyntax? this[string name] => _settings.GetValueOrDefault(name);
 
-    public ImmutableArray<string> Present => [.. settings.Keys.Order(StringComparer.Ordinal)];
+    public ImmutableArray<string> Present => [.. _settings.Keys.Order(StringComparer.Ordinal)];
 }

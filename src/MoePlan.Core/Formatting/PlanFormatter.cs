@@ -51,26 +51,26 @@ public static class PlanFormatter
 
     private sealed class Printer
     {
-        private readonly string source;
-        private readonly FileSyntax file;
-        private readonly Comment[] comments;
-        private readonly string lineBreak;
-        private readonly StringBuilder output = new();
-        private readonly StringBuilder line = new();
-        private int depth;
-        private int nextComment;
-        private int lastPrintedEnd = -1;
-        private int previousSourceEnd;
-        private bool atBlockStart = true;
+        private readonly string _source;
+        private readonly FileSyntax _file;
+        private readonly Comment[] _comments;
+        private readonly string _lineBreak;
+        private readonly StringBuilder _output = new();
+        private readonly StringBuilder _line = new();
+        private int _depth;
+        private int _nextComment;
+        private int _lastPrintedEnd = -1;
+        private int _previousSourceEnd;
+        private bool _atBlockStart = true;
 
         public Printer(string source, FileSyntax file, ImmutableArray<Superpower.Model.Token<MoeToken>> tokens)
         {
-            this.source = source;
-            this.file = file;
-            lineBreak = LineBreakOf(source);
-            comments = new Comment[file.Comments.Length];
+            this._source = source;
+            this._file = file;
+            _lineBreak = LineBreakOf(source);
+            _comments = new Comment[file.Comments.Length];
             var t = 0;
-            for (var i = 0; i < comments.Length; i++)
+            for (var i = 0; i < _comments.Length; i++)
             {
                 var c = file.Comments[i];
                 while (t < tokens.Length && tokens[t].Span.Position.Absolute < c.Range.Start)
@@ -81,37 +81,37 @@ public static class PlanFormatter
                 var preceding = t > 0 ? tokens[t - 1] : (Superpower.Model.Token<MoeToken>?)null;
                 var precedingEnd = preceding is { } p ? p.Span.Position.Absolute + p.Span.Length : -1;
                 var trailing = preceding is { } q && q.Span.Position.Line == c.Range.Line;
-                comments[i] = new Comment(c.Range.Start, c.Range.End, c.Text.TrimEnd(), precedingEnd, trailing);
+                _comments[i] = new Comment(c.Range.Start, c.Range.End, c.Text.TrimEnd(), precedingEnd, trailing);
             }
         }
 
         public string Print()
         {
-            foreach (var statement in file.Statements)
+            foreach (var statement in _file.Statements)
             {
                 switch (statement)
                 {
                     case ImportSyntax import:
                         BeginItem(import.Range.Start);
-                        line.Append("import ").Append(import.Path.Text);
+                        _line.Append("import ").Append(import.Path.Text);
                         EndLine(import.Range.End);
                         break;
                     case LetSyntax let:
                         BeginItem(let.Range.Start);
-                        line.Append("let ").Append(let.Name.Name).Append(" = ");
+                        _line.Append("let ").Append(let.Name.Name).Append(" = ");
                         AppendExpression(let.Value);
                         EndLine(let.Range.End);
                         break;
                     case DeploymentSyntax deployment:
                         BeginItem(deployment.Range.Start);
-                        line.Append("deployment ").Append(deployment.Name.Text);
+                        _line.Append("deployment ").Append(deployment.Name.Text);
                         AppendBlock(deployment.Body, allowInline: false);
                         break;
                 }
             }
 
             EmitOwnLineComments(int.MaxValue);
-            return output.ToString();
+            return _output.ToString();
         }
 
         /// <summary>Own-line comments before <paramref name="start"/>, a blank line if the source had one, then a new line.</summary>
@@ -124,22 +124,22 @@ public static class PlanFormatter
 
         private void EmitOwnLineComments(int before)
         {
-            while (nextComment < comments.Length && comments[nextComment].Start < before)
+            while (_nextComment < _comments.Length && _comments[_nextComment].Start < before)
             {
-                var comment = comments[nextComment++];
+                var comment = _comments[_nextComment++];
                 BlankLineIfAny(comment.Start);
                 StartLine();
-                line.Append(comment.Text);
+                _line.Append(comment.Text);
                 WriteLine();
-                previousSourceEnd = Math.Max(previousSourceEnd, comment.End);
+                _previousSourceEnd = Math.Max(_previousSourceEnd, comment.End);
             }
         }
 
         private void BlankLineIfAny(int start)
         {
-            if (!atBlockStart && CountLineBreaks(previousSourceEnd, start) >= 2)
+            if (!_atBlockStart && CountLineBreaks(_previousSourceEnd, start) >= 2)
             {
-                output.Append(lineBreak);
+                _output.Append(_lineBreak);
             }
         }
 
@@ -148,7 +148,7 @@ public static class PlanFormatter
             var count = 0;
             for (var i = from; i < to; i++)
             {
-                if (source[i] == '\n')
+                if (_source[i] == '\n')
                 {
                     count++;
                 }
@@ -159,22 +159,22 @@ public static class PlanFormatter
 
         private void StartLine()
         {
-            for (var i = 0; i < depth; i++)
+            for (var i = 0; i < _depth; i++)
             {
-                line.Append(Indent);
+                _line.Append(Indent);
             }
         }
 
         /// <summary>Ends the current line, whose last token ends at <paramref name="printedEnd"/>, with the trailing comment that followed a token on it.</summary>
         private void EndLine(int printedEnd)
         {
-            lastPrintedEnd = Math.Max(lastPrintedEnd, printedEnd);
-            previousSourceEnd = Math.Max(previousSourceEnd, printedEnd);
-            if (nextComment < comments.Length && comments[nextComment] is { Trailing: true } comment && comment.PrecedingTokenEnd <= lastPrintedEnd)
+            _lastPrintedEnd = Math.Max(_lastPrintedEnd, printedEnd);
+            _previousSourceEnd = Math.Max(_previousSourceEnd, printedEnd);
+            if (_nextComment < _comments.Length && _comments[_nextComment] is { Trailing: true } comment && comment.PrecedingTokenEnd <= _lastPrintedEnd)
             {
-                line.Append(' ').Append(comment.Text);
-                previousSourceEnd = Math.Max(previousSourceEnd, comment.End);
-                nextComment++;
+                _line.Append(' ').Append(comment.Text);
+                _previousSourceEnd = Math.Max(_previousSourceEnd, comment.End);
+                _nextComment++;
             }
 
             WriteLine();
@@ -182,9 +182,9 @@ public static class PlanFormatter
 
         private void WriteLine()
         {
-            output.Append(line).Append(lineBreak);
-            line.Clear();
-            atBlockStart = false;
+            _output.Append(_line).Append(_lineBreak);
+            _line.Clear();
+            _atBlockStart = false;
         }
 
         /// <summary>Appends <c> {...}</c> to the current line: inline, or as the opening line of a multi-line block.</summary>
@@ -192,36 +192,36 @@ public static class PlanFormatter
         {
             var open = block.Range.Start;
             var close = block.Range.End - 1;
-            var commentInside = comments.Any(c => c.Start > open && c.Start < close);
+            var commentInside = _comments.Any(c => c.Start > open && c.Start < close);
             if (block.Settings.IsEmpty && !commentInside)
             {
-                line.Append(" {}");
+                _line.Append(" {}");
                 EndLine(block.Range.End);
                 return;
             }
 
-            if (allowInline && !commentInside && block.Settings.All(s => s.Block is null) && source.IndexOf('\n', open, close - open) < 0)
+            if (allowInline && !commentInside && block.Settings.All(s => s.Block is null) && _source.IndexOf('\n', open, close - open) < 0)
             {
-                line.Append(" { ");
+                _line.Append(" { ");
                 for (var i = 0; i < block.Settings.Length; i++)
                 {
                     if (i > 0)
                     {
-                        line.Append(InlineSettingSeparator);
+                        _line.Append(InlineSettingSeparator);
                     }
 
                     AppendNameAndArguments(block.Settings[i]);
                 }
 
-                line.Append(" }");
+                _line.Append(" }");
                 EndLine(block.Range.End);
                 return;
             }
 
-            line.Append(" {");
+            _line.Append(" {");
             EndLine(open + 1);
-            depth++;
-            atBlockStart = true;
+            _depth++;
+            _atBlockStart = true;
             foreach (var setting in block.Settings)
             {
                 BeginItem(setting.Range.Start);
@@ -237,21 +237,21 @@ public static class PlanFormatter
             }
 
             EmitOwnLineComments(close);
-            depth--;
+            _depth--;
             StartLine();
-            line.Append('}');
+            _line.Append('}');
             EndLine(block.Range.End);
         }
 
         private void AppendNameAndArguments(SettingSyntax setting)
         {
-            line.Append(setting.Name.Name);
+            _line.Append(setting.Name.Name);
             foreach (var argument in setting.Arguments)
             {
-                line.Append(' ');
+                _line.Append(' ');
                 if (argument is OperatorSyntax op)
                 {
-                    line.Append(op.Text);
+                    _line.Append(op.Text);
                 }
                 else
                 {
@@ -266,30 +266,30 @@ public static class PlanFormatter
             switch (expression)
             {
                 case NumberLiteralSyntax number:
-                    line.Append(number.Text);
+                    _line.Append(number.Text);
                     break;
                 case QuantityLiteralSyntax quantity:
-                    line.Append(quantity.Text);
+                    _line.Append(quantity.Text);
                     break;
                 case StringLiteralSyntax text:
-                    line.Append(text.Text);
+                    _line.Append(text.Text);
                     break;
                 case IdentifierSyntax identifier:
-                    line.Append(identifier.Name);
+                    _line.Append(identifier.Name);
                     break;
                 case BinaryExpressionSyntax binary:
                     AppendExpression(binary.Left);
-                    line.Append(' ').Append(binary.Operator).Append(' ');
+                    _line.Append(' ').Append(binary.Operator).Append(' ');
                     AppendExpression(binary.Right);
                     break;
                 case NegationSyntax negation:
-                    line.Append('-');
+                    _line.Append('-');
                     AppendExpression(negation.Operand);
                     break;
                 case ParenthesizedSyntax parenthesized:
-                    line.Append('(');
+                    _line.Append('(');
                     AppendExpression(parenthesized.Inner);
-                    line.Append(')');
+                    _line.Append(')');
                     break;
                 default:
                     throw new InvalidOperationException($"no printer for {expression.GetType().Name}");

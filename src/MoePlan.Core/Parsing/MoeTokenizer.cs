@@ -266,8 +266,8 @@ public static class MoeTokenizer
 
     private sealed class Scanner(string source)
     {
-        private int line = 1;
-        private int column = 1;
+        private int _line = 1;
+        private int _column = 1;
 
         public string Source { get; } = source;
 
@@ -279,19 +279,19 @@ public static class MoeTokenizer
 
         public char PeekAt(int offset) => Position + offset < Source.Length ? Source[Position + offset] : '\0';
 
-        public Mark Mark() => new(Position, line, column);
+        public Mark Mark() => new(Position, _line, _column);
 
         public char Advance()
         {
             var c = Source[Position++];
             if (c == '\n')
             {
-                line++;
-                column = 1;
+                _line++;
+                _column = 1;
             }
             else
             {
-                column++;
+                _column++;
             }
 
             return c;

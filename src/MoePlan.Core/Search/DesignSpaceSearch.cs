@@ -178,16 +178,16 @@ public static class DesignSpaceSearch
 /// </summary>
 public sealed class ParetoFrontier(Func<SearchCandidate, double> first, Func<SearchCandidate, double> second)
 {
-    private readonly List<SearchCandidate> points = [];
+    private readonly List<SearchCandidate> _points = [];
 
-    public IReadOnlyList<SearchCandidate> Points => points;
+    public IReadOnlyList<SearchCandidate> Points => _points;
 
     /// <summary>True when <paramref name="a"/> is at least as good as <paramref name="b"/> on both objectives.</summary>
     public bool WeaklyDominates(SearchCandidate a, SearchCandidate b) => first(a) >= first(b) && second(a) >= second(b);
 
     public bool Add(SearchCandidate candidate)
     {
-        foreach (var p in points)
+        foreach (var p in _points)
         {
             if (WeaklyDominates(p, candidate))
             {
@@ -195,8 +195,8 @@ public sealed class ParetoFrontier(Func<SearchCandidate, double> first, Func<Sea
             }
         }
 
-        points.RemoveAll(p => WeaklyDominates(candidate, p));
-        points.Add(candidate);
+        _points.RemoveAll(p => WeaklyDominates(candidate, p));
+        _points.Add(candidate);
         return true;
     }
 }

@@ -128,13 +128,13 @@ public sealed class SearchSpace : IEnumerable<CandidateSettings>
     public static System.Collections.Immutable.ImmutableArray<string> ProxyPolicies => Binding.DeploymentBinder.ProxyPolicies;
 
     private const int DimensionCount = 16;
-    private readonly int[][] values;
+    private readonly int[][] _values;
 
     private SearchSpace(DeploymentPlan basePlan, ClusterPlan cluster, int[][] values, IReadOnlyList<DimensionValues> varied)
     {
         BasePlan = basePlan;
         Cluster = cluster;
-        this.values = values;
+        this._values = values;
         Varied = varied;
         long count = 1;
         foreach (var v in values)
@@ -267,13 +267,14 @@ public sealed class SearchSpace : IEnumerable<CandidateSettings>
     {
         var b = BasePlan;
         var prefill = Pool(b.Prefill, s.PrefillInstances, s.PrefillDataParallel, s.PrefillTensorParallel, s.PrefillExpertParallel, s.PrefillOverlap)
-            with { MaxBatchTokensPerDevice = Set(b.Prefill.MaxBatchTokensPerDevice, s.PrefillMaxBatchTokens, b.Prefill.Span) };
+            with
+        { MaxBatchTokensPerDevice = Set(b.Prefill.MaxBatchTokensPerDevice, s.PrefillMaxBatchTokens, b.Prefill.Span) };
         var decode = Pool(b.Decode, s.DecodeInstances, s.DecodeDataParallel, s.DecodeTensorParallel, s.DecodeExpertParallel, s.DecodeOverlap)
             with
-            {
-                MaxBatchPerDevice = Set(b.Decode.MaxBatchPerDevice, s.DecodeMaxBatch, b.Decode.Span),
-                Mtp = s.DecodeMtp ? b.Decode.Mtp : null,
-            };
+        {
+            MaxBatchPerDevice = Set(b.Decode.MaxBatchPerDevice, s.DecodeMaxBatch, b.Decode.Span),
+            Mtp = s.DecodeMtp ? b.Decode.Mtp : null,
+        };
         return b with
         {
             Cluster = Cluster,
@@ -325,7 +326,7 @@ public sealed class SearchSpace : IEnumerable<CandidateSettings>
     private static Sourced<int>? Set(Sourced<int>? old, int value, Text.SourceSpan fallback) =>
         old is { } o ? Set(o, value) : value == 0 ? null : new Sourced<int>(value, fallback);
 
-    public Enumerator GetEnumerator() => new(values);
+    public Enumerator GetEnumerator() => new(_values);
 
     IEnumerator<CandidateSettings> IEnumerable<CandidateSettings>.GetEnumerator() => GetEnumerator();
 
@@ -334,15 +335,15 @@ public sealed class SearchSpace : IEnumerable<CandidateSettings>
     /// <summary>An odometer over the dimension values; nothing is materialised.</summary>
     public struct Enumerator : IEnumerator<CandidateSettings>
     {
-        private readonly int[][] values;
-        private readonly int[] index;
-        private bool started;
+        private readonly int[][] _values;
+        private readonly int[] _index;
+        private bool _started;
 
         internal Enumerator(int[][] values)
         {
-            this.values = values;
-            index = new int[values.Length];
-            started = false;
+            this._values = values;
+            _index = new int[values.Length];
+            _started = false;
             Current = default;
         }
 
@@ -352,21 +353,21 @@ public sealed class SearchSpace : IEnumerable<CandidateSettings>
 
         public bool MoveNext()
         {
-            if (!started)
+            if (!_started)
             {
-                started = true;
+                _started = true;
             }
             else
             {
-                var d = values.Length - 1;
+                var d = _values.Length - 1;
                 while (d >= 0)
                 {
-                    if (++index[d] < values[d].Length)
+                    if (++_index[d] < _values[d].Length)
                     {
                         break;
                     }
 
-                    index[d] = 0;
+                    _index[d] = 0;
                     d--;
                 }
 
@@ -376,7 +377,7 @@ public sealed class SearchSpace : IEnumerable<CandidateSettings>
                 }
             }
 
-            var (vs, ix) = (values, index);
+            var (vs, ix) = (_values, _index);
             int V(int d) => vs[d][ix[d]];
             Current = new CandidateSettings(V(0), V(1), V(2), V(3), V(4), V(5), V(6), V(7), V(8), V(9), V(10), V(11) != 0, V(12) != 0, V(13) != 0,
                 V(14) != 0, V(15));
@@ -385,8 +386,8 @@ public sealed class SearchSpace : IEnumerable<CandidateSettings>
 
         public void Reset()
         {
-            Array.Clear(index);
-            started = false;
+            Array.Clear(_index);
+            _started = false;
         }
 
         public readonly void Dispose()

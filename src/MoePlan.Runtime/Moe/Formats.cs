@@ -47,38 +47,38 @@ public static class Quantizer
                 HostSimd.RoundToBf16(row);
                 return;
             case MoeFormat.Int8:
-            {
-                float max = MaxAbs(row);
-                if (max == 0)
                 {
+                    float max = MaxAbs(row);
+                    if (max == 0)
+                    {
+                        return;
+                    }
+
+                    float scale = max / 127f;
+                    for (int i = 0; i < row.Length; i++)
+                    {
+                        row[i] = MathF.Round(row[i] / scale, MidpointRounding.ToEven) * scale;
+                    }
+
                     return;
                 }
-
-                float scale = max / 127f;
-                for (int i = 0; i < row.Length; i++)
-                {
-                    row[i] = MathF.Round(row[i] / scale, MidpointRounding.ToEven) * scale;
-                }
-
-                return;
-            }
 
             case MoeFormat.Fp8:
-            {
-                float max = MaxAbs(row);
-                if (max == 0)
                 {
+                    float max = MaxAbs(row);
+                    if (max == 0)
+                    {
+                        return;
+                    }
+
+                    float scale = max / 448f;
+                    for (int i = 0; i < row.Length; i++)
+                    {
+                        row[i] = RoundE4M3(row[i] / scale) * scale;
+                    }
+
                     return;
                 }
-
-                float scale = max / 448f;
-                for (int i = 0; i < row.Length; i++)
-                {
-                    row[i] = RoundE4M3(row[i] / scale) * scale;
-                }
-
-                return;
-            }
         }
     }
 

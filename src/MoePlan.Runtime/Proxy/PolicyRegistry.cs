@@ -6,10 +6,10 @@ namespace MoePlan.Runtime.Proxy;
 /// </summary>
 public sealed class PolicyRegistry
 {
-    private readonly List<(string Name, Func<IRoutingPolicy> Create)> added = [];
+    private readonly List<(string Name, Func<IRoutingPolicy> Create)> _added = [];
 
     /// <summary>Built-in names first, then the registered ones.</summary>
-    public IReadOnlyList<string> Names => [.. RoutingPolicies.Built, .. added.Select(a => a.Name)];
+    public IReadOnlyList<string> Names => [.. RoutingPolicies.Built, .. _added.Select(a => a.Name)];
 
     /// <summary>Registers a policy under a name no built-in or earlier registration has.</summary>
     public void Add(string name, Func<IRoutingPolicy> create)
@@ -19,12 +19,12 @@ public sealed class PolicyRegistry
             throw new ArgumentException($"a policy named '{name}' is already registered", nameof(name));
         }
 
-        added.Add((name, create));
+        _added.Add((name, create));
     }
 
     public bool TryCreate(string name, out IRoutingPolicy? policy, out string? error)
     {
-        foreach (var (n, create) in added)
+        foreach (var (n, create) in _added)
         {
             if (n == name)
             {

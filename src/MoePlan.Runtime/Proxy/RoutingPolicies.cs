@@ -149,8 +149,8 @@ public sealed class OmniPolicy : IRoutingPolicy
 /// <summary>Prefill and decode instances in turn (vLLM's disaggregated proxy default); first come, first served.</summary>
 public sealed class RoundRobinPolicy : IRoutingPolicy
 {
-    private int nextPrefill;
-    private int nextDecode;
+    private int _nextPrefill;
+    private int _nextDecode;
 
     public string Name => "round-robin";
 
@@ -158,8 +158,8 @@ public sealed class RoundRobinPolicy : IRoutingPolicy
 
     public int ChoosePrefill(RequestState request, IClusterView view)
     {
-        int p = nextPrefill;
-        nextPrefill = (nextPrefill + 1) % view.PrefillInstances;
+        int p = _nextPrefill;
+        _nextPrefill = (_nextPrefill + 1) % view.PrefillInstances;
         return p;
     }
 
@@ -168,10 +168,10 @@ public sealed class RoundRobinPolicy : IRoutingPolicy
         // The next instance in turn that has room; the turn only advances when one is taken.
         for (int i = 0; i < view.DecodeInstances; i++)
         {
-            int d = (nextDecode + i) % view.DecodeInstances;
+            int d = (_nextDecode + i) % view.DecodeInstances;
             if (view.DecodeHasRoom(d, request))
             {
-                nextDecode = (d + 1) % view.DecodeInstances;
+                _nextDecode = (d + 1) % view.DecodeInstances;
                 return d;
             }
         }
@@ -206,7 +206,7 @@ public sealed class CacheAwarePolicy : IRoutingPolicy
     public const int BalanceAbsThreshold = 32;
     public const double BalanceRelThreshold = 1.0001;
 
-    private Simulation.PrefixCache[]? trees;
+    private Simulation.PrefixCache[]? _trees;
 
     public string Name => "cache-aware";
 
@@ -214,7 +214,7 @@ public sealed class CacheAwarePolicy : IRoutingPolicy
 
     public int ChoosePrefill(RequestState request, IClusterView view)
     {
-        trees ??= CreateTrees(view);
+        _trees ??= CreateTrees(view);
         int min = int.MaxValue, max = int.MinValue, leastLoaded = 0;
         for (int p = 0; p < view.PrefillInstances; p++)
         {
@@ -236,16 +236,16 @@ public sealed class CacheAwarePolicy : IRoutingPolicy
         else
         {
             int best = 0, bestDepth = -1, smallest = 0;
-            for (int p = 0; p < trees.Length; p++)
+            for (int p = 0; p < _trees.Length; p++)
             {
-                int depth = trees[p].Match(request.Request.Blocks);
+                int depth = _trees[p].Match(request.Request.Blocks);
                 if (depth > bestDepth)
                 {
                     best = p;
                     bestDepth = depth;
                 }
 
-                if (trees[p].Count < trees[smallest].Count)
+                if (_trees[p].Count < _trees[smallest].Count)
                 {
                     smallest = p;
                 }
@@ -255,7 +255,7 @@ public sealed class CacheAwarePolicy : IRoutingPolicy
             chosen = matchedTokens / request.Request.InputTokens > CacheThreshold ? best : smallest;
         }
 
-        trees[chosen].Insert(request.Request.Blocks);
+        _trees[chosen].Insert(request.Request.Blocks);
         return chosen;
     }
 
@@ -285,7 +285,7 @@ public sealed class GlobalProxyPolicy : IRoutingPolicy
 {
     public const double CostPerToken = 0.0345, CostPerRequest = 120.07;
 
-    private Simulation.PrefixCache[]? records;
+    private Simulation.PrefixCache[]? _records;
 
     public string Name => "global-proxy";
 
@@ -293,14 +293,14 @@ public sealed class GlobalProxyPolicy : IRoutingPolicy
 
     public int ChoosePrefill(RequestState request, IClusterView view)
     {
-        records ??= CacheAwarePolicy.CreateTrees(view);
+        _records ??= CacheAwarePolicy.CreateTrees(view);
         int chosen = -1;
         if (view.ApcAware)
         {
             int bestDepth = 0;
-            for (int p = 0; p < records.Length; p++)
+            for (int p = 0; p < _records.Length; p++)
             {
-                int depth = records[p].Match(request.Request.Blocks);
+                int depth = _records[p].Match(request.Request.Blocks);
                 if (depth > bestDepth || (depth == bestDepth && depth > 0 && Load(view, p) < Load(view, chosen)))
                 {
                     chosen = p;
@@ -325,7 +325,7 @@ public sealed class GlobalProxyPolicy : IRoutingPolicy
             }
         }
 
-        records[chosen].Insert(request.Request.Blocks);
+        _records[chosen].Insert(request.Request.Blocks);
         return chosen;
     }
 

@@ -20,12 +20,12 @@ public sealed class LatencyDistribution
     private static readonly double Gamma = (1 + RelativeError) / (1 - RelativeError);
     private static readonly double LogGamma = Math.Log(Gamma);
 
-    private readonly int exactLimit;
-    private List<double>? exact = [];
-    private double[]? sorted;
-    private Dictionary<int, long>? buckets;
-    private long zeros;
-    private double sum;
+    private readonly int _exactLimit;
+    private List<double>? _exact = [];
+    private double[]? _sorted;
+    private Dictionary<int, long>? _buckets;
+    private long _zeros;
+    private double _sum;
 
     public LatencyDistribution()
         : this(ExactLimit)
@@ -35,34 +35,34 @@ public sealed class LatencyDistribution
     /// <summary>With a smaller exact limit (tests reach the histogram with a small sample).</summary>
     public LatencyDistribution(int exactLimit)
     {
-        this.exactLimit = exactLimit;
+        this._exactLimit = exactLimit;
     }
 
     public long Count { get; private set; }
 
     /// <summary>Percentiles are exact (no value has gone into the histogram).</summary>
-    public bool IsExact => exact is not null;
+    public bool IsExact => _exact is not null;
 
     public void Add(double value)
     {
         Count++;
-        sum += value;
-        sorted = null;
-        if (exact is not null)
+        _sum += value;
+        _sorted = null;
+        if (_exact is not null)
         {
-            exact.Add(value);
-            if (exact.Count <= exactLimit)
+            _exact.Add(value);
+            if (_exact.Count <= _exactLimit)
             {
                 return;
             }
 
-            buckets = [];
-            foreach (var v in exact)
+            _buckets = [];
+            foreach (var v in _exact)
             {
                 AddToBucket(v);
             }
 
-            exact = null;
+            _exact = null;
             return;
         }
 
@@ -77,14 +77,14 @@ public sealed class LatencyDistribution
     /// <summary>The mean; while exact, summed in ascending order (the smallest rounding error).</summary>
     public double Mean()
     {
-        if (exact is null)
+        if (_exact is null)
         {
-            return sum / Count;
+            return _sum / Count;
         }
 
-        sorted ??= SortedCopy(exact);
+        _sorted ??= SortedCopy(_exact);
         double s = 0;
-        foreach (var v in sorted)
+        foreach (var v in _sorted)
         {
             s += v;
         }
@@ -103,10 +103,10 @@ public sealed class LatencyDistribution
         double position = p / 100 * (Count - 1);
         long low = (long)Math.Floor(position);
         long high = Math.Min(low + 1, Count - 1);
-        if (exact is not null)
+        if (_exact is not null)
         {
-            sorted ??= SortedCopy(exact);
-            return sorted[low] + ((position - low) * (sorted[high] - sorted[low]));
+            _sorted ??= SortedCopy(_exact);
+            return _sorted[low] + ((position - low) * (_sorted[high] - _sorted[low]));
         }
 
         double a = OrderStatistic(low), b = OrderStatistic(high);
@@ -124,28 +124,28 @@ public sealed class LatencyDistribution
     {
         if (value <= 0)
         {
-            zeros++;
+            _zeros++;
             return;
         }
 
         int index = (int)Math.Ceiling(Math.Log(value) / LogGamma);
-        buckets![index] = buckets.GetValueOrDefault(index) + 1;
+        _buckets![index] = _buckets.GetValueOrDefault(index) + 1;
     }
 
     /// <summary>The k-th smallest value (0-based) as its bucket's representative.</summary>
     private double OrderStatistic(long k)
     {
-        if (k < zeros)
+        if (k < _zeros)
         {
             return 0;
         }
 
-        long seen = zeros;
-        var keys = buckets!.Keys.ToArray();
+        long seen = _zeros;
+        var keys = _buckets!.Keys.ToArray();
         Array.Sort(keys);
         foreach (var key in keys)
         {
-            seen += buckets[key];
+            seen += _buckets[key];
             if (k < seen)
             {
                 return 2 * Math.Pow(Gamma, key) / (Gamma + 1);
@@ -165,50 +165,50 @@ public sealed class QueueLengthSeries
 {
     public const int Buckets = 512;
 
-    private readonly int[] prefill = new int[Buckets];
-    private readonly int[] decode = new int[Buckets];
-    private double start = double.NaN;
-    private int used;
+    private readonly int[] _prefill = new int[Buckets];
+    private readonly int[] _decode = new int[Buckets];
+    private double _start = double.NaN;
+    private int _used;
 
     public double BucketMilliseconds { get; private set; } = 1;
 
-    public double StartMilliseconds => double.IsNaN(start) ? 0 : start;
+    public double StartMilliseconds => double.IsNaN(_start) ? 0 : _start;
 
     /// <summary>Buckets holding data, from the run's start.</summary>
-    public int Used => used;
+    public int Used => _used;
 
     /// <summary>Largest number of requests waiting in prefill queues (all instances) in bucket i.</summary>
-    public int Prefill(int i) => prefill[i];
+    public int Prefill(int i) => _prefill[i];
 
     /// <summary>Largest number of requests waiting for a decode slot in bucket i.</summary>
-    public int Decode(int i) => decode[i];
+    public int Decode(int i) => _decode[i];
 
     public void Record(double t, int prefillQueued, int decodeQueued)
     {
-        if (double.IsNaN(start))
+        if (double.IsNaN(_start))
         {
-            start = t;
+            _start = t;
         }
 
-        long index = (long)Math.Floor((t - start) / BucketMilliseconds);
+        long index = (long)Math.Floor((t - _start) / BucketMilliseconds);
         while (index >= Buckets)
         {
             for (int i = 0; i < Buckets / 2; i++)
             {
-                prefill[i] = Math.Max(prefill[2 * i], prefill[(2 * i) + 1]);
-                decode[i] = Math.Max(decode[2 * i], decode[(2 * i) + 1]);
+                _prefill[i] = Math.Max(_prefill[2 * i], _prefill[(2 * i) + 1]);
+                _decode[i] = Math.Max(_decode[2 * i], _decode[(2 * i) + 1]);
             }
 
-            Array.Clear(prefill, Buckets / 2, Buckets / 2);
-            Array.Clear(decode, Buckets / 2, Buckets / 2);
-            used = (used + 1) / 2;
+            Array.Clear(_prefill, Buckets / 2, Buckets / 2);
+            Array.Clear(_decode, Buckets / 2, Buckets / 2);
+            _used = (_used + 1) / 2;
             BucketMilliseconds *= 2;
-            index = (long)Math.Floor((t - start) / BucketMilliseconds);
+            index = (long)Math.Floor((t - _start) / BucketMilliseconds);
         }
 
         int b = (int)index;
-        prefill[b] = Math.Max(prefill[b], prefillQueued);
-        decode[b] = Math.Max(decode[b], decodeQueued);
-        used = Math.Max(used, b + 1);
+        _prefill[b] = Math.Max(_prefill[b], prefillQueued);
+        _decode[b] = Math.Max(_decode[b], decodeQueued);
+        _used = Math.Max(_used, b + 1);
     }
 }

@@ -7,8 +7,8 @@ namespace MoePlan.Runtime.Simulation;
 /// </summary>
 public sealed class PrefixCache
 {
-    private readonly Dictionary<long, LinkedListNode<long>> nodes = [];
-    private readonly LinkedList<long> recency = new(); // most recent first
+    private readonly Dictionary<long, LinkedListNode<long>> _nodes = [];
+    private readonly LinkedList<long> _recency = new(); // most recent first
 
     public PrefixCache(long capacityBlocks)
     {
@@ -17,13 +17,13 @@ public sealed class PrefixCache
 
     public long CapacityBlocks { get; }
 
-    public int Count => nodes.Count;
+    public int Count => _nodes.Count;
 
     /// <summary>Leading blocks present, without touching them.</summary>
     public int Match(long[] blocks)
     {
         int n = 0;
-        while (n < blocks.Length && nodes.ContainsKey(blocks[n]))
+        while (n < blocks.Length && _nodes.ContainsKey(blocks[n]))
         {
             n++;
         }
@@ -36,10 +36,10 @@ public sealed class PrefixCache
     {
         for (int i = 0; i < count; i++)
         {
-            if (nodes.TryGetValue(blocks[i], out var node))
+            if (_nodes.TryGetValue(blocks[i], out var node))
             {
-                recency.Remove(node);
-                recency.AddFirst(node);
+                _recency.Remove(node);
+                _recency.AddFirst(node);
             }
         }
     }
@@ -54,22 +54,22 @@ public sealed class PrefixCache
 
         for (int i = 0; i < blocks.Length; i++)
         {
-            if (nodes.TryGetValue(blocks[i], out var node))
+            if (_nodes.TryGetValue(blocks[i], out var node))
             {
-                recency.Remove(node);
-                recency.AddFirst(node);
+                _recency.Remove(node);
+                _recency.AddFirst(node);
             }
             else
             {
-                nodes[blocks[i]] = recency.AddFirst(blocks[i]);
+                _nodes[blocks[i]] = _recency.AddFirst(blocks[i]);
             }
         }
 
-        while (nodes.Count > CapacityBlocks)
+        while (_nodes.Count > CapacityBlocks)
         {
-            var last = recency.Last!;
-            recency.RemoveLast();
-            nodes.Remove(last.Value);
+            var last = _recency.Last!;
+            _recency.RemoveLast();
+            _nodes.Remove(last.Value);
         }
     }
 }

@@ -1,8 +1,8 @@
 using MoePlan.Core.Cost;
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Plan;
-using MoePlan.Runtime.Proxy;
 using MoePlan.Core.Workloads;
+using MoePlan.Runtime.Proxy;
 using MoePlan.Runtime.Workloads;
 
 namespace MoePlan.Runtime.Simulation;
@@ -13,19 +13,19 @@ public sealed record TraceFile(string Path, TraceFormat Format);
 /// <summary>How much of a trace file has been read (a progress bar's measure when the number of requests is unknown).</summary>
 public sealed class TraceReadProgress
 {
-    private FileStream? stream;
-    private bool finished;
+    private FileStream? _stream;
+    private bool _finished;
 
     /// <summary>Bytes read over the file's length (the reader's buffer runs a little ahead); 0 before reading, 1 after.</summary>
-    public double Fraction => finished ? 1 : stream is { Length: > 0 } s ? (double)s.Position / s.Length : 0;
+    public double Fraction => _finished ? 1 : _stream is { Length: > 0 } s ? (double)s.Position / s.Length : 0;
 
-    internal void Attach(FileStream file) => stream = file;
+    internal void Attach(FileStream file) => _stream = file;
 
     /// <summary>The file is read to its end (and closed).</summary>
     internal void Finish()
     {
-        finished = true;
-        stream = null;
+        _finished = true;
+        _stream = null;
     }
 }
 

@@ -7,9 +7,9 @@ namespace MoePlan.Runtime.Simulation;
 /// <summary>The scheduler API's views of the simulation, and the hooks of <see cref="ISchedulingHooks"/> policies.</summary>
 public sealed partial class ServingSimulation : ISchedulingState
 {
-    private ClusterState? clusterState;
+    private ClusterState? _clusterState;
 
-    public IClusterState Cluster => clusterState ??= new ClusterState(this);
+    public IClusterState Cluster => _clusterState ??= new ClusterState(this);
 
     public IRequestView View(RequestState request) => new RequestView(request, this);
 
@@ -17,23 +17,23 @@ public sealed partial class ServingSimulation : ISchedulingState
     internal static double OmniQueueWeight(int tokens, double maxTokens, double waited, double maxWaited) =>
         (0.8 * (maxTokens - tokens) / maxTokens) + (0.2 * waited / Math.Max(maxWaited, 50));
 
-    private bool Admit(RequestState r) => policy is not ISchedulingHooks hooks || hooks.Admit(r, this);
+    private bool Admit(RequestState r) => _policy is not ISchedulingHooks hooks || hooks.Admit(r, this);
 
     /// <summary>The last step durations of an instance, oldest first.</summary>
     internal sealed class StepHistory : IReadOnlyList<double>
     {
         public const int Capacity = 16;
-        private readonly double[] ring = new double[Capacity];
-        private int next;
+        private readonly double[] _ring = new double[Capacity];
+        private int _next;
 
         public int Count { get; private set; }
 
-        public double this[int index] => ring[(next - Count + index + Capacity) % Capacity];
+        public double this[int index] => _ring[(_next - Count + index + Capacity) % Capacity];
 
         public void Add(double milliseconds)
         {
-            ring[next] = milliseconds;
-            next = (next + 1) % Capacity;
+            _ring[_next] = milliseconds;
+            _next = (_next + 1) % Capacity;
             Count = Math.Min(Count + 1, Capacity);
         }
 
@@ -73,7 +73,7 @@ public sealed partial class ServingSimulation : ISchedulingState
 
     private sealed class PrefillView(ServingSimulation sim, int index) : IPrefillInstanceView
     {
-        private PrefillInstance P => sim.prefills[index];
+        private PrefillInstance P => sim._prefills[index];
 
         public int Index => index;
 
@@ -85,7 +85,7 @@ public sealed partial class ServingSimulation : ISchedulingState
 
         public long QueuedTokens => P.QueuedTokens;
 
-        public int StepTokenCapacity => sim.config.PrefillTokenCap;
+        public int StepTokenCapacity => sim._config.PrefillTokenCap;
 
         public long CachedBlocks => P.Cache.Count;
 
@@ -98,7 +98,7 @@ public sealed partial class ServingSimulation : ISchedulingState
 
     private sealed class DecodeView(ServingSimulation sim, int index) : IDecodeInstanceView
     {
-        private DecodeInstance D => sim.decodes[index];
+        private DecodeInstance D => sim._decodes[index];
 
         public int Index => index;
 
@@ -108,9 +108,9 @@ public sealed partial class ServingSimulation : ISchedulingState
 
         public double ReservedTokens => D.ReservedTokens;
 
-        public int SequenceCapacity => sim.config.DecodeSequenceCap;
+        public int SequenceCapacity => sim._config.DecodeSequenceCap;
 
-        public double TokenCapacity => sim.config.DecodeTokenCap;
+        public double TokenCapacity => sim._config.DecodeTokenCap;
 
         public bool Busy => D.Busy;
 
@@ -124,27 +124,27 @@ public sealed partial class ServingSimulation : ISchedulingState
 
     private sealed class ClusterState : IClusterState, IDefaultDecisions
     {
-        private readonly ServingSimulation sim;
-        private readonly OmniPolicy omni = new();
+        private readonly ServingSimulation _sim;
+        private readonly OmniPolicy _omni = new();
 
         public ClusterState(ServingSimulation sim)
         {
-            this.sim = sim;
-            Prefill = Enumerable.Range(0, sim.prefills.Length).Select(i => (IPrefillInstanceView)new PrefillView(sim, i)).ToArray();
-            Decode = Enumerable.Range(0, sim.decodes.Length).Select(i => (IDecodeInstanceView)new DecodeView(sim, i)).ToArray();
+            this._sim = sim;
+            Prefill = Enumerable.Range(0, sim._prefills.Length).Select(i => (IPrefillInstanceView)new PrefillView(sim, i)).ToArray();
+            Decode = Enumerable.Range(0, sim._decodes.Length).Select(i => (IDecodeInstanceView)new DecodeView(sim, i)).ToArray();
         }
 
-        public double NowMilliseconds => sim.lastEvent;
+        public double NowMilliseconds => _sim._lastEvent;
 
-        public bool ApcAware => sim.config.ApcAware;
+        public bool ApcAware => _sim._config.ApcAware;
 
         public int BlockTokens => ArrivingRequest.BlockTokens;
 
-        public double TtftSloMilliseconds => sim.config.TtftSlo?.Milliseconds ?? double.NaN;
+        public double TtftSloMilliseconds => _sim._config.TtftSlo?.Milliseconds ?? double.NaN;
 
-        public int ProxyHeldRequests => sim.proxyHeld.Count;
+        public int ProxyHeldRequests => _sim._proxyHeld.Count;
 
-        public long ProxyHeldTokens => sim.proxyHeld.Sum(r => (long)r.Request.InputTokens);
+        public long ProxyHeldTokens => _sim._proxyHeld.Sum(r => (long)r.Request.InputTokens);
 
         public IReadOnlyList<IPrefillInstanceView> Prefill { get; }
 
@@ -152,11 +152,11 @@ public sealed partial class ServingSimulation : ISchedulingState
 
         public IDefaultDecisions Defaults => this;
 
-        public int ChoosePrefill(IRequestView request) => omni.ChoosePrefill(Unwrap(request), sim);
+        public int ChoosePrefill(IRequestView request) => _omni.ChoosePrefill(Unwrap(request), _sim);
 
-        public int ChooseDecode(IRequestView request) => omni.ChooseDecode(Unwrap(request), sim);
+        public int ChooseDecode(IRequestView request) => _omni.ChooseDecode(Unwrap(request), _sim);
 
         public double PrefillPriority(IRequestView request, IPrefillQueueView queue) =>
-            OmniQueueWeight(request.InputTokens, queue.MaxInputTokens, sim.lastEvent - request.StageMilliseconds(queue.Instance < 0 ? RequestStage.ApcMatched : RequestStage.PrefillWaiting), queue.MaxWaitedMilliseconds);
+            OmniQueueWeight(request.InputTokens, queue.MaxInputTokens, _sim._lastEvent - request.StageMilliseconds(queue.Instance < 0 ? RequestStage.ApcMatched : RequestStage.PrefillWaiting), queue.MaxWaitedMilliseconds);
     }
 }

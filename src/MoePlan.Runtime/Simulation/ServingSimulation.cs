@@ -1,6 +1,6 @@
 using MoePlan.Core.Plan;
-using MoePlan.Runtime.Proxy;
 using MoePlan.Core.Workloads;
+using MoePlan.Runtime.Proxy;
 using MoePlan.Runtime.Workloads;
 using MoePlan.Scheduling;
 
@@ -14,39 +14,39 @@ namespace MoePlan.Runtime.Simulation;
 /// </summary>
 public sealed partial class ServingSimulation : IClusterView
 {
-    private readonly ServingConfig config;
-    private readonly IStepTimes steps;
-    private readonly IRoutingPolicy policy;
-    private readonly IRoutingPolicy[] workerPolicies;
-    private readonly IClusterView[] workerViews;
-    private readonly bool independentWorkers;
-    private readonly PrefillInstance[] prefills;
-    private readonly DecodeInstance[] decodes;
-    private readonly PriorityQueue<Event, EventKey> events = new();
-    private readonly Queue<RequestState> decodeWait = new();
+    private readonly ServingConfig _config;
+    private readonly IStepTimes _steps;
+    private readonly IRoutingPolicy _policy;
+    private readonly IRoutingPolicy[] _workerPolicies;
+    private readonly IClusterView[] _workerViews;
+    private readonly bool _independentWorkers;
+    private readonly PrefillInstance[] _prefills;
+    private readonly DecodeInstance[] _decodes;
+    private readonly PriorityQueue<Event, EventKey> _events = new();
+    private readonly Queue<RequestState> _decodeWait = new();
 
     /// <summary>Requests the proxy holds because every prefill upstream is at its caps; put in the policy's prefill order before each release.</summary>
-    private readonly List<RequestState> proxyHeld = [];
-    private QueueEntry[] heldOrder = [];
-    private RequestState[] heldSorted = [];
+    private readonly List<RequestState> _proxyHeld = [];
+    private QueueEntry[] _heldOrder = [];
+    private RequestState[] _heldSorted = [];
 
     /// <summary>Reused by <see cref="FillOrder"/> for a script's queue priorities.</summary>
-    private double[] priorities = [];
-    private readonly bool retainRequests;
-    private readonly List<RequestState> finished = [];
-    private readonly List<RequestState> rejected = [];
-    private readonly CompletionFigures figures;
-    private readonly QueueLengthSeries queues = new();
-    private long sequence;
-    private long eventCount;
-    private long arrivalsRead;
-    private int arrived;
-    private int prefillWaiting;
-    private double firstArrival = double.NaN;
-    private double lastArrival = double.NaN;
-    private double generatedTokens;
-    private double generatedByLastArrival;
-    private double lastEvent;
+    private double[] _priorities = [];
+    private readonly bool _retainRequests;
+    private readonly List<RequestState> _finished = [];
+    private readonly List<RequestState> _rejected = [];
+    private readonly CompletionFigures _figures;
+    private readonly QueueLengthSeries _queues = new();
+    private long _sequence;
+    private long _eventCount;
+    private long _arrivalsRead;
+    private int _arrived;
+    private int _prefillWaiting;
+    private double _firstArrival = double.NaN;
+    private double _lastArrival = double.NaN;
+    private double _generatedTokens;
+    private double _generatedByLastArrival;
+    private double _lastEvent;
 
     public ServingSimulation(ServingConfig config, IStepTimes steps, IRoutingPolicy policy, bool retainRequests = false)
         : this(config, steps, [policy], retainRequests)
@@ -65,35 +65,35 @@ public sealed partial class ServingSimulation : IClusterView
             throw new ArgumentException($"the proxy needs at least one worker, not {config.ProxyWorkers}");
         }
 
-        this.config = config;
-        this.steps = steps;
-        this.retainRequests = retainRequests;
-        policy = policies[0];
-        figures = new CompletionFigures(config.TtftSlo, config.TpotSlo);
-        independentWorkers = config.WorkerState == ProxyWorkerState.Independent;
-        int workers = independentWorkers ? config.ProxyWorkers : 1;
+        this._config = config;
+        this._steps = steps;
+        this._retainRequests = retainRequests;
+        _policy = policies[0];
+        _figures = new CompletionFigures(config.TtftSlo, config.TpotSlo);
+        _independentWorkers = config.WorkerState == ProxyWorkerState.Independent;
+        int workers = _independentWorkers ? config.ProxyWorkers : 1;
         if (policies.Count < workers)
         {
             throw new ArgumentException($"{workers} independent proxy workers need a policy object each, not {policies.Count}");
         }
 
-        workerPolicies = policies.Take(workers).ToArray();
-        workerViews = new IClusterView[workers];
+        _workerPolicies = policies.Take(workers).ToArray();
+        _workerViews = new IClusterView[workers];
         for (int w = 0; w < workers; w++)
         {
-            workerViews[w] = independentWorkers ? new WorkerView(this, w) : this;
+            _workerViews[w] = _independentWorkers ? new WorkerView(this, w) : this;
         }
 
-        prefills = new PrefillInstance[config.PrefillInstances];
-        for (int i = 0; i < prefills.Length; i++)
+        _prefills = new PrefillInstance[config.PrefillInstances];
+        for (int i = 0; i < _prefills.Length; i++)
         {
-            prefills[i] = new PrefillInstance(config.PrefixCacheBlocks, Math.Max(1, config.PrefillNicLinks), independentWorkers ? workers : 0);
+            _prefills[i] = new PrefillInstance(config.PrefixCacheBlocks, Math.Max(1, config.PrefillNicLinks), _independentWorkers ? workers : 0);
         }
 
-        decodes = new DecodeInstance[config.DecodeInstances];
-        for (int i = 0; i < decodes.Length; i++)
+        _decodes = new DecodeInstance[config.DecodeInstances];
+        for (int i = 0; i < _decodes.Length; i++)
         {
-            decodes[i] = new DecodeInstance(Math.Max(1, config.DecodeNicLinks), independentWorkers ? workers : 0);
+            _decodes[i] = new DecodeInstance(Math.Max(1, config.DecodeNicLinks), _independentWorkers ? workers : 0);
         }
     }
 
@@ -117,41 +117,41 @@ public sealed partial class ServingSimulation : IClusterView
     /// <summary>Called every <see cref="ProgressEvents"/> events (a terminal's progress bar).</summary>
     public Action<SimulationProgress>? Progress { get; init; }
 
-    public int PrefillInstances => prefills.Length;
+    public int PrefillInstances => _prefills.Length;
 
-    public int DecodeInstances => decodes.Length;
+    public int DecodeInstances => _decodes.Length;
 
-    public bool ApcAware => config.ApcAware;
+    public bool ApcAware => _config.ApcAware;
 
-    public long PrefixCacheBlocks => config.PrefixCacheBlocks;
+    public long PrefixCacheBlocks => _config.PrefixCacheBlocks;
 
-    public int PrefillTokenCap => config.PrefillTokenCap;
+    public int PrefillTokenCap => _config.PrefillTokenCap;
 
-    public int MatchedBlocks(int prefill, long[] blocks) => prefills[prefill].Cache.Match(blocks);
+    public int MatchedBlocks(int prefill, long[] blocks) => _prefills[prefill].Cache.Match(blocks);
 
-    public long PrefillQueuedTokens(int prefill) => prefills[prefill].QueuedTokens;
+    public long PrefillQueuedTokens(int prefill) => _prefills[prefill].QueuedTokens;
 
-    public int PrefillRequests(int prefill) => prefills[prefill].Requests;
+    public int PrefillRequests(int prefill) => _prefills[prefill].Requests;
 
-    public int DecodeSequences(int decode) => decodes[decode].Allocated;
+    public int DecodeSequences(int decode) => _decodes[decode].Allocated;
 
-    public double DecodeReservedTokens(int decode) => decodes[decode].ReservedTokens;
+    public double DecodeReservedTokens(int decode) => _decodes[decode].ReservedTokens;
 
     public bool DecodeHasRoom(int decode, RequestState request)
     {
-        var d = decodes[decode];
-        return d.Allocated < config.DecodeSequenceCap && d.ReservedTokens + request.DecodeTokens <= config.DecodeTokenCap;
+        var d = _decodes[decode];
+        return d.Allocated < _config.DecodeSequenceCap && d.ReservedTokens + request.DecodeTokens <= _config.DecodeTokenCap;
     }
 
     public SimulationResult Run(IEnumerable<ArrivingRequest> arrivals)
     {
         using var source = arrivals.GetEnumerator();
         ScheduleNextArrival(source);
-        while (events.TryDequeue(out var e, out var key))
+        while (_events.TryDequeue(out var e, out var key))
         {
             double t = key.Time;
-            lastEvent = t;
-            eventCount++;
+            _lastEvent = t;
+            _eventCount++;
             switch (key.Kind)
             {
                 case EventKind.Arrival:
@@ -171,55 +171,55 @@ public sealed partial class ServingSimulation : IClusterView
                     OnDecodeStepDone(e.Instance, t);
                     break;
                 case EventKind.PrefillSchedule:
-                    prefills[e.Instance].SchedulePending = false;
+                    _prefills[e.Instance].SchedulePending = false;
                     StartPrefill(e.Instance, t);
                     break;
                 case EventKind.DecodeSchedule:
-                    decodes[e.Instance].SchedulePending = false;
+                    _decodes[e.Instance].SchedulePending = false;
                     StartDecode(e.Instance, t);
                     break;
             }
 
-            queues.Record(t, prefillWaiting + proxyHeld.Count, decodeWait.Count);
-            if (Progress is not null && eventCount % ProgressEvents == 0)
+            _queues.Record(t, _prefillWaiting + _proxyHeld.Count, _decodeWait.Count);
+            if (Progress is not null && _eventCount % ProgressEvents == 0)
             {
-                Progress(new SimulationProgress(arrived, figures.Completed + figures.Rejected, t));
+                Progress(new SimulationProgress(_arrived, _figures.Completed + _figures.Rejected, t));
             }
         }
 
         // A policy that held requests while no prefill step was left to release them: never served.
-        foreach (var r in proxyHeld)
+        foreach (var r in _proxyHeld)
         {
             r.Rejected = true;
-            figures.AddRejected();
-            if (retainRequests)
+            _figures.AddRejected();
+            if (_retainRequests)
             {
-                rejected.Add(r);
+                _rejected.Add(r);
             }
         }
 
-        proxyHeld.Clear();
-        var prefillUsage = new InstanceUsage[prefills.Length];
-        var decodeUsage = new InstanceUsage[decodes.Length];
-        for (int i = 0; i < prefills.Length; i++)
+        _proxyHeld.Clear();
+        var prefillUsage = new InstanceUsage[_prefills.Length];
+        var decodeUsage = new InstanceUsage[_decodes.Length];
+        for (int i = 0; i < _prefills.Length; i++)
         {
-            prefillUsage[i] = new InstanceUsage(prefills[i].BusyMilliseconds, prefills[i].Steps);
+            prefillUsage[i] = new InstanceUsage(_prefills[i].BusyMilliseconds, _prefills[i].Steps);
         }
 
-        for (int i = 0; i < decodes.Length; i++)
+        for (int i = 0; i < _decodes.Length; i++)
         {
-            decodeUsage[i] = new InstanceUsage(decodes[i].BusyMilliseconds, decodes[i].Steps);
+            decodeUsage[i] = new InstanceUsage(_decodes[i].BusyMilliseconds, _decodes[i].Steps);
         }
 
-        return new SimulationResult(policy.Name, arrived, figures, double.IsNaN(firstArrival) ? 0 : firstArrival, lastEvent, prefillUsage, decodeUsage, eventCount, queues, finished, rejected)
+        return new SimulationResult(_policy.Name, _arrived, _figures, double.IsNaN(_firstArrival) ? 0 : _firstArrival, _lastEvent, prefillUsage, decodeUsage, _eventCount, _queues, _finished, _rejected)
         {
-            LastArrivalMilliseconds = double.IsNaN(lastArrival) ? 0 : lastArrival,
-            OutputTokensByLastArrival = generatedByLastArrival,
+            LastArrivalMilliseconds = double.IsNaN(_lastArrival) ? 0 : _lastArrival,
+            OutputTokensByLastArrival = _generatedByLastArrival,
         };
     }
 
     private void Push(EventKind kind, double time, int instance, RequestState? request) =>
-        events.Enqueue(new Event(instance, request), new EventKey(time, kind, sequence++));
+        _events.Enqueue(new Event(instance, request), new EventKey(time, kind, _sequence++));
 
     private void ScheduleNextArrival(IEnumerator<ArrivingRequest> source)
     {
@@ -227,31 +227,31 @@ public sealed partial class ServingSimulation : IClusterView
         {
             var r = source.Current;
             // Requests reach the independent workers in turn (nginx spreading connections over its workers).
-            Push(EventKind.Arrival, r.ArrivalMilliseconds, -1, new RequestState(r) { Worker = (int)(arrivalsRead++ % workerViews.Length) });
+            Push(EventKind.Arrival, r.ArrivalMilliseconds, -1, new RequestState(r) { Worker = (int)(_arrivalsRead++ % _workerViews.Length) });
         }
     }
 
     private void OnArrival(RequestState r, double t)
     {
-        arrived++;
-        if (double.IsNaN(firstArrival))
+        _arrived++;
+        if (double.IsNaN(_firstArrival))
         {
-            firstArrival = t;
+            _firstArrival = t;
         }
 
         // Output produced while requests keep arriving: a rate free of the drain after the last arrival.
-        lastArrival = t;
-        generatedByLastArrival = generatedTokens;
+        _lastArrival = t;
+        _generatedByLastArrival = _generatedTokens;
 
         r.Stamp(RequestStage.Received, t);
-        if (r.DecodeTokens > config.DecodeTokenCap)
+        if (r.DecodeTokens > _config.DecodeTokenCap)
         {
             // Prompt plus output exceed a whole decode instance's KV: no instance can ever take it.
             r.Rejected = true;
-            figures.AddRejected();
-            if (retainRequests)
+            _figures.AddRejected();
+            if (_retainRequests)
             {
-                rejected.Add(r);
+                _rejected.Add(r);
             }
 
             return;
@@ -261,16 +261,16 @@ public sealed partial class ServingSimulation : IClusterView
         {
             // The policy's admission hook turned it away.
             r.Rejected = true;
-            figures.AddRejected();
-            if (retainRequests)
+            _figures.AddRejected();
+            if (_retainRequests)
             {
-                rejected.Add(r);
+                _rejected.Add(r);
             }
 
             return;
         }
 
-        Push(EventKind.Routed, t + config.TokenizeMilliseconds(r.Request.InputTokens), -1, r);
+        Push(EventKind.Routed, t + _config.TokenizeMilliseconds(r.Request.InputTokens), -1, r);
     }
 
     private void OnRouted(RequestState r, double t)
@@ -278,16 +278,16 @@ public sealed partial class ServingSimulation : IClusterView
         r.Stamp(RequestStage.Tokenized, t);
         // The APC lookup is a few hash-table probes per block: no time at the event resolution.
         r.Stamp(RequestStage.ApcMatched, t);
-        if (config.Mode == ProxyMode.Parallel)
+        if (_config.Mode == ProxyMode.Parallel)
         {
             // P and D together: the decode slot and KV are reserved before prefill starts.
-            if (decodeWait.Count == 0 && TryAllocateDecode(r, t))
+            if (_decodeWait.Count == 0 && TryAllocateDecode(r, t))
             {
                 RouteToPrefill(r, t);
             }
             else
             {
-                decodeWait.Enqueue(r);
+                _decodeWait.Enqueue(r);
             }
         }
         else
@@ -298,27 +298,27 @@ public sealed partial class ServingSimulation : IClusterView
 
     private bool TryAllocateDecode(RequestState r, double t)
     {
-        int d = workerPolicies[r.Worker].ChooseDecode(r, workerViews[r.Worker]);
+        int d = _workerPolicies[r.Worker].ChooseDecode(r, _workerViews[r.Worker]);
         if (d < 0)
         {
             return false;
         }
 
-        var instance = decodes[d];
+        var instance = _decodes[d];
         instance.Allocated++;
         instance.ReservedTokens += r.DecodeTokens;
-        if (independentWorkers)
+        if (_independentWorkers)
         {
             instance.WorkerAllocated[r.Worker]++;
             instance.WorkerReservedTokens[r.Worker] += r.DecodeTokens;
         }
 
         r.DecodeInstance = d;
-        if (config.Mode == ProxyMode.Sequential)
+        if (_config.Mode == ProxyMode.Sequential)
         {
             // D allocates and pulls the whole prompt's KV now: the transfer is exposed.
             r.Stamp(RequestStage.DecodeScheduled, t);
-            double transfer = r.Request.InputTokens * config.KvTransferMillisecondsPerToken;
+            double transfer = r.Request.InputTokens * _config.KvTransferMillisecondsPerToken;
             Push(EventKind.KvReady, Transfer(r, t, transfer, 0), d, r);
         }
 
@@ -329,27 +329,27 @@ public sealed partial class ServingSimulation : IClusterView
     {
         if (!TryRouteToPrefill(r, t))
         {
-            proxyHeld.Add(r);
+            _proxyHeld.Add(r);
         }
     }
 
     /// <summary>Routes to the policy's prefill instance; false when the policy holds the request at the proxy (-1).</summary>
     private bool TryRouteToPrefill(RequestState r, double t)
     {
-        int p = workerPolicies[r.Worker].ChoosePrefill(r, workerViews[r.Worker]);
+        int p = _workerPolicies[r.Worker].ChoosePrefill(r, _workerViews[r.Worker]);
         if (p < 0)
         {
             return false;
         }
 
-        var instance = prefills[p];
+        var instance = _prefills[p];
         r.PrefillInstance = p;
         r.Stamp(RequestStage.PrefillWaiting, t);
         instance.Waiting.Add(r);
         instance.Requests++;
         instance.QueuedTokens += r.Request.InputTokens;
-        prefillWaiting++;
-        if (independentWorkers)
+        _prefillWaiting++;
+        if (_independentWorkers)
         {
             instance.WorkerRequests[r.Worker]++;
             instance.WorkerQueuedTokens[r.Worker] += r.Request.InputTokens;
@@ -362,32 +362,32 @@ public sealed partial class ServingSimulation : IClusterView
     /// <summary>The proxy's queue in the policy's prefill order (<see cref="FillOrder"/>, queue -1, waited since the APC match).</summary>
     private void OrderHeld(double t)
     {
-        int n = proxyHeld.Count;
+        int n = _proxyHeld.Count;
         if (n < 2)
         {
             return;
         }
 
-        if (heldOrder.Length < n)
+        if (_heldOrder.Length < n)
         {
-            heldOrder = new QueueEntry[Math.Max(n, 2 * heldOrder.Length)];
-            heldSorted = new RequestState[heldOrder.Length];
+            _heldOrder = new QueueEntry[Math.Max(n, 2 * _heldOrder.Length)];
+            _heldSorted = new RequestState[_heldOrder.Length];
         }
 
-        if (!FillOrder(proxyHeld, -1, RequestStage.ApcMatched, t, heldOrder.AsSpan(0, n)))
+        if (!FillOrder(_proxyHeld, -1, RequestStage.ApcMatched, t, _heldOrder.AsSpan(0, n)))
         {
             return;
         }
 
         for (int i = 0; i < n; i++)
         {
-            heldSorted[i] = proxyHeld[heldOrder[i].Index];
+            _heldSorted[i] = _proxyHeld[_heldOrder[i].Index];
         }
 
         for (int i = 0; i < n; i++)
         {
-            proxyHeld[i] = heldSorted[i];
-            heldSorted[i] = null!;
+            _proxyHeld[i] = _heldSorted[i];
+            _heldSorted[i] = null!;
         }
     }
 
@@ -400,21 +400,21 @@ public sealed partial class ServingSimulation : IClusterView
     {
         OrderHeld(t);
         int kept = 0;
-        for (int i = 0; i < proxyHeld.Count; i++)
+        for (int i = 0; i < _proxyHeld.Count; i++)
         {
-            var r = proxyHeld[i];
-            if ((kept > 0 && !independentWorkers) || !TryRouteToPrefill(r, t))
+            var r = _proxyHeld[i];
+            if ((kept > 0 && !_independentWorkers) || !TryRouteToPrefill(r, t))
             {
-                proxyHeld[kept++] = r;
+                _proxyHeld[kept++] = r;
             }
         }
 
-        proxyHeld.RemoveRange(kept, proxyHeld.Count - kept);
+        _proxyHeld.RemoveRange(kept, _proxyHeld.Count - kept);
     }
 
     private void TryStartPrefill(int index, double t)
     {
-        var p = prefills[index];
+        var p = _prefills[index];
         if (!p.Busy && !p.SchedulePending && (p.Partial.Count > 0 || p.Waiting.Count > 0))
         {
             p.SchedulePending = true;
@@ -424,14 +424,14 @@ public sealed partial class ServingSimulation : IClusterView
 
     private void StartPrefill(int index, double t)
     {
-        var p = prefills[index];
+        var p = _prefills[index];
         if (p.Busy || (p.Partial.Count == 0 && p.Waiting.Count == 0))
         {
             return;
         }
 
         p.Batch.Clear();
-        int capLeft = config.PrefillTokenCap;
+        int capLeft = _config.PrefillTokenCap;
         double contextSum = 0;
         var stillPartial = p.NextPartial;
         stillPartial.Clear();
@@ -457,7 +457,7 @@ public sealed partial class ServingSimulation : IClusterView
             {
                 var r = p.Waiting[p.Order[taken].Index];
                 Schedule(p, r, t);
-                prefillWaiting--;
+                _prefillWaiting--;
                 contextSum += Take(p, r, ref capLeft, stillPartial);
             }
 
@@ -488,15 +488,15 @@ public sealed partial class ServingSimulation : IClusterView
         }
 
         (p.Partial, p.NextPartial) = (stillPartial, p.Partial);
-        int tokens = config.PrefillTokenCap - capLeft;
-        double dt = steps.PrefillMilliseconds(tokens, p.Batch.Count, tokens > 0 ? contextSum / tokens : 0);
+        int tokens = _config.PrefillTokenCap - capLeft;
+        double dt = _steps.PrefillMilliseconds(tokens, p.Batch.Count, tokens > 0 ? contextSum / tokens : 0);
         p.Busy = true;
         p.StepStart = t;
         p.Steps++;
         Push(EventKind.PrefillStepDone, t + dt, index, null);
 
         // Its queued tokens went into the step: the instance may be under its token cap again.
-        if (proxyHeld.Count > 0)
+        if (_proxyHeld.Count > 0)
         {
             ReleaseHeld(t);
         }
@@ -556,7 +556,7 @@ public sealed partial class ServingSimulation : IClusterView
             p.Order = new QueueEntry[p.Waiting.Count];
         }
 
-        FillOrder(p.Waiting, Array.IndexOf(prefills, p), RequestStage.PrefillWaiting, t, p.Order);
+        FillOrder(p.Waiting, Array.IndexOf(_prefills, p), RequestStage.PrefillWaiting, t, p.Order);
     }
 
     /// <summary>
@@ -568,21 +568,21 @@ public sealed partial class ServingSimulation : IClusterView
     private bool FillOrder(IReadOnlyList<RequestState> waiting, int instance, RequestStage since, double t, Span<QueueEntry> order)
     {
         int n = order.Length;
-        if (policy is ISchedulingHooks hooks)
+        if (_policy is ISchedulingHooks hooks)
         {
-            if (priorities.Length < n)
+            if (_priorities.Length < n)
             {
-                priorities = new double[Math.Max(n, 2 * priorities.Length)];
+                _priorities = new double[Math.Max(n, 2 * _priorities.Length)];
             }
 
-            var keys = priorities.AsSpan(0, n);
+            var keys = _priorities.AsSpan(0, n);
             hooks.Prioritize(instance, waiting, this, keys);
             for (int i = 0; i < n; i++)
             {
                 order[i] = new QueueEntry(-keys[i], waiting[i].Request.Id, i);
             }
         }
-        else if (policy.WeightedPrefillQueue)
+        else if (_policy.WeightedPrefillQueue)
         {
             double maxTok = 0, maxWait = 0;
             for (int i = 0; i < n; i++)
@@ -613,7 +613,7 @@ public sealed partial class ServingSimulation : IClusterView
 
     private void OnPrefillStepDone(int index, double t)
     {
-        var p = prefills[index];
+        var p = _prefills[index];
         p.Busy = false;
         p.BusyMilliseconds += t - p.StepStart;
         p.Recent.Add(t - p.StepStart);
@@ -634,7 +634,7 @@ public sealed partial class ServingSimulation : IClusterView
             }
         }
 
-        if (proxyHeld.Count > 0)
+        if (_proxyHeld.Count > 0)
         {
             ReleaseHeld(t);
         }
@@ -645,29 +645,29 @@ public sealed partial class ServingSimulation : IClusterView
     private void OnPrefillDone(RequestState r, double t)
     {
         r.Stamp(RequestStage.DecodeWaiting, t);
-        double transfer = r.Request.InputTokens * config.KvTransferMillisecondsPerToken;
-        if (config.Mode == ProxyMode.Parallel)
+        double transfer = r.Request.InputTokens * _config.KvTransferMillisecondsPerToken;
+        if (_config.Mode == ProxyMode.Parallel)
         {
             // Pushed layer by layer while prefilling: the last layer's share leaves after the prefill ends.
             r.Stamp(RequestStage.DecodeScheduled, t);
-            Push(EventKind.KvReady, Transfer(r, r.Stamp(RequestStage.Prefilling), transfer, t + (transfer / config.Layers)), r.DecodeInstance, r);
+            Push(EventKind.KvReady, Transfer(r, r.Stamp(RequestStage.Prefilling), transfer, t + (transfer / _config.Layers)), r.DecodeInstance, r);
         }
-        else if (decodeWait.Count > 0 || !TryAllocateDecode(r, t))
+        else if (_decodeWait.Count > 0 || !TryAllocateDecode(r, t))
         {
-            decodeWait.Enqueue(r);
+            _decodeWait.Enqueue(r);
         }
     }
 
     private void OnKvReady(RequestState r, double t)
     {
-        var d = decodes[r.DecodeInstance];
+        var d = _decodes[r.DecodeInstance];
         d.Joining.Add(r);
         TryStartDecode(r.DecodeInstance, t);
     }
 
     private void TryStartDecode(int index, double t)
     {
-        var d = decodes[index];
+        var d = _decodes[index];
         if (!d.Busy && !d.SchedulePending && (d.Running.Count > 0 || d.Joining.Count > 0))
         {
             d.SchedulePending = true;
@@ -677,7 +677,7 @@ public sealed partial class ServingSimulation : IClusterView
 
     private void StartDecode(int index, double t)
     {
-        var d = decodes[index];
+        var d = _decodes[index];
         if (d.Busy || (d.Running.Count == 0 && d.Joining.Count == 0))
         {
             return;
@@ -696,7 +696,7 @@ public sealed partial class ServingSimulation : IClusterView
             kv += d.Running[i].Request.InputTokens + d.Running[i].Generated;
         }
 
-        double dt = steps.DecodeMilliseconds(d.Running.Count, kv / d.Running.Count);
+        double dt = _steps.DecodeMilliseconds(d.Running.Count, kv / d.Running.Count);
         d.Busy = true;
         d.StepStart = t;
         d.Steps++;
@@ -705,7 +705,7 @@ public sealed partial class ServingSimulation : IClusterView
 
     private void OnDecodeStepDone(int index, double t)
     {
-        var d = decodes[index];
+        var d = _decodes[index];
         d.Busy = false;
         d.BusyMilliseconds += t - d.StepStart;
         d.Recent.Add(t - d.StepStart);
@@ -714,8 +714,8 @@ public sealed partial class ServingSimulation : IClusterView
         for (int i = 0; i < d.Running.Count; i++)
         {
             var r = d.Running[i];
-            generatedTokens += Math.Min(config.TokensPerStep, r.Request.OutputTokens - r.Generated);
-            r.Generated += config.TokensPerStep;
+            _generatedTokens += Math.Min(_config.TokensPerStep, r.Request.OutputTokens - r.Generated);
+            r.Generated += _config.TokensPerStep;
             if (double.IsNaN(r.FirstTokenMilliseconds))
             {
                 r.FirstTokenMilliseconds = t;
@@ -724,15 +724,15 @@ public sealed partial class ServingSimulation : IClusterView
             if (r.Generated >= r.Request.OutputTokens)
             {
                 r.Stamp(RequestStage.Done, t);
-                figures.AddCompleted(r);
-                if (retainRequests)
+                _figures.AddCompleted(r);
+                if (_retainRequests)
                 {
-                    finished.Add(r);
+                    _finished.Add(r);
                 }
 
                 d.Allocated--;
                 d.ReservedTokens -= r.DecodeTokens;
-                if (independentWorkers)
+                if (_independentWorkers)
                 {
                     d.WorkerAllocated[r.Worker]--;
                     d.WorkerReservedTokens[r.Worker] -= r.DecodeTokens;
@@ -757,16 +757,16 @@ public sealed partial class ServingSimulation : IClusterView
 
     private void DrainDecodeWait(double t)
     {
-        while (decodeWait.Count > 0)
+        while (_decodeWait.Count > 0)
         {
-            var r = decodeWait.Peek();
+            var r = _decodeWait.Peek();
             if (!TryAllocateDecode(r, t))
             {
                 return;
             }
 
-            decodeWait.Dequeue();
-            if (config.Mode == ProxyMode.Parallel)
+            _decodeWait.Dequeue();
+            if (_config.Mode == ProxyMode.Parallel)
             {
                 RouteToPrefill(r, t);
             }
@@ -781,8 +781,8 @@ public sealed partial class ServingSimulation : IClusterView
     /// </summary>
     private double Transfer(RequestState r, double earliest, double duration, double notBefore)
     {
-        var from = prefills[r.PrefillInstance].NicFree;
-        var to = decodes[r.DecodeInstance].NicFree;
+        var from = _prefills[r.PrefillInstance].NicFree;
+        var to = _decodes[r.DecodeInstance].NicFree;
         int a = EarliestFree(from), b = EarliestFree(to);
         double start = Math.Max(earliest, Math.Max(from[a], to[b]));
         double end = Math.Max(start + duration, notBefore);
@@ -817,25 +817,25 @@ public sealed partial class ServingSimulation : IClusterView
 
         public MoePlan.Scheduling.IRequestView View(RequestState request) => simulation.View(request);
 
-        public int PrefillInstances => simulation.prefills.Length;
+        public int PrefillInstances => simulation._prefills.Length;
 
-        public int DecodeInstances => simulation.decodes.Length;
+        public int DecodeInstances => simulation._decodes.Length;
 
-        public bool ApcAware => simulation.config.ApcAware;
+        public bool ApcAware => simulation._config.ApcAware;
 
-        public long PrefixCacheBlocks => simulation.config.PrefixCacheBlocks;
+        public long PrefixCacheBlocks => simulation._config.PrefixCacheBlocks;
 
-        public int PrefillTokenCap => simulation.config.PrefillTokenCap;
+        public int PrefillTokenCap => simulation._config.PrefillTokenCap;
 
-        public int MatchedBlocks(int prefill, long[] blocks) => simulation.prefills[prefill].WorkerCaches![worker].Match(blocks);
+        public int MatchedBlocks(int prefill, long[] blocks) => simulation._prefills[prefill].WorkerCaches![worker].Match(blocks);
 
-        public long PrefillQueuedTokens(int prefill) => simulation.prefills[prefill].WorkerQueuedTokens[worker];
+        public long PrefillQueuedTokens(int prefill) => simulation._prefills[prefill].WorkerQueuedTokens[worker];
 
-        public int PrefillRequests(int prefill) => simulation.prefills[prefill].WorkerRequests[worker];
+        public int PrefillRequests(int prefill) => simulation._prefills[prefill].WorkerRequests[worker];
 
-        public int DecodeSequences(int decode) => simulation.decodes[decode].WorkerAllocated[worker];
+        public int DecodeSequences(int decode) => simulation._decodes[decode].WorkerAllocated[worker];
 
-        public double DecodeReservedTokens(int decode) => simulation.decodes[decode].WorkerReservedTokens[worker];
+        public double DecodeReservedTokens(int decode) => simulation._decodes[decode].WorkerReservedTokens[worker];
 
         public bool DecodeHasRoom(int decode, RequestState request) => simulation.DecodeHasRoom(decode, request);
     }

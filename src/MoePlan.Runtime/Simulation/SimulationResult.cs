@@ -41,7 +41,7 @@ public sealed record SimulationResult(
 /// </summary>
 public sealed class CompletionFigures(SloTarget? ttftSlo, SloTarget? tpotSlo)
 {
-    private readonly double[] stageSums = new double[RequestState.StageCount];
+    private readonly double[] _stageSums = new double[RequestState.StageCount];
 
     public LatencyDistribution Ttft { get; } = new();
 
@@ -88,7 +88,7 @@ public sealed class CompletionFigures(SloTarget? ttftSlo, SloTarget? tpotSlo)
         CachedTokens += r.CachedTokens;
         for (int s = 0; s < RequestState.StageCount - 1; s++)
         {
-            stageSums[s] += r.Stamps[s + 1] - r.Stamps[s];
+            _stageSums[s] += r.Stamps[s + 1] - r.Stamps[s];
         }
     }
 
@@ -98,7 +98,7 @@ public sealed class CompletionFigures(SloTarget? ttftSlo, SloTarget? tpotSlo)
         var means = new double[RequestState.StageCount];
         for (int s = 0; s < means.Length; s++)
         {
-            means[s] = Completed > 0 ? stageSums[s] / Completed : double.NaN;
+            means[s] = Completed > 0 ? _stageSums[s] / Completed : double.NaN;
         }
 
         return means;

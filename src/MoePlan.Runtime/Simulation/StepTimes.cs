@@ -21,47 +21,47 @@ public interface IStepTimes
 /// </summary>
 public sealed class CostModelStepTimes : IStepTimes
 {
-    private readonly ModelArchitecture architecture;
-    private readonly ParameterBreakdown parameters;
-    private readonly PrecisionPlan precision;
-    private readonly StepMachine machine;
-    private readonly PoolPlan prefill;
-    private readonly PoolPlan decode;
-    private readonly int slots;
-    private readonly double prefillImbalance;
-    private readonly double decodeImbalance;
+    private readonly ModelArchitecture _architecture;
+    private readonly ParameterBreakdown _parameters;
+    private readonly PrecisionPlan _precision;
+    private readonly StepMachine _machine;
+    private readonly PoolPlan _prefill;
+    private readonly PoolPlan _decode;
+    private readonly int _slots;
+    private readonly double _prefillImbalance;
+    private readonly double _decodeImbalance;
 
     public CostModelStepTimes(DeploymentPlan plan, double prefillImbalance, double decodeImbalance)
     {
-        architecture = plan.Model.Entry.Architecture;
-        parameters = ParameterCounter.Count(architecture);
-        precision = plan.Precision;
-        machine = PlanCostModel.Machine(plan);
-        prefill = plan.Prefill;
-        decode = plan.Decode;
-        slots = architecture.RoutedExperts + plan.Placement.RedundantExperts.Value;
-        this.prefillImbalance = prefillImbalance;
-        this.decodeImbalance = decodeImbalance;
+        _architecture = plan.Model.Entry.Architecture;
+        _parameters = ParameterCounter.Count(_architecture);
+        _precision = plan.Precision;
+        _machine = PlanCostModel.Machine(plan);
+        _prefill = plan.Prefill;
+        _decode = plan.Decode;
+        _slots = _architecture.RoutedExperts + plan.Placement.RedundantExperts.Value;
+        this._prefillImbalance = prefillImbalance;
+        this._decodeImbalance = decodeImbalance;
     }
 
     public StepShape PrefillShape(int tokens, int sequences, double context)
     {
-        double dp = prefill.Parallel.DataParallel.Value;
-        return new StepShape(PoolRole.Prefill, tokens / dp, sequences / dp, context, prefill.Parallel.TensorParallel.Value,
-            prefill.Parallel.DataParallel.Value, prefill.Parallel.ExpertParallel.Value, slots, prefillImbalance, prefill.MicrobatchOverlap.Value, 0);
+        double dp = _prefill.Parallel.DataParallel.Value;
+        return new StepShape(PoolRole.Prefill, tokens / dp, sequences / dp, context, _prefill.Parallel.TensorParallel.Value,
+            _prefill.Parallel.DataParallel.Value, _prefill.Parallel.ExpertParallel.Value, _slots, _prefillImbalance, _prefill.MicrobatchOverlap.Value, 0);
     }
 
     public StepShape DecodeShape(int sequences, double meanKv)
     {
-        double dp = decode.Parallel.DataParallel.Value;
-        int draft = decode.Mtp?.DraftTokens.Value ?? 0;
-        return new StepShape(PoolRole.Decode, sequences / dp * (1 + draft), sequences / dp, meanKv, decode.Parallel.TensorParallel.Value,
-            decode.Parallel.DataParallel.Value, decode.Parallel.ExpertParallel.Value, slots, decodeImbalance, decode.MicrobatchOverlap.Value, draft);
+        double dp = _decode.Parallel.DataParallel.Value;
+        int draft = _decode.Mtp?.DraftTokens.Value ?? 0;
+        return new StepShape(PoolRole.Decode, sequences / dp * (1 + draft), sequences / dp, meanKv, _decode.Parallel.TensorParallel.Value,
+            _decode.Parallel.DataParallel.Value, _decode.Parallel.ExpertParallel.Value, _slots, _decodeImbalance, _decode.MicrobatchOverlap.Value, draft);
     }
 
     public double PrefillMilliseconds(int tokens, int sequences, double context) =>
-        StepCostModel.Evaluate(architecture, parameters, precision, PrefillShape(tokens, sequences, context), machine).StepMilliseconds;
+        StepCostModel.Evaluate(_architecture, _parameters, _precision, PrefillShape(tokens, sequences, context), _machine).StepMilliseconds;
 
     public double DecodeMilliseconds(int sequences, double meanKv) =>
-        StepCostModel.Evaluate(architecture, parameters, precision, DecodeShape(sequences, meanKv), machine).StepMilliseconds;
+        StepCostModel.Evaluate(_architecture, _parameters, _precision, DecodeShape(sequences, meanKv), _machine).StepMilliseconds;
 }

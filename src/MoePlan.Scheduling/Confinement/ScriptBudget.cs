@@ -35,25 +35,25 @@ public sealed class ScriptBudgetExceededException(BudgetLimit limit, string mess
 public static class ScriptBudget
 {
     [ThreadStatic]
-    private static long deadlineTicks;
+    private static long _deadlineTicks;
 
     [ThreadStatic]
-    private static long allocationStart;
+    private static long _allocationStart;
 
     [ThreadStatic]
-    private static long allocationLimit;
+    private static long _allocationLimit;
 
     [ThreadStatic]
-    private static long sizeLimit;
+    private static long _sizeLimit;
 
     [ThreadStatic]
-    private static bool open;
+    private static bool _open;
 
     [ThreadStatic]
-    private static long stackBase;
+    private static long _stackBase;
 
     [ThreadStatic]
-    private static int checks;
+    private static int _checks;
 
     /// <summary>
     /// The clock is read at every 16th check (it costs tens of ns, a hot loop's iteration a few): a runaway loop
@@ -71,45 +71,45 @@ public static class ScriptBudget
     /// <summary>Opens the budget for one hook call on this thread.</summary>
     public static void Open(TimeSpan time, long allocationBytes, long maxElements)
     {
-        deadlineTicks = Stopwatch.GetTimestamp() + (long)(time.TotalSeconds * Stopwatch.Frequency);
-        allocationStart = GC.GetAllocatedBytesForCurrentThread();
-        allocationLimit = allocationBytes;
-        sizeLimit = maxElements;
-        stackBase = StackAddress();
-        open = true;
+        _deadlineTicks = Stopwatch.GetTimestamp() + (long)(time.TotalSeconds * Stopwatch.Frequency);
+        _allocationStart = GC.GetAllocatedBytesForCurrentThread();
+        _allocationLimit = allocationBytes;
+        _sizeLimit = maxElements;
+        _stackBase = StackAddress();
+        _open = true;
     }
 
     /// <summary>Closes it (script code run outside a call, e.g. in a test, is then unchecked).</summary>
-    public static void Close() => open = false;
+    public static void Close() => _open = false;
 
     /// <summary>Throws <see cref="ScriptBudgetExceededException"/> when the open call is over budget.</summary>
     public static void Check()
     {
-        if (!open)
+        if (!_open)
         {
             return;
         }
 
         // Stops deep recursion before the stack overflows (which would kill the process); the stack grows down.
-        if (stackBase - StackAddress() > StackBytes || !RuntimeHelpers.TryEnsureSufficientExecutionStack())
+        if (_stackBase - StackAddress() > StackBytes || !RuntimeHelpers.TryEnsureSufficientExecutionStack())
         {
             throw Stop(BudgetLimit.Stack, "recursed too deeply (the stack is nearly used up)");
         }
 
-        if ((++checks & SampleMask) == 0)
+        if ((++_checks & SampleMask) == 0)
         {
             CheckClock();
         }
 
-        if (GC.GetAllocatedBytesForCurrentThread() - allocationStart > allocationLimit)
+        if (GC.GetAllocatedBytesForCurrentThread() - _allocationStart > _allocationLimit)
         {
-            throw Stop(BudgetLimit.Memory, $"allocated more than {allocationLimit / (1024 * 1024)} MiB");
+            throw Stop(BudgetLimit.Memory, $"allocated more than {_allocationLimit / (1024 * 1024)} MiB");
         }
     }
 
     private static void CheckClock()
     {
-        if (Stopwatch.GetTimestamp() > deadlineTicks)
+        if (Stopwatch.GetTimestamp() > _deadlineTicks)
         {
             throw Stop(BudgetLimit.Time, "ran out of its time budget");
         }
@@ -122,14 +122,14 @@ public static class ScriptBudget
     public static long Size(long n)
     {
         Check();
-        if (open)
+        if (_open)
         {
             CheckClock();
         }
 
-        if (open && n > sizeLimit)
+        if (_open && n > _sizeLimit)
         {
-            throw Stop(BudgetLimit.Memory, $"asked for {n:N0} elements (the limit is {sizeLimit:N0})");
+            throw Stop(BudgetLimit.Memory, $"asked for {n:N0} elements (the limit is {_sizeLimit:N0})");
         }
 
         return n;

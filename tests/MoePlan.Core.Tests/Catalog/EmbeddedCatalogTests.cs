@@ -184,7 +184,8 @@ public sealed class EmbeddedCatalogTests
         var pangu = Catalog.FindModel("openpangu-ultra-moe-718b")!.Architecture;
         Assert.Equal(
             new ModelArchitecture(61, 7680, 18432, 2048, 256, 1, 2048, 8, 3, 1, 1,
-                new MlaAttention(128, 1536, 512, 128, 64, 128), 153600, 1, false, 2.5, "sigmoid") { SandwichNorm = true },
+                new MlaAttention(128, 1536, 512, 128, 64, 128), 153600, 1, false, 2.5, "sigmoid")
+            { SandwichNorm = true },
             pangu);
 
         // shared/data/models/Qwen1.5-MoE-A2.7B.arch_facts.md: 24 layers, hidden 2048, 16 heads (MHA), 60
@@ -192,7 +193,8 @@ public sealed class EmbeddedCatalogTests
         var qwen = Catalog.FindModel("qwen1.5-moe-a2.7b")!.Architecture;
         Assert.Equal(
             new ModelArchitecture(24, 2048, 5632, 1408, 60, 1, 5632, 4, 0, 1, 1,
-                new GroupedQueryAttention(16, 16, 128, QkvBias: true, QkNorm: false), 151936, 0, false, 1.0, "softmax") { SharedExpertGate = true },
+                new GroupedQueryAttention(16, 16, 128, QkvBias: true, QkNorm: false), 151936, 0, false, 1.0, "softmax")
+            { SharedExpertGate = true },
             qwen);
     }
 

@@ -1,5 +1,5 @@
-using Xunit;
 using MoePlan.Core.Placement;
+using Xunit;
 
 namespace MoePlan.Core.Tests.Placement;
 

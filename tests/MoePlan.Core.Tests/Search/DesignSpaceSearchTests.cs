@@ -67,33 +67,33 @@ public sealed class DesignSpaceSearchTests
         var all = new List<Brute>();
         var b = r.Plan!;
         foreach (var dp in new[] { 16, 32, 48, 64, 72, 96, 144 })
-        foreach (var batch in new[] { 16, 32, 64, 88, 128 })
-        foreach (var prefillInstances in new[] { 1, 2, 3 })
-        foreach (var overlap in new[] { true, false })
-        foreach (var redundant in new[] { 0, 32, 64 })
-        {
-            var plan = b with
-            {
-                Prefill = b.Prefill with { Instances = b.Prefill.Instances with { Value = prefillInstances } },
-                Decode = b.Decode with
-                {
-                    Parallel = b.Decode.Parallel with
-                    {
-                        DataParallel = b.Decode.Parallel.DataParallel with { Value = dp },
-                        ExpertParallel = b.Decode.Parallel.ExpertParallel with { Value = dp },
-                    },
-                    MaxBatchPerDevice = b.Decode.MaxBatchPerDevice!.Value with { Value = batch },
-                    MicrobatchOverlap = b.Decode.MicrobatchOverlap with { Value = overlap },
-                },
-                Placement = b.Placement with { RedundantExperts = b.Placement.RedundantExperts with { Value = redundant } },
-            };
-            if (PlanVerifier.Verify(plan).Any(d => d.IsError))
-            {
-                continue;
-            }
+            foreach (var batch in new[] { 16, 32, 64, 88, 128 })
+                foreach (var prefillInstances in new[] { 1, 2, 3 })
+                    foreach (var overlap in new[] { true, false })
+                        foreach (var redundant in new[] { 0, 32, 64 })
+                        {
+                            var plan = b with
+                            {
+                                Prefill = b.Prefill with { Instances = b.Prefill.Instances with { Value = prefillInstances } },
+                                Decode = b.Decode with
+                                {
+                                    Parallel = b.Decode.Parallel with
+                                    {
+                                        DataParallel = b.Decode.Parallel.DataParallel with { Value = dp },
+                                        ExpertParallel = b.Decode.Parallel.ExpertParallel with { Value = dp },
+                                    },
+                                    MaxBatchPerDevice = b.Decode.MaxBatchPerDevice!.Value with { Value = batch },
+                                    MicrobatchOverlap = b.Decode.MicrobatchOverlap with { Value = overlap },
+                                },
+                                Placement = b.Placement with { RedundantExperts = b.Placement.RedundantExperts with { Value = redundant } },
+                            };
+                            if (PlanVerifier.Verify(plan).Any(d => d.IsError))
+                            {
+                                continue;
+                            }
 
-            all.Add(new Brute(dp, batch, prefillInstances, overlap, redundant, plan, PlanCostModel.Evaluate(plan, Imbalances(r))));
-        }
+                            all.Add(new Brute(dp, batch, prefillInstances, overlap, redundant, plan, PlanCostModel.Evaluate(plan, Imbalances(r))));
+                        }
 
         return all;
     }

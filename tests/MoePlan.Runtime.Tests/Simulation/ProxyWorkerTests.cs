@@ -1,9 +1,9 @@
 using System.Text.Json;
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Plan;
+using MoePlan.Core.Workloads;
 using MoePlan.Runtime.Proxy;
 using MoePlan.Runtime.Simulation;
-using MoePlan.Core.Workloads;
 using MoePlan.Runtime.Workloads;
 
 namespace MoePlan.Runtime.Tests.Simulation;

@@ -1,7 +1,7 @@
 using MoePlan.Core.Diagnostics;
+using MoePlan.Core.Workloads;
 using MoePlan.Runtime.Proxy;
 using MoePlan.Runtime.Simulation;
-using MoePlan.Core.Workloads;
 using MoePlan.Runtime.Workloads;
 
 namespace MoePlan.Runtime.Tests.Simulation;

@@ -2,9 +2,9 @@ using System.Text.Json;
 using MoePlan.Core.Catalog;
 using MoePlan.Core.Cost;
 using MoePlan.Core.Plan;
+using MoePlan.Core.Workloads;
 using MoePlan.Runtime.Proxy;
 using MoePlan.Runtime.Simulation;
-using MoePlan.Core.Workloads;
 using MoePlan.Runtime.Workloads;
 using MoePlan.Scheduling;
 

@@ -137,8 +137,8 @@ public sealed class TraceReaderTests
     /// <summary>A reader with no end: only a streaming reader can return from it.</summary>
     private sealed class EndlessReader(Func<int, string> line) : TextReader
     {
-        private int next;
+        private int _next;
 
-        public override string ReadLine() => line(next++);
+        public override string ReadLine() => line(_next++);
     }
 }
