@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using BenchmarkDotNet.Attributes;
-using MoePlan.Runtime.Emulator;
+using MoePlan.Emulation.Emulator;
 
 namespace MoePlan.Benchmarks;
 

@@ -1,9 +1,9 @@
 using BenchmarkDotNet.Attributes;
 using MoePlan.Core.Plan;
 using MoePlan.Core.Workloads;
-using MoePlan.Runtime.Proxy;
-using MoePlan.Runtime.Simulation;
 using MoePlan.Scripting;
+using MoePlan.Serving.Proxy;
+using MoePlan.Serving.Simulation;
 
 namespace MoePlan.Benchmarks;
 

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Text;
-using MoePlan.Runtime.Proxy;
 using MoePlan.Scheduling;
 using MoePlan.Scheduling.Confinement;
+using MoePlan.Serving.Proxy;
 
 namespace MoePlan.Scripting;
 

@@ -1,7 +1,7 @@
 using MoePlan.Core.Compilation;
 using MoePlan.Core.Diagnostics;
-using MoePlan.Runtime.Proxy;
-using MoePlan.Runtime.Simulation;
+using MoePlan.Serving.Proxy;
+using MoePlan.Serving.Simulation;
 using MoePlan.Tests.Support;
 
 namespace MoePlan.Scripting.Tests;

@@ -1,8 +1,8 @@
 using System.Text.RegularExpressions;
 using MoePlan.Core.Plan;
 using MoePlan.Core.Workloads;
-using MoePlan.Runtime.Proxy;
-using MoePlan.Runtime.Simulation;
+using MoePlan.Serving.Proxy;
+using MoePlan.Serving.Simulation;
 
 namespace MoePlan.Scripting.Tests;
 

@@ -13,7 +13,7 @@ rm -rf "$work"
 mkdir -p "$work/seeds"
 
 dotnet publish "$root/tests/fuzz/MoePlan.Fuzz" -c Release -o "$bin" --nologo -v q >/dev/null
-(cd "$root" && dotnet tool restore >/dev/null && dotnet sharpfuzz "$bin/MoePlan.Core.dll" >/dev/null && dotnet sharpfuzz "$bin/MoePlan.Runtime.dll" >/dev/null)
+(cd "$root" && dotnet tool restore >/dev/null && dotnet sharpfuzz "$bin/MoePlan.Core.dll" >/dev/null && dotnet sharpfuzz "$bin/MoePlan.Serving.dll" >/dev/null)
 
 case "$target" in
   plan)

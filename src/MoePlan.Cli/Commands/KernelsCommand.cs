@@ -2,8 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using MoePlan.Runtime.Emulator;
-using MoePlan.Runtime.Kernels;
+using MoePlan.Emulation.Emulator;
+using MoePlan.Emulation.Kernels;
 using Spectre.Console;
 
 namespace MoePlan.Cli.Commands;

@@ -6,11 +6,11 @@ using MoePlan.Core.Catalog;
 using MoePlan.Core.Compilation;
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Plan;
-using MoePlan.Runtime.Emulator;
-using MoePlan.Runtime.Moe;
-using MoePlan.Runtime.Proxy;
-using MoePlan.Runtime.Simulation;
+using MoePlan.Emulation.Emulator;
+using MoePlan.Emulation.Moe;
 using MoePlan.Scripting;
+using MoePlan.Serving.Proxy;
+using MoePlan.Serving.Simulation;
 using Spectre.Console;
 
 namespace MoePlan.Cli.Commands;

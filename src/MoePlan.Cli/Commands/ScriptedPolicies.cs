@@ -1,7 +1,7 @@
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Plan;
-using MoePlan.Runtime.Proxy;
 using MoePlan.Scripting;
+using MoePlan.Serving.Proxy;
 
 namespace MoePlan.Cli.Commands;
 

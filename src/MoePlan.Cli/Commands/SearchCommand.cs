@@ -7,9 +7,9 @@ using MoePlan.Core.Compilation;
 using MoePlan.Core.Cost;
 using MoePlan.Core.Emit;
 using MoePlan.Core.Search;
-using MoePlan.Runtime.Proxy;
-using MoePlan.Runtime.Search;
 using MoePlan.Scripting;
+using MoePlan.Serving.Proxy;
+using MoePlan.Serving.Search;
 using Spectre.Console;
 
 namespace MoePlan.Cli.Commands;

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using MoePlan.Runtime.Simulation;
+using MoePlan.Serving.Simulation;
 
 namespace MoePlan.Cli.Commands;
 

@@ -6,7 +6,7 @@ using MoePlan.Core.Placement;
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Text;
 using MoePlan.Core.Workloads;
-using MoePlan.Runtime.Workloads;
+using MoePlan.Serving.Workloads;
 using SharpFuzz;
 
 // Coverage-guided fuzz targets for AFL++ (tests/fuzz/run.sh instruments MoePlan.Core.dll with sharpfuzz).
