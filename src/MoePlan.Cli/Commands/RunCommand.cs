@@ -38,7 +38,7 @@ internal static class RunCommand
         var trace = new Option<string?>("--trace") { Description = "Serve this request trace instead of the plan's workload." };
         var traceFormat = new Option<string?>("--trace-format") { Description = "Format of --trace: mooncake (JSONL; rows may carry \"prompt\" text, tokenised with cl100k_base) or azure (CSV); default from the extension (.jsonl, .csv)." };
         traceFormat.AcceptOnlyFromAmong("mooncake", "azure");
-        var policy = new Option<string?>("--policy") { Description = $"Proxy policy instead of the plan's: {string.Join(", ", RoutingPolicies.Built)}." };
+        var policy = new Option<string?>("--policy") { Description = $"Proxy policy instead of the plan's: {string.Join(", ", RoutingPolicyCatalog.BuiltNames)}." };
         var compare = new Option<bool>("--compare-policies") { Description = "Serve the same arrivals with every built policy and print one table." };
         var scheduler = new Option<string?>("--scheduler") { Description = "Serve with this C# scheduler script (.csx) instead of the plan's policy; with --compare-policies, an extra row (docs/scheduler-scripts.md)." };
         var schedulerFallback = new Option<bool>("--scheduler-fallback") { Description = "A script hook that fails or runs over its budget takes the default policy's decision instead of ending the run." };

@@ -60,7 +60,7 @@ internal sealed class ScriptedPolicies
             return null;
         }
 
-        var policies = new ScriptedPolicies(registry, options.ComparePolicies ? [.. RoutingPolicies.Built, compiled.Name] : [compiled.Name], script);
+        var policies = new ScriptedPolicies(registry, options.ComparePolicies ? [.. RoutingPolicyCatalog.BuiltNames, compiled.Name] : [compiled.Name], script);
         registry.Add(compiled.Name, () =>
         {
             var policy = new ScriptPolicy(compiled, ScriptBudgetOptions.Default, options.SchedulerFallback);

@@ -23,7 +23,6 @@ public sealed partial class DeploymentBinder
     public static readonly ImmutableArray<string> Engines = ["vllm", "sglang", "omni-infer"];
     public static readonly ImmutableArray<string> Formats = ["bf16", "fp8", "int8"];
     public static ImmutableArray<string> PlacementAlgorithms => Placement.PlacementAlgorithms.Names;
-    public static readonly ImmutableArray<string> ProxyPolicies = ["omni", "global-proxy", "round-robin", "least-load", "cache-aware", "kv-cost"];
 
     private readonly List<Diagnostic> _diagnostics = [];
     private readonly LetScope _scope = new();
@@ -539,20 +538,20 @@ public sealed partial class DeploymentBinder
             }
         }
 
-        var policy = new Sourced<string>("omni", block.Span, IsDefault: true);
+        var policy = new Sourced<string>(RoutingPolicyCatalog.DefaultName, block.Span, IsDefault: true);
         Sourced<string>? script = null;
         if (block["policy"] is { } policySetting)
         {
             var r = Read(policySetting, "a policy name, e.g. `policy omni`, or `policy script \"schedulers/x.csx\"`");
-            if (r.TryWord("script"))
+            if (r.TryWord(RoutingPolicyCatalog.ScriptName))
             {
                 script = r.String();
                 failed |= script is null;
-                policy = new Sourced<string>("script", policySetting.Range.In(_file));
+                policy = new Sourced<string>(RoutingPolicyCatalog.ScriptName, policySetting.Range.In(_file));
             }
             else
             {
-                var word = r.Word("proxy policy", ProxyPolicies);
+                var word = r.Word("proxy policy", RoutingPolicyCatalog.BuiltNames);
                 failed |= word is null;
                 policy = word ?? policy;
             }

@@ -278,11 +278,11 @@ public static class BundleModelBuilder
     /// round-robin and least-load as named (power of two choices picks the less loaded of two); cache-aware, and Omni's
     /// APC-aware policies when prefix-cache routing is on, to cache_aware; otherwise the load-based power_of_two.
     /// </summary>
-    public static string RouterPolicy(string policy, bool apc) => policy switch
+    public static string RouterPolicy(string policy, bool apc) => RoutingPolicyCatalog.Find(policy)?.Kind switch
     {
-        "round-robin" => "round_robin",
-        "least-load" => "power_of_two",
-        "cache-aware" => "cache_aware",
+        RoutingPolicyKind.RoundRobin => "round_robin",
+        RoutingPolicyKind.LeastLoad => "power_of_two",
+        RoutingPolicyKind.CacheAware => "cache_aware",
         _ => apc ? "cache_aware" : "power_of_two",
     };
 

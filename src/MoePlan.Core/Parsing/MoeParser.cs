@@ -87,13 +87,41 @@ public static class MoeParser
         return DiagnosticCodes.UnexpectedToken.Create(range.In(displayPath), found, expected);
     }
 
-    /// <summary>The first token at which open parentheses and braces plus a run of <c>-</c> exceed the depth limit.</summary>
+    /// <summary>
+    /// The first token at which open parentheses and braces plus a run of <c>-</c> exceed the depth limit, or at which
+    /// one run of chained operators does: Superpower's <c>Chain</c> recurses once per operator while parsing, so
+    /// thousands of <c>+</c> overflow a small thread stack before the tree could be measured.
+    /// </summary>
     private static Token<MoeToken>? FirstTooDeepToken(ImmutableArray<Token<MoeToken>> tokens)
     {
         var parentheses = 0;
         var minusRun = 0;
+        var chained = 0;
+        var previousWasOperand = false;
         foreach (var token in tokens)
         {
+            var isOperator = token.Kind is MoeToken.Plus or MoeToken.Minus or MoeToken.Star or MoeToken.Slash;
+            var isOperand = token.Kind is MoeToken.Identifier or MoeToken.Number or MoeToken.Quantity or MoeToken.String;
+            if (isOperator)
+            {
+                chained++;
+            }
+            else if (isOperand && previousWasOperand)
+            {
+                // Two operands side by side end an expression (`dp 32 ep 32`, a new line's setting).
+                chained = 0;
+            }
+            else if (token.Kind is MoeToken.LeftBrace or MoeToken.RightBrace)
+            {
+                chained = 0;
+            }
+
+            previousWasOperand = isOperand || token.Kind == MoeToken.RightParenthesis;
+            if (chained > MaxExpressionDepth)
+            {
+                return token;
+            }
+
             switch (token.Kind)
             {
                 case MoeToken.LeftParenthesis or MoeToken.LeftBrace:

@@ -27,7 +27,7 @@ public enum SearchDimension
 
 /// <summary>The values of every dimension of one candidate. Booleans are 0/1; an EP of <see cref="SearchSpace.SameAsDataParallel"/> means "= dp".</summary>
 /// <param name="ProxyParallel">Proxy mode: parallel (true) or sequential.</param>
-/// <param name="ProxyPolicy">Index into <see cref="SearchSpace.ProxyPolicies"/>; -1 for the base plan's script policy.</param>
+/// <param name="ProxyPolicy">Index into <see cref="RoutingPolicyCatalog.BuiltNames"/>; -1 for the base plan's script policy.</param>
 public readonly record struct CandidateSettings(
     int PrefillInstances,
     int PrefillDataParallel,
@@ -84,10 +84,10 @@ public readonly record struct CandidateSettings(
         plan.Prefill.MicrobatchOverlap.Value,
         plan.Decode.MicrobatchOverlap.Value,
         plan.Proxy.Mode.Value == ProxyMode.Parallel,
-        SearchSpace.ProxyPolicies.IndexOf(plan.Proxy.Policy.Value));
+        RoutingPolicyCatalog.BuiltNames.IndexOf(plan.Proxy.Policy.Value));
 
     /// <summary>The proxy policy's name ("script" for the base plan's script).</summary>
-    public string ProxyPolicyName => ProxyPolicy >= 0 ? SearchSpace.ProxyPolicies[ProxyPolicy] : "script";
+    public string ProxyPolicyName => ProxyPolicy >= 0 ? RoutingPolicyCatalog.BuiltNames[ProxyPolicy] : RoutingPolicyCatalog.ScriptName;
 }
 
 /// <summary>The values of one varied dimension: a parsed <c>--vary NAME=VALUES</c> or a setting of a plan's <c>sweep</c> block.</summary>
@@ -123,9 +123,6 @@ public sealed class SearchSpace : IEnumerable<CandidateSettings>
         ["proxy.mode"] = SearchDimension.ProxyMode,
         ["proxy.policy"] = SearchDimension.ProxyPolicy,
     };
-
-    /// <summary>Built-in proxy policies a search may choose from (a script policy is kept, never chosen).</summary>
-    public static System.Collections.Immutable.ImmutableArray<string> ProxyPolicies => Binding.DeploymentBinder.ProxyPolicies;
 
     private const int DimensionCount = 16;
     private readonly int[][] _values;
@@ -313,9 +310,9 @@ public sealed class SearchSpace : IEnumerable<CandidateSettings>
     {
         var mode = s.ProxyParallel ? ProxyMode.Parallel : ProxyMode.Sequential;
         var result = proxy.Mode.Value == mode ? proxy : proxy with { Mode = new Sourced<ProxyMode>(mode, proxy.Mode.Span) };
-        if (s.ProxyPolicy >= 0 && !string.Equals(ProxyPolicies[s.ProxyPolicy], proxy.Policy.Value, StringComparison.Ordinal))
+        if (s.ProxyPolicy >= 0 && !string.Equals(RoutingPolicyCatalog.BuiltNames[s.ProxyPolicy], proxy.Policy.Value, StringComparison.Ordinal))
         {
-            result = result with { Policy = new Sourced<string>(ProxyPolicies[s.ProxyPolicy], proxy.Policy.Span), ScriptPath = null };
+            result = result with { Policy = new Sourced<string>(RoutingPolicyCatalog.BuiltNames[s.ProxyPolicy], proxy.Policy.Span), ScriptPath = null };
         }
 
         return result;

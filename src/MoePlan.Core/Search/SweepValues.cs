@@ -1,4 +1,5 @@
 using System.Globalization;
+using MoePlan.Core.Plan;
 
 namespace MoePlan.Core.Search;
 
@@ -193,7 +194,7 @@ public static class SweepValues
     {
         _ when IsSwitch(d) => (["off", "on"], "on or off"),
         SearchDimension.ProxyMode => (["sequential", "parallel"], "sequential or parallel"),
-        SearchDimension.ProxyPolicy => ([.. SearchSpace.ProxyPolicies], $"a proxy policy; expected one of {string.Join(", ", SearchSpace.ProxyPolicies)}"),
+        SearchDimension.ProxyPolicy => ([.. RoutingPolicyCatalog.BuiltNames], $"a proxy policy; expected one of {string.Join(", ", RoutingPolicyCatalog.BuiltNames)}"),
         _ => null,
     };
 

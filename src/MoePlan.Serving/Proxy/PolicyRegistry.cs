@@ -1,3 +1,5 @@
+using MoePlan.Core.Plan;
+
 namespace MoePlan.Serving.Proxy;
 
 /// <summary>
@@ -9,7 +11,7 @@ public sealed class PolicyRegistry
     private readonly List<(string Name, Func<IRoutingPolicy> Create)> _added = [];
 
     /// <summary>Built-in names first, then the registered ones.</summary>
-    public IReadOnlyList<string> Names => [.. RoutingPolicies.Built, .. _added.Select(a => a.Name)];
+    public IReadOnlyList<string> Names => [.. RoutingPolicyCatalog.BuiltNames, .. _added.Select(a => a.Name)];
 
     /// <summary>Registers a policy under a name no built-in or earlier registration has.</summary>
     public void Add(string name, Func<IRoutingPolicy> create)

@@ -1,36 +1,43 @@
+using MoePlan.Core.Plan;
+
 namespace MoePlan.Serving.Proxy;
 
-/// <summary>The built-in policies by the names the DSL accepts (<c>proxy { policy NAME }</c>).</summary>
+/// <summary>
+/// Constructs the built-in policies of <see cref="RoutingPolicyCatalog"/> (the one list of names; the script policy is
+/// made by MoePlan.Scripting).
+/// </summary>
 public static class RoutingPolicies
 {
-    /// <summary>Policies the serving simulation has, in the order <c>--compare-policies</c> prints them.</summary>
-    public static readonly IReadOnlyList<string> Built = ["omni", "round-robin", "least-load", "cache-aware", "global-proxy", "kv-cost"];
-
-    /// <summary>The DSL's name for a C# scheduler script (<c>policy script "x.csx"</c>); MoePlan.Scripting makes those policies.</summary>
-    public const string Script = "script";
+    /// <summary>A new policy of that kind (policies keep per-run state).</summary>
+    public static IRoutingPolicy Create(RoutingPolicyKind kind) => kind switch
+    {
+        RoutingPolicyKind.Omni => new OmniPolicy(),
+        RoutingPolicyKind.RoundRobin => new RoundRobinPolicy(),
+        RoutingPolicyKind.LeastLoad => new LeastLoadPolicy(),
+        RoutingPolicyKind.CacheAware => new CacheAwarePolicy(),
+        RoutingPolicyKind.GlobalProxy => new GlobalProxyPolicy(),
+        RoutingPolicyKind.KvCost => new KvCostPolicy(),
+        RoutingPolicyKind.Script => throw new ArgumentException(ScriptNeedsFile),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+    };
 
     public static bool TryCreate(string name, out IRoutingPolicy? policy, out string? error)
     {
-        policy = name switch
-        {
-            "omni" => new OmniPolicy(),
-            "round-robin" => new RoundRobinPolicy(),
-            "least-load" => new LeastLoadPolicy(),
-            "cache-aware" => new CacheAwarePolicy(),
-            "global-proxy" => new GlobalProxyPolicy(),
-            "kv-cost" => new KvCostPolicy(),
-            _ => null,
-        };
+        var entry = RoutingPolicyCatalog.Find(name);
+        policy = entry is { TakesScript: false } ? Create(entry.Kind) : null;
         error = policy is not null
             ? null
-            : name == Script
-                ? $"a script policy needs its file: `policy script \"x.csx\"` in the plan or --scheduler FILE.csx; built: {string.Join(", ", Built)}"
-                : $"unknown proxy policy '{name}'; built: {string.Join(", ", Built)}";
+            : entry is { TakesScript: true }
+                ? ScriptNeedsFile
+                : $"unknown proxy policy '{name}'; built: {string.Join(", ", RoutingPolicyCatalog.BuiltNames)}";
         return policy is not null;
     }
 
     public static IRoutingPolicy Create(string name) =>
         TryCreate(name, out var policy, out var error) ? policy! : throw new ArgumentException(error);
+
+    private static string ScriptNeedsFile =>
+        $"a script policy needs its file: `policy script \"x.csx\"` in the plan or --scheduler FILE.csx; built: {string.Join(", ", RoutingPolicyCatalog.BuiltNames)}";
 
     /// <summary>Decode instance with the fewest reserved KV tokens among those with room (Omni's decode rule).</summary>
     internal static int FewestDecodeTokens(RequestState request, IClusterView view)
@@ -92,7 +99,7 @@ public sealed class OmniPolicy : IRoutingPolicy
     /// <summary><c>omni_proxy_prefill_max_num_seqs</c>'s default (Omni-Infer omni_proxy README; the bundle leaves it unset).</summary>
     public const int PrefillMaxNumSeqs = 32;
 
-    public string Name => "omni";
+    public string Name => RoutingPolicyCatalog.NameOf(RoutingPolicyKind.Omni);
 
     public bool WeightedPrefillQueue => true;
 
@@ -152,7 +159,7 @@ public sealed class RoundRobinPolicy : IRoutingPolicy
     private int _nextPrefill;
     private int _nextDecode;
 
-    public string Name => "round-robin";
+    public string Name => RoutingPolicyCatalog.NameOf(RoutingPolicyKind.RoundRobin);
 
     public bool WeightedPrefillQueue => false;
 
@@ -183,7 +190,7 @@ public sealed class RoundRobinPolicy : IRoutingPolicy
 /// <summary>Prefill to the fewest queued tokens, decode to the fewest running sequences; first come, first served.</summary>
 public sealed class LeastLoadPolicy : IRoutingPolicy
 {
-    public string Name => "least-load";
+    public string Name => RoutingPolicyCatalog.NameOf(RoutingPolicyKind.LeastLoad);
 
     public bool WeightedPrefillQueue => false;
 
@@ -208,7 +215,7 @@ public sealed class CacheAwarePolicy : IRoutingPolicy
 
     private Simulation.PrefixCache[]? _trees;
 
-    public string Name => "cache-aware";
+    public string Name => RoutingPolicyCatalog.NameOf(RoutingPolicyKind.CacheAware);
 
     public bool WeightedPrefillQueue => false;
 
@@ -287,7 +294,7 @@ public sealed class GlobalProxyPolicy : IRoutingPolicy
 
     private Simulation.PrefixCache[]? _records;
 
-    public string Name => "global-proxy";
+    public string Name => RoutingPolicyCatalog.NameOf(RoutingPolicyKind.GlobalProxy);
 
     public bool WeightedPrefillQueue => false;
 
@@ -344,7 +351,7 @@ public sealed class KvCostPolicy : IRoutingPolicy
 {
     public const double OverlapWeight = 1.0;
 
-    public string Name => "kv-cost";
+    public string Name => RoutingPolicyCatalog.NameOf(RoutingPolicyKind.KvCost);
 
     public bool WeightedPrefillQueue => false;
 

@@ -60,7 +60,7 @@ public sealed record SimulatedConfirmation(
         var candidate = winner.Replaced;
         var plan = candidate.Plan;
         IRoutingPolicy? policy;
-        if (plan.Proxy.Policy.Value == RoutingPolicies.Script && scriptPolicy is not null)
+        if (plan.Proxy.Policy.Value == RoutingPolicyCatalog.ScriptName && scriptPolicy is not null)
         {
             policy = scriptPolicy();
         }

@@ -1,4 +1,5 @@
 using MoePlan.Core.Compilation;
+using MoePlan.Core.Plan;
 using MoePlan.Core.Search;
 using MoePlan.Tests.Support;
 using Xunit;
@@ -35,7 +36,7 @@ public sealed class PlanTextWriterTests
             DecodeOverlap = false,
             RedundantExperts = 64,
             ProxyParallel = !baseSettings.ProxyParallel,
-            ProxyPolicy = SearchSpace.ProxyPolicies.IndexOf("kv-cost"),
+            ProxyPolicy = RoutingPolicyCatalog.BuiltNames.IndexOf("kv-cost"),
         };
 
         var text = PlanTextWriter.Write(File.ReadAllText(RepositoryPaths.PathOf("plans", "deepseek-r1-cloudmatrix384.moe")), compiled.Syntax!, baseSettings, wanted, nodes: 40);
@@ -53,8 +54,8 @@ public sealed class PlanTextWriterTests
     /// <summary>The tiny plan has no proxy block: a changed mode or policy inserts one with just those settings.</summary>
     [Theory]
     [InlineData(true, -1, "proxy { mode parallel }")]
-    [InlineData(false, 4, "proxy { policy cache-aware }")]
-    [InlineData(true, 2, "proxy { mode parallel  policy round-robin }")]
+    [InlineData(false, 3, "proxy { policy cache-aware }")]
+    [InlineData(true, 1, "proxy { mode parallel  policy round-robin }")]
     public void A_proxy_block_is_inserted_when_the_plan_has_none(bool parallel, int policy, string expected)
     {
         const string path = "plans/qwen1.5-moe-tiny.moe";

@@ -21,7 +21,7 @@ public sealed class SearchSpaceTests
     [InlineData("decode.max_batch=16 to 128 doubling", SearchDimension.DecodeMaxBatch, new[] { 16, 32, 64, 128 })]
     [InlineData("decode.dp=8 16 20 to 22", SearchDimension.DecodeDataParallel, new[] { 8, 16, 20, 21, 22 })]
     [InlineData("proxy.mode=sequential,parallel", SearchDimension.ProxyMode, new[] { 0, 1 })]
-    [InlineData("proxy.policy=round-robin,omni", SearchDimension.ProxyPolicy, new[] { 2, 0 })]
+    [InlineData("proxy.policy=round-robin,omni", SearchDimension.ProxyPolicy, new[] { 1, 0 })]
     public void Vary_parses_lists_ranges_doubling_and_same_as_dp(string text, SearchDimension dimension, int[] values)
     {
         var parsed = SearchSpace.ParseVary(text, out var error);

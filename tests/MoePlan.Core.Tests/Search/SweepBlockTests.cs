@@ -2,6 +2,7 @@ using MoePlan.Core.Compilation;
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Formatting;
 using MoePlan.Core.Parsing;
+using MoePlan.Core.Plan;
 using MoePlan.Core.Search;
 using MoePlan.Core.Syntax;
 using MoePlan.Core.Tests.Formatting;
@@ -73,7 +74,7 @@ public sealed class SweepBlockTests
         Assert.Equal(Enumerable.Range(8, 41), sweep.Dimensions.Single(d => d.Name == "decode.dp").Values);
         Assert.Equal([16, 32, 64, 128], sweep.Dimensions.Single(d => d.Name == "decode.max_batch").Values);
         Assert.Equal([SearchSpace.SameAsDataParallel], sweep.Dimensions.Single(d => d.Name == "decode.ep").Values);
-        Assert.Equal(["omni", "round-robin"], sweep.Dimensions.Single(d => d.Name == "proxy.policy").Values.Select(i => SearchSpace.ProxyPolicies[i]));
+        Assert.Equal(["omni", "round-robin"], sweep.Dimensions.Single(d => d.Name == "proxy.policy").Values.Select(i => RoutingPolicyCatalog.BuiltNames[i]));
     }
 
     [Fact]

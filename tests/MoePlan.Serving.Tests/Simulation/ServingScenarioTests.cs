@@ -327,13 +327,15 @@ public sealed class ServingScenarioTests
         Assert.Contains("a script policy needs its file", error, StringComparison.Ordinal);
         Assert.False(RoutingPolicies.TryCreate("random", out _, out error));
         Assert.Contains("unknown proxy policy 'random'", error, StringComparison.Ordinal);
-        // Every name the DSL accepts is built.
-        foreach (var name in MoePlan.Core.Binding.DeploymentBinder.ProxyPolicies)
+        // Every built policy of the catalog is constructed (six kinds, named as users type them).
+        Assert.Equal("omni round-robin least-load cache-aware global-proxy kv-cost", string.Join(" ", MoePlan.Core.Plan.RoutingPolicyCatalog.BuiltNames));
+        foreach (var entry in MoePlan.Core.Plan.RoutingPolicyCatalog.Built)
         {
-            Assert.True(RoutingPolicies.TryCreate(name, out _, out _), name);
+            Assert.True(RoutingPolicies.TryCreate(entry.Name, out var policy, out _), entry.Name);
+            Assert.Equal(entry.Kind.ToString(), policy!.GetType().Name.Replace("Policy", "", StringComparison.Ordinal));
         }
 
-        foreach (var name in RoutingPolicies.Built)
+        foreach (var name in RoutingPolicyCatalog.BuiltNames)
         {
             Assert.Equal(name, RoutingPolicies.Create(name).Name);
         }
