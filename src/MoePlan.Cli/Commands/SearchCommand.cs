@@ -6,6 +6,7 @@ using System.Text.Json;
 using MoePlan.Core.Compilation;
 using MoePlan.Core.Cost;
 using MoePlan.Core.Emit;
+using MoePlan.Core.Plan;
 using MoePlan.Core.Search;
 using MoePlan.Scripting;
 using MoePlan.Serving.Proxy;
@@ -24,7 +25,7 @@ internal static class SearchCommand
         {
             Description = "NAME=VALUES to vary, replacing or adding to the plan's sweep block: a,b,c or a..b (inclusive), a..b step s, a..b*2 (doubling), " +
                           "or the sweep block's words (\"a to b step s\", \"a to b doubling\"); on,off for mtp/overlap; ep=dp for \"same as dp\"; proxy modes and policies by name. " +
-                          "Names: " + string.Join(", ", SearchSpace.Names.Keys) + ".",
+                          "Names: " + string.Join(", ", SweepDimensions.Names.Keys) + ".",
             Arity = ArgumentArity.ZeroOrMore,
         };
         var top = new Option<int>("--top") { Description = "Candidates to rank (meeting the SLOs, by output tokens/s per rank; a rank is a GPU or a die).", DefaultValueFactory = _ => 10 };

@@ -2,7 +2,6 @@ using System.Collections.Immutable;
 using System.Globalization;
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Plan;
-using MoePlan.Core.Search;
 using MoePlan.Core.Syntax;
 using MoePlan.Core.Text;
 
@@ -43,7 +42,7 @@ public sealed partial class DeploymentBinder
                 continue;
             }
 
-            var values = BindSweepValues(s, SearchSpace.Names[name]);
+            var values = BindSweepValues(s, SweepDimensions.Names[name]);
             if (values is null)
             {
                 failed = true;

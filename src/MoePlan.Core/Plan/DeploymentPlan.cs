@@ -64,7 +64,7 @@ public sealed record DeploymentPlan(
     WorkloadPlan Workload)
 {
     /// <summary>The plan's <c>sweep</c> block: what <c>moeplan search</c> varies. Only search reads it; check validates it.</summary>
-    public Search.SweepPlan? Sweep { get; init; }
+    public SweepPlan? Sweep { get; init; }
 }
 
 /// <param name="ConfigPath">The config.json the model was read from, as written in the plan; null for catalog models.</param>

@@ -1,31 +1,11 @@
 using System.Collections;
 using System.Globalization;
+using MoePlan.Core.Binding;
 using MoePlan.Core.Plan;
 
 namespace MoePlan.Core.Search;
 
-/// <summary>A free choice of a deployment that <c>moeplan search</c> can vary.</summary>
-public enum SearchDimension
-{
-    PrefillInstances,
-    PrefillDataParallel,
-    PrefillTensorParallel,
-    PrefillExpertParallel,
-    PrefillMaxBatchTokens,
-    DecodeInstances,
-    DecodeDataParallel,
-    DecodeTensorParallel,
-    DecodeExpertParallel,
-    DecodeMaxBatch,
-    RedundantExperts,
-    DecodeMtp,
-    PrefillOverlap,
-    DecodeOverlap,
-    ProxyMode,
-    ProxyPolicy,
-}
-
-/// <summary>The values of every dimension of one candidate. Booleans are 0/1; an EP of <see cref="SearchSpace.SameAsDataParallel"/> means "= dp".</summary>
+/// <summary>The values of every dimension of one candidate. Booleans are 0/1; an EP of <see cref="SweepDimensions.SameAsDataParallel"/> means "= dp".</summary>
 /// <param name="ProxyParallel">Proxy mode: parallel (true) or sequential.</param>
 /// <param name="ProxyPolicy">Index into <see cref="RoutingPolicyCatalog.BuiltNames"/>; -1 for the base plan's script policy.</param>
 public readonly record struct CandidateSettings(
@@ -90,10 +70,6 @@ public readonly record struct CandidateSettings(
     public string ProxyPolicyName => ProxyPolicy >= 0 ? RoutingPolicyCatalog.BuiltNames[ProxyPolicy] : RoutingPolicyCatalog.ScriptName;
 }
 
-/// <summary>The values of one varied dimension: a parsed <c>--vary NAME=VALUES</c> or a setting of a plan's <c>sweep</c> block.</summary>
-/// <param name="Span">Where a sweep block set it; null for <c>--vary</c>.</param>
-public sealed record DimensionValues(SearchDimension Dimension, string Name, IReadOnlyList<int> Values, Text.SourceSpan? Span = null);
-
 /// <summary>
 /// The candidates around a base plan: the cartesian product of the varied dimensions (the others keep the base
 /// plan's value), enumerated lazily in a fixed order (the last dimension varies fastest). Fixed: the cluster
@@ -101,28 +77,7 @@ public sealed record DimensionValues(SearchDimension Dimension, string Name, IRe
 /// </summary>
 public sealed class SearchSpace : IEnumerable<CandidateSettings>
 {
-    /// <summary>EP value meaning "the same as dp" (<c>decode.ep=dp</c>).</summary>
-    public const int SameAsDataParallel = -1;
 
-    public static readonly IReadOnlyDictionary<string, SearchDimension> Names = new Dictionary<string, SearchDimension>(StringComparer.Ordinal)
-    {
-        ["prefill.instances"] = SearchDimension.PrefillInstances,
-        ["prefill.dp"] = SearchDimension.PrefillDataParallel,
-        ["prefill.tp"] = SearchDimension.PrefillTensorParallel,
-        ["prefill.ep"] = SearchDimension.PrefillExpertParallel,
-        ["prefill.max_batch_tokens"] = SearchDimension.PrefillMaxBatchTokens,
-        ["decode.instances"] = SearchDimension.DecodeInstances,
-        ["decode.dp"] = SearchDimension.DecodeDataParallel,
-        ["decode.tp"] = SearchDimension.DecodeTensorParallel,
-        ["decode.ep"] = SearchDimension.DecodeExpertParallel,
-        ["decode.max_batch"] = SearchDimension.DecodeMaxBatch,
-        ["placement.redundant_experts"] = SearchDimension.RedundantExperts,
-        ["decode.mtp"] = SearchDimension.DecodeMtp,
-        ["prefill.overlap"] = SearchDimension.PrefillOverlap,
-        ["decode.overlap"] = SearchDimension.DecodeOverlap,
-        ["proxy.mode"] = SearchDimension.ProxyMode,
-        ["proxy.policy"] = SearchDimension.ProxyPolicy,
-    };
 
     private const int DimensionCount = 16;
     private readonly int[][] _values;
@@ -244,9 +199,9 @@ public sealed class SearchSpace : IEnumerable<CandidateSettings>
 
         var name = text[..eq].Trim();
         var spec = text[(eq + 1)..].Trim();
-        if (!Names.TryGetValue(name, out var dimension))
+        if (!SweepDimensions.Names.TryGetValue(name, out var dimension))
         {
-            error = $"--vary: unknown name '{name}'; expected one of {string.Join(", ", Names.Keys)}";
+            error = $"--vary: unknown name '{name}'; expected one of {string.Join(", ", SweepDimensions.Names.Keys)}";
             return null;
         }
 
@@ -286,8 +241,8 @@ public sealed class SearchSpace : IEnumerable<CandidateSettings>
     /// <summary>The candidate with EP "= dp" replaced by the dp value.</summary>
     public static CandidateSettings Resolve(in CandidateSettings s) => s with
     {
-        PrefillExpertParallel = s.PrefillExpertParallel == SameAsDataParallel ? s.PrefillDataParallel : s.PrefillExpertParallel,
-        DecodeExpertParallel = s.DecodeExpertParallel == SameAsDataParallel ? s.DecodeDataParallel : s.DecodeExpertParallel,
+        PrefillExpertParallel = s.PrefillExpertParallel == SweepDimensions.SameAsDataParallel ? s.PrefillDataParallel : s.PrefillExpertParallel,
+        DecodeExpertParallel = s.DecodeExpertParallel == SweepDimensions.SameAsDataParallel ? s.DecodeDataParallel : s.DecodeExpertParallel,
     };
 
     private static PoolPlan Pool(PoolPlan pool, int instances, int dp, int tp, int ep, bool overlap)
@@ -300,7 +255,7 @@ public sealed class SearchSpace : IEnumerable<CandidateSettings>
             {
                 DataParallel = Set(p.DataParallel, dp),
                 TensorParallel = Set(p.TensorParallel, tp),
-                ExpertParallel = Set(p.ExpertParallel, ep == SameAsDataParallel ? dp : ep),
+                ExpertParallel = Set(p.ExpertParallel, ep == SweepDimensions.SameAsDataParallel ? dp : ep),
             },
             MicrobatchOverlap = pool.MicrobatchOverlap.Value == overlap ? pool.MicrobatchOverlap : new Sourced<bool>(overlap, pool.MicrobatchOverlap.Span),
         };

@@ -1,3 +1,4 @@
+using MoePlan.Core.Plan;
 using MoePlan.Core.Search;
 using Xunit;
 
@@ -10,8 +11,8 @@ public sealed class SearchSpaceTests
     [InlineData("prefill.instances=1..4", SearchDimension.PrefillInstances, new[] { 1, 2, 3, 4 })]
     [InlineData("decode.max_batch=16..128*2", SearchDimension.DecodeMaxBatch, new[] { 16, 32, 64, 128 })]
     [InlineData("decode.max_batch=16..100*2", SearchDimension.DecodeMaxBatch, new[] { 16, 32, 64 })]
-    [InlineData("decode.ep=dp", SearchDimension.DecodeExpertParallel, new[] { SearchSpace.SameAsDataParallel })]
-    [InlineData("prefill.ep==dp", SearchDimension.PrefillExpertParallel, new[] { SearchSpace.SameAsDataParallel })]
+    [InlineData("decode.ep=dp", SearchDimension.DecodeExpertParallel, new[] { SweepDimensions.SameAsDataParallel })]
+    [InlineData("prefill.ep==dp", SearchDimension.PrefillExpertParallel, new[] { SweepDimensions.SameAsDataParallel })]
     [InlineData("decode.mtp=on,off", SearchDimension.DecodeMtp, new[] { 1, 0 })]
     [InlineData("prefill.overlap=off", SearchDimension.PrefillOverlap, new[] { 0 })]
     [InlineData("placement.redundant_experts=0,32", SearchDimension.RedundantExperts, new[] { 0, 32 })]

@@ -73,7 +73,7 @@ public sealed class SweepBlockTests
         // As written: `decode.dp 8 to 48` = 41 values, `16 to 128 doubling` = 16, 32, 64, 128, `omni round-robin` = indexes 0 and 2 of the binder's list.
         Assert.Equal(Enumerable.Range(8, 41), sweep.Dimensions.Single(d => d.Name == "decode.dp").Values);
         Assert.Equal([16, 32, 64, 128], sweep.Dimensions.Single(d => d.Name == "decode.max_batch").Values);
-        Assert.Equal([SearchSpace.SameAsDataParallel], sweep.Dimensions.Single(d => d.Name == "decode.ep").Values);
+        Assert.Equal([SweepDimensions.SameAsDataParallel], sweep.Dimensions.Single(d => d.Name == "decode.ep").Values);
         Assert.Equal(["omni", "round-robin"], sweep.Dimensions.Single(d => d.Name == "proxy.policy").Values.Select(i => RoutingPolicyCatalog.BuiltNames[i]));
     }
 
@@ -91,7 +91,7 @@ public sealed class SweepBlockTests
         Assert.Equal([4, 8, 12, 16], dims.Single(d => d.Dimension == SearchDimension.DecodeMaxBatch).Values);
         Assert.Equal([1, 0], dims.Single(d => d.Dimension == SearchDimension.PrefillOverlap).Values);
         Assert.Equal([0, 1], dims.Single(d => d.Dimension == SearchDimension.ProxyMode).Values);
-        Assert.Equal([SearchSpace.SameAsDataParallel, 2], dims.Single(d => d.Dimension == SearchDimension.DecodeExpertParallel).Values);
+        Assert.Equal([SweepDimensions.SameAsDataParallel, 2], dims.Single(d => d.Dimension == SearchDimension.DecodeExpertParallel).Values);
         Assert.Equal(SweepLine + 1, dims[0].Span!.Value.Line);
     }
 
@@ -142,7 +142,7 @@ public sealed class SweepBlockTests
     public void The_sweep_block_accepts_exactly_the_search_dimensions_and_devices()
     {
         Assert.Equal(
-            SearchSpace.Names.Keys.Append("devices").Order(StringComparer.Ordinal),
+            SweepDimensions.Names.Keys.Append("devices").Order(StringComparer.Ordinal),
             LanguageSchema.SettingNames("sweep").Order(StringComparer.Ordinal));
     }
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using MoePlan.Core.Plan;
 
-namespace MoePlan.Core.Search;
+namespace MoePlan.Core.Binding;
 
 /// <summary>What is wrong with a sweep's values; selects the diagnostic code of a <c>sweep</c> block (MP2030-MP2032).</summary>
 public enum SweepValueErrorKind
@@ -76,7 +76,7 @@ public static class SweepValues
 
             if (IsExpertParallel(dimension) && item is "dp" or "=dp")
             {
-                values.Add(SearchSpace.SameAsDataParallel);
+                values.Add(SweepDimensions.SameAsDataParallel);
                 continue;
             }
 
