@@ -2,6 +2,7 @@ using System.CommandLine;
 using MoePlan.Core.Compilation;
 using MoePlan.Core.Cost;
 using MoePlan.Core.Emit;
+using MoePlan.Core.Text;
 using Spectre.Console;
 
 namespace MoePlan.Cli.Commands;
@@ -70,12 +71,12 @@ internal static class CostCommand
         var unit = r.DiesPerPackage > 1 ? "die" : "device";
         stdout.WriteLine($"{name}: cost model (figures per {unit})");
         var summary = new Table().AddColumns("phase", "step ms", "latency ms", $"tok/s per {unit}", "batch", "imbalance");
-        summary.AddRow("prefill", CostReportWriter.F(r.Prefill.Step.StepMilliseconds), "TTFT " + CostReportWriter.F(r.Prefill.TtftMilliseconds),
-            $"{CostReportWriter.F(r.Prefill.InputTokensPerSecondPerRank)} in ({CostReportWriter.F(r.Prefill.ComputedTokensPerSecondPerRank)} computed)",
-            CostReportWriter.F(r.Prefill.Step.TokensPerRank) + " tok", CostReportWriter.F(r.Prefill.Step.Imbalance));
-        summary.AddRow("decode", CostReportWriter.F(r.Decode.Step.StepMilliseconds), "TPOT " + CostReportWriter.F(r.Decode.TpotMilliseconds),
-            CostReportWriter.F(r.Decode.OutputTokensPerSecondPerRank) + " out", $"{CostReportWriter.F(r.Decode.BatchPerRank)} seq, KV {CostReportWriter.F(r.Decode.KvLength)}",
-            CostReportWriter.F(r.Decode.Step.Imbalance));
+        summary.AddRow("prefill", NumberText.Compact(r.Prefill.Step.StepMilliseconds), "TTFT " + NumberText.Compact(r.Prefill.TtftMilliseconds),
+            $"{NumberText.Compact(r.Prefill.InputTokensPerSecondPerRank)} in ({NumberText.Compact(r.Prefill.ComputedTokensPerSecondPerRank)} computed)",
+            NumberText.Compact(r.Prefill.Step.TokensPerRank) + " tok", NumberText.Compact(r.Prefill.Step.Imbalance));
+        summary.AddRow("decode", NumberText.Compact(r.Decode.Step.StepMilliseconds), "TPOT " + NumberText.Compact(r.Decode.TpotMilliseconds),
+            NumberText.Compact(r.Decode.OutputTokensPerSecondPerRank) + " out", $"{NumberText.Compact(r.Decode.BatchPerRank)} seq, KV {NumberText.Compact(r.Decode.KvLength)}",
+            NumberText.Compact(r.Decode.Step.Imbalance));
         TableWriter.Write(stdout, summary);
 
         foreach (var (phase, step) in new[] { ("prefill", r.Prefill.Step), ("decode", r.Decode.Step) })
@@ -83,18 +84,18 @@ internal static class CostCommand
             var ops = new Table().Title($"{phase} step by op (ms, summed over layers)").AddColumns("op", "compute", "memory", "network", "bound");
             foreach (var op in step.Ops)
             {
-                ops.AddRow(Markup.Escape(op.Name), CostReportWriter.F(op.ComputeMilliseconds), CostReportWriter.F(op.MemoryMilliseconds),
-                    CostReportWriter.F(op.CommunicationMilliseconds), op.Bound);
+                ops.AddRow(Markup.Escape(op.Name), NumberText.Compact(op.ComputeMilliseconds), NumberText.Compact(op.MemoryMilliseconds),
+                    NumberText.Compact(op.CommunicationMilliseconds), op.Bound);
             }
 
             TableWriter.Write(stdout, ops);
         }
 
-        stdout.WriteLine($"P:D devices balancing the workload: {CostReportWriter.F(r.PrefillToDecodeDeviceRatio)}; capacity prefill {CostReportWriter.F(r.PrefillCapacityRequestsPerSecond)} req/s, decode {CostReportWriter.F(r.DecodeCapacityRequestsPerSecond)} req/s; goodput {CostReportWriter.F(r.GoodputRequestsPerSecond)} req/s" +
+        stdout.WriteLine($"P:D devices balancing the workload: {NumberText.Compact(r.PrefillToDecodeDeviceRatio)}; capacity prefill {NumberText.Compact(r.PrefillCapacityRequestsPerSecond)} req/s, decode {NumberText.Compact(r.DecodeCapacityRequestsPerSecond)} req/s; goodput {NumberText.Compact(r.GoodputRequestsPerSecond)} req/s" +
                          (r.TtftMeetsSlo && r.TpotMeetsSlo ? "" : " (an SLO is missed)"));
         if (r.UsdPerMillionInputTokens is { } i && r.UsdPerMillionOutputTokens is { } o)
         {
-            stdout.WriteLine($"cost: ${CostReportWriter.F(i)} per million input tokens, ${CostReportWriter.F(o)} per million output tokens");
+            stdout.WriteLine($"cost: ${NumberText.Compact(i)} per million input tokens, ${NumberText.Compact(o)} per million output tokens");
         }
     }
 }

@@ -47,15 +47,15 @@ internal static class HardwareCommand
                     w.WriteString("family", h.Family);
                     w.WriteNumber("dies_per_package", h.DiesPerPackage);
                     w.WriteBoolean("estimated", h.Estimated);
-                    w.WriteOptionalNumber("bf16_tflops", h.Bf16TeraFlopsPerPackage);
-                    w.WriteOptionalNumber("fp8_tflops", h.Fp8TeraFlopsPerPackage);
-                    w.WriteOptionalNumber("int8_tops", h.Int8TeraOpsPerPackage);
-                    w.WriteOptionalNumber("hbm_bytes", h.HbmBytesPerPackage);
-                    w.WriteOptionalNumber("hbm_bytes_per_s", h.HbmBytesPerSecondPerPackage);
-                    w.WriteOptionalNumber("scale_up_bytes_per_s_per_direction", h.ScaleUpBytesPerSecondPerDirection);
-                    w.WriteOptionalNumber("scale_up_latency_us", h.ScaleUpLatencyMicroseconds);
-                    w.WriteOptionalNumber("scale_out_bytes_per_s_per_direction", h.ScaleOutBytesPerSecondPerDirection);
-                    w.WriteOptionalNumber("devices_per_node", h.DevicesPerNode);
+                    w.WriteNumberOrNull("bf16_tflops", h.Bf16TeraFlopsPerPackage);
+                    w.WriteNumberOrNull("fp8_tflops", h.Fp8TeraFlopsPerPackage);
+                    w.WriteNumberOrNull("int8_tops", h.Int8TeraOpsPerPackage);
+                    w.WriteNumberOrNull("hbm_bytes", h.HbmBytesPerPackage);
+                    w.WriteNumberOrNull("hbm_bytes_per_s", h.HbmBytesPerSecondPerPackage);
+                    w.WriteNumberOrNull("scale_up_bytes_per_s_per_direction", h.ScaleUpBytesPerSecondPerDirection);
+                    w.WriteNumberOrNull("scale_up_latency_us", h.ScaleUpLatencyMicroseconds);
+                    w.WriteNumberOrNull("scale_out_bytes_per_s_per_direction", h.ScaleOutBytesPerSecondPerDirection);
+                    w.WriteNumberOrNull("devices_per_node", h.DevicesPerNode);
                     w.WriteStartObject("sources");
                     foreach (var (key, source) in h.Sources)
                     {

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using MoePlan.Core.Text;
 using MoePlan.Emulation.Emulator;
 using MoePlan.Emulation.Kernels;
 using Spectre.Console;
@@ -104,9 +105,9 @@ internal static class KernelsCommand
             table.AddRow(
                 r.Variant == AttentionVariant.Amla ? "AMLA" : "Standard",
                 r.RelErrorVsFp64.ToString("0.00e+0", CultureInfo.InvariantCulture),
-                Percent(r.CubeUtilization),
-                Percent(r.VectorUtilization),
-                Percent(r.GmBandwidthUtilization),
+                NumberText.Percent(r.CubeUtilization),
+                NumberText.Percent(r.VectorUtilization),
+                NumberText.Percent(r.GmBandwidthUtilization),
                 Megabytes(r.GmBytes),
                 r.EmulatedMicroseconds.ToString("0.0", CultureInfo.InvariantCulture),
                 r.ActiveCores.ToString(CultureInfo.InvariantCulture),
@@ -149,7 +150,6 @@ internal static class KernelsCommand
         }
     }
 
-    private static string Percent(double x) => (100 * x).ToString("0.0", CultureInfo.InvariantCulture) + " %";
 
     private static string Megabytes(long bytes) => (bytes / 1e6).ToString("0.00", CultureInfo.InvariantCulture) + " MB";
 }

@@ -5,6 +5,7 @@ using System.Text.Json;
 using MoePlan.Core.Compilation;
 using MoePlan.Core.Placement;
 using MoePlan.Core.Plan;
+using MoePlan.Core.Text;
 using Spectre.Console;
 
 namespace MoePlan.Cli.Commands;
@@ -218,9 +219,9 @@ internal static class PlaceCommand
 
             table.AddRow(
                 Markup.Escape(name),
-                F(m.MeanLayerImbalance),
-                $"{F(m.WorstLayerImbalance)} ({m.WorstLayerId.ToString(CultureInfo.InvariantCulture)})",
-                F(m.Imbalance),
+                NumberText.Format(m.MeanLayerImbalance, "0.000"),
+                $"{NumberText.Format(m.WorstLayerImbalance, "0.000")} ({m.WorstLayerId.ToString(CultureInfo.InvariantCulture)})",
+                NumberText.Format(m.Imbalance, "0.000"),
                 m.CrossNodeShare.ToString("0.0%", CultureInfo.InvariantCulture),
                 m.MinSlotsPerDevice == m.MaxSlotsPerDevice
                     ? m.MinSlotsPerDevice.ToString(CultureInfo.InvariantCulture)
@@ -299,5 +300,4 @@ internal static class PlaceCommand
 
     private static double Round(double value) => Math.Round(value, 6, MidpointRounding.ToEven);
 
-    private static string F(double value) => value.ToString("0.000", CultureInfo.InvariantCulture);
 }

@@ -5,7 +5,9 @@ using System.Text.Json;
 using MoePlan.Core.Catalog;
 using MoePlan.Core.Compilation;
 using MoePlan.Core.Diagnostics;
+using MoePlan.Core.Emit;
 using MoePlan.Core.Plan;
+using MoePlan.Core.Text;
 using MoePlan.Emulation.Emulator;
 using MoePlan.Emulation.Moe;
 using MoePlan.Scripting;
@@ -342,25 +344,7 @@ internal static class RunCommand
         return sim!;
     }
 
-    /// <summary>JSON names of the lifecycle stages, in order.</summary>
-    private static readonly string[] StageNames =
-        ["received", "tokenized", "apc_matched", "prefill_waiting", "prefill_scheduled", "prefilling", "decode_waiting", "decode_scheduled", "decoding", "done"];
-
-    /// <summary>What the time from entering a stage to entering the next is (docs/simulation.md).</summary>
-    private static readonly string[] StageMeanings =
-    [
-        "tokenisation",
-        "APC lookup",
-        "waiting in the proxy (upstream caps, parallel-mode decode slot)",
-        "prefill queue",
-        "batch hand-over (none in the model)",
-        "prefill steps",
-        "sequential mode: waiting for a decode slot",
-        "KV transfer not hidden by prefill",
-        "decode steps",
-    ];
-
-    private static string Ms(double x) => double.IsNaN(x) ? "-" : F(x, "0.00");
+    private static string Ms(double x) => double.IsNaN(x) ? "-" : NumberText.Format(x, "0.00");
 
     private static string Describe(string file, DeploymentPlan plan, ServingConfig c, ServingMetrics m) =>
         $"{file}: serving simulation, policy {m.Policy}, {plan.Proxy.Mode.Value.ToString().ToLowerInvariant()} mode, APC-aware routing {(c.ApcAware ? "on" : "off")}, tokenizer reuse {(c.TokenizerReuse ? "on" : "off")}{Workers(c)}";
@@ -373,15 +357,15 @@ internal static class RunCommand
     private static void WriteDeployment(TextWriter stdout, ServingConfig c)
     {
         stdout.WriteLine($"  prefill: {c.PrefillInstances} instance(s), {c.PrefillTokenCap:N0} tokens per step, prefix cache {c.PrefixCacheBlocks:N0} blocks of 512 tokens each");
-        stdout.WriteLine($"  decode: {c.DecodeInstances} instance(s), {c.DecodeSequenceCap:N0} sequences and {c.DecodeTokenCap:N0} KV tokens each, {F(c.TokensPerStep, "0.###")} tokens per step per sequence");
-        stdout.WriteLine($"  KV transfer {F(c.KvTransferMillisecondsPerToken * 1000, "0.000")} ms per 1,000 prompt tokens; tokenisation {F(c.TokenizeMillisecondsPerToken * 1000, "0.###")} us per token (assumed), counted {(c.TokenizerReuse ? "once" : "twice")}");
+        stdout.WriteLine($"  decode: {c.DecodeInstances} instance(s), {c.DecodeSequenceCap:N0} sequences and {c.DecodeTokenCap:N0} KV tokens each, {NumberText.Format(c.TokensPerStep, "0.###")} tokens per step per sequence");
+        stdout.WriteLine($"  KV transfer {NumberText.Format(c.KvTransferMillisecondsPerToken * 1000, "0.000")} ms per 1,000 prompt tokens; tokenisation {NumberText.Format(c.TokenizeMillisecondsPerToken * 1000, "0.###")} us per token (assumed), counted {(c.TokenizerReuse ? "once" : "twice")}");
     }
 
     private static void WriteServingText(TextWriter stdout, string file, DeploymentPlan plan, ServingConfig c, ServingMetrics m)
     {
         stdout.WriteLine(Describe(file, plan, c, m));
         WriteDeployment(stdout, c);
-        stdout.WriteLine($"  requests: {m.Arrived:N0} arrived, {m.Completed:N0} completed, {m.Rejected:N0} rejected (larger than a decode instance's KV, or not admitted by the policy), over {F(m.DurationSeconds, "0.###")} s");
+        stdout.WriteLine($"  requests: {m.Arrived:N0} arrived, {m.Completed:N0} completed, {m.Rejected:N0} rejected (larger than a decode instance's KV, or not admitted by the policy), over {NumberText.Format(m.DurationSeconds, "0.###")} s");
         var table = new Table().AddColumns("latency (ms)", "p50", "p90", "p99", "mean");
         foreach (var (name, s) in new[] { ("TTFT", m.TtftMilliseconds), ("TPOT", m.TpotMilliseconds), ("end to end", m.E2eMilliseconds) })
         {
@@ -389,17 +373,17 @@ internal static class RunCommand
         }
 
         TableWriter.Write(stdout, table);
-        stdout.WriteLine($"  throughput: {F(m.RequestsPerSecond, "0.###")} requests/s, {F(m.InputTokensPerSecond, "0")} input tokens/s, {F(m.OutputTokensPerSecond, "0")} output tokens/s");
-        stdout.WriteLine($"  goodput: {F(m.GoodputRequestsPerSecond, "0.###")} requests/s within {Slo(plan)}");
-        stdout.WriteLine($"  APC hit rate: {F(100 * m.ApcHitRate, "0.0")} % of input tokens");
+        stdout.WriteLine($"  throughput: {NumberText.Format(m.RequestsPerSecond, "0.###")} requests/s, {NumberText.Format(m.InputTokensPerSecond, "0")} input tokens/s, {NumberText.Format(m.OutputTokensPerSecond, "0")} output tokens/s");
+        stdout.WriteLine($"  goodput: {NumberText.Format(m.GoodputRequestsPerSecond, "0.###")} requests/s within {Slo(plan)}");
+        stdout.WriteLine($"  APC hit rate: {NumberText.Format(100 * m.ApcHitRate, "0.0")} % of input tokens");
         var stages = new Table().AddColumns("stage", "mean ms in it", "what takes the time");
-        for (int s = 0; s < StageNames.Length - 1; s++)
+        foreach (var stage in RequestStages.Timed)
         {
-            stages.AddRow(StageNames[s], Ms(m.StageMeanMilliseconds[s]), StageMeanings[s]);
+            stages.AddRow(RequestStages.Name(stage), Ms(m.StageMeanMilliseconds[(int)stage]), RequestStages.TimeSpentOn(stage));
         }
 
         TableWriter.Write(stdout, stages);
-        stdout.WriteLine($"  utilisation: prefill {string.Join(", ", m.PrefillUtilization.Select(u => F(100 * u, "0.0") + " %"))}; decode {string.Join(", ", m.DecodeUtilization.Select(u => F(100 * u, "0.0") + " %"))}");
+        stdout.WriteLine($"  utilisation: prefill {string.Join(", ", m.PrefillUtilization.Select(u => NumberText.Format(100 * u, "0.0") + " %"))}; decode {string.Join(", ", m.DecodeUtilization.Select(u => NumberText.Format(100 * u, "0.0") + " %"))}");
     }
 
     private static string Slo(DeploymentPlan plan)
@@ -407,12 +391,12 @@ internal static class RunCommand
         var parts = new List<string>();
         if (plan.Slo.Ttft is { } t)
         {
-            parts.Add($"TTFT {(t.Inclusive ? "<=" : "<")} {F(t.Milliseconds, "0.###")} ms");
+            parts.Add($"TTFT {(t.Inclusive ? "<=" : "<")} {NumberText.Format(t.Milliseconds, "0.###")} ms");
         }
 
         if (plan.Slo.Tpot is { } p)
         {
-            parts.Add($"TPOT {(p.Inclusive ? "<=" : "<")} {F(p.Milliseconds, "0.###")} ms");
+            parts.Add($"TPOT {(p.Inclusive ? "<=" : "<")} {NumberText.Format(p.Milliseconds, "0.###")} ms");
         }
 
         return parts.Count == 0 ? "no SLOs (every completed request counts)" : "per request " + string.Join(" and ", parts);
@@ -434,9 +418,9 @@ internal static class RunCommand
                 Ms(m.TpotMilliseconds.P50),
                 Ms(m.TpotMilliseconds.P99),
                 Ms(m.E2eMilliseconds.P99),
-                F(m.OutputTokensPerSecond, "0"),
-                F(m.GoodputRequestsPerSecond, "0.###"),
-                F(100 * m.ApcHitRate, "0.0") + " %");
+                NumberText.Format(m.OutputTokensPerSecond, "0"),
+                NumberText.Format(m.GoodputRequestsPerSecond, "0.###"),
+                NumberText.Format(100 * m.ApcHitRate, "0.0") + " %");
         }
 
         TableWriter.Write(stdout, table);
@@ -508,14 +492,14 @@ internal static class RunCommand
         w.WriteNumber("requests_per_s", m.RequestsPerSecond);
         w.WriteNumber("input_tokens_per_s", m.InputTokensPerSecond);
         w.WriteNumber("output_tokens_per_s", m.OutputTokensPerSecond);
-        Number(w, "output_tokens_per_s_while_arriving", m.OutputTokensPerSecondWhileArriving);
+        w.WriteNumberOrNull("output_tokens_per_s_while_arriving", m.OutputTokensPerSecondWhileArriving);
         w.WriteEndObject();
         w.WriteNumber("goodput_requests_per_s", m.GoodputRequestsPerSecond);
         w.WriteNumber("apc_hit_rate", m.ApcHitRate);
         w.WriteStartObject("stages_ms");
-        for (int s = 0; s < StageNames.Length - 1; s++)
+        foreach (var stage in RequestStages.Timed)
         {
-            Number(w, StageNames[s], m.StageMeanMilliseconds[s]);
+            w.WriteNumberOrNull(RequestStages.Name(stage), m.StageMeanMilliseconds[(int)stage]);
         }
 
         w.WriteEndObject();
@@ -541,24 +525,11 @@ internal static class RunCommand
     {
         w.WriteStartObject(name);
         w.WriteNumber("count", s.Count);
-        Number(w, "p50", s.P50);
-        Number(w, "p90", s.P90);
-        Number(w, "p99", s.P99);
-        Number(w, "mean", s.Mean);
+        w.WriteNumberOrNull("p50", s.P50);
+        w.WriteNumberOrNull("p90", s.P90);
+        w.WriteNumberOrNull("p99", s.P99);
+        w.WriteNumberOrNull("mean", s.Mean);
         w.WriteEndObject();
-    }
-
-    /// <summary>NaN (no data) is written as null: JSON has no NaN.</summary>
-    private static void Number(Utf8JsonWriter w, string name, double value)
-    {
-        if (double.IsFinite(value))
-        {
-            w.WriteNumber(name, value);
-        }
-        else
-        {
-            w.WriteNull(name);
-        }
     }
 
     private sealed record LayerReport(
@@ -744,7 +715,6 @@ internal static class RunCommand
         _ => MoeFormat.Int8,
     };
 
-    private static string F(double x, string format) => x.ToString(format, CultureInfo.InvariantCulture);
 
     private static void WriteText(TextWriter stdout, string file, FunctionalRun run)
     {
@@ -760,21 +730,21 @@ internal static class RunCommand
         {
             table.AddRow(
                 l.Layer.ToString(CultureInfo.InvariantCulture),
-                F(l.MoeRelError, "0.00e+0"),
-                F(l.MoeThreeSigmaRel, "0.00e+0"),
+                NumberText.Format(l.MoeRelError, "0.00e+0"),
+                NumberText.Format(l.MoeThreeSigmaRel, "0.00e+0"),
                 l.Passed ? "yes" : "NO",
                 l.RoutingFlips.ToString(CultureInfo.InvariantCulture),
-                l.Attention is { } at ? $"{F(at.PrefillRelError, "0.00e+0")} / {F(at.DecodeRelError, "0.00e+0")}" : "-",
-                l.Attention is { } a2 ? F(a2.Tolerance, "0.00e+0") : "-",
-                F(l.DispatchUs, "0.00"),
-                F(l.ExpertsUs, "0.000"),
-                F(l.CombineUs, "0.00"),
-                F(100 * l.Utilization, "0.00") + " %");
+                l.Attention is { } at ? $"{NumberText.Format(at.PrefillRelError, "0.00e+0")} / {NumberText.Format(at.DecodeRelError, "0.00e+0")}" : "-",
+                l.Attention is { } a2 ? NumberText.Format(a2.Tolerance, "0.00e+0") : "-",
+                NumberText.Format(l.DispatchUs, "0.00"),
+                NumberText.Format(l.ExpertsUs, "0.000"),
+                NumberText.Format(l.CombineUs, "0.00"),
+                NumberText.Format(100 * l.Utilization, "0.00") + " %");
         }
 
         TableWriter.Write(stdout, table);
         stdout.WriteLine(run.Passed
-            ? $"passed: every output within its worst-case bound, every layer's error norm within 3 sigma of the statistical model, attention within tolerance (max relative L2 error {F(run.MaxRelError, "0.00e+0")})"
+            ? $"passed: every output within its worst-case bound, every layer's error norm within 3 sigma of the statistical model, attention within tolerance (max relative L2 error {NumberText.Format(run.MaxRelError, "0.00e+0")})"
             : "FAILED: some output is outside its derived bound");
     }
 

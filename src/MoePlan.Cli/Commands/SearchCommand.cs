@@ -8,6 +8,7 @@ using MoePlan.Core.Cost;
 using MoePlan.Core.Emit;
 using MoePlan.Core.Plan;
 using MoePlan.Core.Search;
+using MoePlan.Core.Text;
 using MoePlan.Scripting;
 using MoePlan.Serving.Proxy;
 using MoePlan.Serving.Search;
@@ -335,7 +336,6 @@ internal static class SearchCommand
         return paths;
     }
 
-    private static string F(double? value) => value is { } v && double.IsFinite(v) ? CostReportWriter.F(v) : "-";
 
     private static string Parallel(int instances, int dp, int tp, int ep) => $"{instances} x dp{dp} tp{tp} ep{ep}";
 
@@ -358,7 +358,7 @@ internal static class SearchCommand
             Parallel(s.DecodeInstances, s.DecodeDataParallel, s.DecodeTensorParallel, s.DecodeExpertParallel),
             s.DecodeMaxBatch.ToString(CultureInfo.InvariantCulture), OnOff(s.DecodeMtp), OnOff(s.DecodeOverlap),
             s.RedundantExperts.ToString(CultureInfo.InvariantCulture), Proxy(s), c.Devices.ToString(CultureInfo.InvariantCulture), imbalance,
-            F(c.OutputTokensPerSecondPerRank), F(c.TtftMilliseconds), F(c.TpotMilliseconds), F(c.UsdPerMillionOutputTokens), c.MeetsSlos ? "met" : "missed",
+            NumberText.CompactOrDash(c.OutputTokensPerSecondPerRank), NumberText.CompactOrDash(c.TtftMilliseconds), NumberText.CompactOrDash(c.TpotMilliseconds), NumberText.CompactOrDash(c.UsdPerMillionOutputTokens), c.MeetsSlos ? "met" : "missed",
         ];
     }
 
@@ -369,7 +369,7 @@ internal static class SearchCommand
 
     /// <summary>"model / simulated (+x%)": the signed relative difference of the simulation from the model.</summary>
     private static string Pair(ConfirmedFigure f) =>
-        $"{F(f.Analytic)} / {F(f.Simulated)}" + (double.IsFinite(f.Disagreement)
+        $"{NumberText.CompactOrDash(f.Analytic)} / {NumberText.CompactOrDash(f.Simulated)}" + (double.IsFinite(f.Disagreement)
             ? $" ({(f.Simulated >= f.Analytic ? "+" : "-")}{(f.Disagreement * 100).ToString("0", CultureInfo.InvariantCulture)}%)"
             : "");
 
@@ -570,8 +570,8 @@ internal static class SearchCommand
                 w.WriteStartObject();
                 WriteCandidate(w, i + 1, winner.Candidate.Replaced);
                 w.WriteStartObject("placement");
-                WriteNumberOrNull(w, "prefill_imbalance", winner.Candidate.PrefillImbalance);
-                WriteNumberOrNull(w, "decode_imbalance", winner.Candidate.DecodeImbalance);
+                w.WriteNumberOrNull("prefill_imbalance", winner.Candidate.PrefillImbalance);
+                w.WriteNumberOrNull("decode_imbalance", winner.Candidate.DecodeImbalance);
                 w.WriteNumber("searched_output_tokens_per_second_per_rank", winner.Candidate.Searched.OutputTokensPerSecondPerRank);
                 w.WriteNumber("searched_ttft_ms", winner.Candidate.Searched.TtftMilliseconds);
                 w.WriteNumber("searched_tpot_ms", winner.Candidate.Searched.TpotMilliseconds);
@@ -598,18 +598,6 @@ internal static class SearchCommand
         return Encoding.UTF8.GetString(stream.ToArray());
     }
 
-    private static void WriteNumberOrNull(Utf8JsonWriter w, string name, double value)
-    {
-        if (double.IsFinite(value))
-        {
-            w.WriteNumber(name, value);
-        }
-        else
-        {
-            w.WriteNull(name);
-        }
-    }
-
     private static void WriteSimulation(Utf8JsonWriter w, SimulatedConfirmation sim, double threshold)
     {
         w.WriteStartObject("simulation");
@@ -630,15 +618,15 @@ internal static class SearchCommand
                  })
         {
             w.WriteStartObject(name);
-            WriteNumberOrNull(w, "analytic", figure.Analytic);
-            WriteNumberOrNull(w, "simulated", figure.Simulated);
-            WriteNumberOrNull(w, "disagreement", figure.Disagreement);
+            w.WriteNumberOrNull("analytic", figure.Analytic);
+            w.WriteNumberOrNull("simulated", figure.Simulated);
+            w.WriteNumberOrNull("disagreement", figure.Disagreement);
             w.WriteEndObject();
         }
 
-        WriteNumberOrNull(w, "ttft_p99_ms", sim.Metrics.TtftMilliseconds.P99);
-        WriteNumberOrNull(w, "tpot_p99_ms", sim.Metrics.TpotMilliseconds.P99);
-        WriteNumberOrNull(w, "slo_attainment", sim.SloAttainment);
+        w.WriteNumberOrNull("ttft_p99_ms", sim.Metrics.TtftMilliseconds.P99);
+        w.WriteNumberOrNull("tpot_p99_ms", sim.Metrics.TpotMilliseconds.P99);
+        w.WriteNumberOrNull("slo_attainment", sim.SloAttainment);
         w.WriteBoolean("meets_slos", sim.SimulatedMeetsSlos);
         w.WriteStartArray("disagreements");
         foreach (var name in sim.Disagreements(threshold))
@@ -697,14 +685,7 @@ internal static class SearchCommand
         w.WriteNumber("output_tokens_per_second_per_rank", c.OutputTokensPerSecondPerRank);
         w.WriteNumber("ttft_ms", c.TtftMilliseconds);
         w.WriteNumber("tpot_ms", c.TpotMilliseconds);
-        if (c.UsdPerMillionOutputTokens is { } usd)
-        {
-            w.WriteNumber("usd_per_million_output_tokens", usd);
-        }
-        else
-        {
-            w.WriteNull("usd_per_million_output_tokens");
-        }
+        w.WriteNumberOrNull("usd_per_million_output_tokens", c.UsdPerMillionOutputTokens);
 
         w.WriteNumber("goodput_requests_per_second", c.Report.GoodputRequestsPerSecond);
         w.WriteBoolean("meets_slos", c.MeetsSlos);

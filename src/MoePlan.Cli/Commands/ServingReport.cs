@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using MoePlan.Core.Text;
 using MoePlan.Serving.Simulation;
 
 namespace MoePlan.Cli.Commands;
@@ -47,7 +48,7 @@ internal static class ServingReport
                 {
                     ys[i] = 100.0 * i / CdfSteps;
                     xs[i] = d.Percentile(ys[i]);
-                    csv.Append(run.Policy).Append(',').Append(metric).Append(',').Append(F(ys[i])).Append(',').Append(F(xs[i])).Append('\n');
+                    csv.Append(run.Policy).Append(',').Append(metric).Append(',').Append(NumberText.Format(ys[i], "R")).Append(',').Append(NumberText.Format(xs[i], "R")).Append('\n');
                 }
 
                 var line = plot.Add.Scatter(xs, ys);
@@ -80,7 +81,7 @@ internal static class ServingReport
                 t[i] = (q.StartMilliseconds + (i * q.BucketMilliseconds)) / 1e3;
                 prefill[i] = q.Prefill(i);
                 decode[i] = q.Decode(i);
-                queues.Append(run.Policy).Append(',').Append(F(t[i])).Append(',').Append(q.Prefill(i)).Append(',').Append(q.Decode(i)).Append('\n');
+                queues.Append(run.Policy).Append(',').Append(NumberText.Format(t[i], "R")).Append(',').Append(q.Prefill(i)).Append(',').Append(q.Decode(i)).Append('\n');
             }
 
             var plot = new ScottPlot.Plot();
@@ -97,7 +98,7 @@ internal static class ServingReport
                 plot.ShowLegend();
             }
 
-            plot.Title($"{run.Policy}: queue lengths (largest in each {F(q.BucketMilliseconds / 1e3)} s)");
+            plot.Title($"{run.Policy}: queue lengths (largest in each {NumberText.Format(q.BucketMilliseconds / 1e3, "R")} s)");
             plot.XLabel("time (s)");
             plot.YLabel("requests");
             Add(files, runs.Count > 1 ? $"queues-{run.Policy}" : "queues", plot);
@@ -132,5 +133,4 @@ internal static class ServingReport
         });
     }
 
-    private static string F(double x) => x.ToString("R", CultureInfo.InvariantCulture);
 }

@@ -4,6 +4,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using MoePlan.Core.Cost;
 using MoePlan.Core.Plan;
+using MoePlan.Core.Text;
 
 namespace MoePlan.Core.Emit;
 
@@ -65,8 +66,8 @@ public static class CostReportWriter
             Number(w, "goodput_requests_per_s", r.GoodputRequestsPerSecond);
             w.WriteBoolean("ttft_meets_slo", r.TtftMeetsSlo);
             w.WriteBoolean("tpot_meets_slo", r.TpotMeetsSlo);
-            Optional(w, "usd_per_million_input_tokens", r.UsdPerMillionInputTokens);
-            Optional(w, "usd_per_million_output_tokens", r.UsdPerMillionOutputTokens);
+            Number(w, "usd_per_million_input_tokens", r.UsdPerMillionInputTokens);
+            Number(w, "usd_per_million_output_tokens", r.UsdPerMillionOutputTokens);
             w.WriteEndObject();
             w.WriteEndObject();
         }
@@ -83,33 +84,32 @@ public static class CostReportWriter
         s.Append(r.DiesPerPackage > 1 ? $" (a package is {r.DiesPerPackage} dies)" : "").Append(".\n\n");
         s.Append("| phase | step | latency | throughput per ").Append(unit).Append(" | batch | imbalance |\n|---|---|---|---|---|---|\n");
         s.Append(CultureInfo.InvariantCulture,
-            $"| prefill | {F(r.Prefill.Step.StepMilliseconds)} ms | TTFT {F(r.Prefill.TtftMilliseconds)} ms | {F(r.Prefill.InputTokensPerSecondPerRank)} input tok/s ({F(r.Prefill.ComputedTokensPerSecondPerRank)} computed) | {F(r.Prefill.Step.TokensPerRank)} tokens | {F(r.Prefill.Step.Imbalance)} |\n");
+            $"| prefill | {NumberText.Compact(r.Prefill.Step.StepMilliseconds)} ms | TTFT {NumberText.Compact(r.Prefill.TtftMilliseconds)} ms | {NumberText.Compact(r.Prefill.InputTokensPerSecondPerRank)} input tok/s ({NumberText.Compact(r.Prefill.ComputedTokensPerSecondPerRank)} computed) | {NumberText.Compact(r.Prefill.Step.TokensPerRank)} tokens | {NumberText.Compact(r.Prefill.Step.Imbalance)} |\n");
         s.Append(CultureInfo.InvariantCulture,
-            $"| decode | {F(r.Decode.Step.StepMilliseconds)} ms | TPOT {F(r.Decode.TpotMilliseconds)} ms | {F(r.Decode.OutputTokensPerSecondPerRank)} output tok/s | {F(r.Decode.BatchPerRank)} seq, KV {F(r.Decode.KvLength)} | {F(r.Decode.Step.Imbalance)} |\n\n");
+            $"| decode | {NumberText.Compact(r.Decode.Step.StepMilliseconds)} ms | TPOT {NumberText.Compact(r.Decode.TpotMilliseconds)} ms | {NumberText.Compact(r.Decode.OutputTokensPerSecondPerRank)} output tok/s | {NumberText.Compact(r.Decode.BatchPerRank)} seq, KV {NumberText.Compact(r.Decode.KvLength)} | {NumberText.Compact(r.Decode.Step.Imbalance)} |\n\n");
         foreach (var (name, step) in new[] { ("Prefill", r.Prefill.Step), ("Decode", r.Decode.Step) })
         {
             s.Append(CultureInfo.InvariantCulture, $"## {name} step, by op (summed over layers)\n\n| op | compute ms | memory ms | network ms | bound |\n|---|---|---|---|---|\n");
             foreach (var op in step.Ops)
             {
-                s.Append(CultureInfo.InvariantCulture, $"| {op.Name} | {F(op.ComputeMilliseconds)} | {F(op.MemoryMilliseconds)} | {F(op.CommunicationMilliseconds)} | {op.Bound} |\n");
+                s.Append(CultureInfo.InvariantCulture, $"| {op.Name} | {NumberText.Compact(op.ComputeMilliseconds)} | {NumberText.Compact(op.MemoryMilliseconds)} | {NumberText.Compact(op.CommunicationMilliseconds)} | {op.Bound} |\n");
             }
 
             s.Append(CultureInfo.InvariantCulture,
-                $"\nCompute {F(step.ComputeMilliseconds)} ms, all-to-all {F(step.CommunicationMilliseconds)} ms, {(step.Overlapped ? "two-batch overlap" : "no overlap")}: step {F(step.StepMilliseconds)} ms.\n\n");
+                $"\nCompute {NumberText.Compact(step.ComputeMilliseconds)} ms, all-to-all {NumberText.Compact(step.CommunicationMilliseconds)} ms, {(step.Overlapped ? "two-batch overlap" : "no overlap")}: step {NumberText.Compact(step.StepMilliseconds)} ms.\n\n");
         }
 
         s.Append("## Serving\n\n");
-        s.Append(CultureInfo.InvariantCulture, $"- P:D devices that balance the workload: {F(r.PrefillToDecodeDeviceRatio)} prefill per decode device.\n");
-        s.Append(CultureInfo.InvariantCulture, $"- Capacity: prefill {F(r.PrefillCapacityRequestsPerSecond)} req/s, decode {F(r.DecodeCapacityRequestsPerSecond)} req/s; goodput within SLOs {F(r.GoodputRequestsPerSecond)} req/s.\n");
+        s.Append(CultureInfo.InvariantCulture, $"- P:D devices that balance the workload: {NumberText.Compact(r.PrefillToDecodeDeviceRatio)} prefill per decode device.\n");
+        s.Append(CultureInfo.InvariantCulture, $"- Capacity: prefill {NumberText.Compact(r.PrefillCapacityRequestsPerSecond)} req/s, decode {NumberText.Compact(r.DecodeCapacityRequestsPerSecond)} req/s; goodput within SLOs {NumberText.Compact(r.GoodputRequestsPerSecond)} req/s.\n");
         if (r.UsdPerMillionInputTokens is { } i && r.UsdPerMillionOutputTokens is { } o)
         {
-            s.Append(CultureInfo.InvariantCulture, $"- Cost: ${F(i)} per million input tokens, ${F(o)} per million output tokens.\n");
+            s.Append(CultureInfo.InvariantCulture, $"- Cost: ${NumberText.Compact(i)} per million input tokens, ${NumberText.Compact(o)} per million output tokens.\n");
         }
 
         return s.ToString();
     }
 
-    public static string F(double value) => value.ToString(Math.Abs(value) >= 100 ? "0" : Math.Abs(value) >= 1 ? "0.0#" : "0.000", CultureInfo.InvariantCulture);
 
     private static void Step(Utf8JsonWriter w, StepCost step)
     {
@@ -131,7 +131,6 @@ public static class CostReportWriter
         w.WriteEndArray();
     }
 
-    private static void Number(Utf8JsonWriter w, string name, double value) => w.WriteNumber(name, Math.Round(value, 4));
-
-    private static void Optional(Utf8JsonWriter w, string name, double? value) => w.WriteOptionalNumber(name, value is { } v ? Math.Round(v, 4) : null);
+    /// <summary>Cost figures to 4 decimals; null when none exists (or it is not finite).</summary>
+    private static void Number(Utf8JsonWriter w, string name, double? value) => w.WriteNumberOrNull(name, value is { } v ? Math.Round(v, 4) : null);
 }

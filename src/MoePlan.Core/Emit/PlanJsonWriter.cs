@@ -25,14 +25,7 @@ public static class PlanJsonWriter
             WritePrecision(w, plan.Precision);
             WriteHardware(w, plan.Hardware.Value);
             WriteCluster(w, plan.Cluster);
-            if (plan.PriceUsdPerDeviceHour is { } price)
-            {
-                w.WriteNumber("price_usd_per_device_hour", price.Value);
-            }
-            else
-            {
-                w.WriteNull("price_usd_per_device_hour");
-            }
+            w.WriteNumberOrNull("price_usd_per_device_hour", plan.PriceUsdPerDeviceHour?.Value);
 
             WritePool(w, "prefill", plan.Prefill, plan);
             WritePool(w, "decode", plan.Decode, plan);
@@ -102,7 +95,7 @@ public static class PlanJsonWriter
         w.WriteString("name", h.Name);
         w.WriteString("display_name", h.DisplayName);
         w.WriteNumber("dies_per_package", h.DiesPerPackage);
-        w.WriteOptionalNumber("hbm_bytes_per_device", h.HbmBytesPerPackage);
+        w.WriteNumberOrNull("hbm_bytes_per_device", h.HbmBytesPerPackage);
         w.WriteEndObject();
     }
 
@@ -113,8 +106,8 @@ public static class PlanJsonWriter
         w.WriteNumber("devices_per_node", c.DevicesPerNode.Value);
         w.WriteNumber("devices", c.Devices);
         w.WriteNumber("scale_up_domain_devices", c.ScaleUpDomainDevices);
-        w.WriteOptionalNumber("scale_up_bytes_per_s", c.ScaleUpBytesPerSecond?.Value);
-        w.WriteOptionalNumber("scale_out_bytes_per_s", c.ScaleOutBytesPerSecond?.Value);
+        w.WriteNumberOrNull("scale_up_bytes_per_s", c.ScaleUpBytesPerSecond?.Value);
+        w.WriteNumberOrNull("scale_out_bytes_per_s", c.ScaleOutBytesPerSecond?.Value);
         w.WriteEndObject();
     }
 
@@ -128,9 +121,9 @@ public static class PlanJsonWriter
         w.WriteNumber("ep", pool.Parallel.ExpertParallel.Value);
         w.WriteNumber("ranks_per_instance", pool.Parallel.Ranks);
         w.WriteNumber("devices_per_instance", pool.Parallel.Ranks / hardware.DiesPerPackage);
-        w.WriteOptionalNumber("max_batch_tokens_per_device", pool.MaxBatchTokensPerDevice?.Value);
-        w.WriteOptionalNumber("max_batch_per_device", pool.MaxBatchPerDevice?.Value);
-        w.WriteOptionalNumber("context_tokens", pool.ContextTokens?.Value);
+        w.WriteNumberOrNull("max_batch_tokens_per_device", pool.MaxBatchTokensPerDevice?.Value);
+        w.WriteNumberOrNull("max_batch_per_device", pool.MaxBatchPerDevice?.Value);
+        w.WriteNumberOrNull("context_tokens", pool.ContextTokens?.Value);
         if (pool.Role == PoolRole.Decode)
         {
             if (pool.Mtp is { } mtp)
@@ -178,8 +171,8 @@ public static class PlanJsonWriter
         }
 
         w.WriteBoolean("uneven", p.Uneven.Value);
-        w.WriteOptionalNumber("max_redundant_per_expert", p.MaxRedundantPerExpert?.Value);
-        w.WriteOptionalNumber("max_redundant_per_device", p.MaxRedundantPerDevice?.Value);
+        w.WriteNumberOrNull("max_redundant_per_expert", p.MaxRedundantPerExpert?.Value);
+        w.WriteNumberOrNull("max_redundant_per_device", p.MaxRedundantPerDevice?.Value);
         w.WriteEndObject();
     }
 
@@ -251,7 +244,7 @@ public static class PlanJsonWriter
         }
 
         w.WriteNumber("prefix_share", workload.PrefixShare.Value);
-        w.WriteOptionalNumber("requests", workload.Requests?.Value);
+        w.WriteNumberOrNull("requests", workload.Requests?.Value);
         w.WriteNumber("seed", workload.Seed.Value);
         w.WriteEndObject();
     }
@@ -279,8 +272,8 @@ public static class PlanJsonWriter
                 w.WriteString("kind", "lognormal");
                 w.WriteNumber("mean", l.MeanTokens);
                 w.WriteNumber("sd", l.StandardDeviationTokens);
-                w.WriteOptionalNumber("min", l.Min);
-                w.WriteOptionalNumber("max", l.Max);
+                w.WriteNumberOrNull("min", l.Min);
+                w.WriteNumberOrNull("max", l.Max);
                 break;
         }
 
