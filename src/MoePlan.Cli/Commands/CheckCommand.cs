@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Text;
 using System.Text.Json;
 using MoePlan.Core.Compilation;
+using MoePlan.Core.Emit;
+using MoePlan.Scripting;
 
 namespace MoePlan.Cli.Commands;
 
@@ -42,7 +44,7 @@ internal static class CheckCommand
 
             var result = PlanCompiler.Compile(file, resolver);
             // A plan whose policy is a scheduler script: the script is compiled and checked too (MP4xxx).
-            if (result.Plan is { } plan && ScriptedPolicies.CheckPlanScript(file, plan) is { Count: > 0 } scriptDiagnostics)
+            if (result.Plan is { } plan && ServingPolicies.CheckPlanScript(file, plan) is { Count: > 0 } scriptDiagnostics)
             {
                 result = result with { Diagnostics = result.Diagnostics.AddRange(scriptDiagnostics) };
             }
@@ -53,7 +55,7 @@ internal static class CheckCommand
         if (format == "json")
         {
             using var stream = new MemoryStream();
-            using (var w = new Utf8JsonWriter(stream, DiagnosticPrinter.JsonOptions))
+            using (var w = new Utf8JsonWriter(stream, JsonOutput.Options))
             {
                 w.WriteStartObject();
                 w.WriteStartArray("files");

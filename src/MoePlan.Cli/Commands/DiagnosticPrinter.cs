@@ -1,4 +1,3 @@
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using MoePlan.Core.Diagnostics;
 
@@ -43,5 +42,11 @@ internal static class DiagnosticPrinter
         w.WriteEndArray();
     }
 
-    public static JsonWriterOptions JsonOptions => new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    /// <summary>A scheduler-script hook stopped the run (exit 1).</summary>
+    public static int WriteScriptStopped(string file, Scripting.SchedulerHookException e, TextWriter stderr)
+    {
+        WriteText(stderr, [e.Diagnostic]);
+        stderr.WriteLine($"{file}: run stopped: the scheduler script failed (give --scheduler-fallback to use the default policy's decision instead)");
+        return ExitCodes.Diagnostics;
+    }
 }

@@ -35,7 +35,7 @@ internal static class HardwareCommand
         if (format == "json")
         {
             using var stream = new MemoryStream();
-            using (var w = new Utf8JsonWriter(stream, DiagnosticPrinter.JsonOptions))
+            using (var w = new Utf8JsonWriter(stream, JsonOutput.Options))
             {
                 w.WriteStartArray();
                 foreach (var h in hardware)

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using MoePlan.Core.Emit;
 using MoePlan.Core.Text;
 using MoePlan.Emulation.Emulator;
 using MoePlan.Emulation.Kernels;
@@ -70,7 +71,7 @@ internal static class KernelsCommand
         if (format == "json")
         {
             using var stream = new MemoryStream();
-            using (var w = new Utf8JsonWriter(stream, DiagnosticPrinter.JsonOptions))
+            using (var w = new Utf8JsonWriter(stream, JsonOutput.Options))
             {
                 w.WriteStartObject();
                 w.WriteStartObject("shape");

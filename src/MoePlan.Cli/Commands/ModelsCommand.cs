@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using MoePlan.Core.Catalog;
+using MoePlan.Core.Emit;
 using Spectre.Console;
 
 namespace MoePlan.Cli.Commands;
@@ -33,7 +34,7 @@ internal static class ModelsCommand
         if (format == "json")
         {
             using var stream = new MemoryStream();
-            using (var w = new Utf8JsonWriter(stream, DiagnosticPrinter.JsonOptions))
+            using (var w = new Utf8JsonWriter(stream, JsonOutput.Options))
             {
                 w.WriteStartArray();
                 foreach (var m in models)

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using MoePlan.Core.Compilation;
+using MoePlan.Core.Emit;
 using MoePlan.Core.Placement;
 using MoePlan.Core.Plan;
 using MoePlan.Core.Text;
@@ -290,7 +291,7 @@ internal static class PlaceCommand
     private static string Json(Action<Utf8JsonWriter> body)
     {
         using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, DiagnosticPrinter.JsonOptions))
+        using (var w = new Utf8JsonWriter(stream, JsonOutput.Options))
         {
             body(w);
         }

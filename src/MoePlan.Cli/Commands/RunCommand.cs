@@ -218,7 +218,7 @@ internal static class RunCommand
             throw new CliUsageException("give --policy or --compare-policies, not both");
         }
 
-        if (ScriptedPolicies.Resolve(file, plan, options, stderr) is not { } policies)
+        if (ResolvePolicies(file, plan, options, stderr) is not { } policies)
         {
             return ExitCodes.Diagnostics;
         }
@@ -267,7 +267,7 @@ internal static class RunCommand
             }
             catch (SchedulerHookException e)
             {
-                return ScriptedPolicies.Stopped(file, e, stderr);
+                return DiagnosticPrinter.WriteScriptStopped(file, e, stderr);
             }
 
             if (diagnostics.Any(d => d.IsError))
@@ -306,8 +306,34 @@ internal static class RunCommand
             stdout.WriteLine($"  report: {written} (summary.json, latency CDFs and queue lengths as PNG, SVG and CSV)");
         }
 
-        policies.ReportFallbacks(stderr);
+        if (policies.FallbackWarning() is { } fallbacks)
+        {
+            stderr.WriteLine($"moeplan: warning: {fallbacks}");
+        }
         return ExitCodes.Ok;
+    }
+
+    /// <summary>The run's policies (the plan's, --policy, or a scheduler script); null when the script has errors (printed).</summary>
+    internal static ServingPolicies? ResolvePolicies(string file, DeploymentPlan plan, ServingOptions options, TextWriter stderr)
+    {
+        if (options.Scheduler is not null && options.Policy is not null)
+        {
+            throw new CliUsageException("give --policy or --scheduler, not both");
+        }
+
+        if (options.Scheduler is { } script && !File.Exists(script))
+        {
+            throw new CliUsageException($"cannot read scheduler script '{script}': no such file");
+        }
+
+        var (policies, diagnostics) = ServingPolicies.Resolve(file, plan, new PolicyChoice(options.Policy, options.Scheduler, options.ComparePolicies, options.SchedulerFallback));
+        if (policies is null)
+        {
+            DiagnosticPrinter.WriteText(stderr, diagnostics);
+            stderr.WriteLine($"{file}: not run: {diagnostics.Count(d => d.IsError)} error(s) in the scheduler script");
+        }
+
+        return policies;
     }
 
     /// <summary>A progress bar only for text output to a terminal: never in JSON, never when redirected or in tests.</summary>
@@ -430,7 +456,7 @@ internal static class RunCommand
     private static void WriteServingJson(TextWriter stdout, string file, DeploymentPlan plan, ServingConfig c, IReadOnlyList<ServingMetrics> runs, bool compare)
     {
         using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, DiagnosticPrinter.JsonOptions))
+        using (var w = new Utf8JsonWriter(stream, JsonOutput.Options))
         {
             w.WriteStartObject();
             w.WriteString("plan", file);
@@ -751,7 +777,7 @@ internal static class RunCommand
     private static void WriteJson(TextWriter stdout, string file, FunctionalRun run)
     {
         using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, DiagnosticPrinter.JsonOptions))
+        using (var w = new Utf8JsonWriter(stream, JsonOutput.Options))
         {
             var c = run.Config;
             w.WriteStartObject();

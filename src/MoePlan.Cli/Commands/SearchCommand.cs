@@ -132,7 +132,7 @@ internal static class SearchCommand
         Func<IRoutingPolicy>? scriptPolicy = null;
         if (confirming.Simulate && compiled.Plan.Proxy.ScriptPath is not null)
         {
-            if (ScriptedPolicies.Resolve(file, compiled.Plan, new RunCommand.ServingOptions(null, null, null, false, null, null), stderr) is not { } scripted)
+            if (RunCommand.ResolvePolicies(file, compiled.Plan, new RunCommand.ServingOptions(null, null, null, false, null, null), stderr) is not { } scripted)
             {
                 return ExitCodes.Diagnostics;
             }
@@ -164,7 +164,7 @@ internal static class SearchCommand
         }
         catch (SchedulerHookException e)
         {
-            return ScriptedPolicies.Stopped(file, e, stderr);
+            return DiagnosticPrinter.WriteScriptStopped(file, e, stderr);
         }
 
         var written = new List<string>();
@@ -521,7 +521,7 @@ internal static class SearchCommand
     {
         var (space, r, stats) = (report.Space, report.Result, report.Stats);
         using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, DiagnosticPrinter.JsonOptions))
+        using (var w = new Utf8JsonWriter(stream, JsonOutput.Options))
         {
             w.WriteStartObject();
             w.WriteString("plan", report.Name);

@@ -15,7 +15,7 @@ public static class CostReportWriter
     public static string Json(DeploymentPlan plan, CostReport r)
     {
         using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        using (var w = new Utf8JsonWriter(stream, JsonOutput.Options))
         {
             var multiDie = r.DiesPerPackage > 1;
             w.WriteStartObject();

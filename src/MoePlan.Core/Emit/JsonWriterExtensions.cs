@@ -33,3 +33,22 @@ public static class JsonWriterExtensions
         }
     }
 }
+
+/// <summary>How every JSON document moeplan prints or writes is laid out: indented, UTF-8 text not escaped beyond need.</summary>
+public static class JsonOutput
+{
+    public static JsonWriterOptions Options => new() { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>One document as text: <paramref name="write"/> writes it (an object, an array) with <see cref="Options"/>.</summary>
+    public static string Write(Action<Utf8JsonWriter> write)
+    {
+        ArgumentNullException.ThrowIfNull(write);
+        using var stream = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(stream, Options))
+        {
+            write(writer);
+        }
+
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
+}

@@ -15,7 +15,7 @@ public static class PlanJsonWriter
     public static string Write(DeploymentPlan plan)
     {
         using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        using (var w = new Utf8JsonWriter(stream, JsonOutput.Options))
         {
             w.WriteStartObject();
             w.WriteString("schema", "moeplan/plan/v1");
