@@ -43,7 +43,7 @@ public sealed partial class BundleTests
                 files["plan.json"].TrimEnd());
             using (ApprovalResults.ForScenario(Path.GetFileNameWithoutExtension(plan)))
             {
-                Approvals.Verify(BundleFiles.Concatenate(files));
+                Approvals.Verify(BundleFiles.Snapshot(folder));
             }
         }
         finally
