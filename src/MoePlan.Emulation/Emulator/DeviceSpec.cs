@@ -4,7 +4,7 @@ namespace MoePlan.Emulation.Emulator;
 /// An Ascend 910-class NPU die as the emulator sees it: AI cores, each with one Cube (matrix) unit
 /// and <see cref="VectorUnitsPerCore"/> Vector units, the on-chip buffers of each core, and a global
 /// memory (HBM) whose bandwidth is shared fairly by the cores.
-/// Markers: "[amla.md]" / "[figures.md]" = published figure copied from /work/shared/reference;
+/// Markers: "[amla.md]" / "[figures.md]" = published figure copied from the AMLA / figures notes of the project's reference material;
 /// "[2nd]" = second-hand figure not in those files; "derived" = arithmetic on published figures;
 /// "assumed" = modelling assumption with its rationale (no published figure available to us).
 /// </summary>

@@ -18,7 +18,7 @@ namespace MoePlan.Cli.Tests.Bundles;
 [UseApprovalSubdirectory("Approved")]
 public sealed partial class BundleTests
 {
-    private static readonly string Interfaces = Path.Combine(RepositoryPaths.Root, "..", "shared", "data", "engine-interfaces");
+    private static readonly string Interfaces = TestData.PathOf("engine-interfaces");
 
     public static TheoryData<string> Plans()
     {
@@ -43,7 +43,7 @@ public sealed partial class BundleTests
                 files["plan.json"].TrimEnd());
             using (ApprovalResults.ForScenario(Path.GetFileNameWithoutExtension(plan)))
             {
-                Approvals.Verify(BundleFiles.Concatenate(files));
+                Approvals.Verify(BundleFiles.Snapshot(folder));
             }
         }
         finally

@@ -98,7 +98,7 @@ public sealed class BinderTests
     [Fact]
     public void A_model_can_come_from_a_huggingface_config()
     {
-        var config = File.ReadAllText(Core.Tests.TestSupport.SharedData.PathOf("data", "models", "Qwen3-235B-A22B.config.json"));
+        var config = File.ReadAllText(TestData.PathOf("models", "Qwen3-235B-A22B.config.json"));
         var resolver = new MemorySourceResolver(new Dictionary<string, string> { ["models/qwen3.config.json"] = config });
         var text = Plan.Replace("import \"shared.moe\"", "let ttft_limit = 2s", StringComparison.Ordinal)
             .Replace("model deepseek-v3", "model from \"models/qwen3.config.json\"", StringComparison.Ordinal)

@@ -178,7 +178,7 @@ public sealed class EmbeddedCatalogTests
     [Fact]
     public void ArchitecturesOfModelsWithoutConfigJsonMatchTheirArchFacts()
     {
-        // shared/data/models/openPangu-Ultra-MoE-718B.arch_facts.md: 61 layers, hidden 7680, intermediate
+        // tests/data/models/openPangu-Ultra-MoE-718B.arch_facts.md: 61 layers, hidden 7680, intermediate
         // 18432, moe 2048, 256 routed / 1 shared / top-8, 3 dense, MLA 128 heads, 1536/512/128/64/128,
         // vocab 153600, 1 MTP layer, scaling 2.5, sigmoid, sandwich norm.
         var pangu = Catalog.FindModel("openpangu-ultra-moe-718b")!.Architecture;
@@ -188,7 +188,7 @@ public sealed class EmbeddedCatalogTests
             { SandwichNorm = true },
             pangu);
 
-        // shared/data/models/Qwen1.5-MoE-A2.7B.arch_facts.md: 24 layers, hidden 2048, 16 heads (MHA), 60
+        // tests/data/models/Qwen1.5-MoE-A2.7B.arch_facts.md: 24 layers, hidden 2048, 16 heads (MHA), 60
         // experts top-4, moe 1408, one shared expert 5632 wide with a sigmoid gate, vocab 151936.
         var qwen = Catalog.FindModel("qwen1.5-moe-a2.7b")!.Architecture;
         Assert.Equal(

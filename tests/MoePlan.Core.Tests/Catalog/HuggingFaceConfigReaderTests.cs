@@ -1,8 +1,8 @@
 using System.Text.Json.Nodes;
 using MoePlan.Core.Catalog;
 using MoePlan.Core.Diagnostics;
-using MoePlan.Core.Tests.TestSupport;
 using MoePlan.Core.Text;
+using MoePlan.Tests.Support;
 using Xunit;
 
 namespace MoePlan.Core.Tests.Catalog;
@@ -20,7 +20,7 @@ public sealed class HuggingFaceConfigReaderTests
 
     private static readonly SourceSpan ModelToken = new("plan.moe", 42, 25, 3, 12);
 
-    private static string ModelFile(string name) => SharedData.ReadText("data", "models", name);
+    private static string ModelFile(string name) => TestData.ReadText("models", name);
 
     private static HuggingFaceConfigResult Read(string json, string path = "test.config.json") =>
         HuggingFaceConfigReader.Read(json, path, ModelToken);
@@ -67,7 +67,7 @@ public sealed class HuggingFaceConfigReaderTests
     [Fact]
     public void OpenPanguSpellingReadsAsTheCatalogEntry()
     {
-        // Built from shared/data/models/openPangu-Ultra-MoE-718B.arch_facts.md (no config.json copy exists):
+        // Built from tests/data/models/openPangu-Ultra-MoE-718B.arch_facts.md (no config.json copy exists):
         // every key and value is from its table. torch_dtype is NOT from the facts: it only keeps the
         // precision warning out of this test.
         const string json = """
@@ -110,7 +110,7 @@ public sealed class HuggingFaceConfigReaderTests
     [Fact]
     public void Qwen2MoeReadsAsTheCatalogEntry()
     {
-        // Built from shared/data/models/Qwen1.5-MoE-A2.7B.arch_facts.md ("agreed values", base-model dtype).
+        // Built from tests/data/models/Qwen1.5-MoE-A2.7B.arch_facts.md ("agreed values", base-model dtype).
         const string json = """
             {
               "architectures": ["Qwen2MoeForCausalLM"], "model_type": "qwen2_moe",

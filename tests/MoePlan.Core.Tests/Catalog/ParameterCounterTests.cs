@@ -67,7 +67,7 @@ public sealed class ParameterCounterTests
     [Fact]
     public void DeepSeekR1CountsLikeV3()
     {
-        // shared/data/models/README.md: identical architecture.
+        // tests/data/SOURCES.md: identical architecture (only transformers_version differs).
         Assert.Equal(CountOf("deepseek-v3"), CountOf("deepseek-r1"));
     }
 

@@ -1,6 +1,6 @@
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Placement;
-using MoePlan.Core.Tests.TestSupport;
+using MoePlan.Tests.Support;
 using Xunit;
 
 namespace MoePlan.Core.Tests.Placement;
@@ -62,12 +62,12 @@ public class ExpertLoadReaderTests
     [Fact]
     public void RealSglangFiles_Parse_WithDenseLayersZero()
     {
-        var files = PlacementSharedData.SglangFiles;
+        var files = TestData.SglangExpertLoadFiles;
         Assert.Equal(5, files.Count);
         var peakToMean = new List<double>();
         foreach (var file in files)
         {
-            var result = ExpertLoadReader.Read(PlacementSharedData.Read(file), Path.GetFileName(file), expectedLayers: 61, expectedExperts: 256);
+            var result = ExpertLoadReader.Read(File.ReadAllText(file), Path.GetFileName(file), expectedLayers: 61, expectedExperts: 256);
             Assert.True(result.Succeeded, string.Join("; ", result.Diagnostics));
             Assert.Empty(result.Diagnostics);
             Assert.Equal(ExpertLoadFormat.Sglang, result.Format);

@@ -1,6 +1,6 @@
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Placement;
-using MoePlan.Core.Tests.TestSupport;
+using MoePlan.Tests.Support;
 using Xunit;
 
 namespace MoePlan.Core.Tests.Placement;
@@ -50,11 +50,11 @@ public class SyntheticExpertLoadsTests
     [InlineData(LoadProfile.Prefill, "prefill")]
     public void Skew_MatchesTheRealRecordings(LoadProfile profile, string role)
     {
-        var real = PlacementSharedData.SglangFiles
+        var real = TestData.SglangExpertLoadFiles
             .Where(f => Path.GetFileName(f).Contains(role, StringComparison.Ordinal))
             .SelectMany(f =>
             {
-                var loads = ExpertLoadReader.Read(PlacementSharedData.Read(f), f).Loads!.WithoutEmptyLayers()!;
+                var loads = ExpertLoadReader.Read(File.ReadAllText(f), f).Loads!.WithoutEmptyLayers()!;
                 return Enumerable.Range(0, loads.LayerCount).Select(loads.PeakToMean);
             })
             .Order()

@@ -1,0 +1,23 @@
+namespace MoePlan.Tests.Support;
+
+/// <summary>
+/// The public data the tests read (<c>tests/data</c>, provenance in its SOURCES.md): inside the repository, so a clone
+/// alone runs every test.
+/// </summary>
+public static class TestData
+{
+    public static string Root => RepositoryPaths.PathOf("tests", "data");
+
+    /// <summary>A path under <c>tests/data</c>, given as segments (e.g. "models", "DeepSeek-V3.config.json").</summary>
+    public static string PathOf(params string[] segments) => Path.Combine([Root, .. segments]);
+
+    public static string ReadText(params string[] segments) => File.ReadAllText(PathOf(segments));
+
+    /// <summary>The SGLang team's DeepSeek-V3 expert-load recordings, sorted by file name: four under
+    /// <c>tests/data/expert-loads</c>, the fifth in <c>plans/data</c> where the sample plans use it (not duplicated).</summary>
+    public static IReadOnlyList<string> SglangExpertLoadFiles =>
+        Directory.GetFiles(PathOf("expert-loads"), "deepseek-v3-sglang-*.json")
+            .Concat(Directory.GetFiles(RepositoryPaths.PathOf("plans", "data"), "deepseek-v3-sglang-*.json"))
+            .OrderBy(Path.GetFileName, StringComparer.Ordinal)
+            .ToArray();
+}
