@@ -1,6 +1,9 @@
 using System.CommandLine;
 using System.Text;
 using System.Text.Json;
+using MoePlan.Cli.Files;
+using MoePlan.Cli.Options;
+using MoePlan.Cli.Terminal;
 using MoePlan.Core.Compilation;
 using MoePlan.Core.Emit;
 using MoePlan.Scripting;

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using MoePlan.Cli.Files;
+using MoePlan.Cli.Terminal;
 using MoePlan.Core.Compilation;
 using MoePlan.Core.Emit;
 

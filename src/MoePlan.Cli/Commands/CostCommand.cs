@@ -1,4 +1,7 @@
 using System.CommandLine;
+using MoePlan.Cli.Files;
+using MoePlan.Cli.Options;
+using MoePlan.Cli.Terminal;
 using MoePlan.Core.Compilation;
 using MoePlan.Core.Cost;
 using MoePlan.Core.Emit;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text;
+using MoePlan.Cli.Terminal;
 using MoePlan.Core.Formatting;
 
 namespace MoePlan.Cli.Commands;

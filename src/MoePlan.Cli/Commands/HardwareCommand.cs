@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using MoePlan.Cli.Options;
+using MoePlan.Cli.Terminal;
 using MoePlan.Core.Catalog;
 using MoePlan.Core.Emit;
 using Spectre.Console;

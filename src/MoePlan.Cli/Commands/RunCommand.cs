@@ -2,6 +2,9 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using MoePlan.Cli.Files;
+using MoePlan.Cli.Options;
+using MoePlan.Cli.Terminal;
 using MoePlan.Core.Catalog;
 using MoePlan.Core.Compilation;
 using MoePlan.Core.Diagnostics;
@@ -107,18 +110,6 @@ internal static class RunCommand
         return command;
     }
 
-    /// <summary>Options of the serving simulation.</summary>
-    internal sealed record ServingOptions(string? Trace, string? TraceFormat, string? Policy, bool ComparePolicies, int? MaxRequests, int? Seed, string? Scheduler = null, bool SchedulerFallback = false)
-    {
-        public int? ProxyWorkers { get; init; }
-
-        public string? WorkerState { get; init; }
-
-        public string? Report { get; init; }
-
-        public bool Force { get; init; }
-    }
-
     public static int Run(string file, bool functional, int seed, string format, TextWriter stdout, TextWriter stderr)
     {
         if (!functional)
@@ -218,7 +209,7 @@ internal static class RunCommand
             throw new CliUsageException("give --policy or --compare-policies, not both");
         }
 
-        if (ResolvePolicies(file, plan, options, stderr) is not { } policies)
+        if (options.ResolvePolicies(file, plan, stderr) is not { } policies)
         {
             return ExitCodes.Diagnostics;
         }
@@ -236,7 +227,7 @@ internal static class RunCommand
                 _ => config.WorkerState,
             },
         };
-        var progress = ShowsProgress(format, stdout) ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : null;
+        var progress = ProgressDisplay.Shows(format, stdout);
         foreach (var name in policies.Names)
         {
             // Independent workers each hold their own policy state: one policy object per worker.
@@ -257,9 +248,12 @@ internal static class RunCommand
             {
                 var read = new TraceReadProgress();
                 var arrivals = ServingRun.Arrivals(plan, Path.GetDirectoryName(Path.GetFullPath(file))!, trace, options.MaxRequests, options.Seed, diagnostics, read);
-                sim = progress is null
+                var expected = ExpectedRequests(plan, trace, options);
+                // Requests finished out of the known total, else the share of the trace file read.
+                sim = !progress
                     ? ServingRun.Simulate(config, plan, result.Cost, workerPolicies, arrivals)
-                    : SimulateWithProgress(progress, name, config, plan, result.Cost, workerPolicies, arrivals, read, ExpectedRequests(plan, trace, options));
+                    : ProgressDisplay.Run($"serving ({name})", expected ?? 1.0, report =>
+                        ServingRun.Simulate(config, plan, result.Cost, workerPolicies, arrivals, p => report(expected is null ? read.Fraction : p.Finished)));
             }
             catch (ArgumentException e)
             {
@@ -313,33 +307,6 @@ internal static class RunCommand
         return ExitCodes.Ok;
     }
 
-    /// <summary>The run's policies (the plan's, --policy, or a scheduler script); null when the script has errors (printed).</summary>
-    internal static ServingPolicies? ResolvePolicies(string file, DeploymentPlan plan, ServingOptions options, TextWriter stderr)
-    {
-        if (options.Scheduler is not null && options.Policy is not null)
-        {
-            throw new CliUsageException("give --policy or --scheduler, not both");
-        }
-
-        if (options.Scheduler is { } script && !File.Exists(script))
-        {
-            throw new CliUsageException($"cannot read scheduler script '{script}': no such file");
-        }
-
-        var (policies, diagnostics) = ServingPolicies.Resolve(file, plan, new PolicyChoice(options.Policy, options.Scheduler, options.ComparePolicies, options.SchedulerFallback));
-        if (policies is null)
-        {
-            DiagnosticPrinter.WriteText(stderr, diagnostics);
-            stderr.WriteLine($"{file}: not run: {diagnostics.Count(d => d.IsError)} error(s) in the scheduler script");
-        }
-
-        return policies;
-    }
-
-    /// <summary>A progress bar only for text output to a terminal: never in JSON, never when redirected or in tests.</summary>
-    private static bool ShowsProgress(string format, TextWriter stdout) =>
-        format == "text" && ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected && !Console.IsErrorRedirected;
-
     /// <summary>Requests the run will serve when known up front (synthetic or capped); null for a whole trace.</summary>
     private static long? ExpectedRequests(DeploymentPlan plan, TraceFile? trace, ServingOptions options)
     {
@@ -350,24 +317,6 @@ internal static class RunCommand
 
         long? planned = plan.Workload.Requests?.Value;
         return options.MaxRequests is { } cap ? Math.Min(cap, planned ?? cap) : planned;
-    }
-
-    /// <summary>
-    /// Runs with a Spectre.Console progress bar on stderr (stdout keeps only the report): requests finished out of
-    /// the known total, else the share of the trace file read.
-    /// </summary>
-    private static SimulationResult SimulateWithProgress(IAnsiConsole console, string policy, ServingConfig config, DeploymentPlan plan, Core.Cost.PlanCostResult? cost, IReadOnlyList<IRoutingPolicy> policies, IEnumerable<Core.Workloads.ArrivingRequest> arrivals, TraceReadProgress read, long? expected)
-    {
-        SimulationResult? sim = null;
-        console.Progress()
-            .AutoClear(true)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-            .Start(context =>
-            {
-                var task = context.AddTask($"serving ({policy})", maxValue: expected ?? 1.0);
-                sim = ServingRun.Simulate(config, plan, cost, policies, arrivals, p => task.Value = expected is null ? read.Fraction : p.Finished);
-            });
-        return sim!;
     }
 
     private static string Ms(double x) => double.IsNaN(x) ? "-" : NumberText.Format(x, "0.00");

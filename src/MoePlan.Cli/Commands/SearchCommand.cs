@@ -3,6 +3,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using MoePlan.Cli.Files;
+using MoePlan.Cli.Options;
+using MoePlan.Cli.Terminal;
 using MoePlan.Core.Compilation;
 using MoePlan.Core.Cost;
 using MoePlan.Core.Emit;
@@ -132,7 +135,7 @@ internal static class SearchCommand
         Func<IRoutingPolicy>? scriptPolicy = null;
         if (confirming.Simulate && compiled.Plan.Proxy.ScriptPath is not null)
         {
-            if (RunCommand.ResolvePolicies(file, compiled.Plan, new RunCommand.ServingOptions(null, null, null, false, null, null), stderr) is not { } scripted)
+            if (new ServingOptions(null, null, null, false, null, null).ResolvePolicies(file, compiled.Plan, stderr) is not { } scripted)
             {
                 return ExitCodes.Diagnostics;
             }
@@ -149,8 +152,8 @@ internal static class SearchCommand
         // Placement runs once, on the base plan; every candidate is costed with its imbalances.
         var imbalances = compiled.Cost.Options;
         var watch = Stopwatch.StartNew();
-        var result = ShowsProgress(format, stdout, space.Count)
-            ? RunWithProgress(space, imbalances, top)
+        var result = space.Count >= ProgressFrom && ProgressDisplay.Shows(format, stdout)
+            ? ProgressDisplay.Run("searching", space.Count, report => DesignSpaceSearch.Run(space, imbalances, top, enumerated => report(enumerated)))
             : DesignSpaceSearch.Run(space, imbalances, top);
         watch.Stop();
         var seconds = Math.Max(watch.Elapsed.TotalSeconds, 1e-9);
@@ -194,27 +197,6 @@ internal static class SearchCommand
 
     /// <summary>Candidates from which a terminal run shows a progress bar.</summary>
     private const long ProgressFrom = 200_000;
-
-    /// <summary>A progress bar only for text output to a terminal: never in JSON or Markdown, never when redirected or in tests.</summary>
-    private static bool ShowsProgress(string format, TextWriter stdout, long candidates) =>
-        format == "text" && candidates >= ProgressFrom && ReferenceEquals(stdout, Console.Out) &&
-        !Console.IsOutputRedirected && !Console.IsErrorRedirected;
-
-    /// <summary>Runs the search with a Spectre.Console progress bar on stderr (stdout keeps only the report).</summary>
-    private static SearchResult RunWithProgress(SearchSpace space, CostOptions imbalances, int top)
-    {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-        SearchResult? result = null;
-        console.Progress()
-            .AutoClear(true)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-            .Start(context =>
-            {
-                var task = context.AddTask("searching", maxValue: space.Count);
-                result = DesignSpaceSearch.Run(space, imbalances, top, enumerated => task.Value = enumerated);
-            });
-        return result!;
-    }
 
     private sealed record Stats(long Candidates, SearchResult Result, double Seconds)
     {

@@ -1,3 +1,4 @@
+using MoePlan.Cli.Files;
 using MoePlan.Core.Compilation;
 using MoePlan.Core.Emit;
 using MoePlan.Tests.Support;

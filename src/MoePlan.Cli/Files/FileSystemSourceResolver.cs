@@ -1,6 +1,6 @@
 using MoePlan.Core.Text;
 
-namespace MoePlan.Cli;
+namespace MoePlan.Cli.Files;
 
 /// <summary>Reads plan files, imports and model configs from disk. Paths stay as the user wrote them (relative stays relative).</summary>
 public sealed class FileSystemSourceResolver : ISourceResolver

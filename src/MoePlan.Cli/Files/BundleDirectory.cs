@@ -1,4 +1,4 @@
-namespace MoePlan.Cli;
+namespace MoePlan.Cli.Files;
 
 /// <summary>
 /// Writes an output folder all at once: files go to a temporary sibling folder, which is moved into place

@@ -3,7 +3,7 @@ using Scriban.Parsing;
 using Scriban.Runtime;
 using Scriban.Syntax;
 
-namespace MoePlan.Cli;
+namespace MoePlan.Cli.Files;
 
 /// <summary>
 /// Loads bundle templates (<c>&lt;target&gt;/&lt;name&gt;.sbn</c>) from a folder: <c>--templates DIR</c>, else the

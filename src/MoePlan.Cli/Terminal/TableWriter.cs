@@ -1,6 +1,6 @@
 using Spectre.Console;
 
-namespace MoePlan.Cli.Commands;
+namespace MoePlan.Cli.Terminal;
 
 /// <summary>Spectre.Console tables rendered as plain text of a fixed width, so output is the same on every terminal.</summary>
 internal static class TableWriter

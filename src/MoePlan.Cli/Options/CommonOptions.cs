@@ -1,6 +1,6 @@
 using System.CommandLine;
 
-namespace MoePlan.Cli.Commands;
+namespace MoePlan.Cli.Options;
 
 public enum OutputFormat
 {

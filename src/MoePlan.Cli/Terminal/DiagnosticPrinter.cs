@@ -1,7 +1,7 @@
 using System.Text.Json;
 using MoePlan.Core.Diagnostics;
 
-namespace MoePlan.Cli.Commands;
+namespace MoePlan.Cli.Terminal;
 
 /// <summary>Diagnostics as MSBuild-style lines (for editors and CI) or as JSON.</summary>
 internal static class DiagnosticPrinter
