@@ -110,7 +110,30 @@ public sealed class CommandLineTests
         var v3 = doc.RootElement.EnumerateArray().Single(m => m.GetProperty("name").GetString() == "deepseek-v3");
 
         // Published: 671B main model (DeepSeek-V3 paper); the derived count must be within 1%.
-        Assert.InRange(v3.GetProperty("derived_main_parameters").GetInt64() / 1e9, 671 * 0.99, 671 * 1.01);
+        Assert.InRange(v3.GetProperty("main_parameters").GetInt64() / 1e9, 671 * 0.99, 671 * 1.01);
+    }
+
+    [Fact]
+    public void Models_json_and_plan_json_describe_a_model_with_the_same_layout()
+    {
+        using var models = JsonDocument.Parse(CliRunner.Run("models", "--format", "json").Out);
+        var listed = models.RootElement.EnumerateArray().Single(m => m.GetProperty("name").GetString() == "qwen1.5-moe-a2.7b");
+        var folder = Path.Combine(Path.GetTempPath(), "moeplan-model-layout-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            Assert.Equal(0, CliRunner.Run("compile", RepositoryPaths.PathOf("plans", "qwen1.5-moe-tiny.moe"), "-o", folder).ExitCode);
+            using var plan = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "plan.json")));
+            var planned = plan.RootElement.GetProperty("model");
+            Assert.Equal(listed.EnumerateObject().Select(p => p.Name), planned.EnumerateObject().Select(p => p.Name));
+            Assert.Equal(listed.GetProperty("total_parameters").GetInt64(), planned.GetProperty("total_parameters").GetInt64());
+        }
+        finally
+        {
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
     }
 
     [Theory]

@@ -35,43 +35,16 @@ internal static class ModelsCommand
         var models = EmbeddedCatalog.Instance.Models;
         if (format == "json")
         {
-            using var stream = new MemoryStream();
-            using (var w = new Utf8JsonWriter(stream, JsonOutput.Options))
+            stdout.WriteLine(JsonOutput.Write(w =>
             {
                 w.WriteStartArray();
                 foreach (var m in models)
                 {
-                    var a = m.Architecture;
-                    var p = ParameterCounter.Count(a);
-                    w.WriteStartObject();
-                    w.WriteString("name", m.Name);
-                    w.WriteString("display_name", m.DisplayName);
-                    w.WriteString("native_weight_precision", m.NativeWeightPrecision);
-                    w.WriteNumber("layers", a.Layers);
-                    w.WriteNumber("hidden_size", a.HiddenSize);
-                    w.WriteNumber("routed_experts", a.RoutedExperts);
-                    w.WriteNumber("shared_experts", a.SharedExperts);
-                    w.WriteNumber("experts_per_token", a.TopK);
-                    w.WriteString("attention", a.Attention is MlaAttention ? "mla" : "gqa");
-                    w.WriteNumber("attention_heads", a.Attention.Heads);
-                    w.WriteNumber("mtp_layers", a.MtpLayers);
-                    w.WriteNumber("derived_total_parameters", p.TotalParameters);
-                    w.WriteNumber("derived_main_parameters", p.MainModelParameters);
-                    w.WriteNumber("derived_active_parameters", p.ActiveParameters);
-                    if (m.Published is { } published)
-                    {
-                        w.WriteNumber("published_total_billions", published.TotalBillions);
-                        w.WriteNumber("published_active_billions", published.ActiveBillions);
-                    }
-
-                    w.WriteString("source", m.Source);
-                    w.WriteEndObject();
+                    ModelJsonWriter.Write(w, m, configPath: null);
                 }
 
                 w.WriteEndArray();
-            }
-
-            stdout.WriteLine(Encoding.UTF8.GetString(stream.ToArray()));
+            }));
             return ExitCodes.Ok;
         }
 

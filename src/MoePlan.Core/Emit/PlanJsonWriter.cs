@@ -50,30 +50,8 @@ public static class PlanJsonWriter
 
     private static void WriteModel(Utf8JsonWriter w, DeploymentPlan plan)
     {
-        var entry = plan.Model.Entry;
-        var a = entry.Architecture;
-        var parameters = ParameterCounter.Count(a);
-        w.WriteStartObject("model");
-        w.WriteString("name", entry.Name);
-        w.WriteString("display_name", entry.DisplayName);
-        if (plan.Model.ConfigPath is { } config)
-        {
-            w.WriteString("config_json", config);
-        }
-
-        w.WriteNumber("layers", a.Layers);
-        w.WriteNumber("dense_layers", a.FirstDenseLayers);
-        w.WriteNumber("hidden_size", a.HiddenSize);
-        w.WriteNumber("routed_experts", a.RoutedExperts);
-        w.WriteNumber("shared_experts", a.SharedExperts);
-        w.WriteNumber("experts_per_token", a.TopK);
-        w.WriteNumber("moe_intermediate_size", a.MoeIntermediateSize);
-        w.WriteString("attention", a.Attention is MlaAttention ? "mla" : "gqa");
-        w.WriteNumber("attention_heads", a.Attention.Heads);
-        w.WriteNumber("mtp_layers", a.MtpLayers);
-        w.WriteNumber("total_parameters", parameters.TotalParameters);
-        w.WriteNumber("active_parameters", parameters.ActiveParameters);
-        w.WriteEndObject();
+        w.WritePropertyName("model");
+        ModelJsonWriter.Write(w, plan.Model.Entry, plan.Model.ConfigPath);
     }
 
     private static void WritePrecision(Utf8JsonWriter w, PrecisionPlan p)
