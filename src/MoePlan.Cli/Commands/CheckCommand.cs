@@ -57,8 +57,7 @@ internal static class CheckCommand
 
         if (format == "json")
         {
-            using var stream = new MemoryStream();
-            using (var w = new Utf8JsonWriter(stream, JsonOutput.Options))
+            stdout.WriteLine(JsonOutput.Write(w =>
             {
                 w.WriteStartObject();
                 w.WriteStartArray("files");
@@ -73,9 +72,7 @@ internal static class CheckCommand
 
                 w.WriteEndArray();
                 w.WriteEndObject();
-            }
-
-            stdout.WriteLine(Encoding.UTF8.GetString(stream.ToArray()));
+            }));
         }
         else
         {

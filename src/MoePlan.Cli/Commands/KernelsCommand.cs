@@ -72,8 +72,7 @@ internal static class KernelsCommand
         var comparison = AmlaKernel.Compare(shape, spec);
         if (format == "json")
         {
-            using var stream = new MemoryStream();
-            using (var w = new Utf8JsonWriter(stream, JsonOutput.Options))
+            stdout.WriteLine(JsonOutput.Write(w =>
             {
                 w.WriteStartObject();
                 w.WriteStartObject("shape");
@@ -95,9 +94,7 @@ internal static class KernelsCommand
                 WriteReport(w, "standard", comparison.Standard);
                 w.WriteNumber("rel_difference_amla_vs_standard", comparison.RelDifferenceAmlaVsStandard);
                 w.WriteEndObject();
-            }
-
-            stdout.WriteLine(Encoding.UTF8.GetString(stream.ToArray()));
+            }));
             return ExitCodes.Ok;
         }
 

@@ -293,13 +293,10 @@ internal static class PlaceCommand
 
     private static string Json(Action<Utf8JsonWriter> body)
     {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, JsonOutput.Options))
+        return JsonOutput.Write(w =>
         {
             body(w);
-        }
-
-        return Encoding.UTF8.GetString(stream.ToArray());
+        });
     }
 
     private static double Round(double value) => Math.Round(value, 6, MidpointRounding.ToEven);
