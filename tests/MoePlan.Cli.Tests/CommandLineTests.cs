@@ -1,4 +1,5 @@
 using System.Text.Json;
+using MoePlan.Cli.Files;
 using MoePlan.Tests.Support;
 using Xunit;
 
@@ -64,23 +65,60 @@ public sealed class CommandLineTests
     public void Compile_refuses_a_non_empty_folder_unless_forced()
     {
         var folder = CliRunner.TempFolder();
-        Directory.CreateDirectory(folder);
-        File.WriteAllText(Path.Combine(folder, "keep.txt"), "mine");
+        var plan = RepositoryPaths.PathOf("plans", "qwen1.5-moe-tiny.moe");
         try
         {
-            var plan = RepositoryPaths.PathOf("plans", "qwen1.5-moe-tiny.moe");
+            Assert.Equal(0, CliRunner.Run("compile", plan, "-o", folder).ExitCode);
             var refused = CliRunner.Run("compile", plan, "-o", folder);
             Assert.Equal(2, refused.ExitCode);
             Assert.Contains("--force", refused.Error, StringComparison.Ordinal);
-            Assert.True(File.Exists(Path.Combine(folder, "keep.txt")));
 
+            // A folder moeplan wrote (and nothing else) is replaced with --force.
             var forced = CliRunner.Run("compile", plan, "-o", folder, "--force");
             Assert.Equal(0, forced.ExitCode);
             // The bundle of a vLLM plan on Ascend: root files, expert maps for vllm-ascend, and the vllm, kubernetes and nginx folders.
-            Assert.Equal(["README.md", "cost.json", "plan.json", "report.md"], Directory.GetFiles(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+            Assert.Equal([".moeplan-output", "README.md", "cost.json", "plan.json", "report.md"], Directory.GetFiles(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
             Assert.Equal(["kubernetes", "nginx", "placement", "vllm"], Directory.GetDirectories(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
-            Assert.False(File.Exists(Path.Combine(folder, "keep.txt")));
             Assert.Empty(Directory.GetDirectories(Path.GetDirectoryName(folder)!, "." + Path.GetFileName(folder) + ".moeplan-*"));
+        }
+        finally
+        {
+            Directory.Delete(folder, true);
+        }
+    }
+
+    [Theory]
+    [InlineData("keep.txt")]
+    [InlineData("notes/thesis.txt")]
+    [InlineData("vllm/my-own-script.sh")]
+    [InlineData("plan.moe")]
+    public void Force_never_deletes_a_file_moeplan_did_not_write(string foreign)
+    {
+        // The reproducer: `cd d && moeplan compile plan.moe -o . --force` deleted the plan and d/notes/thesis.txt.
+        var folder = CliRunner.TempFolder();
+        var plan = RepositoryPaths.PathOf("plans", "qwen1.5-moe-tiny.moe");
+        try
+        {
+            if (foreign != "plan.moe")
+            {
+                // A folder moeplan wrote, then a file of the user's put into it.
+                Assert.Equal(0, CliRunner.Run("compile", plan, "-o", folder).ExitCode);
+            }
+
+            var path = Path.Combine(folder, foreign);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            // The plan itself inside the output folder (it imports nothing, so it compiles from there).
+            var mine = foreign == "plan.moe" ? File.ReadAllText(plan) : "mine";
+            File.WriteAllText(path, mine);
+            var before = Directory.GetFiles(folder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToArray();
+
+            var refused = CliRunner.Run("compile", foreign == "plan.moe" ? path : plan, "-o", folder, "--force");
+            Assert.Equal(2, refused.ExitCode);
+            Assert.Contains("did not write", refused.Error, StringComparison.Ordinal);
+            // The refusal names the foreign entry (a foreign folder by its own name).
+            Assert.Contains(foreign.Split('/')[0], refused.Error, StringComparison.Ordinal);
+            Assert.Equal(mine, File.ReadAllText(path));
+            Assert.Equal(before, Directory.GetFiles(folder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal));
         }
         finally
         {

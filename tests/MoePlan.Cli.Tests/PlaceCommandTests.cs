@@ -73,7 +73,7 @@ public sealed class PlaceCommandTests
             Assert.Equal(0, code);
             Assert.Contains("wrote 3 file(s)", output, StringComparison.Ordinal);
             Assert.Equal(
-                ["placement.json", "sglang-init-expert-location.json", "vllm-ascend-expert-map.json"],
+                [".moeplan-output", "placement.json", "sglang-init-expert-location.json", "vllm-ascend-expert-map.json"],
                 Directory.GetFiles(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
 
             using var placement = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "placement.json")));

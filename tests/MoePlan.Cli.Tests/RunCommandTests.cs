@@ -163,7 +163,8 @@ public sealed class RunCommandTests
             "summary.json", "latency-cdf.csv", "queues.csv",
             "ttft-cdf.png", "ttft-cdf.svg", "tpot-cdf.png", "tpot-cdf.svg", "e2e-cdf.png", "e2e-cdf.svg", "queues.png", "queues.svg",
         };
-        Assert.Equal(names.Order(StringComparer.Ordinal), Directory.GetFiles(first).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        // Besides the report, the ownership manifest that --force checks (BundleDirectory).
+        Assert.Equal(names.Append(".moeplan-output").Order(StringComparer.Ordinal), Directory.GetFiles(first).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         foreach (var name in names)
         {
             // Same plan and seed: byte-identical files, SVG and PNG included.

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using MoePlan.Cli.Files;
 using MoePlan.Tests.Support;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -32,7 +33,8 @@ internal static partial class BundleFiles
     public static SortedDictionary<string, string> Read(string folder)
     {
         var files = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        foreach (var path in Directory.GetFiles(folder, "*", SearchOption.AllDirectories))
+        // The ownership manifest lists the other files (its own test checks it); snapshots and checks read the bundle.
+        foreach (var path in Directory.GetFiles(folder, "*", SearchOption.AllDirectories).Where(p => Path.GetFileName(p) != BundleDirectory.ManifestName))
         {
             files[Path.GetRelativePath(folder, path).Replace('\\', '/')] = File.ReadAllText(path);
         }
@@ -56,6 +58,7 @@ internal static partial class BundleFiles
     {
         var text = new StringBuilder();
         foreach (var path in Directory.GetFiles(folder, "*", SearchOption.AllDirectories)
+            .Where(p => Path.GetFileName(p) != BundleDirectory.ManifestName)
             .Select(p => Path.GetRelativePath(folder, p).Replace('\\', '/'))
             .Order(StringComparer.Ordinal))
         {

@@ -4,6 +4,7 @@ using ApprovalTests;
 using ApprovalTests.Namers;
 using ApprovalTests.Reporters;
 using Json.Schema;
+using MoePlan.Cli.Files;
 using MoePlan.Tests.Support;
 using Xunit;
 using YamlDotNet.RepresentationModel;
@@ -45,6 +46,22 @@ public sealed partial class BundleTests
             {
                 Approvals.Verify(BundleFiles.Snapshot(folder));
             }
+        }
+        finally
+        {
+            BundleFiles.Delete(folder);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Plans))]
+    public void The_manifest_lists_exactly_the_files_moeplan_wrote(string plan)
+    {
+        var (folder, files) = BundleFiles.Compile(plan);
+        try
+        {
+            var listed = File.ReadAllLines(Path.Combine(folder, BundleDirectory.ManifestName)).Where(l => !l.StartsWith('#')).ToArray();
+            Assert.Equal(files.Keys, listed);
         }
         finally
         {
