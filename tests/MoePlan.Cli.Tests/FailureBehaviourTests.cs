@@ -9,6 +9,37 @@ public sealed class FailureBehaviourTests
 {
     private static readonly string Plan = RepositoryPaths.PathOf("plans", "deepseek-v3-h800.moe");
 
+    [Theory]
+    [InlineData("check", "{plan}", 1)]
+    [InlineData("check", "/dev/zero", 1)]
+    [InlineData("fmt", "/dev/zero", 2)]
+    [InlineData("place", "plans/deepseek-v3-h800.moe --load /dev/urandom", 1)]
+    public void Special_files_are_refused_with_a_diagnostic_not_read(string verb, string arguments, int exit)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        // `import "/dev/zero"` read until the process ran out of memory (the size check saw length 0).
+        var folder = CliRunner.TempFolder();
+        Directory.CreateDirectory(folder);
+        try
+        {
+            var plan = Path.Combine(folder, "plan.moe");
+            File.WriteAllText(plan, "import \"/dev/zero\"\n");
+            var args = arguments.Replace("{plan}", plan, StringComparison.Ordinal).Split(' ')
+                .Select(a => a.StartsWith("plans/", StringComparison.Ordinal) ? RepositoryPaths.PathOf(a.Split('/')) : a);
+            var (code, output, error) = CliRunner.Run([verb, .. args]);
+            Assert.Equal(exit, code);
+            Assert.Contains("character device, not a regular file", output + error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Fact]
     public void An_output_folder_under_a_file_is_an_io_error_with_nothing_written()
     {

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text;
 using MoePlan.Cli.Terminal;
 using MoePlan.Core.Formatting;
+using MoePlan.Serving.Inputs;
 
 namespace MoePlan.Cli.Commands;
 
@@ -71,13 +72,18 @@ internal static class FmtCommand
 
     private static (string Text, bool Bom) Read(string file)
     {
-        if (!File.Exists(file))
+        if (InputFile.Refusal(file) is { } refusal)
         {
-            throw new CliUsageException($"cannot read '{file}': no such file");
+            throw new CliUsageException($"cannot read '{file}': {refusal}");
         }
 
         try
         {
+            if (new FileInfo(file).Length > InputFile.DefaultMaxBytes)
+            {
+                throw new CliUsageException($"cannot read '{file}': it holds more than {InputFile.DefaultMaxBytes} bytes");
+            }
+
             var bytes = File.ReadAllBytes(file);
             var bom = bytes.AsSpan().StartsWith(ByteOrderMark);
             return (Utf8.GetString(bom ? bytes[ByteOrderMark.Length..] : bytes), bom);

@@ -1,4 +1,5 @@
 using MoePlan.Core.Text;
+using MoePlan.Serving.Inputs;
 
 namespace MoePlan.Cli.Files;
 
@@ -6,7 +7,7 @@ namespace MoePlan.Cli.Files;
 public sealed class FileSystemSourceResolver : ISourceResolver
 {
     /// <summary>Files larger than this are refused: a plan or config.json is kilobytes, not gigabytes.</summary>
-    public const long MaxFileBytes = 64L * 1024 * 1024;
+    public const long MaxFileBytes = InputFile.DefaultMaxBytes;
 
     public string Resolve(string fromFile, string path)
     {
@@ -20,40 +21,9 @@ public sealed class FileSystemSourceResolver : ISourceResolver
         return Normalize(combined);
     }
 
-    public bool TryRead(string resolvedPath, out string text, out string error)
-    {
-        text = "";
-        try
-        {
-            var info = new FileInfo(resolvedPath);
-            if (Directory.Exists(resolvedPath))
-            {
-                error = "it is a directory";
-                return false;
-            }
-
-            if (!info.Exists)
-            {
-                error = "no such file";
-                return false;
-            }
-
-            if (info.Length > MaxFileBytes)
-            {
-                error = $"file is {info.Length} bytes, over the {MaxFileBytes} byte limit";
-                return false;
-            }
-
-            text = File.ReadAllText(resolvedPath);
-            error = "";
-            return true;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            error = e.Message;
-            return false;
-        }
-    }
+    /// <summary>Regular files only, at most <see cref="MaxFileBytes"/> read (<see cref="InputFile"/>).</summary>
+    public bool TryRead(string resolvedPath, out string text, out string error) =>
+        InputFile.TryReadText(resolvedPath, MaxFileBytes, out text, out error);
 
     /// <summary>Folds "a/./b" and "a/x/../b" without making the path absolute.</summary>
     private static string Normalize(string path)

@@ -1,3 +1,4 @@
+using MoePlan.Serving.Inputs;
 using Scriban;
 using Scriban.Parsing;
 using Scriban.Runtime;
@@ -39,17 +40,37 @@ public sealed class FolderTemplateLoader : ITemplateLoader
         return null;
     }
 
-    public string GetPath(TemplateContext context, SourceSpan callerSpan, string templateName) =>
-        Path.GetFullPath(Path.Combine(Root, templateName.Replace('/', Path.DirectorySeparatorChar)));
+    /// <summary>
+    /// The file of an <c>include</c>: inside the templates folder only (a template of a user's <c>--templates</c> folder
+    /// must not pull <c>../../etc/passwd</c> into a bundle).
+    /// </summary>
+    public string GetPath(TemplateContext context, SourceSpan callerSpan, string templateName)
+    {
+        var path = Path.GetFullPath(Path.Combine(Root, templateName.Replace('/', Path.DirectorySeparatorChar)));
+        var root = Root.EndsWith(Path.DirectorySeparatorChar) ? Root : Root + Path.DirectorySeparatorChar;
+        if (!path.StartsWith(root, StringComparison.Ordinal))
+        {
+            throw new ScriptRuntimeException(callerSpan, $"template '{templateName}' is outside the templates folder '{Root}'; includes stay inside it");
+        }
+
+        return path;
+    }
 
     public string Load(TemplateContext context, SourceSpan callerSpan, string templatePath)
     {
-        if (!File.Exists(templatePath))
+        // Links inside the folder may not lead out of it either.
+        var target = new FileInfo(templatePath).ResolveLinkTarget(returnFinalTarget: true)?.FullName;
+        if (target is not null && !target.StartsWith(Root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
         {
-            throw new ScriptRuntimeException(callerSpan, $"no template file '{templatePath}' (templates folder '{Root}')");
+            throw new ScriptRuntimeException(callerSpan, $"template '{templatePath}' links outside the templates folder '{Root}'");
         }
 
-        return File.ReadAllText(templatePath);
+        if (!InputFile.TryReadText(templatePath, InputFile.DefaultMaxBytes, out var text, out var error))
+        {
+            throw new ScriptRuntimeException(callerSpan, $"cannot read template '{templatePath}' (templates folder '{Root}'): {error}");
+        }
+
+        return text;
     }
 
     public ValueTask<string?> LoadAsync(TemplateContext context, SourceSpan callerSpan, string templatePath) =>

@@ -244,17 +244,24 @@ public static class BundleEmitter
             }
         }
 
-        private TemplateContext NewContext() => new()
+        private TemplateContext NewContext()
         {
-            TemplateLoader = loader,
-            StrictVariables = true,
-            LoopLimit = 10_000_000,
-            LimitToString = 0,
-            NewLine = "\n",
-            // Templates indent multi-line values themselves (YAML block scalars, continued shell lines).
-            AutoIndent = false,
-            MemberRenamer = StandardMemberRenamer.Default,
-        };
+            var context = new TemplateContext
+            {
+                TemplateLoader = loader,
+                StrictVariables = true,
+                LoopLimit = 10_000_000,
+                LimitToString = 0,
+                NewLine = "\n",
+                // Templates indent multi-line values themselves (YAML block scalars, continued shell lines).
+                AutoIndent = false,
+                MemberRenamer = StandardMemberRenamer.Default,
+            };
+
+            // Same plan, same bytes: templates get no clock (Scriban's date.now), so a use of `date` is an error.
+            context.BuiltinObject.Remove("date");
+            return context;
+        }
 
         private Template? Load(TemplateContext context, string name)
         {

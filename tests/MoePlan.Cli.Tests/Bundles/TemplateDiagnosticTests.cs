@@ -76,6 +76,54 @@ public sealed class TemplateDiagnosticTests
         }
     }
 
+    [Theory]
+    [InlineData("{{ include '../../../../../../../../etc/hostname' }}", "outside the templates folder")]
+    [InlineData("{{ include '/etc/hostname' }}", "outside the templates folder")]
+    [InlineData("{{ date.now }}", "date")]
+    public void Templates_cannot_read_outside_their_folder_or_the_clock(string line, string message)
+    {
+        // A user's --templates folder may include other templates, never files elsewhere; and no clock, so bundles
+        // stay byte-identical between runs.
+        var templates = CopyTemplates();
+        try
+        {
+            var file = Path.Combine(templates, "bundle", "report.md.sbn");
+            var lines = File.ReadAllLines(file).ToList();
+            lines.Insert(4, line);
+            File.WriteAllLines(file, lines);
+            var (code, output, folder) = CompileWith(templates);
+            Assert.Equal(1, code);
+            Assert.Contains($"{file}(5,", output, StringComparison.Ordinal);
+            Assert.Contains("error MP520", output, StringComparison.Ordinal);
+            Assert.Contains(message, output, StringComparison.Ordinal);
+            Assert.False(Directory.Exists(folder));
+        }
+        finally
+        {
+            BundleFiles.Delete(templates);
+        }
+    }
+
+    [Fact]
+    public void A_template_linking_outside_its_folder_is_refused()
+    {
+        var templates = CopyTemplates();
+        try
+        {
+            var file = Path.Combine(templates, "bundle", "report.md.sbn");
+            File.Delete(file);
+            File.CreateSymbolicLink(file, "/etc/hostname");
+            var (code, output, folder) = CompileWith(templates);
+            Assert.Equal(1, code);
+            Assert.Contains("links outside the templates folder", output, StringComparison.Ordinal);
+            Assert.False(Directory.Exists(folder));
+        }
+        finally
+        {
+            BundleFiles.Delete(templates);
+        }
+    }
+
     [Fact]
     public void A_missing_template_is_MP5201()
     {
