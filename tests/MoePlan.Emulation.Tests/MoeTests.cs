@@ -1,3 +1,4 @@
+using MoePlan.Core.Placement;
 using MoePlan.Emulation.Emulator;
 using MoePlan.Emulation.Moe;
 
@@ -69,7 +70,7 @@ public class MoeTests
         var weights = MoeLayerWeights.Random(config, 42);
         var tokens = Inputs.Normal(24 * config.Hidden, 7);
         var load = Enumerable.Range(0, config.RoutedExperts).Select(e => (double)((e * 7) % 5)).ToArray();
-        var placement = ExpertPlacement.Create(config.RoutedExperts, redundant, devices, load, uneven);
+        var placement = Place(config.RoutedExperts, redundant, devices, perNode, load, uneven);
         var cluster = new Cluster(devices, perNode, Intra, Inter, DeviceSpec.Ascend910Die);
         var ep = EpMoeExecutor.Run(cluster, weights, placement, tokens);
         var reference = MoeReference.Compute(weights, tokens, ep.Routings);
@@ -78,7 +79,7 @@ public class MoeTests
 
         // Where a token's expert runs does not change its arithmetic: bitwise equal to one device.
         var single = EpMoeExecutor.Run(new Cluster(1, 1, Intra, Inter, DeviceSpec.Ascend910Die), weights,
-            ExpertPlacement.Create(config.RoutedExperts, 0, 1), tokens);
+            new LayerPlacement(0, config.RoutedExperts, [Enumerable.Range(0, config.RoutedExperts)]), tokens);
         Assert.Equal(single.Output, ep.Output);
         Assert.Equal(0, single.DispatchSeconds);
         Assert.True(ep.DispatchSeconds > 0 && ep.CombineSeconds > 0);
@@ -93,7 +94,9 @@ public class MoeTests
         var weights = MoeLayerWeights.Random(config, 5);
         var tokens = Inputs.Normal(16 * config.Hidden, 8);
         var cluster = new Cluster(2, 1, Intra, Inter, DeviceSpec.Ascend910Die);
-        var ep = EpMoeExecutor.Run(cluster, weights, ExpertPlacement.Create(12, 2, 2), tokens);
+        // 12 experts dealt round-robin onto 2 devices, plus a replica of expert 1 on device 0 and of 0 on device 1.
+        var placement = new LayerPlacement(0, 12, [[0, 2, 4, 6, 8, 10, 1], [1, 3, 5, 7, 9, 11, 0]]);
+        var ep = EpMoeExecutor.Run(cluster, weights, placement, tokens);
         var reference = MoeReference.Compute(weights, tokens, ep.Routings);
         Assert.Equal(0, reference.RoutingMismatches);
         AssertWithin(ep.Output, reference, "softmax");
@@ -110,7 +113,7 @@ public class MoeTests
         router[0] = 1; // logit_0 = x_0 > 0 = logit_1 for positive x_0
         var weights = MoeLayerWeights.FromParts(config, router, new float[2], random.Experts, [], null);
         var tokens = Enumerable.Range(0, 80).Select(i => 1f + (i % 8) / 8f).ToArray();
-        var placement = new ExpertPlacement([[0, 1], [0]], 2);
+        var placement = new LayerPlacement(0, 2, [[0, 1], [0]]);
         var ep = EpMoeExecutor.Run(new Cluster(2, 2, Intra, Inter, DeviceSpec.Ascend910Die), weights, placement, tokens);
         Assert.All(ep.Routings, r => Assert.Equal([0], r.Experts));
         Assert.Equal(5 * random.Experts[0].FlopsPerToken, ep.DeviceFlops[0]);
@@ -118,21 +121,16 @@ public class MoeTests
     }
 
     [Fact]
-    public void Placement_deals_experts_and_puts_replicas_of_hot_experts_on_other_devices()
+    public void The_executor_refuses_a_placement_it_cannot_run()
     {
-        // 8 experts + 4 replicas on 4 devices: 3 slots each. Round-robin: d0 {0,4}, d1 {1,5}, d2 {2,6},
-        // d3 {3,7}. Hottest: 6 (load 9), 1 (8), 3 (7), 0 (6) -> each to the emptiest device not holding
-        // it, lowest index first: 6 -> d0, 1 -> d2, 3 -> d1, 0 -> d3.
-        double[] load = [6, 8, 1, 7, 2, 3, 9, 0];
-        var p = ExpertPlacement.Create(8, 4, 4, load);
-        Assert.Equal([0, 4, 6], p.Devices[0]);
-        Assert.Equal([1, 5, 3], p.Devices[1]);
-        Assert.Equal([2, 6, 1], p.Devices[2]);
-        Assert.Equal([3, 7, 0], p.Devices[3]);
-        Assert.Equal([0, 2], p.Replicas[6]); // replicas listed by device
-        Assert.Throws<ArgumentException>(() => ExpertPlacement.Create(8, 3, 4));
-        var uneven = ExpertPlacement.Create(8, 3, 4, load, uneven: true);
-        Assert.Equal([3, 3, 3, 2], uneven.Devices.Select(d => d.Length));
+        var config = new MoeLayerConfig(8, 4, 2, 1, 1, 1, 0, 4, 1.0, ScoringFunction.Sigmoid, false, MoeFormat.Bf16, MoeFormat.Bf16, MoeFormat.Bf16, MoeFormat.Bf16);
+        var weights = MoeLayerWeights.Random(config, 3);
+        var tokens = Inputs.Normal(4 * config.Hidden, 1);
+        EpStepResult Run(LayerPlacement p) => EpMoeExecutor.Run(new Cluster(2, 2, Intra, Inter, DeviceSpec.Ascend910Die), weights, p, tokens);
+        Assert.Throws<ArgumentException>(() => Run(new LayerPlacement(0, 2, [[0], [0]]))); // expert 1 on no device
+        Assert.Throws<ArgumentException>(() => Run(new LayerPlacement(0, 2, [[0, 0], [1]]))); // two copies on device 0
+        Assert.Throws<ArgumentException>(() => Run(new LayerPlacement(0, 2, [[0, 1]]))); // one device for a cluster of two
+        Assert.Throws<ArgumentException>(() => Run(new LayerPlacement(0, 3, [[0, 1], [2]]))); // three experts for a layer of two
     }
 
     [Fact]
@@ -166,6 +164,16 @@ public class MoeTests
         Assert.Equal(448f, Quantizer.RoundE4M3(1000f));
         Assert.Equal(1.125f, Quantizer.RoundE4M3(1.1f)); // step 2^-3 in [1, 2)
         Assert.Equal(1f / 512, Quantizer.RoundE4M3(0.0025f)); // subnormal step 2^-9
+    }
+
+    /// <summary>A placement by Core's default algorithm, as a plan would get one.</summary>
+    private static LayerPlacement Place(int experts, int redundant, int devices, int perNode, double[] load, bool uneven)
+    {
+        var (problem, diagnostics) = PlacementProblem.Create(ExpertLoads.Create([load]), new PlacementShape(experts + redundant, devices, perNode) { AllowUneven = uneven });
+        Assert.True(problem is not null, string.Join("; ", diagnostics));
+        var placed = PlacementAlgorithms.Place(PlacementAlgorithms.DefaultName, problem);
+        Assert.True(placed.Placement is not null, string.Join("; ", placed.Diagnostics));
+        return placed.Placement.Layers.Single();
     }
 
     internal static void AssertWithin(float[] actual, MoeReferenceResult reference, string what)

@@ -1,3 +1,5 @@
+using MoePlan.Core.Placement;
+
 namespace MoePlan.Emulation.Moe;
 
 /// <summary>What one EP-sharded MoE layer step did and how long it took on the emulated cluster.</summary>
@@ -26,23 +28,28 @@ public sealed record EpStepResult(
 /// <summary>
 /// Runs one MoE layer expert-parallel on a <see cref="Cluster"/>. Token t lives on device t mod D (its
 /// home, a DP rank). Each home routes its tokens (the router is replicated), rounds the rows to the
-/// dispatch format and sends each (token, expert) pair to a replica of the expert (replicas take an
-/// expert's tokens round-robin in token order). Each device runs its experts on what it received
-/// (activations rounded to the matrix unit's input format), rounds the outputs to the combine format
-/// and sends them home, where they are summed with the routing weights, plus the shared experts
-/// (computed at home from the token's row rounded to the activation format).
+/// dispatch format and sends each (token, expert) pair to a replica of the expert (replicas, listed by
+/// device, take an expert's tokens round-robin in token order). Where the experts live is a Core
+/// <see cref="LayerPlacement"/> (device -> expert ids), as a placement algorithm made it. Each device
+/// runs its experts on what it received (activations rounded to the matrix unit's input format), rounds
+/// the outputs to the combine format and sends them home, where they are summed with the routing
+/// weights, plus the shared experts (computed at home from the token's row rounded to the activation
+/// format).
 /// Compute time is FLOPs / the device's peak: a lower bound (a dense Cube at peak, no memory time).
 /// </summary>
 public static class EpMoeExecutor
 {
-    public static EpStepResult Run(Cluster cluster, MoeLayerWeights weights, ExpertPlacement placement, float[] tokens, int layer = 0)
+    public static EpStepResult Run(Cluster cluster, MoeLayerWeights weights, LayerPlacement placement, float[] tokens, int layer = 0)
     {
+        ArgumentNullException.ThrowIfNull(placement);
         var c = weights.Config;
         int h = c.Hidden, tokenCount = tokens.Length / h, devices = cluster.Devices;
-        if (placement.Devices.Count != devices)
+        if (placement.Devices != devices)
         {
-            throw new ArgumentException($"placement is for {placement.Devices.Count} devices, the cluster has {devices}.");
+            throw new ArgumentException($"placement is for {placement.Devices} devices, the cluster has {devices}.");
         }
+
+        var replicasOf = Replicas(placement, c.RoutedExperts);
 
         string prefix = $"L{layer}.";
         // Home devices hold their tokens.
@@ -66,7 +73,7 @@ public static class EpMoeExecutor
             for (int k = 0; k < routings[t].Experts.Length; k++)
             {
                 int e = routings[t].Experts[k];
-                var replicas = placement.Replicas[e];
+                var replicas = replicasOf[e];
                 int d = replicas[next[e]++ % replicas.Length];
                 assigned.Add((t, k, e, d));
                 dispatch.Add(new Cluster.Message(home, d, $"{prefix}in.t{t}.k{k}", wire, rowBytesDispatch));
@@ -82,7 +89,7 @@ public static class EpMoeExecutor
         {
             var memory = cluster.Memory[d];
             var input = memory.Get($"{prefix}in.t{t}.k{k}");
-            if (Array.IndexOf(placement.Devices[d], e) < 0)
+            if (placement.DeviceExperts[d].IndexOf(e) < 0)
             {
                 throw new InvalidOperationException($"device {d} received a token for expert {e} it does not hold.");
             }
@@ -127,6 +134,45 @@ public static class EpMoeExecutor
         }
 
         return new EpStepResult(output, routings, dispatchSeconds, expertSeconds, combineSeconds, flops, cluster.BytesMoved);
+    }
+
+    /// <summary>Expert -> devices holding it, in device order; a placement that leaves an expert out, holds one
+    /// twice on a device or is for another expert count cannot run.</summary>
+    private static int[][] Replicas(LayerPlacement placement, int experts)
+    {
+        if (placement.ReplicaCounts.Length != experts)
+        {
+            throw new ArgumentException($"placement is for {placement.ReplicaCounts.Length} experts, the layer has {experts}.");
+        }
+
+        var replicas = new List<int>[experts];
+        for (int e = 0; e < experts; e++)
+        {
+            replicas[e] = [];
+        }
+
+        for (int d = 0; d < placement.Devices; d++)
+        {
+            foreach (var e in placement.DeviceExperts[d])
+            {
+                if (replicas[e].Contains(d))
+                {
+                    throw new ArgumentException($"device {d} holds expert {e} twice.");
+                }
+
+                replicas[e].Add(d);
+            }
+        }
+
+        for (int e = 0; e < experts; e++)
+        {
+            if (replicas[e].Count == 0)
+            {
+                throw new ArgumentException($"expert {e} is on no device.");
+            }
+        }
+
+        return replicas.Select(r => r.ToArray()).ToArray();
     }
 
     /// <summary>Sum of the shared experts on x (rounded to the activation format), times the sigmoid

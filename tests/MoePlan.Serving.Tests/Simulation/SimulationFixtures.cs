@@ -41,7 +41,7 @@ internal static class SimulationFixtures
 
     public static DeploymentPlan Plan(string planFile) => Compile(planFile).Plan!;
 
-    private sealed class DiskResolver : ISourceResolver
+    internal sealed class DiskResolver : ISourceResolver
     {
         public string Resolve(string fromFile, string path) =>
             Path.IsPathRooted(path) ? path : Path.GetFullPath(Path.Combine(Path.GetDirectoryName(fromFile) ?? "", path));

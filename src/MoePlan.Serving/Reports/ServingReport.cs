@@ -3,23 +3,26 @@ using System.Text;
 using MoePlan.Core.Text;
 using MoePlan.Serving.Simulation;
 
-namespace MoePlan.Cli.Commands;
+namespace MoePlan.Serving.Reports;
 
 /// <summary>
 /// <c>moeplan run --report DIR</c>: the JSON summary, latency CDFs and queue lengths over time, as PNG and SVG plots
-/// (ScottPlot) and as CSV data, written to the folder at once (<see cref="BundleDirectory"/>). Everything is drawn
-/// from bounded data: each CDF from 1,001 percentiles (0, 0.1, ..., 100), queues from the run's
+/// (ScottPlot) and as CSV data, returned as file contents by name (the caller writes the folder at once). Everything
+/// is drawn from bounded data: each CDF from 1,001 percentiles (0, 0.1, ..., 100), queues from the run's
 /// <see cref="QueueLengthSeries"/>.
 /// </summary>
-internal static class ServingReport
+public static class ServingReport
 {
     private const int Width = 900, Height = 600;
 
     /// <summary>Percentile steps of a CDF: 0.1 % apart.</summary>
     private const int CdfSteps = 1000;
 
+    /// <summary>The report's files: <paramref name="summaryJson"/> as summary.json (<see cref="ServingReportJson"/>), then
+    /// the plots and CSV data of <paramref name="runs"/> (one run, or one per compared policy).</summary>
     public static Dictionary<string, byte[]> Files(string summaryJson, IReadOnlyList<SimulationResult> runs)
     {
+        ArgumentNullException.ThrowIfNull(runs);
         var files = new Dictionary<string, byte[]>(StringComparer.Ordinal)
         {
             ["summary.json"] = Encoding.UTF8.GetBytes(summaryJson),
@@ -132,5 +135,4 @@ internal static class ServingReport
             return name;
         });
     }
-
 }
