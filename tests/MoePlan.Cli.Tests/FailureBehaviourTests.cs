@@ -14,6 +14,7 @@ public sealed class FailureBehaviourTests
     [InlineData("check", "/dev/zero", 1)]
     [InlineData("fmt", "/dev/zero", 2)]
     [InlineData("place", "plans/deepseek-v3-h800.moe --load /dev/urandom", 1)]
+    [InlineData("run", "plans/qwen1.5-moe-tiny.moe --trace /dev/zero --trace-format mooncake", 2)]
     public void Special_files_are_refused_with_a_diagnostic_not_read(string verb, string arguments, int exit)
     {
         if (OperatingSystem.IsWindows())

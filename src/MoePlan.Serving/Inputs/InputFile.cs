@@ -84,7 +84,7 @@ public static class InputFile
     }
 
     /// <summary>Opens a regular file to stream it (a trace of any length); null with a reason when it is not one.</summary>
-    public static Stream? TryOpen(string path, out string error)
+    public static FileStream? TryOpen(string path, out string error)
     {
         if (Refusal(path) is { } refusal)
         {

@@ -2,6 +2,7 @@ using MoePlan.Core.Cost;
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Plan;
 using MoePlan.Core.Workloads;
+using MoePlan.Serving.Inputs;
 using MoePlan.Serving.Proxy;
 using MoePlan.Serving.Workloads;
 
@@ -57,7 +58,8 @@ public static class ServingRun
 
     private static IEnumerable<ArrivingRequest> ReadTrace(TraceFile trace, ICollection<Diagnostic> diagnostics, TraceReadProgress? read)
     {
-        using var stream = File.OpenRead(trace.Path);
+        // Checked before the run starts; a file swapped for a device or FIFO since then is still refused, not read.
+        using var stream = InputFile.TryOpen(trace.Path, out var error) ?? throw new IOException($"cannot read trace '{trace.Path}': {error}");
         read?.Attach(stream);
         using var reader = new StreamReader(stream);
         var rows = trace.Format == TraceFormat.Mooncake

@@ -2,6 +2,7 @@ using MoePlan.Core.Compilation;
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Plan;
 using MoePlan.Core.Text;
+using MoePlan.Serving.Inputs;
 using MoePlan.Serving.Proxy;
 
 namespace MoePlan.Serving.Simulation;
@@ -107,9 +108,9 @@ public static class ServingSession
         TraceFile? trace = null;
         if (request.TracePath is { } tracePath)
         {
-            if (!File.Exists(tracePath))
+            if (InputFile.Refusal(tracePath) is { } refusal)
             {
-                return Stopped($"cannot read trace '{tracePath}': no such file");
+                return Stopped($"cannot read trace '{tracePath}': {refusal}");
             }
 
             var format = request.TraceFormat ?? FormatOf(tracePath);
@@ -128,9 +129,9 @@ public static class ServingSession
         }
 
         var planDirectory = Path.GetDirectoryName(Path.GetFullPath(file))!;
-        if (plan.Workload.Trace is { } planTrace && trace is null && !File.Exists(Path.Combine(planDirectory, planTrace.Path)))
+        if (plan.Workload.Trace is { } planTrace && trace is null && InputFile.Refusal(Path.Combine(planDirectory, planTrace.Path)) is { } planRefusal)
         {
-            return Stopped($"cannot read the plan's trace '{planTrace.Path}': no such file");
+            return Stopped($"cannot read the plan's trace '{planTrace.Path}': {planRefusal}");
         }
 
         if (request.ChoosePolicies(plan) is not { } policies)
