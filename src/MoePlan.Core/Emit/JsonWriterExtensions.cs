@@ -21,6 +21,33 @@ public static class JsonWriterExtensions
         }
     }
 
+    /// <summary>An array of figures, each as <see cref="WriteNumberOrNullValue"/> writes it.</summary>
+    public static void WriteNumberArray(this Utf8JsonWriter writer, string name, IEnumerable<double> values)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(values);
+        writer.WriteStartArray(name);
+        foreach (var value in values)
+        {
+            writer.WriteNumberOrNullValue(value);
+        }
+
+        writer.WriteEndArray();
+    }
+
+    public static void WriteStringArray(this Utf8JsonWriter writer, string name, IEnumerable<string> values)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(values);
+        writer.WriteStartArray(name);
+        foreach (var value in values)
+        {
+            writer.WriteStringValue(value);
+        }
+
+        writer.WriteEndArray();
+    }
+
     public static void WriteNumberOrNullValue(this Utf8JsonWriter writer, double? value)
     {
         if (value is { } v && double.IsFinite(v))

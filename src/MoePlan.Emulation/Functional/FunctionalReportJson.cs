@@ -37,13 +37,7 @@ public static class FunctionalReportJson
             w.WriteNumber("devices_per_node", run.DevicesPerNode);
             w.WriteNumber("tokens", run.Tokens);
             w.WriteEndObject();
-            w.WriteStartArray("notes");
-            foreach (var note in run.Notes)
-            {
-                w.WriteStringValue(note);
-            }
-
-            w.WriteEndArray();
+            w.WriteStringArray("notes", run.Notes);
             w.WriteStartArray("layers");
             foreach (var l in run.Layers)
             {

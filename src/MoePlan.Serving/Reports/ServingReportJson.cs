@@ -92,20 +92,8 @@ public static class ServingReportJson
 
         w.WriteEndObject();
         w.WriteStartObject("utilization");
-        w.WriteStartArray("prefill");
-        foreach (var u in m.PrefillUtilization)
-        {
-            w.WriteNumberValue(u);
-        }
-
-        w.WriteEndArray();
-        w.WriteStartArray("decode");
-        foreach (var u in m.DecodeUtilization)
-        {
-            w.WriteNumberValue(u);
-        }
-
-        w.WriteEndArray();
+        w.WriteNumberArray("prefill", m.PrefillUtilization);
+        w.WriteNumberArray("decode", m.DecodeUtilization);
         w.WriteEndObject();
     }
 

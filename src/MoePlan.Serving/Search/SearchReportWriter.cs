@@ -228,13 +228,7 @@ public static class SearchReportWriter
         w.WriteNumberOrNull("tpot_p99_ms", sim.Metrics.TpotMilliseconds.P99);
         w.WriteNumberOrNull("slo_attainment", sim.SloAttainment);
         w.WriteBoolean("meets_slos", sim.SimulatedMeetsSlos);
-        w.WriteStartArray("disagreements");
-        foreach (var name in sim.Disagreements(threshold))
-        {
-            w.WriteStringValue(name);
-        }
-
-        w.WriteEndArray();
+        w.WriteStringArray("disagreements", sim.Disagreements(threshold));
         w.WriteEndObject();
     }
 
