@@ -83,8 +83,8 @@ internal static class CompileCommand
             return ExitCodes.Diagnostics;
         }
 
-        BundleDirectory.Write(arguments.Output, bundle.Files, arguments.Force);
-        stdout.WriteLine($"{file}: wrote {bundle.Files.Count} file(s) to {arguments.Output}");
+        BundleDirectory.Write(arguments.Output, bundle.Files, bundle.BinaryFiles, arguments.Force);
+        stdout.WriteLine($"{file}: wrote {bundle.Count} file(s) to {arguments.Output}");
         return ExitCodes.Ok;
     }
 }

@@ -21,6 +21,25 @@ public static class BundleDirectory
     public static void Write(string outputDirectory, IReadOnlyDictionary<string, byte[]> files, bool force) =>
         Write(outputDirectory, files, File.WriteAllBytes, force);
 
+    /// <summary>Text and binary files together (a bundle with .npy patterns); text is written as by the text overload.</summary>
+    public static void Write(string outputDirectory, IReadOnlyDictionary<string, string> text, IReadOnlyDictionary<string, byte[]> binary, bool force) =>
+        Write(
+            outputDirectory,
+            text.Select(f => KeyValuePair.Create(f.Key, (object)f.Value)).Concat(binary.Select(f => KeyValuePair.Create(f.Key, (object)f.Value)))
+                .ToDictionary(StringComparer.Ordinal),
+            (path, content) =>
+            {
+                if (content is string s)
+                {
+                    File.WriteAllText(path, s);
+                }
+                else
+                {
+                    File.WriteAllBytes(path, (byte[])content);
+                }
+            },
+            force);
+
     private static void Write<T>(string outputDirectory, IReadOnlyDictionary<string, T> files, Action<string, T> writeFile, bool force)
     {
         var full = Path.GetFullPath(outputDirectory);

@@ -33,24 +33,33 @@ public static class BundleTargets
     public static ImmutableArray<string> Defaults(DeploymentPlan plan) => [ForEngine(plan.Engine.Value), Kubernetes, Nginx];
 }
 
-/// <summary>A rendered bundle (relative path to text, sorted), or the diagnostics that say why not.</summary>
+/// <summary>A rendered bundle (relative path to text, sorted; binary files apart), or the diagnostics that say why not.</summary>
 public sealed record BundleResult(ImmutableSortedDictionary<string, string> Files, ImmutableArray<Diagnostic> Diagnostics)
 {
+    /// <summary>Files that are not text (Omni Placement's .npy patterns).</summary>
+    public ImmutableSortedDictionary<string, byte[]> BinaryFiles { get; init; } = ImmutableSortedDictionary<string, byte[]>.Empty;
+
     public bool HasErrors => Diagnostics.Any(d => d.IsError);
+
+    public int Count => Files.Count + BinaryFiles.Count;
 }
 
 /// <summary>
 /// Renders a verified plan into a deployment bundle. Every text file comes from a Scriban template
 /// <c>&lt;target&gt;/&lt;name&gt;.sbn</c> loaded through the caller's <see cref="ITemplateLoader"/> (Core does no I/O);
-/// plan.json and the expert-placement files come from <see cref="PlanJsonWriter"/> and <see cref="ExpertMapFormats"/>.
+/// plan.json and the expert-placement files come from <see cref="PlanJsonWriter"/>, <see cref="ExpertMapFormats"/> and
+/// <see cref="OmniPlacementPattern"/> (binary).
 /// Deterministic: same plan, templates and loads, same bytes.
 /// </summary>
 public static class BundleEmitter
 {
-    /// <summary>Expert-map formats: SGLang's <c>--init-expert-location</c>, vllm-ascend's <c>expert_map_path</c>.</summary>
+    /// <summary>Expert-map formats: SGLang's <c>--init-expert-location</c>, vllm-ascend's <c>expert_map_path</c>, Omni
+    /// Placement's .npy pattern.</summary>
     public const string SglangFormat = "sglang";
 
     public const string VllmAscendFormat = "vllm-ascend";
+
+    public const string OmniPlacementFormat = "omni-placement";
 
     /// <param name="cost">The cost model's report for report.md (null: report.md says it was not computed).</param>
     public static BundleResult Emit(DeploymentPlan plan, string planPath, IReadOnlyList<string>? targets, ITemplateLoader templates, ISourceResolver sources, CostReport? cost = null)
@@ -71,7 +80,8 @@ public static class BundleEmitter
             ["plan.json"] = PlanJsonWriter.Write(plan),
         };
 
-        var maps = ExpertMaps(plan, planPath, selected, sources, files, diagnostics);
+        var binary = new SortedDictionary<string, byte[]>(StringComparer.Ordinal);
+        var maps = ExpertMaps(plan, planPath, selected, sources, files, binary, diagnostics);
         if (diagnostics.Any(d => d.IsError))
         {
             return new BundleResult(ImmutableSortedDictionary<string, string>.Empty, [.. diagnostics]);
@@ -104,10 +114,16 @@ public static class BundleEmitter
 
                     break;
                 case BundleTargets.OmniInfer:
+                    renderer.Render("omni-infer/README.md", "omni-infer/README.md.sbn");
                     renderer.Render("omni-infer/inventory.yaml", "omni-infer/inventory.yaml.sbn");
+                    renderer.Render("omni-infer/decode-additional-config.json", "omni-infer/additional-config.json.sbn", ("pool", model.Decode));
                     foreach (var pool in model.Pools)
                     {
-                        renderer.Render($"omni-infer/{pool.Role}.json", "omni-infer/model.json.sbn", ("pool", pool));
+                        renderer.Render(pool.OmniInfer.ModelConfigFile, "omni-infer/model.json.sbn", ("pool", pool));
+                        if (pool.OmniPlacementPatternFile is not null)
+                        {
+                            renderer.Render(pool.OmniInfer.PlacementConfigFile, "omni-infer/omni-placement.yaml.sbn", ("pool", pool));
+                        }
                     }
 
                     break;
@@ -130,38 +146,43 @@ public static class BundleEmitter
 
         return diagnostics.Any(d => d.IsError)
             ? new BundleResult(ImmutableSortedDictionary<string, string>.Empty, [.. diagnostics])
-            : new BundleResult(files.ToImmutableSortedDictionary(StringComparer.Ordinal), [.. diagnostics]);
+            : new BundleResult(files.ToImmutableSortedDictionary(StringComparer.Ordinal), [.. diagnostics])
+            {
+                BinaryFiles = binary.ToImmutableSortedDictionary(StringComparer.Ordinal),
+            };
     }
 
-    /// <summary>The expert-map formats the bundle's engine launches read: SGLang's, and vllm-ascend's (vLLM on Ascend, Omni-Infer).
-    /// vLLM on GPUs has no static map: it balances at run time with EPLB.</summary>
+    /// <summary>The expert-map formats the bundle's launches read: SGLang's; vllm-ascend's (vLLM on Ascend, and the Kubernetes
+    /// pods of an Omni-Infer plan, which start through <c>vllm serve</c>); Omni Placement's pattern (the Omni-Infer target,
+    /// whose playbook does not read vllm-ascend's map). vLLM on GPUs has no static map: it balances at run time with EPLB.</summary>
     public static ImmutableArray<string> MapFormats(DeploymentPlan plan, IReadOnlyCollection<string> targets)
     {
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(targets);
-        var engines = targets.Where(t => t is BundleTargets.Vllm or BundleTargets.Sglang or BundleTargets.OmniInfer).ToHashSet(StringComparer.Ordinal);
-        if (targets.Contains(BundleTargets.Kubernetes))
-        {
-            engines.Add(BundleTargets.ForEngine(plan.Engine.Value));
-        }
-
+        var podEngine = targets.Contains(BundleTargets.Kubernetes) ? BundleTargets.ForEngine(plan.Engine.Value) : null;
         var ascend = plan.Hardware.Value.Vendor.Equals("Huawei", StringComparison.OrdinalIgnoreCase);
         var formats = new SortedSet<string>(StringComparer.Ordinal);
-        if (engines.Contains(BundleTargets.Sglang))
+        if (targets.Contains(BundleTargets.Sglang) || podEngine == BundleTargets.Sglang)
         {
             formats.Add(SglangFormat);
         }
 
-        if (engines.Contains(BundleTargets.OmniInfer) || (ascend && engines.Contains(BundleTargets.Vllm)))
+        if (podEngine == BundleTargets.OmniInfer || (ascend && (targets.Contains(BundleTargets.Vllm) || podEngine == BundleTargets.Vllm)))
         {
             formats.Add(VllmAscendFormat);
+        }
+
+        if (targets.Contains(BundleTargets.OmniInfer))
+        {
+            formats.Add(OmniPlacementFormat);
         }
 
         return [.. formats];
     }
 
     private static Dictionary<PoolRole, ImmutableSortedDictionary<string, string>> ExpertMaps(
-        DeploymentPlan plan, string planPath, IReadOnlyCollection<string> targets, ISourceResolver sources, SortedDictionary<string, string> files, List<Diagnostic> diagnostics)
+        DeploymentPlan plan, string planPath, IReadOnlyCollection<string> targets, ISourceResolver sources, SortedDictionary<string, string> files,
+        SortedDictionary<string, byte[]> binary, List<Diagnostic> diagnostics)
     {
         var maps = new Dictionary<PoolRole, ImmutableSortedDictionary<string, string>>();
         var formats = MapFormats(plan, targets);
@@ -192,6 +213,11 @@ public static class BundleEmitter
                         paths[format] = $"placement/{role}.sglang-expert-location.json";
                         files[paths[format]] = text;
                     }
+                }
+                else if (format == OmniPlacementFormat)
+                {
+                    paths[format] = OmniInferLayout.For(role).PatternFile;
+                    binary[paths[format]] = OmniPlacementPattern.Npy(placement);
                 }
                 else
                 {

@@ -15,6 +15,9 @@ namespace MoePlan.Core.Emit;
 /// <param name="Engine">vllm, sglang or omni-infer.</param>
 /// <param name="Targets">The bundle's folders besides the root files, sorted.</param>
 /// <param name="ProxyHost">The host of the P/D proxy or router (Omni-Infer group C): the first node.</param>
+/// <param name="ProxyAddress">The IP address of <paramref name="ProxyHost"/>.</param>
+/// <param name="PlaceholderAddresses">True while node addresses are placeholders (<see cref="PlaceholderAddress"/>): the plan
+/// names no addresses, so files that need IPs (the Omni-Infer inventory) carry documentation addresses to be replaced.</param>
 public sealed record BundleModel(
     string Name,
     string ResourceName,
@@ -30,6 +33,8 @@ public sealed record BundleModel(
     BundlePlacement Placement,
     BundleProxy Proxy,
     string ProxyHost,
+    string ProxyAddress,
+    bool PlaceholderAddresses,
     BundlePorts Ports)
 {
     public BundlePool Prefill => Pools[0];
@@ -38,10 +43,37 @@ public sealed record BundleModel(
 
     /// <summary>The folders a target writes to.</summary>
     public bool Has(string target) => Targets.Contains(target, StringComparer.Ordinal);
+
+    /// <summary>
+    /// A node's stand-in IP address until real ones are given: distinct per node and deterministic, from the ranges
+    /// RFC 5737 reserves for documentation (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24: 762 nodes), then RFC 2544's
+    /// benchmarking range 198.18.0.0/15. None of them is routed on the Internet, so a forgotten placeholder fails fast.
+    /// </summary>
+    public static string PlaceholderAddress(int node)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(node);
+        string[] documentation = ["192.0.2", "198.51.100", "203.0.113"];
+        if (node < 254 * documentation.Length)
+        {
+            return $"{documentation[node / 254]}.{((node % 254) + 1).ToString(CultureInfo.InvariantCulture)}";
+        }
+
+        var rest = node - (254 * documentation.Length);
+        var third = 18 + (rest / (256 * 254));
+        var inBlock = rest % (256 * 254);
+        if (third > 19)
+        {
+            throw new ArgumentOutOfRangeException(nameof(node), node, "more nodes than placeholder addresses");
+        }
+
+        return string.Create(CultureInfo.InvariantCulture, $"198.{third}.{inBlock / 254}.{(inBlock % 254) + 1}");
+    }
 }
 
 /// <param name="Path">What the engines load: the Hugging Face id, or null when the catalog has none (launch scripts then require MODEL_PATH).</param>
-public sealed record BundleModelInfo(string Name, string DisplayName, string? Path, int Layers, int MoeLayers, int RoutedExperts, int TopK, int MtpLayers, bool Mla);
+/// <param name="ExpertPrecision">The plan's numeric format of the expert weights (bf16, fp8, int8).</param>
+public sealed record BundleModelInfo(string Name, string DisplayName, string? Path, int Layers, int MoeLayers, int RoutedExperts, int TopK, int MtpLayers, bool Mla,
+    string ExpertPrecision);
 
 /// <param name="Vendor">nvidia or huawei.</param>
 /// <param name="ResourceName">The Kubernetes extended resource of one device.</param>
@@ -59,6 +91,7 @@ public sealed record BundlePorts(int Proxy, int PrefillPool, int DecodePool, int
 /// <param name="MaxTokensPerDataParallelRank">Prefill: tokens one DP rank takes per step (engines' max batched tokens).</param>
 /// <param name="MaxSequencesPerDataParallelRank">Decode: running sequences per DP rank (engines' max sequences); 0 for prefill.</param>
 /// <param name="ExpertMapFiles">Expert-placement files of this pool by format (e.g. "sglang" -> "placement/decode.sglang-expert-location.json").</param>
+/// <param name="OmniInfer">Where the Omni-Infer target puts this pool's model config and Omni Placement files.</param>
 public sealed record BundlePool(
     string Role,
     int InstanceCount,
@@ -80,7 +113,8 @@ public sealed record BundlePool(
     long MaxSequencesPerInstance,
     BundleMemory Memory,
     ImmutableArray<BundleInstance> Instances,
-    ImmutableSortedDictionary<string, string> ExpertMapFiles)
+    ImmutableSortedDictionary<string, string> ExpertMapFiles,
+    BundleOmniInferFiles OmniInfer)
 {
     public bool IsPrefill => Role == "prefill";
 
@@ -96,6 +130,9 @@ public sealed record BundlePool(
 
     /// <summary>vllm-ascend's <c>expert_map_path</c> file of this pool, or null.</summary>
     public string? VllmAscendExpertMapFile => ExpertMapFiles.GetValueOrDefault(BundleEmitter.VllmAscendFormat);
+
+    /// <summary>Omni Placement's pattern (.npy) of this pool, or null when the bundle has none.</summary>
+    public string? OmniPlacementPatternFile => ExpertMapFiles.GetValueOrDefault(BundleEmitter.OmniPlacementFormat);
 }
 
 public sealed record BundleMtp(int DraftTokens, double Acceptance);
@@ -112,6 +149,7 @@ public sealed record BundleInstance(
     int Ordinal,
     string Name,
     string LeaderHost,
+    string LeaderAddress,
     int HttpPort,
     int RpcPort,
     int BootstrapPort,
@@ -132,6 +170,7 @@ public sealed record BundleInstancePart(
     int InstanceIndex,
     int Node,
     string Host,
+    string Address,
     int NodeRank,
     int Ranks,
     int Devices,
@@ -145,7 +184,9 @@ public sealed record BundleInstancePart(
 }
 
 /// <summary>A node of the cluster and the instance parts it runs.</summary>
-public sealed record BundleNode(int Index, string Name, string Host, ImmutableArray<BundleInstancePart> Parts);
+/// <param name="Host">Its host name (<c>&lt;plan&gt;-node-NN</c>).</param>
+/// <param name="Address">Its IP address (a placeholder while <see cref="BundleModel.PlaceholderAddresses"/>).</param>
+public sealed record BundleNode(int Index, string Name, string Host, string Address, ImmutableArray<BundleInstancePart> Parts);
 
 /// <param name="Algorithm">The plan's placement algorithm.</param>
 /// <param name="Eplb">DeepSeek EPLB policy name as SGLang spells it (deepseek, deepseek_hierarchical) when the algorithm is EPLB; else null.</param>
@@ -169,6 +210,9 @@ public static class BundleModelBuilder
         var nodeDigits = Math.Max(2, plan.Cluster.Nodes.Value.ToString(CultureInfo.InvariantCulture).Length);
         string NodeName(int node) => "node-" + node.ToString(CultureInfo.InvariantCulture).PadLeft(nodeDigits, '0');
         string Host(int node) => $"{resourceName}-{NodeName(node)}";
+
+        // The plan names no addresses yet: placeholders stand in (an inventory of real ones replaces this function).
+        string Address(int node) => BundleModel.PlaceholderAddress(node);
 
         var ports = BundlePorts.Default;
         var cursor = 0; // next free device of the cluster
@@ -200,7 +244,7 @@ public static class BundleModelBuilder
                     var rankCount = here * dies;
                     var visible = string.Join(",", Enumerable.Range(local * dies, rankCount).Select(r => r.ToString(CultureInfo.InvariantCulture)));
                     var part = new BundleInstancePart(
-                        role, i, node, Host(node), instanceParts.Count, rankCount, here, firstRank, visible, here == devicesPerNode,
+                        role, i, node, Host(node), Address(node), instanceParts.Count, rankCount, here, firstRank, visible, here == devicesPerNode,
                         Math.Max(1, rankCount / pool.Parallel.TensorParallel.Value), firstRank / pool.Parallel.TensorParallel.Value);
                     instanceParts.Add(part);
                     parts.Add(part);
@@ -209,7 +253,7 @@ public static class BundleModelBuilder
                 }
 
                 instances.Add(new BundleInstance(
-                    role, i, ordinal, $"{role}-{i.ToString(CultureInfo.InvariantCulture)}", instanceParts[0].Host,
+                    role, i, ordinal, $"{role}-{i.ToString(CultureInfo.InvariantCulture)}", instanceParts[0].Host, instanceParts[0].Address,
                     ports.InstanceHttpBase + ordinal, ports.InstanceRpcBase + ordinal, ports.BootstrapBase + ordinal, ports.KvEventsBase + ordinal,
                     instanceParts.ToImmutable()));
                 ordinal++;
@@ -221,7 +265,7 @@ public static class BundleModelBuilder
 
         var usedNodes = parts.Count == 0 ? 0 : parts.Max(p => p.Node) + 1;
         var nodes = Enumerable.Range(0, Math.Max(usedNodes, 1))
-            .Select(n => new BundleNode(n, NodeName(n), Host(n), parts.Where(p => p.Node == n).ToImmutableArray()))
+            .Select(n => new BundleNode(n, NodeName(n), Host(n), Address(n), parts.Where(p => p.Node == n).ToImmutableArray()))
             .Where(n => n.Parts.Length > 0)
             .ToImmutableArray();
 
@@ -254,7 +298,7 @@ public static class BundleModelBuilder
             PlanJsonWriter.Engine(plan.Engine.Value),
             targets.Order(StringComparer.Ordinal).ToImmutableArray(),
             new BundleModelInfo(entry.Name, entry.DisplayName, entry.HuggingFaceId, a.Layers, a.MoeLayers, a.RoutedExperts, a.TopK, a.MtpLayers,
-                a.Attention is Catalog.MlaAttention),
+                a.Attention is Catalog.MlaAttention, PlanJsonWriter.Format(plan.Precision.Experts.Value)),
             accelerator,
             plan.Cluster.Nodes.Value,
             devicesPerNode,
@@ -262,7 +306,7 @@ public static class BundleModelBuilder
             [.. pools],
             nodes,
             new BundlePlacement(placement.Algorithm.Value, placement.RedundantExperts.Value, eplb, loads, placement.Uneven.Value,
-                expertMapFiles.Values.Any(f => f.Count > 0)),
+                expertMapFiles.Values.Any(f => f.Values.Any(p => p.StartsWith("placement/", StringComparison.Ordinal)))),
             new BundleProxy(
                 proxy.Mode.Value == ProxyMode.Parallel ? "parallel" : "sequential",
                 proxy.Policy.Value,
@@ -270,6 +314,8 @@ public static class BundleModelBuilder
                 proxy.Apc.Value,
                 proxy.TokenizerReuse.Value),
             nodes.Length > 0 ? nodes[0].Host : Host(0),
+            nodes.Length > 0 ? nodes[0].Address : Address(0),
+            true,
             ports);
     }
 
@@ -342,6 +388,7 @@ public static class BundleModelBuilder
                 Math.Round(memory.CommunicationBufferBytes), Math.Round(memory.TotalBytes), Math.Round(memory.UsableBytes),
                 Math.Round(memory.CapacityBytes), memory.Fits),
             instances,
-            expertMapFiles);
+            expertMapFiles,
+            OmniInferLayout.For(role));
     }
 }
