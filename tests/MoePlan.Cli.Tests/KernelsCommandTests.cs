@@ -59,6 +59,21 @@ public sealed class KernelsCommandTests
     }
 
     [Theory]
+    // Each within the advertised ranges, together too large: 29 x 131,072 x 576 = 2,189,426,688 KV values overflowed an
+    // int (OverflowException); 1,024 x 131,072 x 576 = 7.7e10 ran to an IndexOutOfRange after 4.6 GB.
+    [InlineData("1", "29", "131072", "over one array")]
+    [InlineData("1024", "1024", "131072", "over one array")]
+    // 1,024 x 1,024 x 576 + 1,024 x 2,048 x 576 = 1,811,939,328 > 2^30 = 1,073,741,824 input values.
+    [InlineData("1024", "1024", "2048", "over the emulator's")]
+    public void Sizes_within_the_ranges_whose_product_is_too_large_are_refused_before_allocating(string heads, string batch, string kvLen, string reason)
+    {
+        var (code, _, error) = CliRunner.Run("kernels", "amla", "--heads", heads, "--batch", batch, "--kv-len", kvLen);
+        Assert.Equal(2, code);
+        Assert.Contains(reason, error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("kernels")]
     [InlineData("kernels", "amla", "--heads", "many")]
     [InlineData("kernels", "flash")]

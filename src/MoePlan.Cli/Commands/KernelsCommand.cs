@@ -69,6 +69,11 @@ internal static class KernelsCommand
         RequireRange("--batch", batch, MaxBatch);
         var spec = DeviceSpec.Ascend910Die;
         var shape = new AmlaShape(heads, kvLen, batch, seed);
+        if (shape.TooLarge() is { } tooLarge)
+        {
+            throw new CliUsageException(tooLarge);
+        }
+
         var comparison = AmlaKernel.Compare(shape, spec);
         if (format == "json")
         {

@@ -107,5 +107,34 @@ public sealed class MlaDecodeInputs
 /// (sequences, one query token each) and the seed of the random inputs.</summary>
 public sealed record AmlaShape(int Heads, int KvLen, int Batch, int Seed)
 {
+    /// <summary>
+    /// Query and KV elements the host may hold for one comparison: 2^30 float32 values (4 GiB) of inputs, which the
+    /// emulated GM and the FP64 reference hold again. The largest shape of docs/amla.md (batch 24, KV 32,768, 128 heads)
+    /// has 0.45 x 2^30; a host with less memory than that multiple fails on its own.
+    /// </summary>
+    public const long MaxInputElements = 1L << 30;
+
     public float SoftmaxScale { get; init; } = MlaDims.DeepSeekSoftmaxScale;
+
+    /// <summary>Query (batch x heads x 576) and KV cache (batch x KV length x 576) elements, in 64-bit arithmetic.</summary>
+    public long InputElements => ((long)Batch * Heads * MlaDims.QkDim) + ((long)Batch * KvLen * MlaDims.QkDim);
+
+    /// <summary>Why the emulator cannot hold this shape (checked before anything is allocated), or null.</summary>
+    public string? TooLarge()
+    {
+        if (Heads < 1 || KvLen < 1 || Batch < 1)
+        {
+            return "heads, KV length and batch must be at least 1";
+        }
+
+        var kv = (long)Batch * KvLen * MlaDims.QkDim;
+        if (kv > Array.MaxLength)
+        {
+            return $"the KV cache of batch {Batch} x KV length {KvLen} x {MlaDims.QkDim} is {kv:N0} values, over one array's {Array.MaxLength:N0}";
+        }
+
+        return InputElements > MaxInputElements
+            ? $"batch {Batch}, {Heads} heads and KV length {KvLen} make {InputElements:N0} input values, over the emulator's {MaxInputElements:N0} (4 GiB of float32); use a smaller batch or KV length"
+            : null;
+    }
 }
