@@ -10,6 +10,47 @@ public sealed class FailureBehaviourTests
     private static readonly string Plan = RepositoryPaths.PathOf("plans", "deepseek-v3-h800.moe");
 
     [Theory]
+    [InlineData("place", "--format", "json")]
+    [InlineData("place")]
+    [InlineData("cost", "--format", "json")]
+    [InlineData("compile", "-o")]
+    [InlineData("run", "--format", "json", "--max-requests", "10")]
+    public void Loads_that_overflow_are_an_input_error_at_the_file_not_a_crash(string verb, params string[] rest)
+    {
+        // A load file of 1e308 values passed check, then every JSON writer aborted on +Infinity (the sums overflow).
+        var folder = CliRunner.TempFolder();
+        Directory.CreateDirectory(folder);
+        try
+        {
+            var loads = Path.Combine(folder, "big.json");
+            File.WriteAllText(loads, "[" + string.Join(",", Enumerable.Repeat("[" + string.Join(",", Enumerable.Repeat("1e308", 256)) + "]", 58)) + "]");
+            var plan = Path.Combine(folder, "plan.moe");
+            var text = File.ReadAllText(RepositoryPaths.PathOf("plans", "deepseek-v3-h800.moe"));
+            var start = text.IndexOf("loads \"", StringComparison.Ordinal);
+            var end = text.IndexOf('"', start + 7);
+            File.WriteAllText(plan, text[..start] + "loads \"big.json\"" + text[(end + 1)..]);
+            Directory.CreateDirectory(Path.Combine(folder, "common"));
+            File.Copy(RepositoryPaths.PathOf("plans", "common", "slo.moe"), Path.Combine(folder, "common", "slo.moe"));
+            var args = rest.ToList();
+            if (args.Contains("-o"))
+            {
+                args.Add(Path.Combine(folder, "out"));
+            }
+
+            var (code, output, error) = CliRunner.Run([verb, plan, .. args]);
+            Assert.Equal(1, code);
+            Assert.Contains("MP5119", output + error, StringComparison.Ordinal);
+            Assert.Contains("big.json", output + error, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", output + error, StringComparison.Ordinal);
+            Assert.False(Directory.Exists(Path.Combine(folder, "out")));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Theory]
     [InlineData("check", "{plan}", 1)]
     [InlineData("check", "/dev/zero", 1)]
     [InlineData("fmt", "/dev/zero", 2)]

@@ -43,6 +43,9 @@ public static partial class DiagnosticCodes
     public static readonly DiagnosticDescriptor LoadShapeMismatch = new(
         "MP5113", DiagnosticSeverity.Error, "Loads do not match the model", "the file has {0} {1} but the model has {2}");
 
+    public static readonly DiagnosticDescriptor LoadsTooLarge = new(
+        "MP5119", DiagnosticSeverity.Error, "Loads too large", "the loads add up beyond the range of a double at this value; loads are token counts: rescale the file");
+
     public static readonly DiagnosticDescriptor LoadAllZero = new(
         "MP5114", DiagnosticSeverity.Warning, "All loads are zero", "every load in the file is zero; placement will balance slot counts only");
 

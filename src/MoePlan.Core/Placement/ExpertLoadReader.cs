@@ -138,6 +138,7 @@ public static class ExpertLoadReader
         var layerLimit = expectedLayers is { } l ? l - 1 : defaultIndexLimit;
         var expertLimit = expectedExperts is { } e ? e - 1 : defaultIndexLimit;
         var entries = new Dictionary<(int Layer, int Expert), (double Load, int Line)>();
+        double total = 0;
         var firstRowOfLayer = new SortedDictionary<int, int>();
         var headerSeen = false;
         var lineNumber = 0;
@@ -190,6 +191,11 @@ public static class ExpertLoadReader
             var expert = ParseIndex(fields[1], "expert", expertLimit, locator, sink);
             var load = ParseLoad(fields[2].Text, locator.Span(fields[2].Start, fields[2].Text.Length), sink);
             if (layer is null || expert is null || load is null)
+            {
+                continue;
+            }
+
+            if (!AddToTotal(ref total, load.Value, locator.Span(fields[2].Start, fields[2].Text.Length), sink))
             {
                 continue;
             }
@@ -278,6 +284,27 @@ public static class ExpertLoadReader
 
         sink.Add(DiagnosticCodes.LoadBadIndex.Create(locator.Span(field.Start, field.Text.Length), what, field.Text, limit));
         return null;
+    }
+
+    /// <summary>
+    /// Adds a load to the file's running total; false, with MP5119 at the value, once the total is no longer a finite
+    /// double (every value below 1.8e308, yet two of 1e308 overflow every sum the placement and its metrics take).
+    /// </summary>
+    private static bool AddToTotal(ref double total, double value, SourceSpan span, DiagnosticSink sink)
+    {
+        if (double.IsInfinity(total))
+        {
+            return false;
+        }
+
+        total += value;
+        if (double.IsFinite(total))
+        {
+            return true;
+        }
+
+        sink.Add(DiagnosticCodes.LoadsTooLarge.Create(span));
+        return false;
     }
 
     private static double? ParseLoad(string text, SourceSpan span, DiagnosticSink sink)
@@ -390,6 +417,7 @@ public static class ExpertLoadReader
         }
 
         var rows = new List<double[]>();
+        double total = 0;
         var rowStarts = new List<SourceSpan>();
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
@@ -419,6 +447,10 @@ public static class ExpertLoadReader
                         else if (value < 0)
                         {
                             sink.Add(DiagnosticCodes.LoadNegative.Create(span, raw));
+                        }
+                        else
+                        {
+                            AddToTotal(ref total, value, span, sink);
                         }
 
                         row.Add(value);

@@ -213,6 +213,18 @@ public class ExpertLoadReaderTests
     }
 
     [Fact]
+    public void LoadsTooLarge_MP5119_AtTheValueWhereTheTotalOverflows()
+    {
+        // Each value is a finite double, but 1e308 + 1e308 = +inf > double.MaxValue (1.7977e308): every sum downstream
+        // (rank loads, imbalance, metrics) would be infinite or NaN, and JSON writers refuse those.
+        var json = Single(Read("[[1e308, 1e308], [1, 2]]"), DiagnosticCodes.LoadsTooLarge);
+        Assert.Equal((1, 10), (json.Span!.Value.Line, json.Span.Value.Column));
+        var csv = Single(Read("layer,expert,load\n0,0,1e308\n0,1,5e307\n1,0,1e308\n1,1,1\n"), DiagnosticCodes.LoadsTooLarge);
+        Assert.Equal((4, 5), (csv.Span!.Value.Line, csv.Span.Value.Column));
+        Assert.True(Read("[[1e300, 1e300], [1, 2]]").Succeeded);
+    }
+
+    [Fact]
     public void TooManyErrors_MP5115()
     {
         var text = "layer,expert,load\n" + string.Concat(Enumerable.Range(0, 50).Select(i => $"0,{i},bad\n"));
