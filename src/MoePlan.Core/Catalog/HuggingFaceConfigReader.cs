@@ -425,7 +425,7 @@ public static class HuggingFaceConfigReader
                 return precision;
             }
 
-            var found = _root.TryGetProperty(dtypePath[2..], out var dtype) ? $"'{Shorten(dtype.GetRawText())}' is not understood" : "is missing";
+            var found = _root.TryGetProperty(dtypePath[2..], out var dtype) ? $"'{TextExcerpt.Of(dtype.GetRawText(), 40)}' is not understood" : "is missing";
             Report(DiagnosticCodes.ModelConfigUnknownPrecision, file, dtypePath, found, Fallback);
             return Fallback;
         }
@@ -575,10 +575,8 @@ public static class HuggingFaceConfigReader
             JsonValueKind.Object => "an object",
             JsonValueKind.Array => "an array",
             JsonValueKind.Null => "null",
-            _ => Shorten(element.GetRawText()),
+            _ => TextExcerpt.Of(element.GetRawText(), 40),
         };
-
-        private static string Shorten(string text) => text.Length <= 40 ? text : text[..37] + "...";
 
         private static string Int(int value) => value.ToString(CultureInfo.InvariantCulture);
 

@@ -13,6 +13,9 @@ public static partial class DiagnosticCodes
     public static readonly DiagnosticDescriptor TraceTimestampOrder = new(
         "MP5303", DiagnosticSeverity.Error, "Timestamps out of order", "the timestamp {0} ms is earlier than the previous request's {1} ms; traces must be in arrival order");
 
+    public static readonly DiagnosticDescriptor TooManyDiagnostics = new(
+        "MP5304", DiagnosticSeverity.Error, "Too many problems in one file", "{0} more problem(s) in this file left out after the first {1}");
+
     // Mooncake JSONL (MP5310..MP5319).
     public static readonly DiagnosticDescriptor TraceJsonSyntax = new(
         "MP5310", DiagnosticSeverity.Error, "JSON syntax error in a trace row", "the row is not a JSON object: {0}");

@@ -174,7 +174,7 @@ public static class ExpertLoadReader
                 if (!names.SequenceEqual(["layer", "expert", "load"]))
                 {
                     sink.Add(DiagnosticCodes.LoadCsvHeader.CreateWithHint(
-                        locator.Span(lineStart, content.Length), "the first line must name the columns: layer,expert,load", content.ToString()));
+                        locator.Span(lineStart, content.Length), "the first line must name the columns: layer,expert,load", TextExcerpt.Of(content.ToString())));
                     return null;
                 }
 
@@ -282,7 +282,7 @@ public static class ExpertLoadReader
             return value;
         }
 
-        sink.Add(DiagnosticCodes.LoadBadIndex.Create(locator.Span(field.Start, field.Text.Length), what, field.Text, limit));
+        sink.Add(DiagnosticCodes.LoadBadIndex.Create(locator.Span(field.Start, field.Text.Length), what, TextExcerpt.Of(field.Text), limit));
         return null;
     }
 
@@ -311,13 +311,13 @@ public static class ExpertLoadReader
     {
         if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !double.IsFinite(value))
         {
-            sink.Add(DiagnosticCodes.LoadNotNumeric.Create(span, text));
+            sink.Add(DiagnosticCodes.LoadNotNumeric.Create(span, TextExcerpt.Of(text)));
             return null;
         }
 
         if (value < 0)
         {
-            sink.Add(DiagnosticCodes.LoadNegative.Create(span, text));
+            sink.Add(DiagnosticCodes.LoadNegative.Create(span, TextExcerpt.Of(text)));
             return null;
         }
 
@@ -442,11 +442,11 @@ public static class ExpertLoadReader
                         var raw = Encoding.UTF8.GetString(reader.ValueSpan);
                         if (!reader.TryGetDouble(out var value) || !double.IsFinite(value))
                         {
-                            sink.Add(DiagnosticCodes.LoadNotNumeric.Create(span, raw));
+                            sink.Add(DiagnosticCodes.LoadNotNumeric.Create(span, TextExcerpt.Of(raw)));
                         }
                         else if (value < 0)
                         {
-                            sink.Add(DiagnosticCodes.LoadNegative.Create(span, raw));
+                            sink.Add(DiagnosticCodes.LoadNegative.Create(span, TextExcerpt.Of(raw)));
                         }
                         else
                         {

@@ -18,8 +18,9 @@ public static class AzureTraceReader
     private static readonly string[] TimestampFormats =
         ["yyyy-MM-dd HH:mm:ss.FFFFFFF", "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm:ss.FFFFFFFzzz", "yyyy-MM-dd HH:mm:sszzz"];
 
-    public static IEnumerable<ArrivingRequest> Read(TextReader reader, string file, ICollection<Diagnostic> diagnostics)
+    public static IEnumerable<ArrivingRequest> Read(TextReader reader, string file, ICollection<Diagnostic> all)
     {
+        var diagnostics = new CappedDiagnostics(all);
         var header = reader.ReadLine();
         if (header is null)
         {
@@ -29,7 +30,7 @@ public static class AzureTraceReader
 
         if (header.Trim() != Header)
         {
-            diagnostics.Add(DiagnosticCodes.TraceCsvHeader.Create(new SourceSpan(file, 0, header.Length, 1, 1), header));
+            diagnostics.Add(DiagnosticCodes.TraceCsvHeader.Create(new SourceSpan(file, 0, header.Length, 1, 1), TextExcerpt.Of(header)));
             yield break;
         }
 
@@ -60,19 +61,19 @@ public static class AzureTraceReader
             // Without an offset a time is taken as UTC, so offset and plain rows compare alike.
             if (!DateTimeOffset.TryParseExact(fields[0].Trim(), TimestampFormats, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
             {
-                diagnostics.Add(DiagnosticCodes.TraceBadTimestamp.Create(span, fields[0], "a date and time like 2023-11-16 18:17:03.9799600"));
+                diagnostics.Add(DiagnosticCodes.TraceBadTimestamp.Create(span, TextExcerpt.Of(fields[0]), "a date and time like 2023-11-16 18:17:03.9799600"));
                 continue;
             }
 
             if (!int.TryParse(fields[1].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var input) || input < 1)
             {
-                diagnostics.Add(DiagnosticCodes.TraceBadLength.Create(span, "ContextTokens", fields[1]));
+                diagnostics.Add(DiagnosticCodes.TraceBadLength.Create(span, "ContextTokens", TextExcerpt.Of(fields[1])));
                 continue;
             }
 
             if (!int.TryParse(fields[2].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var output) || output < 1)
             {
-                diagnostics.Add(DiagnosticCodes.TraceBadLength.Create(span, "GeneratedTokens", fields[2]));
+                diagnostics.Add(DiagnosticCodes.TraceBadLength.Create(span, "GeneratedTokens", TextExcerpt.Of(fields[2])));
                 continue;
             }
 
@@ -93,5 +94,7 @@ public static class AzureTraceReader
         {
             diagnostics.Add(DiagnosticCodes.TraceEmpty.Create(new SourceSpan(file, 0, 0, line, 1)));
         }
+
+        diagnostics.Complete(new SourceSpan(file, 0, 0, line, 1));
     }
 }

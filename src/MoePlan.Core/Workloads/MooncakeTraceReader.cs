@@ -14,8 +14,9 @@ namespace MoePlan.Core.Workloads;
 /// </summary>
 public static class MooncakeTraceReader
 {
-    public static IEnumerable<ArrivingRequest> Read(TextReader reader, string file, ICollection<Diagnostic> diagnostics, IPromptBlocks? prompts = null)
+    public static IEnumerable<ArrivingRequest> Read(TextReader reader, string file, ICollection<Diagnostic> all, IPromptBlocks? prompts = null)
     {
+        var diagnostics = new CappedDiagnostics(all);
         int line = 0;
         long id = 0;
         double previous = double.NegativeInfinity;
@@ -42,6 +43,8 @@ public static class MooncakeTraceReader
         {
             diagnostics.Add(DiagnosticCodes.TraceEmpty.Create(new SourceSpan(file, 0, 0, 1, 1)));
         }
+
+        diagnostics.Complete(new SourceSpan(file, 0, 0, Math.Max(line, 1), 1));
     }
 
     private static ArrivingRequest? Parse(string text, string file, int line, long id, ref double previous, ICollection<Diagnostic> diagnostics, IPromptBlocks? prompts)
@@ -75,7 +78,7 @@ public static class MooncakeTraceReader
 
             if (ts.ValueKind != JsonValueKind.Number || !ts.TryGetDouble(out var time) || !double.IsFinite(time) || time < 0)
             {
-                diagnostics.Add(DiagnosticCodes.TraceBadTimestamp.Create(span, ts.GetRawText(), "a number of milliseconds, 0 or more"));
+                diagnostics.Add(DiagnosticCodes.TraceBadTimestamp.Create(span, TextExcerpt.Of(ts.GetRawText()), "a number of milliseconds, 0 or more"));
                 return null;
             }
 
@@ -110,7 +113,7 @@ public static class MooncakeTraceReader
             {
                 if (element.ValueKind != JsonValueKind.Number || !element.TryGetInt64(out var block) || block < 0)
                 {
-                    diagnostics.Add(DiagnosticCodes.TraceBadHashId.Create(span, element.GetRawText()));
+                    diagnostics.Add(DiagnosticCodes.TraceBadHashId.Create(span, TextExcerpt.Of(element.GetRawText())));
                     return null;
                 }
 
@@ -160,7 +163,7 @@ public static class MooncakeTraceReader
 
         if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out var tokens) || tokens < 1)
         {
-            diagnostics.Add(DiagnosticCodes.TraceBadLength.Create(span, name, value.GetRawText()));
+            diagnostics.Add(DiagnosticCodes.TraceBadLength.Create(span, name, TextExcerpt.Of(value.GetRawText())));
             return null;
         }
 

@@ -124,6 +124,33 @@ public sealed class TraceReaderTests
     }
 
     [Fact]
+    public void A_trace_of_bad_lines_gives_a_hundred_diagnostics_and_one_MP5304_counting_the_rest()
+    {
+        // 2M bad lines printed 2M diagnostics (333 MB); 250 here: 100 passed on, 150 counted.
+        var (rows, diagnostics) = Mooncake(string.Concat(Enumerable.Repeat("not json\n", 250)));
+        Assert.Empty(rows);
+        Assert.Equal(101, diagnostics.Count);
+        Assert.All(diagnostics.Take(100), d => Assert.Equal("MP5310", d.Code));
+        Assert.Equal("MP5304", diagnostics[100].Code);
+        Assert.Contains("150 more problem(s)", diagnostics[100].Message, StringComparison.Ordinal);
+        var (_, azure) = Azure(AzureTraceReader.Header + "\n" + string.Concat(Enumerable.Repeat("x\n", 101)));
+        Assert.Equal(["MP5321", "MP5304"], azure.Skip(99).Select(d => d.Code));
+    }
+
+    [Fact]
+    public void A_long_bad_value_is_quoted_as_an_excerpt_on_one_line()
+    {
+        // A 1 MB timestamp string with line breaks in it: the message quotes 60 characters and says how long it was.
+        var huge = "\\n" + new string('9', 1_000_000);
+        var (_, diagnostics) = Mooncake("{\"timestamp\": \"" + huge + "\", \"input_length\": 5, \"output_length\": 1, \"hash_ids\": [1]}\n");
+        var d = Assert.Single(diagnostics);
+        Assert.Equal("MP5312", d.Code);
+        Assert.True(d.Message.Length < 200, d.Message);
+        Assert.Contains("(1,000,004 characters)", d.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', d.ToString());
+    }
+
+    [Fact]
     public void Readers_stream_without_reading_the_whole_input()
     {
         var diagnostics = new List<Diagnostic>();
