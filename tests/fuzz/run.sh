@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of MoePlan.Core with AFL++ and SharpFuzz.
-#   tests/fuzz/run.sh TARGET [SECONDS]     TARGET: plan (tokenizer to cost model, formatter), loads, config, mooncake, azure
+#   tests/fuzz/run.sh TARGET [SECONDS]     TARGET: plan (tokenizer to cost model, formatter), loads (reader, placement, placement.json), config, mooncake,
+#                                          azure, kernels (AMLA shapes at the edges)
 # Prints "fuzz TARGET: N execs, N paths, N crashes" and exits 1 when AFL++ found a crash; the crashing inputs are in
 # $FUZZ_WORK/findings/default/crashes (default FUZZ_WORK: artifacts/fuzz/TARGET). Needs afl-fuzz (Debian: afl++).
 set -euo pipefail
-target=${1:?usage: run.sh plan|loads|config|mooncake|azure [seconds]}
+target=${1:?usage: run.sh plan|loads|config|mooncake|azure|kernels [seconds]}
 seconds=${2:-60}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=${FUZZ_WORK:-$root/artifacts/fuzz/$target}
@@ -13,7 +14,7 @@ rm -rf "$work"
 mkdir -p "$work/seeds"
 
 dotnet publish "$root/tests/fuzz/MoePlan.Fuzz" -c Release -o "$bin" --nologo -v q >/dev/null
-(cd "$root" && dotnet tool restore >/dev/null && dotnet sharpfuzz "$bin/MoePlan.Core.dll" >/dev/null && dotnet sharpfuzz "$bin/MoePlan.Serving.dll" >/dev/null)
+(cd "$root" && dotnet tool restore >/dev/null && dotnet sharpfuzz "$bin/MoePlan.Core.dll" >/dev/null && dotnet sharpfuzz "$bin/MoePlan.Serving.dll" >/dev/null && dotnet sharpfuzz "$bin/MoePlan.Emulation.dll" >/dev/null)
 
 case "$target" in
   plan)
@@ -30,6 +31,10 @@ case "$target" in
     head -c 2000 "$root/plans/data/mooncake_synthetic_trace.jsonl" | head -n 3 > "$work/seeds/trace.jsonl" ;;
   azure)
     head -n 6 "$root/plans/data/azure_llm_inference_trace_code.csv" > "$work/seeds/trace.csv" ;;
+  kernels)
+    printf '4 64 2\n' > "$work/seeds/small"
+    printf '1 131072 29\n' > "$work/seeds/overflow"
+    printf '2147483647 2147483647 2147483647\n' > "$work/seeds/max" ;;
   *) echo "unknown target $target" >&2; exit 2 ;;
 esac
 

@@ -116,8 +116,9 @@ public sealed record AmlaShape(int Heads, int KvLen, int Batch, int Seed)
 
     public float SoftmaxScale { get; init; } = MlaDims.DeepSeekSoftmaxScale;
 
-    /// <summary>Query (batch x heads x 576) and KV cache (batch x KV length x 576) elements, in 64-bit arithmetic.</summary>
-    public long InputElements => ((long)Batch * Heads * MlaDims.QkDim) + ((long)Batch * KvLen * MlaDims.QkDim);
+    /// <summary>Query (batch x heads x 576) and KV cache (batch x KV length x 576) elements, in 128-bit arithmetic
+    /// (int.MaxValue^2 x 576 is beyond a long).</summary>
+    public Int128 InputElements => ((Int128)Batch * Heads * MlaDims.QkDim) + ((Int128)Batch * KvLen * MlaDims.QkDim);
 
     /// <summary>Why the emulator cannot hold this shape (checked before anything is allocated), or null.</summary>
     public string? TooLarge()
@@ -127,7 +128,7 @@ public sealed record AmlaShape(int Heads, int KvLen, int Batch, int Seed)
             return "heads, KV length and batch must be at least 1";
         }
 
-        var kv = (long)Batch * KvLen * MlaDims.QkDim;
+        var kv = (Int128)Batch * KvLen * MlaDims.QkDim;
         if (kv > Array.MaxLength)
         {
             return $"the KV cache of batch {Batch} x KV length {KvLen} x {MlaDims.QkDim} is {kv:N0} values, over one array's {Array.MaxLength:N0}";

@@ -6,6 +6,8 @@ using MoePlan.Core.Placement;
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Text;
 using MoePlan.Core.Workloads;
+using MoePlan.Emulation.Emulator;
+using MoePlan.Emulation.Kernels;
 using MoePlan.Serving.Workloads;
 using SharpFuzz;
 
@@ -20,11 +22,37 @@ Action<string> run = target switch
         PlanCompiler.CompileText("fuzz.moe", text, EmptyResolver.Instance);
         PlanFormatter.Format(text, "fuzz.moe");
     },
-    "loads" => text => ExpertLoadReader.Read(text, "fuzz.json"),
+    "loads" => text =>
+    {
+        // Read, then (when it read) place on a small shape and write placement.json: extreme numbers that pass the
+        // reader must still come out as valid JSON (a non-finite figure would throw in the writer).
+        var read = ExpertLoadReader.Read(text, "fuzz.json");
+        if (read.Loads is { } loads && loads.ExpertCount <= 64 && loads.LayerCount <= 8)
+        {
+            var devices = loads.ExpertCount % 2 == 0 ? 2 : 1;
+            var (problem, _) = PlacementProblem.Create(loads, new PlacementShape(loads.ExpertCount, devices, devices));
+            if (problem is not null && PlacementAlgorithms.Place(PlacementAlgorithms.DefaultName, problem).Placement is { } placement)
+            {
+                ExpertMapFormats.PlacementJson(placement, PlacementMetrics.Compute(loads, placement));
+            }
+        }
+    },
+    "kernels" => text =>
+    {
+        // Kernel sizes at the edges: three whole numbers (heads, KV length, batch), anything else ignored. A shape is
+        // refused or, when tiny, run; never an overflow or an out-of-range index.
+        var numbers = text.Split((char[])[' ', ',', '\n'], StringSplitOptions.RemoveEmptyEntries)
+            .Select(w => int.TryParse(w, out var n) ? n : 0).Concat([1, 1, 1]).Take(3).ToArray();
+        var shape = new AmlaShape(numbers[0], numbers[1], numbers[2], Seed: 1);
+        if (shape.TooLarge() is null && shape.InputElements <= 1 << 14)
+        {
+            AmlaKernel.Compare(shape, DeviceSpec.Ascend910Die);
+        }
+    },
     "config" => text => HuggingFaceConfigReader.Read(text, "fuzz.config.json", null),
     "mooncake" => text => Drain(MooncakeTraceReader.Read(new StringReader(text), "fuzz.jsonl", new List<Diagnostic>())),
     "azure" => text => Drain(AzureTraceReader.Read(new StringReader(text), "fuzz.csv", new List<Diagnostic>())),
-    _ => throw new ArgumentException("usage: MoePlan.Fuzz plan|loads|config|mooncake|azure"),
+    _ => throw new ArgumentException("usage: MoePlan.Fuzz plan|loads|config|mooncake|azure|kernels"),
 };
 
 Fuzzer.OutOfProcess.Run(stream =>
