@@ -11,6 +11,15 @@ internal static class CliRunner
         return (code, stdout.ToString(), stderr.ToString());
     }
 
+    /// <summary>Runs with <paramref name="stdin"/> as standard input (for `-` arguments).</summary>
+    public static (int ExitCode, string Out, string Error) RunWithInput(string stdin, params string[] args)
+    {
+        var stdout = new StringWriter { NewLine = "\n" };
+        var stderr = new StringWriter { NewLine = "\n" };
+        var code = MoePlanCli.Run(args, stdout, stderr, new StringReader(stdin));
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
     public static string TempFolder()
     {
         var path = Path.Combine(Path.GetTempPath(), "moeplan-tests", Guid.NewGuid().ToString("N"));

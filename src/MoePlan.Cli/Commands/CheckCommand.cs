@@ -5,7 +5,9 @@ using MoePlan.Cli.Files;
 using MoePlan.Cli.Options;
 using MoePlan.Cli.Terminal;
 using MoePlan.Core.Compilation;
+using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Emit;
+using MoePlan.Core.Syntax;
 using MoePlan.Scripting;
 
 namespace MoePlan.Cli.Commands;
@@ -13,9 +15,9 @@ namespace MoePlan.Cli.Commands;
 /// <summary><c>moeplan check FILE...</c>: parse, bind and verify; print diagnostics.</summary>
 internal static class CheckCommand
 {
-    public static Command Create(TextWriter stdout, TextWriter stderr)
+    public static Command Create(TextWriter stdout, TextWriter stderr, TextReader stdin)
     {
-        var files = new Argument<string[]>("files") { Description = "Plan files (*.moe).", Arity = ArgumentArity.OneOrMore };
+        var files = new Argument<string[]>("files") { Description = "Plan files (*.moe), folders (every *.moe below them), or - for standard input.", Arity = ArgumentArity.OneOrMore };
         var format = CommonOptions.Format("text", "json");
         var command = new Command("check", """
             Parse, bind and verify plans; print diagnostics as file(line,col): severity CODE: message.
@@ -24,28 +26,42 @@ internal static class CheckCommand
             Examples:
               moeplan check plans/deepseek-v3-h800.moe
               moeplan check plans/*.moe --format json
+              moeplan check plans/
+              cat plan.moe | moeplan check -
+            Files with no deployment (imported settings only) are noted and skipped.
             """)
         {
             files,
             format,
         };
-        command.SetAction(parse => Run(parse.GetValue(files)!, parse.GetValue(format)!, stdout, stderr));
+        command.SetAction(parse => Run(parse.GetValue(files)!, parse.GetValue(format)!, stdout, stderr, stdin));
         return command;
     }
 
-    public static int Run(string[] files, string format, TextWriter stdout, TextWriter stderr)
+    public static int Run(string[] arguments, string format, TextWriter stdout, TextWriter stderr, TextReader? stdin = null)
     {
         var resolver = new FileSystemSourceResolver();
         var results = new List<CompilationResult>();
-        foreach (var file in files)
+        var skipped = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var file in PlanFiles.Expand(arguments))
         {
-            if (!File.Exists(file))
+            if (file != "-" && !File.Exists(file))
             {
                 stderr.WriteLine($"moeplan: error: cannot read '{file}': no such file");
                 return ExitCodes.UsageOrIo;
             }
 
-            var result = PlanCompiler.Compile(file, resolver);
+            // Standard input: imports resolve against the working folder.
+            var result = file == "-"
+                ? PlanCompiler.CompileText(PlanFiles.StandardInput, (stdin ?? Console.In).ReadToEnd(), resolver)
+                : PlanCompiler.Compile(file, resolver);
+            if (IsImportOnly(result))
+            {
+                skipped.Add(result.Path);
+                results.Add(result with { Diagnostics = [] });
+                continue;
+            }
+
             // A plan whose policy is a scheduler script: the script is compiled and checked too (MP4xxx).
             if (result.Plan is { } plan && ServingPolicies.CheckPlanScript(file, plan) is { Count: > 0 } scriptDiagnostics)
             {
@@ -66,6 +82,11 @@ internal static class CheckCommand
                     w.WriteStartObject();
                     w.WriteString("file", result.Path);
                     w.WriteBoolean("ok", !result.HasErrors);
+                    if (skipped.Contains(result.Path))
+                    {
+                        w.WriteString("skipped", "import-only: no deployment");
+                    }
+
                     DiagnosticPrinter.WriteJson(w, result.Diagnostics);
                     w.WriteEndObject();
                 }
@@ -78,6 +99,12 @@ internal static class CheckCommand
         {
             foreach (var result in results)
             {
+                if (skipped.Contains(result.Path))
+                {
+                    stdout.WriteLine($"{result.Path}: skipped: no deployment (a file of settings other plans import)");
+                    continue;
+                }
+
                 DiagnosticPrinter.WriteText(stdout, result.Diagnostics);
                 var errors = result.Diagnostics.Count(d => d.IsError);
                 var warnings = result.Diagnostics.Count(d => !d.IsError);
@@ -89,4 +116,10 @@ internal static class CheckCommand
 
         return results.Any(r => r.HasErrors) ? ExitCodes.Diagnostics : ExitCodes.Ok;
     }
+
+    /// <summary>A file that parses and holds no deployment (only lets and imports): what plans import, not a plan.</summary>
+    private static bool IsImportOnly(CompilationResult result) =>
+        result.Syntax is { } syntax
+        && !syntax.Statements.OfType<DeploymentSyntax>().Any()
+        && result.Diagnostics.Where(d => d.IsError).All(d => d.Code == DiagnosticCodes.DeploymentCount.Code);
 }

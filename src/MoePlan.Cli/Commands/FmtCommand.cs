@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text;
+using MoePlan.Cli.Options;
 using MoePlan.Cli.Terminal;
 using MoePlan.Core.Formatting;
 using MoePlan.Serving.Inputs;
@@ -14,10 +15,11 @@ internal static class FmtCommand
     /// <summary>The UTF-8 byte order mark; kept when the file had one (<see cref="Utf8"/>'s own preamble is empty).</summary>
     private static readonly byte[] ByteOrderMark = [0xEF, 0xBB, 0xBF];
 
-    public static Command Create(TextWriter stdout, TextWriter stderr)
+    public static Command Create(TextWriter stdout, TextWriter stderr, TextReader stdin)
     {
-        var files = new Argument<string[]>("files") { Description = "Plan files (*.moe).", Arity = ArgumentArity.OneOrMore };
+        var files = new Argument<string[]>("files") { Description = "Plan files (*.moe), folders (every *.moe below them), or - (standard input, formatted to standard output).", Arity = ArgumentArity.OneOrMore };
         var check = new Option<bool>("--check") { Description = "Write nothing; exit 1 when a file is not in canonical form." };
+        var diff = new Option<bool>("--diff") { Description = "Write nothing; print a unified diff of what formatting would change, exit 1 when anything would." };
         var command = new Command("fmt", """
             Rewrite plans in the canonical form (docs/dsl.md, "Formatting"): two-space indentation, one setting
             per line (a block written on one line stays on one line), comments kept. Files are replaced
@@ -27,20 +29,45 @@ internal static class FmtCommand
             Examples:
               moeplan fmt plans/deepseek-v3-h800.moe
               moeplan fmt --check plans/*.moe
+              moeplan fmt --diff plans/
+              moeplan fmt - < plan.moe > formatted.moe
             """)
         {
             files,
             check,
+            diff,
         };
-        command.SetAction(parse => Run(parse.GetValue(files)!, parse.GetValue(check), stdout, stderr));
+        command.SetAction(parse => Run(parse.GetValue(files)!, parse.GetValue(check), stdout, stderr, parse.GetValue(diff), stdin));
         return command;
     }
 
-    public static int Run(string[] files, bool check, TextWriter stdout, TextWriter stderr)
+    public static int Run(string[] arguments, bool check, TextWriter stdout, TextWriter stderr, bool diff = false, TextReader? stdin = null)
     {
         var failed = false;
-        foreach (var file in files)
+        foreach (var file in PlanFiles.Expand(arguments))
         {
+            if (file == "-")
+            {
+                // A filter, as gofmt is: the formatted plan on standard output, diagnostics on standard error.
+                var input = (stdin ?? Console.In).ReadToEnd();
+                var formatted = PlanFormatter.Format(input, PlanFiles.StandardInput);
+                if (formatted.Text is null)
+                {
+                    DiagnosticPrinter.WriteText(stderr, formatted.Diagnostics);
+                    failed = true;
+                }
+                else if (diff || check)
+                {
+                    failed |= WriteDifference(stdout, PlanFiles.StandardInput, input, formatted.Text, diff);
+                }
+                else
+                {
+                    stdout.Write(formatted.Text);
+                }
+
+                continue;
+            }
+
             var (text, bom) = Read(file);
             var result = PlanFormatter.Format(text, file);
             if (result.Text is null)
@@ -55,10 +82,9 @@ internal static class FmtCommand
             {
                 stdout.WriteLine($"{file}: ok");
             }
-            else if (check)
+            else if (check || diff)
             {
-                stdout.WriteLine($"{file}: would reformat");
-                failed = true;
+                failed |= WriteDifference(stdout, file, text, result.Text, diff);
             }
             else
             {
@@ -68,6 +94,27 @@ internal static class FmtCommand
         }
 
         return failed ? ExitCodes.Diagnostics : ExitCodes.Ok;
+    }
+
+    /// <summary>Reports a file that would change: its name (--check) or a unified diff (--diff). True when it differs.</summary>
+    private static bool WriteDifference(TextWriter stdout, string file, string before, string after, bool diff)
+    {
+        if (string.Equals(before, after, StringComparison.Ordinal))
+        {
+            stdout.WriteLine($"{file}: ok");
+            return false;
+        }
+
+        if (diff)
+        {
+            stdout.Write(PlanDiff.Unified(file, before, after));
+        }
+        else
+        {
+            stdout.WriteLine($"{file}: would reformat");
+        }
+
+        return true;
     }
 
     private static (string Text, bool Bom) Read(string file)
