@@ -187,6 +187,7 @@ internal static class PlaceCommand
             stdout.WriteLine(Json(w =>
             {
                 w.WriteStartObject();
+                w.WriteString("schema", "moeplan/place/v1");
                 w.WriteBoolean("ok", false);
                 DiagnosticPrinter.WriteJson(w, diagnostics);
                 w.WriteEndObject();
@@ -240,14 +241,22 @@ internal static class PlaceCommand
     {
         stdout.WriteLine(Json(w =>
         {
+            // One algorithm: its result object; --compare: the results of all in "results".
             if (o.Compare)
             {
-                w.WriteStartArray();
+                w.WriteStartObject();
+                w.WriteString("schema", "moeplan/place/v1");
+                w.WriteStartArray("results");
             }
 
             foreach (var r in results)
             {
                 w.WriteStartObject();
+                if (!o.Compare)
+                {
+                    w.WriteString("schema", "moeplan/place/v1");
+                }
+
                 w.WriteString("plan", o.Plan);
                 w.WriteString("pool", o.Pool);
                 w.WriteString("loads", problem.LoadsDescription);
@@ -287,6 +296,7 @@ internal static class PlaceCommand
             if (o.Compare)
             {
                 w.WriteEndArray();
+                w.WriteEndObject();
             }
         }));
     }
