@@ -22,6 +22,12 @@ public sealed class JsonOutputSchemaTests
         { "cost", ["cost", RepositoryPaths.PathOf("plans", "openpangu-718b-ascend910c.moe"), "--format", "json"] },
         { "place", ["place", H800, "--pool", "prefill", "--format", "json"] },
         { "place", ["place", H800, "--pool", "decode", "--compare", "--format", "json"] },
+        {
+            "place", [
+                "place", H800, "--pool", "prefill", "--compare", "--load", TestData.PathOf("expert-loads", "deepseek-v3-sglang-prefill_in1024.json"),
+                "--evaluate", TestData.PathOf("expert-loads", "deepseek-v3-sglang-prefill_in2048.json"), "--format", "json",
+            ]
+        },
         { "place", ["place", Path.Combine(Invalid, "MP2001-unknown-setting.moe"), "--format", "json"] },
         { "run", ["run", Tiny, "--max-requests", "30", "--format", "json"] },
         { "run", ["run", Tiny, "--max-requests", "30", "--compare-policies", "--format", "json"] },
