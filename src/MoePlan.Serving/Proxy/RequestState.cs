@@ -41,7 +41,7 @@ public sealed class RequestState
     public int Worker { get; internal set; }
 
     /// <summary>KV tokens a decode instance reserves for the request: prompt plus output.</summary>
-    internal double DecodeTokens => (double)Request.InputTokens + Request.OutputTokens;
+    public double DecodeTokens => (double)Request.InputTokens + Request.OutputTokens;
 
     internal void Stamp(RequestStage stage, double milliseconds) => Stamps[(int)stage] = milliseconds;
 
