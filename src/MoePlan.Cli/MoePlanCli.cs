@@ -31,6 +31,7 @@ public static class MoePlanCli
         root.Subcommands.Add(SearchCommand.Create(stdout, stderr));
         root.Subcommands.Add(ProxyCommand.Create(stdout, stderr));
         root.Subcommands.Add(EngineCommand.Create(stdout, stderr));
+        root.Subcommands.Add(BenchCommand.Create(stdout, stderr));
         return root;
     }
 

@@ -120,10 +120,17 @@ public sealed class EmulatedEngine : IAsyncDisposable
         string id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
         var (work, kvKey, kvSource) = Protocol(request, id);
         int maxTokens = work == EngineWork.PrefillOnly ? 1 : request.MaxTokens;
-        if (work == EngineWork.DecodeOnly && !await PullKvAsync(ctx, kvSource!, request.Prompt.Tokens).ConfigureAwait(false))
+        int cached = 0;
+        if (work == EngineWork.DecodeOnly)
         {
-            Interlocked.Increment(ref _failed);
-            return;
+            int? pulled = await PullKvAsync(ctx, kvSource!, request.Prompt.Tokens).ConfigureAwait(false);
+            if (pulled is null)
+            {
+                Interlocked.Increment(ref _failed);
+                return;
+            }
+
+            cached = pulled.Value;
         }
 
         TaskCompletionSource<int>? held = kvKey is null ? null : _kv.GetOrAdd(kvKey, _ => new(TaskCreationOptions.RunContinuationsAsynchronously));
@@ -146,7 +153,7 @@ public sealed class EmulatedEngine : IAsyncDisposable
 
                 if (request.IncludeUsage)
                 {
-                    await WriteEventAsync(ctx, CompletionResponses.UsageChunk(id, _options.Model, chat, request.Prompt.Tokens, produced)).ConfigureAwait(false);
+                    await WriteEventAsync(ctx, CompletionResponses.UsageChunk(id, _options.Model, chat, request.Prompt.Tokens, produced, cached + job.CachedTokens)).ConfigureAwait(false);
                 }
 
                 await ctx.Response.WriteAsync("data: [DONE]\n\n", ctx.RequestAborted).ConfigureAwait(false);
@@ -158,7 +165,7 @@ public sealed class EmulatedEngine : IAsyncDisposable
                     produced += n;
                 }
 
-                var whole = CompletionResponses.Whole(id, _options.Model, chat, Repeat(produced), request.Prompt.Tokens, produced, "length");
+                var whole = CompletionResponses.Whole(id, _options.Model, chat, Repeat(produced), request.Prompt.Tokens, produced, "length", cached + job.CachedTokens);
                 if (work == EngineWork.PrefillOnly && _options.Protocol != EngineKind.Sglang)
                 {
                     whole["kv_transfer_params"] = RemoteDecodeParameters(kvKey!, request.Prompt.Blocks.Length);
@@ -167,7 +174,7 @@ public sealed class EmulatedEngine : IAsyncDisposable
                 await WriteJsonAsync(ctx, 200, whole).ConfigureAwait(false);
             }
 
-            held?.TrySetResult(request.Prompt.Tokens);
+            held?.TrySetResult(job.CachedTokens);
             if (kvKey is not null)
             {
                 ForgetLater(kvKey);
@@ -232,26 +239,32 @@ public sealed class EmulatedEngine : IAsyncDisposable
         ["remote_port"] = Address.Port,
     };
 
-    /// <summary>Pulls the prompt's KV from the prefill engine, then waits the plan's transfer time; false (and a 502 written) when it cannot.</summary>
-    private async Task<bool> PullKvAsync(HttpContext ctx, Uri source, int promptTokens)
+    /// <summary>
+    /// Pulls the prompt's KV from the prefill engine, then waits the plan's transfer time; the prompt tokens the
+    /// prefill's cache served, or null (and a 502 written) when it cannot.
+    /// </summary>
+    private async Task<int?> PullKvAsync(HttpContext ctx, Uri source, int promptTokens)
     {
+        int cached;
         try
         {
             using var response = await KvClient.GetAsync(source, ctx.RequestAborted).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)
             {
                 await WriteJsonAsync(ctx, 502, CompletionResponses.Error($"KV transfer from {source.Authority} failed: {(int)response.StatusCode}", "kv_transfer_error", 502)).ConfigureAwait(false);
-                return false;
+                return null;
             }
+
+            cached = JsonNode.Parse(await response.Content.ReadAsStringAsync(ctx.RequestAborted).ConfigureAwait(false))?["cached_tokens"]?.GetValue<int>() ?? 0;
         }
-        catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException)
+        catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException or System.Text.Json.JsonException)
         {
             if (!ctx.RequestAborted.IsCancellationRequested)
             {
                 await WriteJsonAsync(ctx, 502, CompletionResponses.Error($"KV transfer from {source.Authority} failed: {e.Message}", "kv_transfer_error", 502)).ConfigureAwait(false);
             }
 
-            return false;
+            return null;
         }
 
         double transfer = promptTokens * _options.Config.KvTransferMillisecondsPerToken / _options.Speed;
@@ -260,7 +273,7 @@ public sealed class EmulatedEngine : IAsyncDisposable
             await Task.Delay(TimeSpan.FromMilliseconds(transfer), ctx.RequestAborted).ConfigureAwait(false);
         }
 
-        return true;
+        return cached;
     }
 
     private async Task ServeKvAsync(HttpContext ctx, string key)
@@ -268,9 +281,9 @@ public sealed class EmulatedEngine : IAsyncDisposable
         var tcs = _kv.GetOrAdd(key, _ => new(TaskCreationOptions.RunContinuationsAsynchronously));
         try
         {
-            int tokens = await tcs.Task.WaitAsync(_options.KvWaitTimeout, ctx.RequestAborted).ConfigureAwait(false);
+            int cached = await tcs.Task.WaitAsync(_options.KvWaitTimeout, ctx.RequestAborted).ConfigureAwait(false);
             _kv.TryRemove(key, out _);
-            await WriteJsonAsync(ctx, 200, new JsonObject { ["tokens"] = tokens }).ConfigureAwait(false);
+            await WriteJsonAsync(ctx, 200, new JsonObject { ["cached_tokens"] = cached }).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
