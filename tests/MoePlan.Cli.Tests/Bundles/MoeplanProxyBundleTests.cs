@@ -1,6 +1,7 @@
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Plan;
 using MoePlan.Proxy.Routing;
+using Xunit;
 
 namespace MoePlan.Cli.Tests.Bundles;
 
