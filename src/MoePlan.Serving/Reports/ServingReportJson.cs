@@ -23,6 +23,7 @@ public static class ServingReportJson
         return JsonOutput.Write(w =>
         {
             w.WriteStartObject();
+            w.WriteString("schema", "moeplan/run/v1");
             w.WriteString("plan", planFile);
             w.WriteString("mode", plan.Proxy.Mode.Value.ToString().ToLowerInvariant());
             w.WriteStartObject("deployment");
