@@ -145,7 +145,7 @@ public sealed partial class ServingSimulation : ISchedulingState
 
         public int ProxyHeldRequests => _sim._proxyHeld.Count;
 
-        public long ProxyHeldTokens => _sim._proxyHeld.Sum(r => (long)r.Request.InputTokens);
+        public long ProxyHeldTokens => _sim._proxyHeld.Tokens;
 
         public IReadOnlyList<IPrefillInstanceView> Prefill { get; }
 
