@@ -95,7 +95,9 @@ public sealed class ScriptPolicy(CompiledScheduler script, ScriptBudgetOptions b
             views[i] = state.View(waiting[i]);
         }
 
-        var queue = new QueueView(prefill, views, state.Cluster.NowMilliseconds);
+        // The script gets a read-only wrapper (a cast to an array or IList cannot write the host's copy), and the
+        // host reads only its own array afterwards.
+        var queue = new QueueView(prefill, Array.AsReadOnly(views), state.Cluster.NowMilliseconds);
         var values = new double[views.Length];
         // One budget for the whole queue: the ordering is one decision.
         if (TryCall(nameof(Scheduler.PrefillPriority), (views, queue, state.Cluster, values), static (s, a) =>
@@ -108,13 +110,14 @@ public sealed class ScriptPolicy(CompiledScheduler script, ScriptBudgetOptions b
                 return true;
             }, out _))
         {
-            if (!values.Any(double.IsNaN))
+            int bad = Array.FindIndex(values, v => !double.IsFinite(v));
+            if (bad < 0)
             {
                 values.CopyTo(priorities);
                 return;
             }
 
-            Fail(BadDecision(nameof(Scheduler.PrefillPriority), double.NaN, "a priority must be a number (NaN cannot be ordered)"));
+            Fail(BadDecision(nameof(Scheduler.PrefillPriority), values[bad].ToString(System.Globalization.CultureInfo.InvariantCulture), "a priority must be a finite number (NaN and infinities cannot be ordered)"));
         }
 
         for (int i = 0; i < views.Length; i++)

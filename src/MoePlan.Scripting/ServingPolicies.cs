@@ -1,5 +1,6 @@
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Plan;
+using MoePlan.Serving.Inputs;
 using MoePlan.Serving.Proxy;
 
 namespace MoePlan.Scripting;
@@ -58,7 +59,7 @@ public sealed class ServingPolicies
             return (new ServingPolicies(registry, choice.ComparePolicies ? registry.Names : [choice.Policy ?? plan.Proxy.Policy.Value], null), []);
         }
 
-        var load = Load(script, plan);
+        var load = Load(script, plan, plansOwn: choice.SchedulerScript is null);
         if (load.Script is not { } compiled)
         {
             return (null, load.Diagnostics);
@@ -83,7 +84,7 @@ public sealed class ServingPolicies
     /// diagnostics, empty when the plan names no script or the script is fine.
     /// </summary>
     public static IReadOnlyList<Diagnostic> CheckPlanScript(string planFile, DeploymentPlan plan) =>
-        PlanScriptPath(planFile, plan) is { } script ? Load(script, plan).Diagnostics : [];
+        PlanScriptPath(planFile, plan) is { } script ? Load(script, plan, plansOwn: true).Diagnostics : [];
 
     /// <summary>With a fallback: a warning saying how many decisions the default policy made for the script; null when none.</summary>
     public string? FallbackWarning() =>
@@ -95,11 +96,12 @@ public sealed class ServingPolicies
         plan.Proxy.ScriptPath is { } planScript ? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(planFile))!, planScript.Value) : null;
 
     /// <summary>The script compiled or from the cache; a plan's script that is missing is MP4008 at the plan's line.</summary>
-    private static ScriptLoad Load(string script, DeploymentPlan plan)
+    private static ScriptLoad Load(string script, DeploymentPlan plan, bool plansOwn)
     {
-        if (!File.Exists(script) && plan.Proxy.ScriptPath is { } named)
+        // The plan's own script that cannot be read (missing, a device, a FIFO) is reported at the plan's line.
+        if (plansOwn && InputFile.Refusal(script) is { } refusal && plan.Proxy.ScriptPath is { } named)
         {
-            return new ScriptLoad(null, [DiagnosticCodes.ScriptNotFound.Create(named.Span, named.Value, "no such file (paths are relative to the plan's folder)")], false);
+            return new ScriptLoad(null, [DiagnosticCodes.ScriptNotFound.Create(named.Span, named.Value, refusal == "no such file" ? "no such file (paths are relative to the plan's folder)" : refusal)], false);
         }
 
         return SchedulerScriptCompiler.Load(script);

@@ -104,4 +104,33 @@ public sealed class SchedulerScriptCliTests
         Assert.Equal(1, code);
         Assert.Matches(@"p\.moe\(\d+,\d+\): error MP4008: cannot read the scheduler script 'schedulers/cache-affinity.csx'", output);
     }
+
+    [Fact]
+    public void A_scheduler_path_that_is_not_a_regular_file_is_a_located_diagnostic()
+    {
+        // /proc/self/mem exists (so it passes the existence check) but cannot be read as text: MP4008, exit 1.
+        var (code, output, error) = CliRunner.Run("run", Tiny, "--scheduler", "/proc/self/mem", "--max-requests", "5");
+        Assert.True(code == 1, error + output);
+        Assert.Contains("/proc/self/mem(1,1): error MP4008: cannot read the scheduler script '/proc/self/mem'", error, StringComparison.Ordinal);
+        (code, output, error) = CliRunner.Run("run", Tiny, "--scheduler", "/dev/zero", "--max-requests", "5");
+        Assert.True(code == 1, error + output);
+        Assert.Contains("/dev/zero(1,1): error MP4008: cannot read the scheduler script '/dev/zero': it is a character device", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Check_refuses_a_plan_script_nested_10000_deep_without_crashing()
+    {
+        var folder = CliRunner.TempFolder();
+        Directory.CreateDirectory(Path.Combine(folder, "schedulers"));
+        var plan = Path.Combine(folder, "p.moe");
+        File.WriteAllText(plan, File.ReadAllText(Scripted));
+        Directory.CreateDirectory(Path.Combine(folder, "data"));
+        File.Copy(Path.Combine(Path.GetDirectoryName(Scripted)!, "data", "prefix_groups_trace.jsonl"), Path.Combine(folder, "data", "prefix_groups_trace.jsonl"));
+        var script = Path.Combine(folder, "schedulers", "cache-affinity.csx");
+        // "return " is columns 1-7; the 101st '(' (past the 100 levels allowed) is column 108.
+        File.WriteAllText(script, "return " + new string('(', 10_000) + "0" + new string(')', 10_000) + ";\n");
+        var (code, output, _) = CliRunner.Run("check", plan);
+        Assert.Equal(1, code);
+        Assert.Contains($"{script}(1,108): error MP4009: brackets nest too deeply here (the limit is 100 levels of (), [] and {{}}); the script is not compiled", output, StringComparison.Ordinal);
+    }
 }

@@ -1,11 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text;
-using System.Text.Json;
 using MoePlan.Cli.Files;
 using MoePlan.Cli.Options;
 using MoePlan.Cli.Terminal;
-using MoePlan.Core.Compilation;
 using MoePlan.Core.Emit;
 using MoePlan.Core.Placement;
 using MoePlan.Core.Plan;
@@ -16,14 +13,11 @@ namespace MoePlan.Cli.Commands;
 
 /// <summary>
 /// <c>moeplan place PLAN</c>: place a pool's experts (the plan's algorithm and loads, or overrides), print the imbalance
-/// and cross-node metrics, compare algorithms, or write placement.json and the engines' expert-map files.
+/// and cross-node metrics, measure the placement on other loads, compare algorithms, or write placement.json and the
+/// engines' expert-map files. The sequence is <see cref="PlacementRun"/>; this file parses and prints.
 /// </summary>
 internal static class PlaceCommand
 {
-    public const string PlacementFile = "placement.json";
-    public const string VllmAscendFile = "vllm-ascend-expert-map.json";
-    public const string SglangFile = "sglang-init-expert-location.json";
-
     public sealed record Options(
         string Plan,
         string? Load,
@@ -33,7 +27,8 @@ internal static class PlaceCommand
         string? Output,
         bool Force,
         string Format,
-        bool Compare);
+        bool Compare,
+        string[] Evaluate);
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
@@ -49,22 +44,30 @@ internal static class PlaceCommand
         pool.AcceptOnlyFromAmong("decode", "prefill");
         var output = new Option<string?>("--output", "-o")
         {
-            Description = $"Write {PlacementFile}, {VllmAscendFile} and {SglangFile} to this folder (refused if not empty, unless --force).",
+            Description = $"Write {PlacementRun.PlacementFile}, {PlacementRun.VllmAscendFile} and {PlacementRun.SglangFile} to this folder (refused if not empty, unless --force).",
             HelpName = "DIR",
         };
         var force = new Option<bool>("--force") { Description = "Replace a non-empty output folder." };
         var format = CommonOptions.Format("text", "json");
         var compare = new Option<bool>("--compare") { Description = "Run every algorithm on the same loads and print one table (JSON: an array)." };
+        var evaluate = new Option<string[]>("--evaluate")
+        {
+            Description = "Measure the placement on these expert-load files too (placed on one recording, run on others): per file and the mean.",
+            HelpName = "FILE",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var command = new Command("place", """
             Place the experts of a plan's pool on its expert-parallel ranks and report how balanced the placement is:
             imbalance (busiest rank's load / mean rank load; mean and worst over the MoE layers) and the share of
             token dispatches that leave their node. Loads and algorithm come from the plan's placement block unless
-            overridden. Exit code 0 ok, 1 when there are error diagnostics, 2 for usage or I/O errors.
+            overridden; --evaluate measures the placement on other load files (the traffic that follows the recording).
+            Exit code 0 ok, 1 when there are error diagnostics, 2 for usage or I/O errors.
 
             Examples:
               moeplan place plans/deepseek-v3-h800.moe
               moeplan place plans/deepseek-v3-h800.moe --pool prefill --compare
               moeplan place plans/deepseek-v3-h800.moe --load plans/data/deepseek-v3-sglang-decode_in2000out100.json --algorithm omni --format json
+              moeplan place plans/deepseek-v3-h800.moe --pool prefill --compare --load tests/data/expert-loads/deepseek-v3-sglang-prefill_in1024.json --evaluate tests/data/expert-loads/deepseek-v3-sglang-prefill_in2048.json
               moeplan place plans/deepseek-v3-sglang-h100.moe --synthetic 42 -o out/placement --force
             """)
         {
@@ -77,6 +80,7 @@ internal static class PlaceCommand
             force,
             format,
             compare,
+            evaluate,
         };
         command.SetAction(parse => Run(
             new Options(
@@ -88,7 +92,8 @@ internal static class PlaceCommand
                 parse.GetValue(output),
                 parse.GetValue(force),
                 parse.GetValue(format)!,
-                parse.GetValue(compare)),
+                parse.GetValue(compare),
+                parse.GetValue(evaluate) ?? []),
             stdout,
             stderr));
         return command;
@@ -111,7 +116,7 @@ internal static class PlaceCommand
             throw new CliUsageException($"unknown placement algorithm '{o.Algorithm}'; choose one of: {string.Join(", ", PlacementAlgorithms.Names)}");
         }
 
-        foreach (var file in new[] { o.Plan, o.Load })
+        foreach (var file in o.Evaluate.Prepend(o.Load).Prepend(o.Plan))
         {
             if (file is not null && !File.Exists(file))
             {
@@ -119,72 +124,49 @@ internal static class PlaceCommand
             }
         }
 
-        var resolver = new FileSystemSourceResolver();
-        // Placement runs below with the chosen loads; compilation stops after verification.
-        var compiled = PlanCompiler.Compile(o.Plan, resolver, throughVerification: true);
-        var json = o.Format == "json";
-        if (compiled.Plan is not { } plan)
-        {
-            return Failed(stdout, json, compiled.Diagnostics, $"{o.Plan}: not compiled: {compiled.Diagnostics.Count(d => d.IsError)} error(s)");
-        }
-
-        var pool = o.Pool == "prefill" ? PoolRole.Prefill : PoolRole.Decode;
         LoadOverride? loadOverride = o.Load is not null ? new LoadFileOverride(o.Load)
             : o.Synthetic is { } seed ? new SyntheticLoadOverride(seed)
             : null;
-        var (problem, problemDiagnostics) = PlanPlacement.ProblemOf(plan, pool, resolver, loadOverride);
-        var diagnostics = compiled.Diagnostics.AddRange(problemDiagnostics);
-        if (problem is null)
+        var request = new PlacementRequest(
+            o.Plan, o.Pool == "prefill" ? PoolRole.Prefill : PoolRole.Decode, loadOverride, o.Algorithm, o.Compare, [.. o.Evaluate]);
+        var outcome = PlacementRun.Run(request, new FileSystemSourceResolver());
+        var json = o.Format == "json";
+        if (outcome.Failure is not null)
         {
-            return Failed(stdout, json, diagnostics, $"{o.Plan}: no placement: {diagnostics.Count(d => d.IsError)} error(s)");
+            return Failed(stdout, json, outcome.Diagnostics, outcome.Failure);
         }
 
-        var results = o.Compare
-            ? PlacementAlgorithms.Names.Select(name => PlanPlacement.Place(plan, problem, name)).ToList()
-            : [PlanPlacement.Place(plan, problem, o.Algorithm)];
-        var all = diagnostics.AddRange(results.SelectMany(r => r.Diagnostics));
-        var code = all.Any(d => d.IsError) ? ExitCodes.Diagnostics : ExitCodes.Ok;
         if (json)
         {
-            WriteJson(stdout, o, plan, problem, diagnostics, results);
+            stdout.WriteLine(JsonOutput.Write(w => PlacementJson.Write(w, o.Plan, o.Pool, o.Compare, outcome)));
         }
         else
         {
-            DiagnosticPrinter.WriteText(stdout, all);
-            WriteText(stdout, o, plan, problem, results);
+            DiagnosticPrinter.WriteText(stdout, outcome.AllDiagnostics);
+            WriteText(stdout, o, outcome);
         }
 
-        if (o.Output is not null && results[0] is { Placement: { } placement, Metrics: { } metrics })
+        if (o.Output is not null && outcome.Results[0].Result is { Placement: { } placement, Metrics: { } metrics })
         {
-            var files = new Dictionary<string, string>(StringComparer.Ordinal)
-            {
-                [PlacementFile] = ExpertMapFormats.PlacementJson(placement, metrics),
-                [VllmAscendFile] = ExpertMapFormats.VllmAscendExpertMap(placement),
-            };
-            var sglang = ExpertMapFormats.SglangExpertLocation(placement, plan.Model.Entry.Architecture.Layers);
-            if (sglang.Text is not null)
-            {
-                files[SglangFile] = sglang.Text;
-            }
-
-            BundleDirectory.Write(o.Output, files, o.Force);
+            var (files, skipped) = PlacementRun.OutputFiles(outcome.Plan!, placement, metrics);
+            BundleDirectory.Write(o.Output, files.ToDictionary(StringComparer.Ordinal), o.Force);
             var status = json ? stderr : stdout;
-            foreach (var skipped in sglang.Diagnostics)
+            foreach (var note in skipped)
             {
-                status.WriteLine($"note: {SglangFile} not written: {skipped.Message}");
+                status.WriteLine($"note: {PlacementRun.SglangFile} not written: {note.Message}");
             }
 
             status.WriteLine($"{o.Plan}: wrote {files.Count} file(s) to {o.Output}");
         }
 
-        return code;
+        return outcome.HasErrors ? ExitCodes.Diagnostics : ExitCodes.Ok;
     }
 
     private static int Failed(TextWriter stdout, bool json, IEnumerable<Core.Diagnostics.Diagnostic> diagnostics, string summary)
     {
         if (json)
         {
-            stdout.WriteLine(Json(w =>
+            stdout.WriteLine(JsonOutput.Write(w =>
             {
                 w.WriteStartObject();
                 w.WriteBoolean("ok", false);
@@ -201,8 +183,10 @@ internal static class PlaceCommand
         return ExitCodes.Diagnostics;
     }
 
-    private static void WriteText(TextWriter stdout, Options o, DeploymentPlan plan, PoolPlacementProblem problem, IReadOnlyList<PoolPlacementResult> results)
+    private static void WriteText(TextWriter stdout, Options o, PlacementRunOutcome outcome)
     {
+        var plan = outcome.Plan!;
+        var problem = outcome.Problem!;
         var p = problem.Problem;
         var routed = plan.Model.Entry.Architecture.RoutedExperts;
         stdout.WriteLine(
@@ -211,94 +195,54 @@ internal static class PlaceCommand
             $"{p.Loads.LayerCount} MoE layers");
         stdout.WriteLine($"loads: {problem.LoadsDescription}");
         var table = new Table().AddColumns("algorithm", "imbalance mean", "imbalance max (layer)", "overall", "cross-node", "slots per rank");
-        foreach (var r in results)
+        foreach (var r in outcome.Results)
         {
-            var name = r.Placement?.Algorithm ?? o.Algorithm ?? plan.Placement.Algorithm.Value;
-            if (r.Metrics is not { } m)
+            if (r.Result.Metrics is not { } m)
             {
-                var codes = string.Join(", ", r.Diagnostics.Where(d => d.IsError).Select(d => d.Code).Distinct());
-                table.AddRow(Markup.Escape(name), $"failed: {codes}", "", "", "", "");
+                var codes = string.Join(", ", r.Result.Diagnostics.Where(d => d.IsError).Select(d => d.Code).Distinct());
+                table.AddRow(Markup.Escape(r.Algorithm), $"failed: {codes}", "", "", "", "");
                 continue;
             }
 
-            table.AddRow(
-                Markup.Escape(name),
-                NumberText.Format(m.MeanLayerImbalance, "0.000"),
-                $"{NumberText.Format(m.WorstLayerImbalance, "0.000")} ({m.WorstLayerId.ToString(CultureInfo.InvariantCulture)})",
-                NumberText.Format(m.Imbalance, "0.000"),
-                m.CrossNodeShare.ToString("0.0%", CultureInfo.InvariantCulture),
+            table.AddRow([Markup.Escape(r.Algorithm), .. Cells(m),
                 m.MinSlotsPerDevice == m.MaxSlotsPerDevice
                     ? m.MinSlotsPerDevice.ToString(CultureInfo.InvariantCulture)
-                    : $"{m.MinSlotsPerDevice}..{m.MaxSlotsPerDevice}");
+                    : $"{m.MinSlotsPerDevice}..{m.MaxSlotsPerDevice}"]);
         }
 
         TableWriter.Write(stdout, table);
-    }
-
-    private static void WriteJson(
-        TextWriter stdout, Options o, DeploymentPlan plan, PoolPlacementProblem problem, IEnumerable<Core.Diagnostics.Diagnostic> earlier, IReadOnlyList<PoolPlacementResult> results)
-    {
-        stdout.WriteLine(Json(w =>
+        if (outcome.Results.All(r => r.Evaluation is null))
         {
-            if (o.Compare)
-            {
-                w.WriteStartArray();
-            }
+            return;
+        }
 
-            foreach (var r in results)
-            {
-                w.WriteStartObject();
-                w.WriteString("plan", o.Plan);
-                w.WriteString("pool", o.Pool);
-                w.WriteString("loads", problem.LoadsDescription);
-                w.WriteString("algorithm", r.Placement?.Algorithm ?? o.Algorithm ?? plan.Placement.Algorithm.Value);
-                w.WriteBoolean("ok", r.Metrics is not null);
-                w.WriteNumber("experts", problem.Problem.Experts);
-                w.WriteNumber("physical_experts", problem.Problem.PhysicalExperts);
-                w.WriteNumber("devices", problem.Problem.Devices);
-                w.WriteNumber("devices_per_node", problem.Problem.DevicesPerNode);
-                w.WriteBoolean("uneven", problem.Problem.AllowUneven);
-                if (r.Metrics is { } m)
-                {
-                    w.WriteNumber("imbalance_mean", Round(m.MeanLayerImbalance));
-                    w.WriteNumber("imbalance_max", Round(m.WorstLayerImbalance));
-                    w.WriteNumber("imbalance_max_layer", m.WorstLayerId);
-                    w.WriteNumber("imbalance_overall", Round(m.Imbalance));
-                    w.WriteNumber("cross_node_fraction", Round(m.CrossNodeShare));
-                    w.WriteNumber("min_slots_per_device", m.MinSlotsPerDevice);
-                    w.WriteNumber("max_slots_per_device", m.MaxSlotsPerDevice);
-                    w.WriteStartArray("layers");
-                    foreach (var layer in m.Layers)
-                    {
-                        w.WriteStartObject();
-                        w.WriteNumber("layer_id", layer.LayerId);
-                        w.WriteNumber("imbalance", Round(layer.Imbalance));
-                        w.WriteNumber("cross_node_fraction", Round(layer.CrossNodeShare));
-                        w.WriteEndObject();
-                    }
-
-                    w.WriteEndArray();
-                }
-
-                DiagnosticPrinter.WriteJson(w, earlier.Concat(r.Diagnostics));
-                w.WriteEndObject();
-            }
-
-            if (o.Compare)
-            {
-                w.WriteEndArray();
-            }
-        }));
-    }
-
-    private static string Json(Action<Utf8JsonWriter> body)
-    {
-        return JsonOutput.Write(w =>
+        stdout.WriteLine("evaluated on other loads (placed on the loads above):");
+        var evaluated = new Table().AddColumns("algorithm", "loads", "imbalance mean", "imbalance max (layer)", "overall", "cross-node");
+        foreach (var r in outcome.Results.Where(r => r.Evaluation is not null))
         {
-            body(w);
-        });
+            foreach (var e in r.Evaluation!.Loads)
+            {
+                evaluated.AddRow([Markup.Escape(r.Algorithm), Markup.Escape(e.Name), .. Cells(e.Metrics)]);
+            }
+
+            if (r.Evaluation.Loads.Length > 1)
+            {
+                var mean = r.Evaluation.Mean;
+                evaluated.AddRow(
+                    Markup.Escape(r.Algorithm), $"mean of {r.Evaluation.Loads.Length}", NumberText.Format(mean.MeanLayerImbalance, "0.000"),
+                    NumberText.Format(mean.WorstLayerImbalance, "0.000"), NumberText.Format(mean.Imbalance, "0.000"),
+                    mean.CrossNodeShare.ToString("0.0%", CultureInfo.InvariantCulture));
+            }
+        }
+
+        TableWriter.Write(stdout, evaluated);
     }
 
-    private static double Round(double value) => Math.Round(value, 6, MidpointRounding.ToEven);
-
+    private static string[] Cells(PlacementMetrics m) =>
+    [
+        NumberText.Format(m.MeanLayerImbalance, "0.000"),
+        $"{NumberText.Format(m.WorstLayerImbalance, "0.000")} ({m.WorstLayerId.ToString(CultureInfo.InvariantCulture)})",
+        NumberText.Format(m.Imbalance, "0.000"),
+        m.CrossNodeShare.ToString("0.0%", CultureInfo.InvariantCulture),
+    ];
 }
