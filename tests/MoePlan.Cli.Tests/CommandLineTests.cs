@@ -185,6 +185,9 @@ public sealed class CommandLineTests
     [InlineData("kernels")]
     [InlineData("run")]
     [InlineData("search")]
+    [InlineData("proxy")]
+    [InlineData("engine")]
+    [InlineData("bench")]
     public void Every_verb_has_help_with_examples(string verb)
     {
         var (code, output, _) = CliRunner.Run(verb, "--help");

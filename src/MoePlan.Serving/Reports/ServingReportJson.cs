@@ -64,7 +64,8 @@ public static class ServingReportJson
         });
     }
 
-    private static void WriteMetrics(Utf8JsonWriter w, ServingMetrics m)
+    /// <summary>One run's figures (also `moeplan bench`'s, so both documents have the same shape).</summary>
+    internal static void WriteMetrics(Utf8JsonWriter w, ServingMetrics m)
     {
         w.WriteString("policy", m.Policy);
         w.WriteStartObject("requests");
