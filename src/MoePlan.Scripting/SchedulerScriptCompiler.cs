@@ -1,6 +1,4 @@
 using System.Collections.Immutable;
-using System.Reflection;
-using System.Runtime.Loader;
 using System.Text;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
@@ -9,7 +7,9 @@ using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Emit;
 using Microsoft.CodeAnalysis.Scripting;
 using MoePlan.Core.Diagnostics;
+using MoePlan.Core.Text;
 using MoePlan.Scheduling;
+using MoePlan.Serving.Inputs;
 using Diagnostic = MoePlan.Core.Diagnostics.Diagnostic;
 
 namespace MoePlan.Scripting;
@@ -27,11 +27,16 @@ public sealed record ScriptLoad(CompiledScheduler? Script, IReadOnlyList<Diagnos
 public static class SchedulerScriptCompiler
 {
     /// <summary>Bumped when the checks or the instrumentation change, so old cached images are not reused.</summary>
-    internal const int InstrumentationVersion = 3;
+    internal const int InstrumentationVersion = 4;
 
     public static ScriptLoad Load(string path, string? cacheDirectory = null)
     {
-        var text = File.ReadAllText(path);
+        // Regular files only, read with a byte cap: /proc/self/mem, /dev/zero or a FIFO is a diagnostic, not a hang.
+        if (!InputFile.TryReadText(path, ScriptBounds.MaxFileBytes, out var text, out var error))
+        {
+            return new ScriptLoad(null, [DiagnosticCodes.ScriptNotFound.Create(new SourceSpan(path, 0, 0, 1, 1), path, error)], false);
+        }
+
         var cache = new ScriptCache(cacheDirectory ?? ScriptCache.DefaultDirectory());
         string key = ScriptCache.Key(text, InstrumentationVersion);
         if (cache.TryRead(key, out var pe, out var pdb))
@@ -52,7 +57,45 @@ public static class SchedulerScriptCompiler
     /// <summary>Compiles and checks only (what <c>moeplan check</c> does); the diagnostics, empty when it is fine.</summary>
     public static IReadOnlyList<Diagnostic> Check(string path, string text) => Compile(path, text).Diagnostics;
 
-    internal static (byte[]? Pe, byte[]? Pdb, IReadOnlyList<Diagnostic> Diagnostics) Compile(string path, string text)
+    /// <summary>
+    /// Stack of the compiling thread. The bounds keep the compiler's recursion shallow; this is the margin for what
+    /// they do not foresee (a reservation: untouched pages cost no memory).
+    /// </summary>
+    private const int CompilerStackBytes = 256 * 1024 * 1024;
+
+    /// <summary>
+    /// Bounds the script (MP4009), then compiles, checks and emits it on a thread of its own with a large stack; an
+    /// exception out of the compiler is MP4010 at the script's first line, never a crash of moeplan.
+    /// </summary>
+    internal static (byte[]? Pe, byte[]? Pdb, IReadOnlyList<Diagnostic> Diagnostics) Compile(string path, string text) =>
+        Compile(path, text, CompileBounded);
+
+    /// <summary>The same, with the step that runs the compiler given (a test makes it throw).</summary>
+    internal static (byte[]? Pe, byte[]? Pdb, IReadOnlyList<Diagnostic> Diagnostics) Compile(
+        string path, string text, Func<string, string, (byte[]? Pe, byte[]? Pdb, IReadOnlyList<Diagnostic> Diagnostics)> compile)
+    {
+        (byte[]? Pe, byte[]? Pdb, IReadOnlyList<Diagnostic> Diagnostics) result = default;
+        var thread = new Thread(
+            () =>
+            {
+                try
+                {
+                    var bounds = ScriptBounds.Check(path, text);
+                    result = bounds.Count > 0 ? (null, null, bounds) : compile(path, text);
+                }
+                catch (Exception e)
+                {
+                    result = (null, null, [DiagnosticCodes.ScriptCompilerFailed.Create(new SourceSpan(path, 0, 0, 1, 1), $"{e.GetType().Name}: {e.Message}")]);
+                }
+            },
+            CompilerStackBytes)
+        { Name = "moeplan script compiler" };
+        thread.Start();
+        thread.Join();
+        return result;
+    }
+
+    private static (byte[]? Pe, byte[]? Pdb, IReadOnlyList<Diagnostic> Diagnostics) CompileBounded(string path, string text)
     {
         var parseOptions = new CSharpParseOptions(LanguageVersion.Latest, kind: SourceCodeKind.Script);
         var parsed = CSharpSyntaxTree.ParseText(text, parseOptions, path, Encoding.UTF8);
@@ -162,17 +205,18 @@ public static class SchedulerScriptCompiler
     }
 }
 
-/// <summary>A loaded script image: makes one scheduler per run (its top-level code runs then, within the budget).</summary>
+/// <summary>
+/// A compiled script image (IL and symbols) with its source. The host never loads it: it goes to the script host
+/// process (<see cref="Isolation.ScriptHostProcess"/>), which loads it and runs its hooks.
+/// </summary>
 public sealed class CompiledScheduler
 {
-    private readonly MethodInfo _factory;
-
-    private CompiledScheduler(string path, string text, Assembly assembly, MethodInfo factory)
+    private CompiledScheduler(string path, string text, byte[] pe, byte[] pdb)
     {
         Path = path;
         Text = text;
-        Assembly = assembly;
-        this._factory = factory;
+        Pe = pe;
+        Pdb = pdb;
     }
 
     public string Path { get; }
@@ -180,42 +224,12 @@ public sealed class CompiledScheduler
     /// <summary>The script's source (for mapping run-time failures to its lines).</summary>
     public string Text { get; }
 
-    public Assembly Assembly { get; }
-
-    /// <summary>The policy name: the script's file name.</summary>
+    /// <summary>The name the policy goes by: the script's file name.</summary>
     public string Name => System.IO.Path.GetFileName(Path);
 
-    internal static CompiledScheduler Load(string path, string text, byte[] pe, byte[] pdb)
-    {
-        // Collectible: unloaded with the context once nothing references the script's types.
-        var context = new AssemblyLoadContext("moeplan-script:" + System.IO.Path.GetFileName(path), isCollectible: true);
-        var assembly = context.LoadFromStream(new MemoryStream(pe), new MemoryStream(pdb));
-        // Roslyn's script entry point: a static <Factory>(object[] submissionArray) on the submission class.
-        var factory = assembly.GetTypes().Select(t => t.GetMethod("<Factory>", BindingFlags.Public | BindingFlags.Static)).Single(m => m is not null)!;
-        return new CompiledScheduler(path, text, assembly, factory);
-    }
+    internal byte[] Pe { get; }
 
-    /// <summary>Runs the script's top level (the caller holds the budget open); null when it makes no scheduler.</summary>
-    internal Scheduler? Create()
-    {
-        object? task;
-        try
-        {
-            // Slot 0 is the globals object (none); the submission puts itself in slot 1.
-            task = _factory.Invoke(null, [new object?[2]]);
-        }
-        catch (TargetInvocationException e) when (e.InnerException is not null)
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException).Throw();
-            throw;
-        }
+    internal byte[] Pdb { get; }
 
-        var t = (Task<Scheduler>)task!;
-        if (t.IsFaulted)
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(t.Exception!.InnerException!).Throw();
-        }
-
-        return t.Result;
-    }
+    internal static CompiledScheduler Load(string path, string text, byte[] pe, byte[] pdb) => new(path, text, pe, pdb);
 }

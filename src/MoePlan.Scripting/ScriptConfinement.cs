@@ -169,7 +169,8 @@ internal sealed class ScriptConfinement
     {
         var type = c.Declaration is { } d ? _model.GetTypeInfo(d.Type).Type : null;
         // A catch of Exception (or none) would swallow the budget's stop; a filter cannot be trusted to rethrow it.
-        if (type is null || type.SpecialType == SpecialType.System_Object || (type.Name == "Exception" && type.ContainingNamespace?.ToDisplayString() == "System"))
+        // A catch of a type parameter is one too: a generic helper instantiated with Exception.
+        if (type is null || type is ITypeParameterSymbol || type.SpecialType == SpecialType.System_Object || (type.Name == "Exception" && type.ContainingNamespace?.ToDisplayString() == "System"))
         {
             Report(DiagnosticCodes.ScriptCatchAll.Create(ScriptLocation.Of(_path, c.CatchKeyword.GetLocation())), c.CatchKeyword.SpanStart);
         }
@@ -256,6 +257,13 @@ internal sealed class ScriptConfinement
                 break;
         }
 
+        if (symbol is IMethodSymbol { Name: "GetHashCode", IsImplicitlyDeclared: true } && symbol.ContainingType is { } record && FromScript(record))
+        {
+            // A record's generated GetHashCode hashes its members, strings with the per-process seed.
+            Forbidden(node, $"{record.Name}.GetHashCode", "a record's hash combines its members' hashes, randomised per process for strings; use StableHash");
+            return;
+        }
+
         if (symbol.ContainingType is { } owner && !FromScript(owner))
         {
             if (DeniedMembers.Contains(symbol.Name))
@@ -264,9 +272,20 @@ internal sealed class ScriptConfinement
                 return;
             }
 
+            if (symbol is IMethodSymbol { Name: "GetHashCode" } && !HasStableHash(owner))
+            {
+                Forbidden(node, $"{owner.Name}.GetHashCode", "string hashes (and so those of objects, tuples and comparers) are randomised per process, so runs would differ; use StableHash.Of");
+                return;
+            }
+
             CheckType(node, owner);
         }
     }
+
+    /// <summary>Numbers, booleans, characters and enums hash their value: the same in every process.</summary>
+    private static bool HasStableHash(INamedTypeSymbol type) =>
+        type.TypeKind == TypeKind.Enum || type.SpecialType is SpecialType.System_Boolean or SpecialType.System_Char
+            or (>= SpecialType.System_SByte and <= SpecialType.System_Double) or SpecialType.System_Enum;
 
     private bool FromScript(ISymbol symbol) => SymbolEqualityComparer.Default.Equals(symbol.ContainingAssembly, _script);
 

@@ -1,5 +1,6 @@
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Plan;
+using MoePlan.Serving.Inputs;
 using MoePlan.Serving.Proxy;
 
 namespace MoePlan.Scripting;
@@ -16,7 +17,7 @@ public sealed record PolicyChoice(string? Policy = null, string? SchedulerScript
 /// <c>policy script "x.csx"</c>): the script is compiled (or taken from the cache) and registered next to the
 /// built-ins under its file name.
 /// </summary>
-public sealed class ServingPolicies
+public sealed class ServingPolicies : IDisposable
 {
     private readonly List<ScriptPolicy> _made = [];
 
@@ -58,7 +59,7 @@ public sealed class ServingPolicies
             return (new ServingPolicies(registry, choice.ComparePolicies ? registry.Names : [choice.Policy ?? plan.Proxy.Policy.Value], null), []);
         }
 
-        var load = Load(script, plan);
+        var load = Load(script, plan, plansOwn: choice.SchedulerScript is null);
         if (load.Script is not { } compiled)
         {
             return (null, load.Diagnostics);
@@ -83,23 +84,36 @@ public sealed class ServingPolicies
     /// diagnostics, empty when the plan names no script or the script is fine.
     /// </summary>
     public static IReadOnlyList<Diagnostic> CheckPlanScript(string planFile, DeploymentPlan plan) =>
-        PlanScriptPath(planFile, plan) is { } script ? Load(script, plan).Diagnostics : [];
+        PlanScriptPath(planFile, plan) is { } script ? Load(script, plan, plansOwn: true).Diagnostics : [];
 
-    /// <summary>With a fallback: a warning saying how many decisions the default policy made for the script; null when none.</summary>
+    /// <summary>
+    /// With a fallback: a warning saying how many decisions the default policy made for the script, and the first
+    /// failure; null when none.
+    /// </summary>
     public string? FallbackWarning() =>
         Fallbacks > 0
-            ? $"{Path.GetFileName(ScriptPath)}: {Fallbacks} hook call(s) failed and took the default policy's decision (--scheduler-fallback)"
+            ? $"{Path.GetFileName(ScriptPath)}: {Fallbacks} hook call(s) failed and took the default policy's decision (--scheduler-fallback){(_made.Any(p => p.Disabled) ? "; after a failure it could not recover from, the script was not called again and the rest of the run is the default policy's" : "")}; the first: {_made.SelectMany(p => p.Failures).First()}"
             : null;
+
+    /// <summary>Ends the script hosts of the runs.</summary>
+    public void Dispose()
+    {
+        foreach (var policy in _made)
+        {
+            policy.Dispose();
+        }
+    }
 
     private static string? PlanScriptPath(string planFile, DeploymentPlan plan) =>
         plan.Proxy.ScriptPath is { } planScript ? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(planFile))!, planScript.Value) : null;
 
     /// <summary>The script compiled or from the cache; a plan's script that is missing is MP4008 at the plan's line.</summary>
-    private static ScriptLoad Load(string script, DeploymentPlan plan)
+    private static ScriptLoad Load(string script, DeploymentPlan plan, bool plansOwn)
     {
-        if (!File.Exists(script) && plan.Proxy.ScriptPath is { } named)
+        // The plan's own script that cannot be read (missing, a device, a FIFO) is reported at the plan's line.
+        if (plansOwn && InputFile.Refusal(script) is { } refusal && plan.Proxy.ScriptPath is { } named)
         {
-            return new ScriptLoad(null, [DiagnosticCodes.ScriptNotFound.Create(named.Span, named.Value, "no such file (paths are relative to the plan's folder)")], false);
+            return new ScriptLoad(null, [DiagnosticCodes.ScriptNotFound.Create(named.Span, named.Value, refusal == "no such file" ? "no such file (paths are relative to the plan's folder)" : refusal)], false);
         }
 
         return SchedulerScriptCompiler.Load(script);

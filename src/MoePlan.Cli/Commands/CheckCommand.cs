@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Reflection;
 using System.Text;
 using System.Text.Json;
 using MoePlan.Cli.Files;
@@ -18,7 +19,11 @@ internal static class CheckCommand
     public static Command Create(TextWriter stdout, TextWriter stderr, TextReader stdin)
     {
         var files = new Argument<string[]>("files") { Description = "Plan files (*.moe), folders (every *.moe below them), or - for standard input.", Arity = ArgumentArity.OneOrMore };
-        var format = CommonOptions.Format("text", "json");
+        var format = CommonOptions.Format("text", "json", "sarif");
+        var docsUri = new Option<string?>("--docs-uri")
+        {
+            Description = "With --format sarif: the repository's web address; each rule's helpUri is then <address>/docs/diagnostics.md.",
+        };
         var command = new Command("check", """
             Parse, bind and verify plans; print diagnostics as file(line,col): severity CODE: message.
             Exit code 0 when no plan has errors, 1 when one has, 2 for usage or I/O errors.
@@ -26,6 +31,7 @@ internal static class CheckCommand
             Examples:
               moeplan check plans/deepseek-v3-h800.moe
               moeplan check plans/*.moe --format json
+              moeplan check plans/ --format sarif > moeplan.sarif
               moeplan check plans/
               cat plan.moe | moeplan check -
             Files with no deployment (imported settings only) are noted and skipped.
@@ -33,14 +39,22 @@ internal static class CheckCommand
         {
             files,
             format,
+            docsUri,
         };
-        command.SetAction(parse => Run(parse.GetValue(files)!, parse.GetValue(format)!, stdout, stderr, stdin));
+        command.SetAction(parse => Run(parse.GetValue(files)!, parse.GetValue(format)!, stdout, stderr, stdin, parse.GetValue(docsUri)));
         return command;
     }
 
-    public static int Run(string[] arguments, string format, TextWriter stdout, TextWriter stderr, TextReader? stdin = null)
+    public static int Run(string[] arguments, string format, TextWriter stdout, TextWriter stderr, TextReader? stdin = null, string? docsUri = null)
     {
+        if (docsUri is not null && !Uri.TryCreate(docsUri, UriKind.Absolute, out _))
+        {
+            stderr.WriteLine($"moeplan: error: --docs-uri '{docsUri}' is not an absolute address (e.g. https://example.org/moeplan)");
+            return ExitCodes.UsageOrIo;
+        }
+
         var resolver = new FileSystemSourceResolver();
+        var standardInputText = "";
         var results = new List<CompilationResult>();
         var skipped = new HashSet<string>(StringComparer.Ordinal);
         foreach (var file in PlanFiles.Expand(arguments))
@@ -52,8 +66,13 @@ internal static class CheckCommand
             }
 
             // Standard input: imports resolve against the working folder.
+            if (file == "-")
+            {
+                standardInputText = (stdin ?? Console.In).ReadToEnd();
+            }
+
             var result = file == "-"
-                ? PlanCompiler.CompileText(PlanFiles.StandardInput, (stdin ?? Console.In).ReadToEnd(), resolver)
+                ? PlanCompiler.CompileText(PlanFiles.StandardInput, standardInputText, resolver)
                 : PlanCompiler.Compile(file, resolver);
             if (IsImportOnly(result))
             {
@@ -71,11 +90,19 @@ internal static class CheckCommand
             results.Add(result);
         }
 
-        if (format == "json")
+        if (format == "sarif")
+        {
+            // Sources are read again only for the regions' end positions (standard input was kept).
+            string? ReadSource(string path) =>
+                path == PlanFiles.StandardInput ? standardInputText : resolver.TryRead(path, out var text, out _) ? text : null;
+            stdout.WriteLine(SarifLogWriter.Write(ToolVersion, results.SelectMany(r => r.Diagnostics), ReadSource, docsUri));
+        }
+        else if (format == "json")
         {
             stdout.WriteLine(JsonOutput.Write(w =>
             {
                 w.WriteStartObject();
+                w.WriteString("schema", "moeplan/check/v1");
                 w.WriteStartArray("files");
                 foreach (var result in results)
                 {
@@ -116,6 +143,10 @@ internal static class CheckCommand
 
         return results.Any(r => r.HasErrors) ? ExitCodes.Diagnostics : ExitCodes.Ok;
     }
+
+    /// <summary>The version without the source revision (0.1.0), so a SARIF log depends on the plans only.</summary>
+    private static string ToolVersion =>
+        (typeof(CheckCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0").Split('+')[0];
 
     /// <summary>A file that parses and holds no deployment (only lets and imports): what plans import, not a plan.</summary>
     private static bool IsImportOnly(CompilationResult result) =>

@@ -182,6 +182,7 @@ internal static class PlaceCommand
             stdout.WriteLine(JsonOutput.Write(w =>
             {
                 w.WriteStartObject();
+                w.WriteString("schema", PlacementJson.Schema);
                 w.WriteBoolean("ok", false);
                 DiagnosticPrinter.WriteJson(w, diagnostics);
                 w.WriteEndObject();

@@ -65,6 +65,12 @@ public static class PlanCompiler
             if (cost.Report is { } report)
             {
                 diagnostics.AddRange(SloFeasibility.Check(bound.Plan, report));
+                if (bound.Plan.Workload.Trace is not null)
+                {
+                    diagnostics.AddRange(WorkloadFit.CheckContext(bound.Plan, cost.Options.Lengths));
+                }
+
+                diagnostics.AddRange(WorkloadFit.CheckRate(bound.Plan, report, cost.Options.Lengths));
             }
         }
 

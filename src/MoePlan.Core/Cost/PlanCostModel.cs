@@ -83,7 +83,8 @@ public static class PlanCostModel
             : throw new ArgumentException("a trace workload is costed with the lengths measured from its trace (PlanCostEvaluation does that)", nameof(options)));
         var input = lengths.MeanInputTokens;
         var output = lengths.MeanOutputTokens;
-        var share = workload.PrefixShare.Value;
+        // A trace's prefix share is measured from its block ids; a synthetic workload states its own.
+        var share = workload.Trace is not null ? lengths.PrefixShare : workload.PrefixShare.Value;
 
         // Long prompts carry more of the tokens and attend further: weight the context by tokens, E[L^2] / E[L].
         var tokenWeightedInput = lengths.InputSecondMoment / lengths.MeanInputTokens;

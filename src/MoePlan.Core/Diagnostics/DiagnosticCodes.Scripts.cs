@@ -30,6 +30,12 @@ public static partial class DiagnosticCodes
     public static readonly DiagnosticDescriptor ScriptNotFound = new(
         "MP4008", DiagnosticSeverity.Error, "Script file not found", "cannot read the scheduler script '{0}': {1}");
 
+    public static readonly DiagnosticDescriptor ScriptTooComplex = new(
+        "MP4009", DiagnosticSeverity.Error, "Script too large or too deeply nested", "{0} (the limit is {1}); the script is not compiled");
+
+    public static readonly DiagnosticDescriptor ScriptCompilerFailed = new(
+        "MP4010", DiagnosticSeverity.Error, "The C# compiler failed on the script", "the C# compiler failed on this script: {0}");
+
     public static readonly DiagnosticDescriptor ScriptHookOverBudget = new(
         "MP4020", DiagnosticSeverity.Error, "Script hook stopped", "{0} {1} (budget per call: {2}); the run is stopped");
 
@@ -38,4 +44,7 @@ public static partial class DiagnosticCodes
 
     public static readonly DiagnosticDescriptor ScriptHookBadDecision = new(
         "MP4022", DiagnosticSeverity.Error, "Script hook returned an invalid decision", "{0} returned {1}: {2}");
+
+    public static readonly DiagnosticDescriptor ScriptHostCrashed = new(
+        "MP4023", DiagnosticSeverity.Error, "Script host crashed", "the script host process died during {0}: {1}");
 }

@@ -43,6 +43,11 @@ public static class PlanVerifier
 
         VerifyProxy(plan, diagnostics);
         VerifyPlacement(plan, diagnostics);
+        if (plan.Workload.Trace is null)
+        {
+            // A trace's lengths are measured with the cost model's (PlanCompiler checks them there).
+            diagnostics.AddRange(WorkloadFit.CheckContext(plan, null));
+        }
 
         var figuresOk = VerifyRequiredFigures(plan, diagnostics);
         if (shapesOk && figuresOk && !diagnostics.Any(d => d.IsError))

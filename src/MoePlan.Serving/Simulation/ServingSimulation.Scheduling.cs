@@ -130,8 +130,9 @@ public sealed partial class ServingSimulation : ISchedulingState
         public ClusterState(ServingSimulation sim)
         {
             this._sim = sim;
-            Prefill = Enumerable.Range(0, sim._prefills.Length).Select(i => (IPrefillInstanceView)new PrefillView(sim, i)).ToArray();
-            Decode = Enumerable.Range(0, sim._decodes.Length).Select(i => (IDecodeInstanceView)new DecodeView(sim, i)).ToArray();
+            // Read-only wrappers: a script casting them to an array or IList cannot replace an instance.
+            Prefill = Array.AsReadOnly(Enumerable.Range(0, sim._prefills.Length).Select(i => (IPrefillInstanceView)new PrefillView(sim, i)).ToArray());
+            Decode = Array.AsReadOnly(Enumerable.Range(0, sim._decodes.Length).Select(i => (IDecodeInstanceView)new DecodeView(sim, i)).ToArray());
         }
 
         public double NowMilliseconds => _sim._lastEvent;
@@ -144,7 +145,7 @@ public sealed partial class ServingSimulation : ISchedulingState
 
         public int ProxyHeldRequests => _sim._proxyHeld.Count;
 
-        public long ProxyHeldTokens => _sim._proxyHeld.Sum(r => (long)r.Request.InputTokens);
+        public long ProxyHeldTokens => _sim._proxyHeld.Tokens;
 
         public IReadOnlyList<IPrefillInstanceView> Prefill { get; }
 

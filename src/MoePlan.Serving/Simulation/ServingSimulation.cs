@@ -25,12 +25,10 @@ public sealed partial class ServingSimulation : IClusterView
     private readonly PriorityQueue<Event, EventKey> _events = new();
     private readonly Queue<RequestState> _decodeWait = new();
 
-    /// <summary>Requests the proxy holds because every prefill upstream is at its caps; put in the policy's prefill order before each release.</summary>
-    private readonly List<RequestState> _proxyHeld = [];
-    private QueueEntry[] _heldOrder = [];
-    private RequestState[] _heldSorted = [];
+    /// <summary>Requests the proxy holds because every prefill upstream is at its caps; released in the policy's prefill order.</summary>
+    private readonly PrefillQueue _proxyHeld;
 
-    /// <summary>Reused by <see cref="FillOrder"/> for a script's queue priorities.</summary>
+    /// <summary>Reused by <see cref="ScriptOrder"/> for a script's queue priorities.</summary>
     private double[] _priorities = [];
     private readonly bool _retainRequests;
     private readonly List<RequestState> _finished = [];
@@ -84,10 +82,11 @@ public sealed partial class ServingSimulation : IClusterView
             _workerViews[w] = _independentWorkers ? new WorkerView(this, w) : this;
         }
 
+        _proxyHeld = new PrefillQueue(this, -1, RequestStage.ApcMatched);
         _prefills = new PrefillInstance[config.PrefillInstances];
         for (int i = 0; i < _prefills.Length; i++)
         {
-            _prefills[i] = new PrefillInstance(config.PrefixCacheBlocks, Math.Max(1, config.PrefillNicLinks), _independentWorkers ? workers : 0);
+            _prefills[i] = new PrefillInstance(new PrefillQueue(this, i, RequestStage.PrefillWaiting), config.PrefixCacheBlocks, Math.Max(1, config.PrefillNicLinks), _independentWorkers ? workers : 0);
         }
 
         _decodes = new DecodeInstance[config.DecodeInstances];
@@ -140,7 +139,7 @@ public sealed partial class ServingSimulation : IClusterView
     public bool DecodeHasRoom(int decode, RequestState request)
     {
         var d = _decodes[decode];
-        return d.Allocated < _config.DecodeSequenceCap && d.ReservedTokens + request.DecodeTokens <= _config.DecodeTokenCap;
+        return _config.DecodeHasRoom(d.Allocated, d.ReservedTokens, request.DecodeTokens);
     }
 
     public SimulationResult Run(IEnumerable<ArrivingRequest> arrivals)
@@ -188,7 +187,7 @@ public sealed partial class ServingSimulation : IClusterView
         }
 
         // A policy that held requests while no prefill step was left to release them: never served.
-        foreach (var r in _proxyHeld)
+        foreach (var r in _proxyHeld.All())
         {
             r.Rejected = true;
             _figures.AddRejected();
@@ -198,7 +197,6 @@ public sealed partial class ServingSimulation : IClusterView
             }
         }
 
-        _proxyHeld.Clear();
         var prefillUsage = new InstanceUsage[_prefills.Length];
         var decodeUsage = new InstanceUsage[_decodes.Length];
         for (int i = 0; i < _prefills.Length; i++)
@@ -227,7 +225,7 @@ public sealed partial class ServingSimulation : IClusterView
         {
             var r = source.Current;
             // Requests reach the independent workers in turn (nginx spreading connections over its workers).
-            Push(EventKind.Arrival, r.ArrivalMilliseconds, -1, new RequestState(r) { Worker = (int)(_arrivalsRead++ % _workerViews.Length) });
+            Push(EventKind.Arrival, r.ArrivalMilliseconds, -1, new RequestState(r) { Worker = (int)(_arrivalsRead % _workerViews.Length), Sequence = _arrivalsRead++ });
         }
     }
 
@@ -359,58 +357,13 @@ public sealed partial class ServingSimulation : IClusterView
         return true;
     }
 
-    /// <summary>The proxy's queue in the policy's prefill order (<see cref="FillOrder"/>, queue -1, waited since the APC match).</summary>
-    private void OrderHeld(double t)
-    {
-        int n = _proxyHeld.Count;
-        if (n < 2)
-        {
-            return;
-        }
-
-        if (_heldOrder.Length < n)
-        {
-            _heldOrder = new QueueEntry[Math.Max(n, 2 * _heldOrder.Length)];
-            _heldSorted = new RequestState[_heldOrder.Length];
-        }
-
-        if (!FillOrder(_proxyHeld, -1, RequestStage.ApcMatched, t, _heldOrder.AsSpan(0, n)))
-        {
-            return;
-        }
-
-        for (int i = 0; i < n; i++)
-        {
-            _heldSorted[i] = _proxyHeld[_heldOrder[i].Index];
-        }
-
-        for (int i = 0; i < n; i++)
-        {
-            _proxyHeld[i] = _heldSorted[i];
-            _heldSorted[i] = null!;
-        }
-    }
-
     /// <summary>
-    /// A prefill step started or ended, so an upstream may be under its caps again: route held requests in order.
-    /// With one shared view a hold means every upstream is at its caps, so the first hold ends the pass; each
-    /// independent worker has its own view, so every held request is asked.
+    /// A prefill step started or ended, so an upstream may be under its caps again: route held requests in the
+    /// policy's order. With one shared view a hold means every upstream is at its caps, so the first hold ends the
+    /// pass; each independent worker has its own view, so every held request is asked.
     /// </summary>
-    private void ReleaseHeld(double t)
-    {
-        OrderHeld(t);
-        int kept = 0;
-        for (int i = 0; i < _proxyHeld.Count; i++)
-        {
-            var r = _proxyHeld[i];
-            if ((kept > 0 && !_independentWorkers) || !TryRouteToPrefill(r, t))
-            {
-                _proxyHeld[kept++] = r;
-            }
-        }
-
-        _proxyHeld.RemoveRange(kept, _proxyHeld.Count - kept);
-    }
+    private void ReleaseHeld(double t) =>
+        _proxyHeld.Walk(t, r => TryRouteToPrefill(r, t) ? QueueStep.Take : _independentWorkers ? QueueStep.Keep : QueueStep.Stop);
 
     private void TryStartPrefill(int index, double t)
     {
@@ -451,40 +404,18 @@ public sealed partial class ServingSimulation : IClusterView
 
         if (capLeft > 0 && p.Waiting.Count > 0)
         {
-            OrderWaiting(p, t);
-            int taken = 0;
-            for (; taken < p.Order.Length && capLeft > 0; taken++)
+            p.Waiting.Walk(t, r =>
             {
-                var r = p.Waiting[p.Order[taken].Index];
+                if (capLeft <= 0)
+                {
+                    return QueueStep.Stop;
+                }
+
                 Schedule(p, r, t);
                 _prefillWaiting--;
                 contextSum += Take(p, r, ref capLeft, stillPartial);
-            }
-
-            if (taken == p.Waiting.Count)
-            {
-                p.Waiting.Clear();
-            }
-            else
-            {
-                var keep = new List<RequestState>(p.Waiting.Count - taken);
-                var used = new bool[p.Waiting.Count];
-                for (int i = 0; i < taken; i++)
-                {
-                    used[p.Order[i].Index] = true;
-                }
-
-                for (int i = 0; i < p.Waiting.Count; i++)
-                {
-                    if (!used[i])
-                    {
-                        keep.Add(p.Waiting[i]);
-                    }
-                }
-
-                p.Waiting.Clear();
-                p.Waiting.AddRange(keep);
-            }
+                return QueueStep.Take;
+            });
         }
 
         (p.Partial, p.NextPartial) = (stillPartial, p.Partial);
@@ -548,67 +479,26 @@ public sealed partial class ServingSimulation : IClusterView
         return context;
     }
 
-    /// <summary>The instance queue's order for this step (<see cref="FillOrder"/>, waited since entering the queue).</summary>
-    private void OrderWaiting(PrefillInstance p, double t)
-    {
-        if (p.Order.Length != p.Waiting.Count)
-        {
-            p.Order = new QueueEntry[p.Waiting.Count];
-        }
-
-        FillOrder(p.Waiting, Array.IndexOf(_prefills, p), RequestStage.PrefillWaiting, t, p.Order);
-    }
-
     /// <summary>
-    /// A prefill queue's order (an instance's, or the proxy's own as -1): a script's priorities, Omni's weight
-    /// 0.8 (maxTok - tok) / maxTok + 0.2 waited / max(maxWait, 50 ms) with the wait counted from
-    /// <paramref name="since"/>, highest first, ties by request id; or first come, first served, which leaves
-    /// <paramref name="order"/> in queue order and returns false.
+    /// A prefill queue's order under a script (an instance's, or the proxy's own as -1): the script's priorities,
+    /// highest first, ties by request id.
     /// </summary>
-    private bool FillOrder(IReadOnlyList<RequestState> waiting, int instance, RequestStage since, double t, Span<QueueEntry> order)
+    private void ScriptOrder(IReadOnlyList<RequestState> waiting, int instance, double t, Span<QueueEntry> order)
     {
         int n = order.Length;
-        if (_policy is ISchedulingHooks hooks)
+        if (_priorities.Length < n)
         {
-            if (_priorities.Length < n)
-            {
-                _priorities = new double[Math.Max(n, 2 * _priorities.Length)];
-            }
-
-            var keys = _priorities.AsSpan(0, n);
-            hooks.Prioritize(instance, waiting, this, keys);
-            for (int i = 0; i < n; i++)
-            {
-                order[i] = new QueueEntry(-keys[i], waiting[i].Request.Id, i);
-            }
+            _priorities = new double[Math.Max(n, 2 * _priorities.Length)];
         }
-        else if (_policy.WeightedPrefillQueue)
-        {
-            double maxTok = 0, maxWait = 0;
-            for (int i = 0; i < n; i++)
-            {
-                maxTok = Math.Max(maxTok, waiting[i].Request.InputTokens);
-                maxWait = Math.Max(maxWait, t - waiting[i].Stamp(since));
-            }
 
-            for (int i = 0; i < n; i++)
-            {
-                var r = waiting[i];
-                order[i] = new QueueEntry(-OmniQueueWeight(r.Request.InputTokens, maxTok, t - r.Stamp(since), maxWait), r.Request.Id, i);
-            }
-        }
-        else
+        var keys = _priorities.AsSpan(0, n);
+        ((ISchedulingHooks)_policy).Prioritize(instance, waiting, this, keys);
+        for (int i = 0; i < n; i++)
         {
-            for (int i = 0; i < n; i++)
-            {
-                order[i] = new QueueEntry(0, waiting[i].Request.Id, i);
-            }
-
-            return false;
+            order[i] = new QueueEntry(-keys[i], waiting[i].Request.Id, i);
         }
 
         order.Sort();
-        return true;
     }
 
     private void OnPrefillStepDone(int index, double t)
@@ -866,7 +756,7 @@ public sealed partial class ServingSimulation : IClusterView
         }
     }
 
-    private sealed class PrefillInstance(long cacheBlocks, int nicLinks, int independentWorkers)
+    private sealed class PrefillInstance(PrefillQueue waiting, long cacheBlocks, int nicLinks, int independentWorkers)
     {
         public PrefixCache Cache { get; } = new(cacheBlocks);
 
@@ -882,15 +772,13 @@ public sealed partial class ServingSimulation : IClusterView
 
         public int[] WorkerRequests { get; } = new int[independentWorkers];
 
-        public List<RequestState> Waiting { get; } = [];
+        public PrefillQueue Waiting { get; } = waiting;
 
         public List<RequestState> Partial { get; set; } = [];
 
         public List<RequestState> NextPartial { get; set; } = [];
 
         public List<RequestState> Batch { get; } = [];
-
-        public QueueEntry[] Order { get; set; } = [];
 
         public bool Busy { get; set; }
 

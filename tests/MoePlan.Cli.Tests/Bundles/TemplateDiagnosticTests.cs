@@ -154,7 +154,7 @@ public sealed class TemplateDiagnosticTests
               prefill { instances 1 parallel { dp 32 ep 32 } max_batch_tokens 16384 per device }
               decode { instances 1 parallel { dp 72 ep 72 } max_batch 256 per device context 2048 }
               placement { redundant_experts 32 loads "missing-loads.json" }
-              workload { arrivals poisson 20/s input fixed 2000 output fixed 100 }
+              workload { arrivals poisson 20/s input fixed 1900 output fixed 100 }
             }
             """;
         var resolver = new MemorySourceResolver(new Dictionary<string, string> { ["x.moe"] = text });

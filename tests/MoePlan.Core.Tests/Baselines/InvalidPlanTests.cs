@@ -30,7 +30,7 @@ public sealed class InvalidPlanTests
     }
 
     private static MemorySourceResolver Resolver() =>
-        new(Directory.GetFiles(Folder, "*.moe").ToDictionary(f => "Invalid/" + Path.GetFileName(f), File.ReadAllText, StringComparer.Ordinal));
+        new(Directory.GetFiles(Folder).ToDictionary(f => "Invalid/" + Path.GetFileName(f), File.ReadAllText, StringComparer.Ordinal));
 
     private static string ExpectedCode(string name) =>
         File.ReadLines(Path.Combine(Folder, name + ".moe")).First().Replace("# expect:", "", StringComparison.Ordinal).Trim();

@@ -29,7 +29,7 @@ public sealed class BinderTests
           slo { ttft p99 < ttft_limit  tpot mean <= 50ms }
           workload {
             arrivals poisson 12000/min
-            input lognormal { mean 2048  sd 1024  max 8192 }
+            input lognormal { mean 2048  sd 1024  max 3584 }
             output fixed 512
             prefix_share 25%
           }
@@ -64,7 +64,7 @@ public sealed class BinderTests
         Assert.Equal(200, plan.Workload.Arrivals!.RatePerSecond, 9); // 12000 per minute
         Assert.Equal(0.25, plan.Workload.PrefixShare.Value, 12);
         var input = Assert.IsType<LogNormalLength>(plan.Workload.Input);
-        Assert.Equal((2048.0, 1024.0, (int?)8192), (input.MeanTokens, input.StandardDeviationTokens, input.Max));
+        Assert.Equal((2048.0, 1024.0, (int?)3584), (input.MeanTokens, input.StandardDeviationTokens, input.Max));
     }
 
     [Fact]
