@@ -67,7 +67,12 @@ public static class SchedulerScriptCompiler
     /// Bounds the script (MP4009), then compiles, checks and emits it on a thread of its own with a large stack; an
     /// exception out of the compiler is MP4010 at the script's first line, never a crash of moeplan.
     /// </summary>
-    internal static (byte[]? Pe, byte[]? Pdb, IReadOnlyList<Diagnostic> Diagnostics) Compile(string path, string text)
+    internal static (byte[]? Pe, byte[]? Pdb, IReadOnlyList<Diagnostic> Diagnostics) Compile(string path, string text) =>
+        Compile(path, text, CompileBounded);
+
+    /// <summary>The same, with the step that runs the compiler given (a test makes it throw).</summary>
+    internal static (byte[]? Pe, byte[]? Pdb, IReadOnlyList<Diagnostic> Diagnostics) Compile(
+        string path, string text, Func<string, string, (byte[]? Pe, byte[]? Pdb, IReadOnlyList<Diagnostic> Diagnostics)> compile)
     {
         (byte[]? Pe, byte[]? Pdb, IReadOnlyList<Diagnostic> Diagnostics) result = default;
         var thread = new Thread(
@@ -76,7 +81,7 @@ public static class SchedulerScriptCompiler
                 try
                 {
                     var bounds = ScriptBounds.Check(path, text);
-                    result = bounds.Count > 0 ? (null, null, bounds) : CompileBounded(path, text);
+                    result = bounds.Count > 0 ? (null, null, bounds) : compile(path, text);
                 }
                 catch (Exception e)
                 {

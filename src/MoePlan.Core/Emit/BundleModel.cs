@@ -72,8 +72,10 @@ public sealed record BundleModel(
 
 /// <param name="Path">What the engines load: the Hugging Face id, or null when the catalog has none (launch scripts then require MODEL_PATH).</param>
 /// <param name="ExpertPrecision">The plan's numeric format of the expert weights (bf16, fp8, int8).</param>
+/// <param name="CheckpointPrecision">The format the published checkpoint stores its weights in (bf16, fp8, int8).</param>
+/// <param name="KvCachePrecision">The plan's numeric format of the KV cache (bf16, fp8, int8).</param>
 public sealed record BundleModelInfo(string Name, string DisplayName, string? Path, int Layers, int MoeLayers, int RoutedExperts, int TopK, int MtpLayers, bool Mla,
-    string ExpertPrecision);
+    string ExpertPrecision, string CheckpointPrecision = "bf16", string KvCachePrecision = "bf16");
 
 /// <param name="Vendor">nvidia or huawei.</param>
 /// <param name="ResourceName">The Kubernetes extended resource of one device.</param>
@@ -116,6 +118,18 @@ public sealed record BundlePool(
     ImmutableSortedDictionary<string, string> ExpertMapFiles,
     BundleOmniInferFiles OmniInfer)
 {
+    /// <summary>The longest request (prompt + output) the engines accept, in both pools: the decode pool's context, which the
+    /// verifier checks the workload against (prefill must take the same prompts).</summary>
+    public int? MaxModelLength { get; init; }
+
+    /// <summary>The verifier's memory budget as a fraction of a rank's HBM: usable / capacity (vLLM's
+    /// <c>--gpu-memory-utilization</c>: weights, activations and KV cache together), two decimals, rounded down.</summary>
+    public string MemoryBudgetFraction { get; init; } = "";
+
+    /// <summary>The budget less the plan's activations and communication buffers, as a fraction of a rank's HBM: what weights
+    /// and KV cache may take (SGLang's <c>--mem-fraction-static</c>), three decimals, rounded down.</summary>
+    public string StaticMemoryFraction { get; init; } = "";
+
     public bool IsPrefill => Role == "prefill";
 
     public bool IsDecode => Role == "decode";
@@ -298,7 +312,8 @@ public static class BundleModelBuilder
             PlanJsonWriter.Engine(plan.Engine.Value),
             targets.Order(StringComparer.Ordinal).ToImmutableArray(),
             new BundleModelInfo(entry.Name, entry.DisplayName, entry.HuggingFaceId, a.Layers, a.MoeLayers, a.RoutedExperts, a.TopK, a.MtpLayers,
-                a.Attention is Catalog.MlaAttention, PlanJsonWriter.Format(plan.Precision.Experts.Value)),
+                a.Attention is Catalog.MlaAttention, PlanJsonWriter.Format(plan.Precision.Experts.Value), entry.NativeWeightPrecision,
+                PlanJsonWriter.Format(plan.Precision.KvCache.Value)),
             accelerator,
             plan.Cluster.Nodes.Value,
             devicesPerNode,
@@ -389,6 +404,20 @@ public static class BundleModelBuilder
                 Math.Round(memory.CapacityBytes), memory.Fits),
             instances,
             expertMapFiles,
-            OmniInferLayout.For(role));
+            OmniInferLayout.For(role))
+        {
+            MaxModelLength = plan.Decode.ContextTokens?.Value,
+            MemoryBudgetFraction = FractionDown(memory.UsableBytes / memory.CapacityBytes, 2),
+            StaticMemoryFraction = FractionDown((memory.UsableBytes - memory.ActivationBytes - memory.CommunicationBufferBytes) / memory.CapacityBytes, 3),
+        };
+    }
+
+    /// <summary>A fraction rounded down to <paramref name="decimals"/> places (never more than the budget), invariant culture.
+    /// The tiny allowance keeps 0.9 from becoming 0.89 through binary rounding.</summary>
+    private static string FractionDown(double fraction, int decimals)
+    {
+        var scale = Math.Pow(10, decimals);
+        var down = Math.Floor((fraction * scale) + 1e-9) / scale;
+        return down.ToString("F" + decimals.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
     }
 }
