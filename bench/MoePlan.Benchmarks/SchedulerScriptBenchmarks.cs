@@ -1,4 +1,7 @@
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using MoePlan.Core.Plan;
 using MoePlan.Core.Workloads;
 using MoePlan.Scripting;
@@ -13,7 +16,7 @@ namespace MoePlan.Benchmarks;
 /// script host process (the state as a message, the hook run there, the value back and validated). The compile of a script without the
 /// cache (check, instrumentation and emit included; Roslyn already JIT-compiled), and a start from the cache.
 /// </summary>
-[ShortRunJob]
+[Config(typeof(InProcessShortRun))]
 [MemoryDiagnoser]
 public class SchedulerScriptBenchmarks
 {
@@ -87,6 +90,15 @@ public class SchedulerScriptBenchmarks
     /// <summary>Read, bound, hash and find the cached image (the script host loads it, not moeplan).</summary>
     [Benchmark]
     public bool StartFromCache() => SchedulerScriptCompiler.Load(_scriptPath, Path.Combine(_folder, "cache")).FromCache;
+
+    /// <summary>
+    /// ShortRun in this process (no generated project to build): the script host is found next to this assembly,
+    /// as it is next to moeplan's.
+    /// </summary>
+    private sealed class InProcessShortRun : ManualConfig
+    {
+        public InProcessShortRun() => AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance));
+    }
 
     private sealed class FixedSteps : IStepTimes
     {

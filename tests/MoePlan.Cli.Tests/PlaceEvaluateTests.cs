@@ -116,4 +116,28 @@ public sealed class PlaceEvaluateTests : IDisposable
         Assert.Equal(2, missing.ExitCode);
         Assert.Contains("none.csv': no such file", missing.Error, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("expected")]
+    [InlineData("worst-case")]
+    public void Several_load_files_place_on_their_mean_and_say_so(string objective)
+    {
+        var (code, output, _) = CliRunner.Run("place", Tiny, "--load", A, B, "--objective", objective, "--evaluate", A, B, "--format", "json");
+        Assert.Equal(0, code);
+        using var doc = JsonDocument.Parse(output);
+        var r = doc.RootElement;
+        Assert.StartsWith($"mean of 2 files ({objective} busiest rank over them for moeplan): ", r.GetProperty("loads").GetString(), StringComparison.Ordinal);
+        Assert.Equal(2, r.GetProperty("evaluation").GetProperty("loads").GetArrayLength());
+
+        // B is uniform and every placement holds 64 slots on 4 ranks of 16: at best 1 on B; never below.
+        Assert.InRange(r.GetProperty("evaluation").GetProperty("loads")[1].GetProperty("imbalance_mean").GetDouble(), 1.0, 1.2);
+    }
+
+    [Fact]
+    public void An_unknown_objective_is_a_usage_error()
+    {
+        var (code, _, error) = CliRunner.Run("place", Tiny, "--load", A, B, "--objective", "median");
+        Assert.Equal(2, code);
+        Assert.Contains("median", error, StringComparison.Ordinal);
+    }
 }

@@ -20,7 +20,7 @@ internal static class PlaceCommand
 {
     public sealed record Options(
         string Plan,
-        string? Load,
+        string[] Load,
         ulong? Synthetic,
         string? Algorithm,
         string Pool,
@@ -28,12 +28,20 @@ internal static class PlaceCommand
         bool Force,
         string Format,
         bool Compare,
-        string[] Evaluate);
+        string[] Evaluate,
+        string Objective = "expected");
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var plan = new Argument<string>("plan") { Description = "Plan file (*.moe)." };
-        var load = new Option<string?>("--load") { Description = "Expert-load file instead of the plan's (CSV layer,expert,load; JSON [[...]]; SGLang {\"logical_count\": ...}).", HelpName = "FILE" };
+        var load = new Option<string[]>("--load")
+        {
+            Description = "Expert-load file(s) instead of the plan's (CSV layer,expert,load; JSON [[...]]; SGLang {\"logical_count\": ...}); several: place for all of them (robust).",
+            HelpName = "FILE",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var objective = new Option<string>("--objective") { Description = "With several --load files, what moeplan minimises over them: the expected or the worst-case busiest rank.", DefaultValueFactory = _ => "expected" };
+        objective.AcceptOnlyFromAmong("expected", "worst-case");
         var synthetic = new Option<ulong?>("--synthetic") { Description = "Synthetic loads with this seed instead of the plan's loads.", HelpName = "SEED" };
         var algorithm = new Option<string?>("--algorithm", "-a")
         {
@@ -69,6 +77,7 @@ internal static class PlaceCommand
               moeplan place plans/deepseek-v3-h800.moe --load plans/data/deepseek-v3-sglang-decode_in2000out100.json --algorithm omni --format json
               moeplan place plans/deepseek-v3-h800.moe --pool prefill --compare --load tests/data/expert-loads/deepseek-v3-sglang-prefill_in1024.json --evaluate tests/data/expert-loads/deepseek-v3-sglang-prefill_in2048.json
               moeplan place plans/deepseek-v3-sglang-h100.moe --synthetic 42 -o out/placement --force
+              moeplan place plans/deepseek-v3-h800.moe --pool prefill --compare --load A.json B.json C.json --evaluate D.json
             """)
         {
             plan,
@@ -81,11 +90,12 @@ internal static class PlaceCommand
             format,
             compare,
             evaluate,
+            objective,
         };
         command.SetAction(parse => Run(
             new Options(
                 parse.GetValue(plan)!,
-                parse.GetValue(load),
+                parse.GetValue(load) ?? [],
                 parse.GetValue(synthetic),
                 parse.GetValue(algorithm),
                 parse.GetValue(pool)!,
@@ -93,7 +103,8 @@ internal static class PlaceCommand
                 parse.GetValue(force),
                 parse.GetValue(format)!,
                 parse.GetValue(compare),
-                parse.GetValue(evaluate) ?? []),
+                parse.GetValue(evaluate) ?? [],
+                parse.GetValue(objective)!),
             stdout,
             stderr));
         return command;
@@ -101,7 +112,7 @@ internal static class PlaceCommand
 
     public static int Run(Options o, TextWriter stdout, TextWriter stderr)
     {
-        if (o.Load is not null && o.Synthetic is not null)
+        if (o.Load.Length > 0 && o.Synthetic is not null)
         {
             throw new CliUsageException("give --load or --synthetic, not both");
         }
@@ -116,15 +127,17 @@ internal static class PlaceCommand
             throw new CliUsageException($"unknown placement algorithm '{o.Algorithm}'; choose one of: {string.Join(", ", PlacementAlgorithms.Names)}");
         }
 
-        foreach (var file in o.Evaluate.Prepend(o.Load).Prepend(o.Plan))
+        foreach (var file in o.Evaluate.Concat(o.Load).Prepend(o.Plan))
         {
-            if (file is not null && !File.Exists(file))
+            if (!File.Exists(file))
             {
                 throw new CliUsageException($"cannot read '{file}': no such file");
             }
         }
 
-        LoadOverride? loadOverride = o.Load is not null ? new LoadFileOverride(o.Load)
+        LoadOverride? loadOverride = o.Load.Length > 1
+            ? new LoadFilesOverride([.. o.Load], o.Objective == "worst-case" ? RobustObjective.WorstCase : RobustObjective.Expected)
+            : o.Load.Length == 1 ? new LoadFileOverride(o.Load[0])
             : o.Synthetic is { } seed ? new SyntheticLoadOverride(seed)
             : null;
         var request = new PlacementRequest(

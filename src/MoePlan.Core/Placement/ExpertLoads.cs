@@ -101,4 +101,47 @@ public sealed class ExpertLoads
         var mean = row.Sum() / row.Length;
         return mean > 0 ? row.Max() / mean : 1.0;
     }
+
+    /// <summary>Each layer scaled to total 1 (all-zero layers stay zero): every token count weighs the same.</summary>
+    public ExpertLoads Normalized()
+    {
+        var rows = new double[LayerCount][];
+        for (var i = 0; i < LayerCount; i++)
+        {
+            var total = LayerTotal(i);
+            rows[i] = _loads[i].Select(v => total > 0 ? v / total : 0).ToArray();
+        }
+
+        return new ExpertLoads(LayerIds, ExpertCount, rows);
+    }
+
+    /// <summary>
+    /// The mean of several load sets of the same layers and experts, each normalised first (<see cref="Normalized"/>) so
+    /// every set counts once whatever its token count.
+    /// </summary>
+    public static ExpertLoads MeanOfNormalized(IReadOnlyList<ExpertLoads> sets)
+    {
+        ArgumentNullException.ThrowIfNull(sets);
+        if (sets.Count == 0 || sets.Any(s => s.ExpertCount != sets[0].ExpertCount || !s.LayerIds.SequenceEqual(sets[0].LayerIds)))
+        {
+            throw new ArgumentException("the sets must be one or more, with the same layer ids and expert count", nameof(sets));
+        }
+
+        var normalized = sets.Select(s => s.Normalized()).ToList();
+        var first = sets[0];
+        var rows = new double[first.LayerCount][];
+        for (var i = 0; i < first.LayerCount; i++)
+        {
+            rows[i] = new double[first.ExpertCount];
+            foreach (var set in normalized)
+            {
+                for (var e = 0; e < first.ExpertCount; e++)
+                {
+                    rows[i][e] += set._loads[i][e] / normalized.Count;
+                }
+            }
+        }
+
+        return new ExpertLoads(first.LayerIds, first.ExpertCount, rows);
+    }
 }

@@ -16,6 +16,8 @@ namespace MoePlan.Core.Placement;
 /// accepted only while no device exceeds the balanced maximum by more than <see cref="TopologyTolerance"/>, then the
 /// local search again with swaps that keep the node spread.</item>
 /// </list>
+/// A robust problem (<see cref="PlacementProblem.Scenarios"/>: several load sets) is solved as above on their mean, then
+/// <see cref="RobustLayerRefiner"/> lowers the expected or worst-case busiest rank over the sets.
 /// </summary>
 public sealed class MoePlanPlacement : IPlacementAlgorithm
 {
@@ -38,7 +40,18 @@ public sealed class MoePlanPlacement : IPlacementAlgorithm
         for (var layer = 0; layer < problem.Loads.LayerCount; layer++)
         {
             var solver = new MoePlanLayerSolver(problem, problem.Loads.Layer(layer).ToArray());
-            layouts.Add(solver.Solve(TopologyAware && problem.Nodes > 1 ? TopologyTolerance : null));
+            var layout = solver.Solve(TopologyAware && problem.Nodes > 1 ? TopologyTolerance : null);
+            if (problem.Scenarios.Length > 1)
+            {
+                var row = layer;
+                var weights = problem.Scenarios.Select(s => s.Layer(row).ToArray()).Where(w => w.Sum() > 0).ToList();
+                if (weights.Count > 1)
+                {
+                    new RobustLayerRefiner(layout, weights, problem.SlotsPerDevice, problem.Objective).Refine();
+                }
+            }
+
+            layouts.Add(layout);
         }
 
         return new PlacementResult(LayerLayout.Assemble(Name, problem, layouts, sortSlots: true), []);

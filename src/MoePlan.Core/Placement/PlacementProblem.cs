@@ -38,6 +38,15 @@ public sealed class PlacementProblem
 
     public ExpertLoads Loads { get; }
 
+    /// <summary>
+    /// Robust problems only: the load sets the placement will meet, each normalised per layer (their mean is
+    /// <see cref="Loads"/>). Empty for a problem with one set of loads.
+    /// </summary>
+    public ImmutableArray<ExpertLoads> Scenarios { get; private init; } = [];
+
+    /// <summary>What moeplan's robust step minimises over <see cref="Scenarios"/>.</summary>
+    public RobustObjective Objective { get; private init; }
+
     public PlacementShape Shape { get; }
 
     public int Experts => Loads.ExpertCount;
@@ -138,6 +147,36 @@ public sealed class PlacementProblem
         return errors.Count > 0
             ? (null, errors.ToImmutable())
             : (new PlacementProblem(loads, shape, slots, maxReplicas), ImmutableArray<Diagnostic>.Empty);
+    }
+
+    /// <summary>
+    /// A robust problem: the loads are the mean of the scenarios, each normalised per layer so every one counts once;
+    /// every algorithm places on that mean, and moeplan's then lowers <paramref name="objective"/> over the scenarios
+    /// (<see cref="RobustLayerRefiner"/>). The scenarios must share layer ids and expert count (a programming error
+    /// otherwise: the plan maps every file onto the model's layers first).
+    /// </summary>
+    public static (PlacementProblem? Problem, ImmutableArray<Diagnostic> Diagnostics) CreateRobust(
+        IReadOnlyList<ExpertLoads> scenarios, PlacementShape shape, RobustObjective objective = RobustObjective.Expected, LoadDriftModel? drift = null)
+    {
+        ArgumentNullException.ThrowIfNull(scenarios);
+        var (problem, diagnostics) = Create(ExpertLoads.MeanOfNormalized(scenarios), shape);
+        if (problem is null)
+        {
+            return (null, diagnostics);
+        }
+
+        // The drift model adds sampled neighbours of the mean: what the given sets do not show but traffic does.
+        var all = scenarios.Select(s => s.Normalized()).ToList();
+        if (drift is not null)
+        {
+            all.AddRange(drift.Sample(problem.Loads));
+        }
+
+        return (new PlacementProblem(problem.Loads, shape, problem.SlotsPerDevice, problem.MaxReplicasPerExpert)
+        {
+            Scenarios = all.Count > 1 ? [.. all] : [],
+            Objective = objective,
+        }, diagnostics);
     }
 
     /// <summary>The same deployment with other loads (e.g. prefill and decode recordings of one model).</summary>

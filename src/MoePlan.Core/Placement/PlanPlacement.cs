@@ -12,6 +12,13 @@ public abstract record LoadOverride;
 /// <summary>An expert-load file, read through the resolver with the path as given (the CLI passes a path relative to the working folder).</summary>
 public sealed record LoadFileOverride(string Path) : LoadOverride;
 
+/// <summary>
+/// Several expert-load files: the placement is for the traffic they stand for together. Every algorithm places on their
+/// mean (each file normalised per layer, so each counts once); moeplan's then lowers <paramref name="Objective"/> over
+/// the files (see <see cref="PlacementProblem.CreateRobust"/>).
+/// </summary>
+public sealed record LoadFilesOverride(ImmutableArray<string> Paths, RobustObjective Objective = RobustObjective.Expected) : LoadOverride;
+
 /// <summary>Synthetic loads with this seed (the pool's profile, the model's layers and experts).</summary>
 public sealed record SyntheticLoadOverride(ulong Seed) : LoadOverride;
 
@@ -94,6 +101,11 @@ public static class PlanPlacement
     public static (PoolPlacementProblem? Problem, ImmutableArray<Diagnostic> Diagnostics) ProblemOf(
         DeploymentPlan plan, PoolRole pool, ISourceResolver resolver, LoadOverride? loadOverride = null)
     {
+        if (loadOverride is LoadFilesOverride files)
+        {
+            return RobustProblemOf(plan, pool, resolver, files);
+        }
+
         var (loads, description, diagnostics) = LoadsOf(plan, pool, resolver, loadOverride);
         if (loads is null)
         {
@@ -102,6 +114,35 @@ public static class PlanPlacement
 
         var (problem, shapeDiagnostics) = PlacementProblem.Create(loads, ShapeOf(plan, pool));
         var all = diagnostics.AddRange(shapeDiagnostics.Select(d => d.Span is null ? d with { Span = plan.Placement.Span } : d));
+        return problem is null ? (null, all) : (new PoolPlacementProblem(pool, problem, description), all);
+    }
+
+    private static (PoolPlacementProblem? Problem, ImmutableArray<Diagnostic> Diagnostics) RobustProblemOf(
+        DeploymentPlan plan, PoolRole pool, ISourceResolver resolver, LoadFilesOverride files)
+    {
+        var diagnostics = ImmutableArray<Diagnostic>.Empty;
+        var sets = new List<ExpertLoads>();
+        foreach (var path in files.Paths)
+        {
+            var (loads, _, fileDiagnostics) = ReadFile(plan, resolver, path, null);
+            diagnostics = diagnostics.AddRange(fileDiagnostics);
+            if (loads is not null)
+            {
+                sets.Add(loads);
+            }
+        }
+
+        if (sets.Count < files.Paths.Length || sets.Count == 0)
+        {
+            return (null, diagnostics);
+        }
+
+        var (problem, shapeDiagnostics) = PlacementProblem.CreateRobust(sets, ShapeOf(plan, pool), files.Objective);
+        var all = diagnostics.AddRange(shapeDiagnostics.Select(d => d.Span is null ? d with { Span = plan.Placement.Span } : d));
+        var objective = files.Objective == RobustObjective.Expected ? "expected" : "worst-case";
+        var description = sets.Count == 1
+            ? files.Paths[0]
+            : $"mean of {sets.Count} files ({objective} busiest rank over them for moeplan): {string.Join(", ", files.Paths)}";
         return problem is null ? (null, all) : (new PoolPlacementProblem(pool, problem, description), all);
     }
 

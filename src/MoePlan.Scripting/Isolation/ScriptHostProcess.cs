@@ -287,9 +287,9 @@ internal sealed class ScriptHostProcess : IDisposable
         {
             _process.Kill(entireProcessTree: true);
         }
-        catch (InvalidOperationException)
+        catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException or System.ComponentModel.Win32Exception or NotSupportedException)
         {
-            // Already gone.
+            // Already gone (or disposed while the watchdog fired): an exception here would end moeplan.
         }
     }
 

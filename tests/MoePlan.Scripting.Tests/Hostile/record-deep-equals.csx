@@ -1,6 +1,6 @@
 // expect: MP4023 (12,5)
 // Record members the compiler generates (Equals here) have no budget checks: comparing two 100,000-deep chains
-// recurses until the stack overflows. The chains grow by 10,000 links per call (within the time budget).
+// recurses until the stack overflows. The chains grow by 2,500 links per call (within the time budget).
 using MoePlan.Scheduling;
 
 record Node(Node? Next, int Value);
@@ -11,7 +11,7 @@ class S : Scheduler
     int links;
     public override int ChoosePrefill(IRequestView r, IClusterState c)
     {
-        for (int i = 0; i < 10_000; i++, links++)
+        for (int i = 0; i < 2_500; i++, links++)
         {
             a = new Node(a, i);
             b = new Node(b, i);
