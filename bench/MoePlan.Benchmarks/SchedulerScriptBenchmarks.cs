@@ -9,7 +9,8 @@ namespace MoePlan.Benchmarks;
 
 /// <summary>
 /// Scheduler scripts (docs/scheduler-scripts.md): one routing decision by a script against the same rule built
-/// in (least-load: fewest queued prefill tokens, then fewest requests), the compile of a script without the
+/// in (least-load: fewest queued prefill tokens, then fewest requests); the script's decision is a round trip to its
+/// script host process (the state as a message, the hook run there, the value back and validated). The compile of a script without the
 /// cache (check, instrumentation and emit included; Roslyn already JIT-compiled), and a start from the cache.
 /// </summary>
 [ShortRunJob]
@@ -46,7 +47,7 @@ public class SchedulerScriptBenchmarks
     private ServingSimulation _simulation = null!;
     private RequestState _request = null!;
     private IRoutingPolicy _builtIn = null!;
-    private IRoutingPolicy _script = null!;
+    private ScriptPolicy _script = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -67,7 +68,11 @@ public class SchedulerScriptBenchmarks
     }
 
     [GlobalCleanup]
-    public void Cleanup() => Directory.Delete(_folder, recursive: true);
+    public void Cleanup()
+    {
+        _script.Dispose();
+        Directory.Delete(_folder, recursive: true);
+    }
 
     [Benchmark(Baseline = true)]
     public int DecisionBuiltIn() => _builtIn.ChoosePrefill(_request, _simulation);
@@ -79,7 +84,7 @@ public class SchedulerScriptBenchmarks
     [Benchmark]
     public int CompileUncached() => SchedulerScriptCompiler.Compile(_scriptPath, LeastLoadScript).Pe!.Length;
 
-    /// <summary>Read, hash, find the cached image and load it into a new collectible context.</summary>
+    /// <summary>Read, bound, hash and find the cached image (the script host loads it, not moeplan).</summary>
     [Benchmark]
     public bool StartFromCache() => SchedulerScriptCompiler.Load(_scriptPath, Path.Combine(_folder, "cache")).FromCache;
 

@@ -29,6 +29,9 @@ public static class MoePlanCli
         root.Subcommands.Add(KernelsCommand.Create(stdout, stderr));
         root.Subcommands.Add(RunCommand.Create(stdout, stderr));
         root.Subcommands.Add(SearchCommand.Create(stdout, stderr));
+        root.Subcommands.Add(ProxyCommand.Create(stdout, stderr));
+        root.Subcommands.Add(EngineCommand.Create(stdout, stderr));
+        root.Subcommands.Add(BenchCommand.Create(stdout, stderr));
         return root;
     }
 

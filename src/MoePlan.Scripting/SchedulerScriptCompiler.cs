@@ -1,6 +1,4 @@
 using System.Collections.Immutable;
-using System.Reflection;
-using System.Runtime.Loader;
 using System.Text;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
@@ -69,7 +67,12 @@ public static class SchedulerScriptCompiler
     /// Bounds the script (MP4009), then compiles, checks and emits it on a thread of its own with a large stack; an
     /// exception out of the compiler is MP4010 at the script's first line, never a crash of moeplan.
     /// </summary>
-    internal static (byte[]? Pe, byte[]? Pdb, IReadOnlyList<Diagnostic> Diagnostics) Compile(string path, string text)
+    internal static (byte[]? Pe, byte[]? Pdb, IReadOnlyList<Diagnostic> Diagnostics) Compile(string path, string text) =>
+        Compile(path, text, CompileBounded);
+
+    /// <summary>The same, with the step that runs the compiler given (a test makes it throw).</summary>
+    internal static (byte[]? Pe, byte[]? Pdb, IReadOnlyList<Diagnostic> Diagnostics) Compile(
+        string path, string text, Func<string, string, (byte[]? Pe, byte[]? Pdb, IReadOnlyList<Diagnostic> Diagnostics)> compile)
     {
         (byte[]? Pe, byte[]? Pdb, IReadOnlyList<Diagnostic> Diagnostics) result = default;
         var thread = new Thread(
@@ -78,7 +81,7 @@ public static class SchedulerScriptCompiler
                 try
                 {
                     var bounds = ScriptBounds.Check(path, text);
-                    result = bounds.Count > 0 ? (null, null, bounds) : CompileBounded(path, text);
+                    result = bounds.Count > 0 ? (null, null, bounds) : compile(path, text);
                 }
                 catch (Exception e)
                 {
@@ -202,17 +205,18 @@ public static class SchedulerScriptCompiler
     }
 }
 
-/// <summary>A loaded script image: makes one scheduler per run (its top-level code runs then, within the budget).</summary>
+/// <summary>
+/// A compiled script image (IL and symbols) with its source. The host never loads it: it goes to the script host
+/// process (<see cref="Isolation.ScriptHostProcess"/>), which loads it and runs its hooks.
+/// </summary>
 public sealed class CompiledScheduler
 {
-    private readonly MethodInfo _factory;
-
-    private CompiledScheduler(string path, string text, Assembly assembly, MethodInfo factory)
+    private CompiledScheduler(string path, string text, byte[] pe, byte[] pdb)
     {
         Path = path;
         Text = text;
-        Assembly = assembly;
-        this._factory = factory;
+        Pe = pe;
+        Pdb = pdb;
     }
 
     public string Path { get; }
@@ -220,42 +224,12 @@ public sealed class CompiledScheduler
     /// <summary>The script's source (for mapping run-time failures to its lines).</summary>
     public string Text { get; }
 
-    public Assembly Assembly { get; }
-
-    /// <summary>The policy name: the script's file name.</summary>
+    /// <summary>The name the policy goes by: the script's file name.</summary>
     public string Name => System.IO.Path.GetFileName(Path);
 
-    internal static CompiledScheduler Load(string path, string text, byte[] pe, byte[] pdb)
-    {
-        // Collectible: unloaded with the context once nothing references the script's types.
-        var context = new AssemblyLoadContext("moeplan-script:" + System.IO.Path.GetFileName(path), isCollectible: true);
-        var assembly = context.LoadFromStream(new MemoryStream(pe), new MemoryStream(pdb));
-        // Roslyn's script entry point: a static <Factory>(object[] submissionArray) on the submission class.
-        var factory = assembly.GetTypes().Select(t => t.GetMethod("<Factory>", BindingFlags.Public | BindingFlags.Static)).Single(m => m is not null)!;
-        return new CompiledScheduler(path, text, assembly, factory);
-    }
+    internal byte[] Pe { get; }
 
-    /// <summary>Runs the script's top level (the caller holds the budget open); null when it makes no scheduler.</summary>
-    internal Scheduler? Create()
-    {
-        object? task;
-        try
-        {
-            // Slot 0 is the globals object (none); the submission puts itself in slot 1.
-            task = _factory.Invoke(null, [new object?[2]]);
-        }
-        catch (TargetInvocationException e) when (e.InnerException is not null)
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException).Throw();
-            throw;
-        }
+    internal byte[] Pdb { get; }
 
-        var t = (Task<Scheduler>)task!;
-        if (t.IsFaulted)
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(t.Exception!.InnerException!).Throw();
-        }
-
-        return t.Result;
-    }
+    internal static CompiledScheduler Load(string path, string text, byte[] pe, byte[] pdb) => new(path, text, pe, pdb);
 }

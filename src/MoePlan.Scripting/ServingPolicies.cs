@@ -17,7 +17,7 @@ public sealed record PolicyChoice(string? Policy = null, string? SchedulerScript
 /// <c>policy script "x.csx"</c>): the script is compiled (or taken from the cache) and registered next to the
 /// built-ins under its file name.
 /// </summary>
-public sealed class ServingPolicies
+public sealed class ServingPolicies : IDisposable
 {
     private readonly List<ScriptPolicy> _made = [];
 
@@ -86,11 +86,23 @@ public sealed class ServingPolicies
     public static IReadOnlyList<Diagnostic> CheckPlanScript(string planFile, DeploymentPlan plan) =>
         PlanScriptPath(planFile, plan) is { } script ? Load(script, plan, plansOwn: true).Diagnostics : [];
 
-    /// <summary>With a fallback: a warning saying how many decisions the default policy made for the script; null when none.</summary>
+    /// <summary>
+    /// With a fallback: a warning saying how many decisions the default policy made for the script, and the first
+    /// failure; null when none.
+    /// </summary>
     public string? FallbackWarning() =>
         Fallbacks > 0
-            ? $"{Path.GetFileName(ScriptPath)}: {Fallbacks} hook call(s) failed and took the default policy's decision (--scheduler-fallback)"
+            ? $"{Path.GetFileName(ScriptPath)}: {Fallbacks} hook call(s) failed and took the default policy's decision (--scheduler-fallback){(_made.Any(p => p.Disabled) ? "; after a failure it could not recover from, the script was not called again and the rest of the run is the default policy's" : "")}; the first: {_made.SelectMany(p => p.Failures).First()}"
             : null;
+
+    /// <summary>Ends the script hosts of the runs.</summary>
+    public void Dispose()
+    {
+        foreach (var policy in _made)
+        {
+            policy.Dispose();
+        }
+    }
 
     private static string? PlanScriptPath(string planFile, DeploymentPlan plan) =>
         plan.Proxy.ScriptPath is { } planScript ? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(planFile))!, planScript.Value) : null;

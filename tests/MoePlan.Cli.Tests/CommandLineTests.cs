@@ -138,14 +138,14 @@ public sealed class CommandLineTests
         var json = CliRunner.Run(verb, "--format", "json");
         Assert.Equal(0, json.ExitCode);
         using var doc = JsonDocument.Parse(json.Out);
-        Assert.True(doc.RootElement.GetArrayLength() >= 6);
+        Assert.True(doc.RootElement.GetProperty(verb).GetArrayLength() >= 6);
     }
 
     [Fact]
     public void Models_json_reports_the_derived_deepseek_total()
     {
         using var doc = JsonDocument.Parse(CliRunner.Run("models", "--format", "json").Out);
-        var v3 = doc.RootElement.EnumerateArray().Single(m => m.GetProperty("name").GetString() == "deepseek-v3");
+        var v3 = doc.RootElement.GetProperty("models").EnumerateArray().Single(m => m.GetProperty("name").GetString() == "deepseek-v3");
 
         // Published: 671B main model (DeepSeek-V3 paper); the derived count must be within 1%.
         Assert.InRange(v3.GetProperty("main_parameters").GetInt64() / 1e9, 671 * 0.99, 671 * 1.01);
@@ -155,7 +155,7 @@ public sealed class CommandLineTests
     public void Models_json_and_plan_json_describe_a_model_with_the_same_layout()
     {
         using var models = JsonDocument.Parse(CliRunner.Run("models", "--format", "json").Out);
-        var listed = models.RootElement.EnumerateArray().Single(m => m.GetProperty("name").GetString() == "qwen1.5-moe-a2.7b");
+        var listed = models.RootElement.GetProperty("models").EnumerateArray().Single(m => m.GetProperty("name").GetString() == "qwen1.5-moe-a2.7b");
         var folder = Path.Combine(Path.GetTempPath(), "moeplan-model-layout-" + Guid.NewGuid().ToString("N"));
         try
         {
@@ -185,6 +185,9 @@ public sealed class CommandLineTests
     [InlineData("kernels")]
     [InlineData("run")]
     [InlineData("search")]
+    [InlineData("proxy")]
+    [InlineData("engine")]
+    [InlineData("bench")]
     public void Every_verb_has_help_with_examples(string verb)
     {
         var (code, output, _) = CliRunner.Run(verb, "--help");

@@ -59,8 +59,9 @@ public sealed class PlaceCommandTests
         var json = CliRunner.Run("place", H800, "--pool", "prefill", "--compare", "--format", "json");
         Assert.Equal(0, json.ExitCode);
         using var doc = JsonDocument.Parse(json.Out);
-        Assert.Equal(algorithms, doc.RootElement.EnumerateArray().Select(e => e.GetProperty("algorithm").GetString()));
-        Assert.All(doc.RootElement.EnumerateArray(), e => Assert.True(e.GetProperty("imbalance_mean").GetDouble() >= 1.0));
+        var compared = doc.RootElement.GetProperty("results");
+        Assert.Equal(algorithms, compared.EnumerateArray().Select(e => e.GetProperty("algorithm").GetString()));
+        Assert.All(compared.EnumerateArray(), e => Assert.True(e.GetProperty("imbalance_mean").GetDouble() >= 1.0));
     }
 
     [Fact]

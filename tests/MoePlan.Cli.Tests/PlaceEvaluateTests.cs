@@ -54,8 +54,9 @@ public sealed class PlaceEvaluateTests : IDisposable
         var (code, output, _) = CliRunner.Run("place", Tiny, "--load", A, "--evaluate", B, C, "--compare", "--format", "json");
         Assert.Equal(0, code);
         using var doc = JsonDocument.Parse(output);
-        Assert.Equal(4, doc.RootElement.GetArrayLength());
-        foreach (var algorithm in doc.RootElement.EnumerateArray())
+        var results = doc.RootElement.GetProperty("results");
+        Assert.Equal(4, results.GetArrayLength());
+        foreach (var algorithm in results.EnumerateArray())
         {
             var name = algorithm.GetProperty("algorithm").GetString();
             Assert.Equal(1.0, algorithm.GetProperty("imbalance_mean").GetDouble(), 6);

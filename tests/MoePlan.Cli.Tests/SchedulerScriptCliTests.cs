@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using MoePlan.Tests.Support;
 using Xunit;
 
@@ -132,5 +133,49 @@ public sealed class SchedulerScriptCliTests
         var (code, output, _) = CliRunner.Run("check", plan);
         Assert.Equal(1, code);
         Assert.Contains($"{script}(1,108): error MP4009: brackets nest too deeply here (the limit is 100 levels of (), [] and {{}}); the script is not compiled", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_script_that_overflows_the_stack_stops_the_run_cleanly_or_falls_back()
+    {
+        // The field initializer recurses where no budget check runs; the stack overflow ends the script host
+        // (a child process), and moeplan reports MP4023 at the hook's line (5, column 5) and exits 1.
+        var path = Script("overflow.csx", "using MoePlan.Scheduling;\nclass N { N next = new N(); }\nclass S : Scheduler\n{\n    public override int ChoosePrefill(IRequestView r, IClusterState c) => new N() is null ? 1 : 0;\n}\nnew S()\n");
+        var (code, output, error) = CliRunner.Run("run", Tiny, "--scheduler", path, "--max-requests", "5");
+        Assert.True(code == 1, error + output);
+        // On a machine so loaded that the dying child does not get the CPU to report its overflow within the
+        // watchdog's grace, the watchdog's MP4020 comes instead: either is the clean end (the exact code is asserted
+        // by the hostile corpus, with a longer grace).
+        Assert.Matches(Regex.Escape($"{path}(5,5): error MP402") + @"(3: the script host process died during ChoosePrefill: stack overflow|0: ChoosePrefill did not return)", error);
+        Assert.Contains("run stopped", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Stack overflow.", error + output, StringComparison.Ordinal);
+
+        // With the fallback the run completes on the default policy and says so.
+        (code, output, error) = CliRunner.Run("run", Tiny, "--scheduler", path, "--max-requests", "5", "--scheduler-fallback");
+        Assert.True(code == 0, error + output);
+        Assert.Contains("requests: 5 arrived, 5 completed", output, StringComparison.Ordinal);
+        Assert.Contains("overflow.csx: 1 hook call(s) failed and took the default policy's decision (--scheduler-fallback); after a failure it could not recover from, the script was not called again", error, StringComparison.Ordinal);
+        Assert.Matches("MP402[03]", error);
+    }
+
+    [Fact]
+    public void A_script_hanging_in_library_code_is_killed_and_reported()
+    {
+        // Forty doublings of a lazy sequence then Max(): a BCL loop no budget check reaches. The watchdog kills the
+        // script host after the call's budget plus its grace (100 ms + 1 s): MP4020 at the hook's line 3.
+        var path = Script("concat.csx", "using MoePlan.Scheduling;\nclass S : Scheduler {\n    public override int ChoosePrefill(IRequestView r, IClusterState c) { IEnumerable<int> e = Enumerable.Range(0, 1000); for (int i = 0; i < 40; i++) e = e.Concat(e); return e.Max() % 2; }\n}\nnew S()\n");
+        var (code, output, error) = CliRunner.Run("run", Tiny, "--scheduler", path, "--max-requests", "5");
+        Assert.True(code == 1, error + output);
+        Assert.Contains($"{path}(3,5): error MP4020: ChoosePrefill did not return within 1100 ms and was stopped from outside", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_same_plan_seed_and_script_give_the_same_bytes()
+    {
+        var (code1, first, error1) = CliRunner.Run("run", Scripted, "--max-requests", "150", "--format", "json");
+        var (code2, second, error2) = CliRunner.Run("run", Scripted, "--max-requests", "150", "--format", "json");
+        Assert.True(code1 == 0 && code2 == 0, error1 + error2);
+        Assert.Contains("cache-affinity.csx", first, StringComparison.Ordinal);
+        Assert.Equal(first, second);
     }
 }

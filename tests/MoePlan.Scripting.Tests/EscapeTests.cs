@@ -31,7 +31,7 @@ public sealed class EscapeTests
         else
         {
             Assert.True(load.Script is not null, string.Join("\n", load.Diagnostics));
-            var policy = new ScriptPolicy(load.Script, ScriptBudgetOptions.Default, fallback: false);
+            using var policy = new ScriptPolicy(load.Script, ScriptBudgetOptions.Default, fallback: false);
             var stop = Assert.Throws<SchedulerHookException>(() => ScriptHarness.RunSmall(policy));
             found = stop.Diagnostic;
             Assert.Equal(code, found.Code);
@@ -67,7 +67,7 @@ public sealed class EscapeTests
         // Every ChoosePrefill call loops forever; with fallback each one is stopped and omni decides instead,
         // so the run completes every request (20 requests: 20 ChoosePrefill calls fall back).
         var load = ScriptHarness.Load(ScriptHarness.EscapePath("infinite-loop.csx"));
-        var policy = new ScriptPolicy(load.Script!, ScriptBudgetOptions.Default with { PerCall = TimeSpan.FromMilliseconds(5) }, fallback: true);
+        using var policy = new ScriptPolicy(load.Script!, ScriptBudgetOptions.Default with { PerCall = TimeSpan.FromMilliseconds(5) }, fallback: true);
         var result = ScriptHarness.RunSmall(policy);
         Assert.Equal(20, result.Completed.Count);
         Assert.Equal(20, policy.Fallbacks);

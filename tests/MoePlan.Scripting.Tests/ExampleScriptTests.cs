@@ -27,7 +27,15 @@ public sealed class ExampleScriptTests
         var diagnostics = new List<Diagnostic>();
         var arrivals = ServingRun.Arrivals(compiled.Plan, RepositoryPaths.PathOf("plans"), null, null, null, diagnostics);
         // Requests retained: the tests compare runs request by request.
-        result = ServingRun.Simulate(ServingConfig.FromPlan(compiled.Plan), compiled.Plan, compiled.Cost, [policy], arrivals, retainRequests: true);
+        try
+        {
+            result = ServingRun.Simulate(ServingConfig.FromPlan(compiled.Plan), compiled.Plan, compiled.Cost, [policy], arrivals, retainRequests: true);
+        }
+        finally
+        {
+            (policy as IDisposable)?.Dispose();
+        }
+
         return ServingMetrics.From(result);
     }
 

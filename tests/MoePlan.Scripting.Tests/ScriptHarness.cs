@@ -39,7 +39,15 @@ internal static partial class ScriptHarness
     {
         var config = new ServingConfig(2, 4096, 100, 2, 8, 100_000, 1, 1e-3, 10, ProxyMode.Sequential, true, true, 1e-3, null, null);
         var arrivals = Enumerable.Range(0, requests).Select(i => new ArrivingRequest(i, i * 5.0, 600 + (i * 37 % 400), 4, [1, 100 + i]));
-        return new ServingSimulation(config, new ConstantSteps(), policy, retainRequests: true).Run(arrivals);
+        try
+        {
+            return new ServingSimulation(config, new ConstantSteps(), policy, retainRequests: true).Run(arrivals);
+        }
+        finally
+        {
+            // A script policy's host process ends with the run.
+            (policy as IDisposable)?.Dispose();
+        }
     }
 
     [GeneratedRegex(@"^// expect: (MP4\d{3})(?: \((\d+),(\d+)\))?")]

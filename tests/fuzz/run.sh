@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of MoePlan.Core with AFL++ and SharpFuzz.
 #   tests/fuzz/run.sh TARGET [SECONDS]     TARGET: plan (tokenizer to cost model, formatter), loads (reader, placement, placement.json), config, mooncake,
-#                                          azure, kernels (AMLA shapes at the edges)
+#                                          azure, kernels (AMLA shapes at the edges), simulate (a trace through the serving
+#                                          simulation; seeds at one timestamp)
 # Prints "fuzz TARGET: N execs, N paths, N crashes" and exits 1 when AFL++ found a crash; the crashing inputs are in
 # $FUZZ_WORK/findings/default/crashes (default FUZZ_WORK: artifacts/fuzz/TARGET). Needs afl-fuzz (Debian: afl++).
 set -euo pipefail
-target=${1:?usage: run.sh plan|loads|config|mooncake|azure|kernels [seconds]}
+target=${1:?usage: run.sh plan|loads|config|mooncake|azure|kernels|simulate [seconds]}
 seconds=${2:-60}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=${FUZZ_WORK:-$root/artifacts/fuzz/$target}
@@ -31,6 +32,11 @@ case "$target" in
     head -c 2000 "$root/plans/data/mooncake_synthetic_trace.jsonl" | head -n 3 > "$work/seeds/trace.jsonl" ;;
   azure)
     head -n 6 "$root/plans/data/azure_llm_inference_trace_code.csv" > "$work/seeds/trace.csv" ;;
+  simulate)
+    for i in $(seq 0 39); do
+      printf '{"timestamp": 0, "input_length": %d, "output_length": %d, "hash_ids": [%d, %d]}\n' $((600 + 97 * i)) $((3 + i % 5)) $((i % 3)) $((100 + i))
+    done > "$work/seeds/one-moment.jsonl"
+    head -c 2000 "$root/plans/data/mooncake_synthetic_trace.jsonl" | head -n 3 > "$work/seeds/trace.jsonl" ;;
   kernels)
     printf '4 64 2\n' > "$work/seeds/small"
     printf '1 131072 29\n' > "$work/seeds/overflow"

@@ -102,6 +102,7 @@ internal static class CheckCommand
             stdout.WriteLine(JsonOutput.Write(w =>
             {
                 w.WriteStartObject();
+                w.WriteString("schema", "moeplan/check/v1");
                 w.WriteStartArray("files");
                 foreach (var result in results)
                 {

@@ -84,11 +84,11 @@ internal static class CostCommand
 
         foreach (var (phase, step) in new[] { ("prefill", r.Prefill.Step), ("decode", r.Decode.Step) })
         {
-            var ops = new Table().Title($"{phase} step by op (ms, summed over layers)").AddColumns("op", "compute", "memory", "network", "bound");
+            var ops = new Table().Title($"{phase} step by op (ms, summed over layers)").AddColumns("op", "compute", "memory", "network", "floor", "bound");
             foreach (var op in step.Ops)
             {
                 ops.AddRow(Markup.Escape(op.Name), NumberText.Compact(op.ComputeMilliseconds), NumberText.Compact(op.MemoryMilliseconds),
-                    NumberText.Compact(op.CommunicationMilliseconds), op.Bound);
+                    NumberText.Compact(op.CommunicationMilliseconds), NumberText.Compact(op.LaunchMilliseconds), op.Bound);
             }
 
             TableWriter.Write(stdout, ops);

@@ -39,7 +39,9 @@ internal static class HardwareCommand
             using var stream = new MemoryStream();
             using (var w = new Utf8JsonWriter(stream, JsonOutput.Options))
             {
-                w.WriteStartArray();
+                w.WriteStartObject();
+                w.WriteString("schema", "moeplan/hardware/v1");
+                w.WriteStartArray("hardware");
                 foreach (var h in hardware)
                 {
                     w.WriteStartObject();
@@ -69,6 +71,7 @@ internal static class HardwareCommand
                 }
 
                 w.WriteEndArray();
+                w.WriteEndObject();
             }
 
             stdout.WriteLine(Encoding.UTF8.GetString(stream.ToArray()));

@@ -80,6 +80,7 @@ internal static class KernelsCommand
             stdout.WriteLine(JsonOutput.Write(w =>
             {
                 w.WriteStartObject();
+                w.WriteString("schema", "moeplan/kernels-amla/v1");
                 w.WriteStartObject("shape");
                 w.WriteNumber("heads", heads);
                 w.WriteNumber("kv_len", kvLen);

@@ -37,13 +37,16 @@ internal static class ModelsCommand
         {
             stdout.WriteLine(JsonOutput.Write(w =>
             {
-                w.WriteStartArray();
+                w.WriteStartObject();
+                w.WriteString("schema", "moeplan/models/v1");
+                w.WriteStartArray("models");
                 foreach (var m in models)
                 {
                     ModelJsonWriter.Write(w, m, configPath: null);
                 }
 
                 w.WriteEndArray();
+                w.WriteEndObject();
             }));
             return ExitCodes.Ok;
         }

@@ -169,6 +169,7 @@ internal static class PlaceCommand
             stdout.WriteLine(JsonOutput.Write(w =>
             {
                 w.WriteStartObject();
+                w.WriteString("schema", PlacementJson.Schema);
                 w.WriteBoolean("ok", false);
                 DiagnosticPrinter.WriteJson(w, diagnostics);
                 w.WriteEndObject();

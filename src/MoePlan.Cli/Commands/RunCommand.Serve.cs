@@ -66,6 +66,11 @@ internal static partial class RunCommand
         {
             return DiagnosticPrinter.WriteScriptStopped(file, e, stderr);
         }
+        finally
+        {
+            // The script hosts (child processes) end with the simulation.
+            policies?.Dispose();
+        }
 
         switch (session.Stop)
         {

@@ -114,9 +114,11 @@ internal static class SearchCommand
 
         // A scheduler-script policy is compiled before the search (its errors end it) to confirm the winners with.
         Func<IRoutingPolicy>? scriptPolicy = null;
+        ServingPolicies? scripted = null;
         if (confirming.Simulate && compiled.Plan.Proxy.ScriptPath is not null)
         {
-            if (new ServingOptions(null, null, null, false, null, null).ResolvePolicies(file, compiled.Plan, stderr) is not { } scripted)
+            scripted = new ServingOptions(null, null, null, false, null, null).ResolvePolicies(file, compiled.Plan, stderr);
+            if (scripted is null)
             {
                 return ExitCodes.Diagnostics;
             }
@@ -138,6 +140,10 @@ internal static class SearchCommand
         catch (SchedulerHookException e)
         {
             return DiagnosticPrinter.WriteScriptStopped(file, e, stderr);
+        }
+        finally
+        {
+            scripted?.Dispose();
         }
 
         if (output is not null)

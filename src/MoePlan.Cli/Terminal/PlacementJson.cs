@@ -3,20 +3,30 @@ using MoePlan.Core.Placement;
 
 namespace MoePlan.Cli.Terminal;
 
-/// <summary><c>moeplan place --format json</c>: one object per algorithm (an array with <c>--compare</c>).</summary>
+/// <summary><c>moeplan place --format json</c>: one object per algorithm (with <c>--compare</c>, all of them under
+/// <c>results</c>); the document names its schema (<c>schemas/place.schema.json</c>).</summary>
 internal static class PlacementJson
 {
+    public const string Schema = "moeplan/place/v1";
+
     public static void Write(Utf8JsonWriter w, string planPath, string pool, bool compare, PlacementRunOutcome outcome)
     {
         var problem = outcome.Problem!;
         if (compare)
         {
-            w.WriteStartArray();
+            w.WriteStartObject();
+            w.WriteString("schema", Schema);
+            w.WriteStartArray("results");
         }
 
         foreach (var r in outcome.Results)
         {
             w.WriteStartObject();
+            if (!compare)
+            {
+                w.WriteString("schema", Schema);
+            }
+
             w.WriteString("plan", planPath);
             w.WriteString("pool", pool);
             w.WriteString("loads", problem.LoadsDescription);
@@ -74,6 +84,7 @@ internal static class PlacementJson
         if (compare)
         {
             w.WriteEndArray();
+            w.WriteEndObject();
         }
     }
 

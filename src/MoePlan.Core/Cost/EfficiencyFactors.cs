@@ -11,8 +11,8 @@ namespace MoePlan.Core.Cost;
 /// <param name="MemoryEfficiency">Fraction of HBM bandwidth a streaming kernel reaches.</param>
 /// <param name="ScaleUpEfficiency">Achieved all-to-all bandwidth over the scale-up fabric, as a fraction of nominal per direction.</param>
 /// <param name="ScaleOutEfficiency">Achieved all-to-all bandwidth over the scale-out NIC, as a fraction of nominal per direction.</param>
-/// <param name="CollectiveLatencyMicroseconds">Fixed cost of one dispatch or combine.</param>
-/// <param name="LayerOverheadMicroseconds">Kernel launches, synchronisation and small ops per layer per step.</param>
+/// <param name="AllToAll">Fixed cost of one dispatch or combine by EP and fabric, from the family's all-to-all microbenchmark.</param>
+/// <param name="KernelGapMicroseconds">Launch and synchronisation gap every kernel pays whatever its size (CUDA graphs / ACL graphs replay a step's kernels back to back).</param>
 /// <param name="OverlapEfficiency">Share of the shorter of compute and communication that two-batch overlap hides.</param>
 /// <param name="BatchRoutingVariation">How much more one batch loads the busiest rank than the placement's imbalance over
 /// the whole recording window (tokens of one batch come from few prompts and route alike). LMSYS measured the effect as
@@ -25,8 +25,8 @@ public sealed record EfficiencyFactors(
     double MemoryEfficiency,
     double ScaleUpEfficiency,
     double ScaleOutEfficiency,
-    double CollectiveLatencyMicroseconds,
-    double LayerOverheadMicroseconds,
+    AllToAllLatency AllToAll,
+    double KernelGapMicroseconds,
     double OverlapEfficiency,
     double BatchRoutingVariation)
 {
@@ -43,15 +43,15 @@ public sealed record EfficiencyFactors(
     /// </summary>
     public static readonly EfficiencyFactors Hopper = new(
         Family: "Hopper",
-        GemmEfficiency: 0.35,
-        GemmHalfRows: 32,
+        GemmEfficiency: 0.32,
+        GemmHalfRows: 48,
         AttentionEfficiency: 0.667,
         MemoryEfficiency: 0.90,
         ScaleUpEfficiency: 0.775,
         ScaleOutEfficiency: 0.80,
-        CollectiveLatencyMicroseconds: 30,
-        LayerOverheadMicroseconds: 10,
-        OverlapEfficiency: 0.70,
+        AllToAll: AllToAllLatency.DeepEpH800,
+        KernelGapMicroseconds: 1.0,
+        OverlapEfficiency: 0.80,
         BatchRoutingVariation: 1.25);
 
     /// <summary>NVIDIA Blackwell (B200, GB200): no published serving result in figures.md to fit, so Hopper's factors.</summary>
@@ -65,6 +65,7 @@ public sealed record EfficiencyFactors(
         Family = "Ascend",
         AttentionEfficiency = 0.868,
         ScaleUpEfficiency = 1.0,
+        AllToAll = AllToAllLatency.DeepEpAscend,
     };
 
     public static EfficiencyFactors For(string family) => family switch

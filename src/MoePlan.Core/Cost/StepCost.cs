@@ -3,12 +3,16 @@ using System.Collections.Immutable;
 namespace MoePlan.Core.Cost;
 
 /// <summary>One operator of a step summed over the layers it runs in: its compute-bound and memory-bound
-/// times (the roofline takes the larger) and its communication time.</summary>
-public sealed record OpCost(string Name, double ComputeMilliseconds, double MemoryMilliseconds, double CommunicationMilliseconds)
+/// times (the roofline takes the larger), its communication time and its fixed floor: the launch gaps of its kernels,
+/// or for a collective its per-call latency.</summary>
+public sealed record OpCost(string Name, double ComputeMilliseconds, double MemoryMilliseconds, double CommunicationMilliseconds, double LaunchMilliseconds)
 {
-    public double Milliseconds => Math.Max(ComputeMilliseconds, MemoryMilliseconds) + CommunicationMilliseconds;
+    public double Milliseconds => Math.Max(ComputeMilliseconds, MemoryMilliseconds) + CommunicationMilliseconds + LaunchMilliseconds;
 
-    public string Bound => CommunicationMilliseconds > 0 ? "network" : ComputeMilliseconds >= MemoryMilliseconds ? "compute" : "memory";
+    public string Bound => CommunicationMilliseconds > 0 || (ComputeMilliseconds == 0 && MemoryMilliseconds == 0)
+        ? (LaunchMilliseconds > CommunicationMilliseconds ? "latency" : "network")
+        : LaunchMilliseconds > Math.Max(ComputeMilliseconds, MemoryMilliseconds) ? "launch"
+        : ComputeMilliseconds >= MemoryMilliseconds ? "compute" : "memory";
 }
 
 /// <summary>The time of one prefill or decode step on one rank of an instance, op by op.</summary>

@@ -44,117 +44,179 @@ public readonly record struct StepMachine(
 /// </summary>
 public static class StepCostModel
 {
+    // Kernels one layer launches per op (DeepSeek-style engines: SGLang/vLLM with DeepGEMM and FlashMLA): each pays
+    // the family's kernel gap whatever its size, so at small batches they make the floor of a layer.
+    private const int MlaProjectionKernels = 6; // q_a, q_b, kv_a, the two absorbed bmm's, o_proj
+    private const int GqaProjectionKernels = 2; // fused qkv, o_proj
+    private const int AttentionCoreKernels = 2; // attention, split-KV combine
+    private const int ElementwiseKernels = 4; // two fused residual RMSNorms, latent/q norms, RoPE
+    private const int FfnKernels = 3; // gate-up GEMM, activation and quantisation, down GEMM
+    private const int RouterKernels = 2; // gate GEMM, top-k
+    private const int LmHeadKernels = 2; // GEMM, sampling
+
     public static StepCost Evaluate(ModelArchitecture a, ParameterBreakdown p, PrecisionPlan precision, StepShape s, StepMachine m)
     {
         var e = m.Efficiency;
-        var T = s.TokensPerRank;
         var tp = s.TensorParallel;
-        var ops = ImmutableArray.CreateBuilder<OpCost>(12);
+
+        // Two-batch overlap splits the step's tokens into two microbatches that run one after the other through
+        // every layer: each reads the weights and launches the kernels again, and each pays the collectives' floors.
+        var microbatches = s.Overlap ? 2 : 1;
+        var T = s.TokensPerRank / microbatches;
+        var sequences = s.SequencesPerRank / microbatches;
+        var ops = ImmutableArray.CreateBuilder<OpCost>(14);
         double Bytes(NumericFormat f) => MemoryModel.BytesPerElement(f);
         double PeakFor(NumericFormat f) => f == NumericFormat.Bf16 ? m.PeakBf16Flops : m.PeakFlops;
         double Compute(double flops, NumericFormat f, double rows) => flops / (PeakFor(f) * e.GemmAt(rows)) * 1e3;
         double Memory(double bytes) => bytes / (m.HbmBytesPerSecond * e.MemoryEfficiency) * 1e3;
+        double Launches(double kernels) => kernels * e.KernelGapMicroseconds / 1e3;
+        void Add(string name, double compute, double memory, double kernels) =>
+            ops.Add(new OpCost(name, microbatches * compute, microbatches * memory, 0, microbatches * Launches(kernels)));
+
+        // The MTP layer (when drafting) is one more full layer: attention, elementwise and MoE.
+        var mtpLayers = s.DraftTokens > 0 ? a.MtpLayers : 0;
+        var attentionLayers = a.Layers + mtpLayers;
+        var moeLayers = a.MoeLayers + mtpLayers;
 
         // Attention projections: 2 FLOPs per weight per token in both the prefill and the absorbed decode form
         // (absorption reorders kv_b's two halves, it does not add weights). TP splits the head-sharded weights.
         var attentionWeights = ((double)p.AttentionHeadShardedParametersPerLayer / tp) + p.AttentionReplicatedParametersPerLayer;
-        ops.Add(new OpCost("attention projections",
-            a.Layers * Compute(2 * T * attentionWeights, precision.Attention.Value, T),
-            a.Layers * Memory(attentionWeights * Bytes(precision.Attention.Value)), 0));
+        var projectionKernels = a.Attention is MlaAttention ? MlaProjectionKernels : GqaProjectionKernels;
+        Add("attention projections",
+            attentionLayers * Compute(2 * T * attentionWeights, precision.Attention.Value, T),
+            attentionLayers * Memory(attentionWeights * Bytes(precision.Attention.Value)), attentionLayers * projectionKernels);
 
         // Attention core: scores and weighted values over the context, BF16.
         var (coreFlopsPerToken, kvBytesPerToken) = AttentionCore(a, s.Role, s.AttentionContext, precision.KvCache.Value, tp);
-        ops.Add(new OpCost("attention core",
-            a.Layers * T * coreFlopsPerToken / (m.PeakBf16Flops * e.AttentionEfficiency) * 1e3,
-            a.Layers * Memory(T * kvBytesPerToken), 0));
+        Add("attention core",
+            attentionLayers * T * coreFlopsPerToken / (m.PeakBf16Flops * e.AttentionEfficiency) * 1e3,
+            attentionLayers * Memory(T * kvBytesPerToken), attentionLayers * AttentionCoreKernels);
 
         // Norms, residual adds and activation reads/writes: 8 passes over bf16 hidden states per layer.
-        ops.Add(new OpCost("elementwise", 0, a.Layers * Memory(8.0 * T * a.HiddenSize * 2), 0));
+        Add("elementwise", 0, attentionLayers * Memory(8.0 * T * a.HiddenSize * 2), attentionLayers * ElementwiseKernels);
+
+        if (mtpLayers > 0)
+        {
+            // The MTP module's projection of [embedding; hidden] (2h -> h) before its layer.
+            var projection = 2.0 * a.HiddenSize * a.HiddenSize;
+            Add("MTP projection", mtpLayers * Compute(2 * T * projection, precision.Attention.Value, T),
+                mtpLayers * Memory(projection * Bytes(precision.Attention.Value)), mtpLayers);
+        }
 
         if (a.FirstDenseLayers > 0)
         {
             var dense = (double)p.DenseFfnParametersPerLayer / tp;
-            ops.Add(new OpCost("dense FFN",
+            Add("dense FFN",
                 a.FirstDenseLayers * Compute(2 * T * dense, precision.Dense.Value, T),
-                a.FirstDenseLayers * Memory(dense * Bytes(precision.Dense.Value)), 0));
+                a.FirstDenseLayers * Memory(dense * Bytes(precision.Dense.Value)), a.FirstDenseLayers * FfnKernels);
         }
 
         // The MoE layers see dp x T tokens over dp x tp ranks, in ep groups of moeTp = dp x tp / ep ranks that split
         // each local expert's weights (tensor-parallel experts when ep < ranks). With DP attention (tp 1, ep = dp)
         // a rank's expert rows are its own T x top-k; with TP attention the TP ranks' tokens are the same ones,
         // so each EP rank gets T x top-k / tp of them.
-        var moeLayers = a.MoeLayers + (s.DraftTokens > 0 ? a.MtpLayers : 0);
         var moeTp = (double)s.DataParallel * tp / s.ExpertParallel;
         var meanRowsPerEpGroup = (double)s.DataParallel * T * a.TopK / s.ExpertParallel;
         var imbalance = s.PerfectBalance ? 1 : s.StaticImbalance * e.BatchRoutingVariation * RoutingSpread(meanRowsPerEpGroup, s.ExpertParallel);
         if (moeLayers > 0)
         {
-            ops.Add(new OpCost("router",
+            Add("router",
                 moeLayers * Compute(2 * T * p.RouterParametersPerLayer, NumericFormat.Bf16, T),
-                moeLayers * Memory(p.RouterParametersPerLayer * 2.0), 0));
+                moeLayers * Memory(p.RouterParametersPerLayer * 2.0), moeLayers * RouterKernels);
 
             // The busiest EP group computes imbalance x its mean rows, spread over its local experts; each of its
-            // moeTp ranks holds 1/moeTp of every local expert.
+            // moeTp ranks holds 1/moeTp of every local expert. Only the experts the rows touch are read.
             var localExperts = (double)s.Slots / s.ExpertParallel;
             var rows = meanRowsPerEpGroup * imbalance;
             var rowsPerExpert = rows / localExperts;
             var touched = localExperts * (1 - Math.Pow(1 - (1 / localExperts), Math.Max(rows, 0)));
-            ops.Add(new OpCost("routed experts",
+            Add("routed experts",
                 moeLayers * Compute(2 * rows * p.ExpertParameters / moeTp, precision.Experts.Value, rowsPerExpert),
-                moeLayers * Memory(touched * p.ExpertParameters / moeTp * Bytes(precision.Experts.Value)), 0));
+                moeLayers * Memory(touched * p.ExpertParameters / moeTp * Bytes(precision.Experts.Value)), moeLayers * FfnKernels);
             if (p.SharedExpertParametersPerLayer > 0)
             {
                 var shared = (double)p.SharedExpertParametersPerLayer / tp;
-                ops.Add(new OpCost("shared experts",
+                Add("shared experts",
                     moeLayers * Compute(2 * T * shared, precision.Experts.Value, T),
-                    moeLayers * Memory(shared * Bytes(precision.Experts.Value)), 0));
+                    moeLayers * Memory(shared * Bytes(precision.Experts.Value)), moeLayers * FfnKernels);
             }
         }
 
-        // LM head: once per sequence in prefill (only the last position's logits are needed), every token in decode.
-        var headRows = s.Role == PoolRole.Prefill ? s.SequencesPerRank : T;
+        // LM head: once per sequence in prefill (only the last position's logits are needed), every token in decode,
+        // and once more for the MTP layer's draft.
+        var headRows = s.Role == PoolRole.Prefill ? sequences : T;
+        var headPasses = 1 + mtpLayers;
         var head = (double)p.LmHeadParameters / tp;
-        ops.Add(new OpCost("LM head", Compute(2 * headRows * head, NumericFormat.Bf16, headRows), Memory(head * 2), 0));
+        Add("LM head", headPasses * Compute(2 * headRows * head, NumericFormat.Bf16, headRows), headPasses * Memory(head * 2), headPasses * LmHeadKernels);
 
-        var computeMs = ops.Sum(o => Math.Max(o.ComputeMilliseconds, o.MemoryMilliseconds));
-        var overheadMs = (a.Layers + (s.DraftTokens > 0 ? a.MtpLayers : 0)) * e.LayerOverheadMicroseconds / 1e3;
-        ops.Add(new OpCost("launch and sync", overheadMs, 0, 0));
-        computeMs += overheadMs;
+        var computeMs = 0.0;
+        var overlappableMs = 0.0;
+        var moeShare = attentionLayers == 0 ? 0 : (double)moeLayers / attentionLayers;
+        foreach (var op in ops)
+        {
+            computeMs += op.Milliseconds;
 
-        // TP all-reduce of the attention output (and dense FFN output) over the scale-up fabric: not overlapped.
+            // Two-batch overlap hides communication behind the other microbatch's MoE layers only: the dense layers
+            // and the LM head have no all-to-all to overlap with.
+            overlappableMs += op.Name switch
+            {
+                "router" or "routed experts" or "shared experts" => op.Milliseconds,
+                "dense FFN" or "LM head" or "MTP projection" => 0,
+                _ => op.Milliseconds * moeShare,
+            };
+        }
+
+        // TP all-reduce of the attention output (and dense FFN output) over the scale-up fabric: not overlapped. Its
+        // floor per call is the in-domain all-to-all floor at tp ranks (a collective kernel over the same fabric).
         if (tp > 1)
         {
             var ringBytes = 2.0 * (tp - 1) / tp * T * a.HiddenSize * 2;
-            var allReduceMs = (a.Layers + a.FirstDenseLayers) *
-                              ((ringBytes / (m.ScaleUpBytesPerSecond * e.ScaleUpEfficiency) * 1e3) + (e.CollectiveLatencyMicroseconds / 1e3));
-            ops.Add(new OpCost("TP all-reduce", 0, 0, allReduceMs));
-            computeMs += allReduceMs;
+            var floorMs = e.AllToAll.FloorAt(tp, overScaleUp: true).DispatchMicroseconds / 1e3;
+            var calls = microbatches * (a.Layers + a.FirstDenseLayers);
+            var allReduce = new OpCost("TP all-reduce", 0, 0, calls * ringBytes / (m.ScaleUpBytesPerSecond * e.ScaleUpEfficiency) * 1e3, calls * floorMs);
+            ops.Add(allReduce);
+            computeMs += allReduce.Milliseconds;
         }
 
         var communicationMs = 0.0;
         if (moeLayers > 0 && s.ExpertParallel > 1)
         {
+            var overScaleUp = s.ExpertParallel <= m.ScaleUpDomainRanks;
             var (intraCopies, remoteCopies) = AllToAllCopies(a, s.Role, s.ExpertParallel, m.ScaleUpDomainRanks);
-            double Collective(NumericFormat payload)
+            var (dispatchFloor, combineFloor) = e.AllToAll.FloorAt(s.ExpertParallel, overScaleUp);
+            OpCost Collective(string name, NumericFormat payload, double floorMicroseconds)
             {
                 // Each rank dispatches its share of the DP rank's tokens: T / tp (all of T with DP attention).
                 var bytesPerCopy = T / tp * imbalance * a.HiddenSize * Bytes(payload);
                 var intra = intraCopies * bytesPerCopy / (m.ScaleUpBytesPerSecond * e.ScaleUpEfficiency);
                 var remote = remoteCopies * bytesPerCopy / (m.ScaleOutBytesPerSecond * e.ScaleOutEfficiency);
-                return moeLayers * ((Math.Max(intra, remote) * 1e3) + (e.CollectiveLatencyMicroseconds / 1e3));
+                var calls = microbatches * moeLayers;
+                return new OpCost(name, 0, 0, calls * Math.Max(intra, remote) * 1e3, calls * floorMicroseconds / 1e3);
             }
 
-            var dispatch = Collective(precision.Dispatch.Value);
-            var combine = Collective(precision.Combine.Value);
-            ops.Add(new OpCost("all-to-all dispatch", 0, 0, dispatch));
-            ops.Add(new OpCost("all-to-all combine", 0, 0, combine));
-            communicationMs = dispatch + combine;
+            var dispatch = Collective("all-to-all dispatch", precision.Dispatch.Value, dispatchFloor);
+            var combine = Collective("all-to-all combine", precision.Combine.Value, combineFloor);
+            ops.Add(dispatch);
+            ops.Add(combine);
+            communicationMs = dispatch.Milliseconds + combine.Milliseconds;
         }
 
-        var step = s.Overlap
-            ? Math.Max(computeMs, communicationMs) + ((1 - e.OverlapEfficiency) * Math.Min(computeMs, communicationMs))
-            : computeMs + communicationMs;
-        return new StepCost(T, s.AttentionContext, imbalance, s.Overlap, ops.ToImmutable(), computeMs, communicationMs, step);
+        var hiddenMs = s.Overlap ? e.OverlapEfficiency * Math.Min(overlappableMs, communicationMs) : 0;
+        var step = computeMs + communicationMs - hiddenMs;
+        return new StepCost(s.TokensPerRank, s.AttentionContext, imbalance, s.Overlap, ops.ToImmutable(), computeMs, communicationMs, step);
+    }
+
+    /// <summary>Copies of one token sent over each fabric by the low-latency (decode) kernels: every copy straight to its rank.</summary>
+    public static (double Intra, double Remote) LowLatencyCopies(int topK, int expertParallel, int domainRanks)
+    {
+        double k = topK;
+        if (expertParallel <= domainRanks)
+        {
+            return (k * (expertParallel - 1) / expertParallel, 0);
+        }
+
+        var localShare = (double)domainRanks / expertParallel;
+        return (k * localShare, k * (1 - localShare));
     }
 
     /// <summary>
@@ -178,12 +240,13 @@ public static class StepCostModel
             return (k * (expertParallel - 1) / expertParallel, 0);
         }
 
-        var domains = (double)expertParallel / domainRanks;
-        var localShare = 1 / domains;
         if (role == PoolRole.Decode)
         {
-            return (k * localShare, k * (1 - localShare));
+            return LowLatencyCopies(a.TopK, expertParallel, domainRanks);
         }
+
+        var domains = (double)expertParallel / domainRanks;
+        var localShare = 1 / domains;
 
         var touched = domains * (1 - Math.Pow(1 - localShare, k));
         if (a.ExpertGroups > 1 && a.TopKGroups < a.ExpertGroups)

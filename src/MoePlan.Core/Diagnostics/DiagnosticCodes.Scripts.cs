@@ -44,4 +44,7 @@ public static partial class DiagnosticCodes
 
     public static readonly DiagnosticDescriptor ScriptHookBadDecision = new(
         "MP4022", DiagnosticSeverity.Error, "Script hook returned an invalid decision", "{0} returned {1}: {2}");
+
+    public static readonly DiagnosticDescriptor ScriptHostCrashed = new(
+        "MP4023", DiagnosticSeverity.Error, "Script host crashed", "the script host process died during {0}: {1}");
 }

@@ -20,7 +20,10 @@ public static class BundleTargets
     public const string Kubernetes = "kubernetes";
     public const string Nginx = "nginx";
 
-    public static ImmutableArray<string> All { get; } = [Vllm, Sglang, OmniInfer, Kubernetes, Nginx];
+    /// <summary>moeplan's own live proxy (<c>moeplan proxy</c>): an alternative to nginx, written only when asked for.</summary>
+    public const string MoeplanProxy = "moeplan-proxy";
+
+    public static ImmutableArray<string> All { get; } = [Vllm, Sglang, OmniInfer, Kubernetes, Nginx, MoeplanProxy];
 
     public static string ForEngine(EngineKind engine) => engine switch
     {
@@ -131,6 +134,20 @@ public static class BundleEmitter
                     renderer.Render("nginx/nginx.conf", "nginx/nginx.conf.sbn");
                     renderer.Render("nginx/upstreams.conf", "nginx/upstreams.conf.sbn");
                     renderer.Render("nginx/omni-proxy.conf", "nginx/omni-proxy.conf.sbn");
+                    break;
+                case BundleTargets.MoeplanProxy:
+                    // The proxy reads the plan itself (its policy, mode and caps): a copy of the source beside the upstreams.
+                    if (sources.TryRead(planPath, out var planText, out _))
+                    {
+                        files["moeplan-proxy/plan.moe"] = planText.Replace("\r\n", "\n", StringComparison.Ordinal);
+                    }
+
+                    renderer.Render("moeplan-proxy/upstreams.txt", "moeplan-proxy/upstreams.txt.sbn");
+                    renderer.Render("moeplan-proxy/upstreams.kubernetes.txt", "moeplan-proxy/upstreams.kubernetes.txt.sbn");
+                    renderer.Render("moeplan-proxy/launch.sh", "moeplan-proxy/launch.sh.sbn");
+                    renderer.Render("moeplan-proxy/configmap.yaml", "moeplan-proxy/configmap.yaml.sbn");
+                    renderer.Render("moeplan-proxy/deployment.yaml", "moeplan-proxy/deployment.yaml.sbn");
+                    renderer.Render("moeplan-proxy/service.yaml", "moeplan-proxy/service.yaml.sbn");
                     break;
                 case BundleTargets.Kubernetes:
                     renderer.Render("kubernetes/configmap.yaml", "kubernetes/configmap.yaml.sbn");

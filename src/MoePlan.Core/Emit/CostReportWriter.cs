@@ -89,10 +89,10 @@ public static class CostReportWriter
             $"| decode | {NumberText.Compact(r.Decode.Step.StepMilliseconds)} ms | TPOT {NumberText.Compact(r.Decode.TpotMilliseconds)} ms | {NumberText.Compact(r.Decode.OutputTokensPerSecondPerRank)} output tok/s | {NumberText.Compact(r.Decode.BatchPerRank)} seq, KV {NumberText.Compact(r.Decode.KvLength)} | {NumberText.Compact(r.Decode.Step.Imbalance)} |\n\n");
         foreach (var (name, step) in new[] { ("Prefill", r.Prefill.Step), ("Decode", r.Decode.Step) })
         {
-            s.Append(CultureInfo.InvariantCulture, $"## {name} step, by op (summed over layers)\n\n| op | compute ms | memory ms | network ms | bound |\n|---|---|---|---|---|\n");
+            s.Append(CultureInfo.InvariantCulture, $"## {name} step, by op (summed over layers)\n\n| op | compute ms | memory ms | network ms | floor ms | bound |\n|---|---|---|---|---|---|\n");
             foreach (var op in step.Ops)
             {
-                s.Append(CultureInfo.InvariantCulture, $"| {op.Name} | {NumberText.Compact(op.ComputeMilliseconds)} | {NumberText.Compact(op.MemoryMilliseconds)} | {NumberText.Compact(op.CommunicationMilliseconds)} | {op.Bound} |\n");
+                s.Append(CultureInfo.InvariantCulture, $"| {op.Name} | {NumberText.Compact(op.ComputeMilliseconds)} | {NumberText.Compact(op.MemoryMilliseconds)} | {NumberText.Compact(op.CommunicationMilliseconds)} | {NumberText.Compact(op.LaunchMilliseconds)} | {op.Bound} |\n");
             }
 
             s.Append(CultureInfo.InvariantCulture,
@@ -124,6 +124,7 @@ public static class CostReportWriter
             Number(w, "compute_ms", op.ComputeMilliseconds);
             Number(w, "memory_ms", op.MemoryMilliseconds);
             Number(w, "communication_ms", op.CommunicationMilliseconds);
+            Number(w, "floor_ms", op.LaunchMilliseconds);
             w.WriteString("bound", op.Bound);
             w.WriteEndObject();
         }

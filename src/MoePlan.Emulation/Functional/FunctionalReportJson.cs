@@ -13,6 +13,7 @@ public static class FunctionalReportJson
         {
             var c = run.Config;
             w.WriteStartObject();
+            w.WriteString("schema", "moeplan/run-functional/v1");
             w.WriteString("plan", planFile);
             w.WriteBoolean("passed", run.Passed);
             w.WriteNumber("max_rel_error", run.MaxRelError);

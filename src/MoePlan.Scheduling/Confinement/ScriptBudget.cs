@@ -55,6 +55,9 @@ public static class ScriptBudget
     [ThreadStatic]
     private static int _checks;
 
+    [ThreadStatic]
+    private static ScriptBudgetExceededException? _stopped;
+
     /// <summary>
     /// The clock is read at every 16th check (it costs tens of ns, a hot loop's iteration a few): a runaway loop
     /// is stopped 16 iterations later at most. The allocation counter is read at every check, as 16 iterations
@@ -76,8 +79,15 @@ public static class ScriptBudget
         _allocationLimit = allocationBytes;
         _sizeLimit = maxElements;
         _stackBase = StackAddress();
+        _stopped = null;
         _open = true;
     }
+
+    /// <summary>
+    /// The first stop of the open call, or null: the call failed even when the script caught the stop (a
+    /// <c>catch</c> around a BCL call that wraps it, such as <c>Array.Sort</c> with a looping comparer).
+    /// </summary>
+    public static ScriptBudgetExceededException? Stopped => _stopped;
 
     /// <summary>Closes it (script code run outside a call, e.g. in a test, is then unchecked).</summary>
     public static void Close() => _open = false;
@@ -142,5 +152,10 @@ public static class ScriptBudget
     }
 
     // The budget stays open until the host closes it, so a loop in a finally block is stopped too.
-    private static ScriptBudgetExceededException Stop(BudgetLimit limit, string message) => new(limit, message);
+    private static ScriptBudgetExceededException Stop(BudgetLimit limit, string message)
+    {
+        var stop = new ScriptBudgetExceededException(limit, message);
+        _stopped ??= stop;
+        return stop;
+    }
 }

@@ -41,7 +41,7 @@ public sealed class RequestState
     public int Worker { get; internal set; }
 
     /// <summary>KV tokens a decode instance reserves for the request: prompt plus output.</summary>
-    internal double DecodeTokens => (double)Request.InputTokens + Request.OutputTokens;
+    public double DecodeTokens => (double)Request.InputTokens + Request.OutputTokens;
 
     /// <summary>Order of arrival at the simulation: the last tie-break of queue orders (ids need not be unique).</summary>
     internal long Sequence { get; init; }

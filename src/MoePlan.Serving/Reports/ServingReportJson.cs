@@ -23,6 +23,7 @@ public static class ServingReportJson
         return JsonOutput.Write(w =>
         {
             w.WriteStartObject();
+            w.WriteString("schema", "moeplan/run/v1");
             w.WriteString("plan", planFile);
             w.WriteString("mode", plan.Proxy.Mode.Value.ToString().ToLowerInvariant());
             w.WriteStartObject("deployment");
@@ -63,7 +64,8 @@ public static class ServingReportJson
         });
     }
 
-    private static void WriteMetrics(Utf8JsonWriter w, ServingMetrics m)
+    /// <summary>One run's figures (also `moeplan bench`'s, so both documents have the same shape).</summary>
+    internal static void WriteMetrics(Utf8JsonWriter w, ServingMetrics m)
     {
         w.WriteString("policy", m.Policy);
         w.WriteStartObject("requests");

@@ -126,6 +126,7 @@ public static class SearchReportWriter
     {
         var (space, r, stats) = (report.Space, report.Result, report.Stats);
         w.WriteStartObject();
+        w.WriteString("schema", "moeplan/search/v1");
         w.WriteString("plan", report.Name);
         w.WriteStartObject("varied");
         foreach (var v in space.Varied)

@@ -94,6 +94,14 @@ public sealed record ServingConfig(
         };
     }
 
+    /// <summary>
+    /// A decode instance with <paramref name="allocated"/> sequences and <paramref name="reservedTokens"/> KV tokens reserved
+    /// can take a request needing <paramref name="requestTokens"/> more: a free sequence slot and KV room. The one rule the
+    /// simulation and the live proxy both apply.
+    /// </summary>
+    public bool DecodeHasRoom(int allocated, double reservedTokens, double requestTokens) =>
+        allocated < DecodeSequenceCap && reservedTokens + requestTokens <= DecodeTokenCap;
+
     /// <summary>Proxy-side time before routing: tokenisation once (reuse) or twice (proxy and engine).</summary>
     public double TokenizeMilliseconds(int inputTokens) => inputTokens * TokenizeMillisecondsPerToken * (TokenizerReuse ? 1 : 2);
 }

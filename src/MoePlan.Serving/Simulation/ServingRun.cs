@@ -56,7 +56,8 @@ public static class ServingRun
         return SyntheticWorkload.Generate(plan.Workload, requests, seed);
     }
 
-    private static IEnumerable<ArrivingRequest> ReadTrace(TraceFile trace, ICollection<Diagnostic> diagnostics, TraceReadProgress? read)
+    /// <summary>A trace file's requests, streamed; problems land in <paramref name="diagnostics"/> as they are read.</summary>
+    public static IEnumerable<ArrivingRequest> ReadTrace(TraceFile trace, ICollection<Diagnostic> diagnostics, TraceReadProgress? read = null)
     {
         // Checked before the run starts; a file swapped for a device or FIFO since then is still refused, not read.
         using var stream = InputFile.TryOpen(trace.Path, out var error) ?? throw new IOException($"cannot read trace '{trace.Path}': {error}");

@@ -139,7 +139,7 @@ public sealed partial class ServingSimulation : IClusterView
     public bool DecodeHasRoom(int decode, RequestState request)
     {
         var d = _decodes[decode];
-        return d.Allocated < _config.DecodeSequenceCap && d.ReservedTokens + request.DecodeTokens <= _config.DecodeTokenCap;
+        return _config.DecodeHasRoom(d.Allocated, d.ReservedTokens, request.DecodeTokens);
     }
 
     public SimulationResult Run(IEnumerable<ArrivingRequest> arrivals)

@@ -21,6 +21,13 @@ public sealed class TiktokenPromptBlocks : IPromptBlocks
     public PromptBlocks Of(string prompt)
     {
         var ids = Shared.Value.EncodeToIds(prompt);
+        return new PromptBlocks(ids.Count, BlocksOf(ids));
+    }
+
+    /// <summary>The block ids of a prompt given as token ids (an OpenAI completions <c>prompt</c> may be a token array).</summary>
+    public static long[] BlocksOf(IReadOnlyList<int> ids)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
         var blocks = new long[ArrivingRequest.BlocksFor(ids.Count)];
         var buffer = new byte[sizeof(ulong) + (sizeof(int) * ArrivingRequest.BlockTokens)];
         ulong previous = 0;
@@ -39,6 +46,6 @@ public sealed class TiktokenPromptBlocks : IPromptBlocks
             blocks[b] = (long)(previous & long.MaxValue);
         }
 
-        return new PromptBlocks(ids.Count, blocks);
+        return blocks;
     }
 }

@@ -43,8 +43,8 @@ public sealed class WinnerReplacementTests
         Assert.True(with.PrefillImbalance <= without.PrefillImbalance, $"{with.PrefillImbalance} vs {without.PrefillImbalance}");
         Assert.True(with.DecodeImbalance < without.DecodeImbalance, "measured loads are skewed: replicas must help");
 
-        // A lower decode imbalance shortens the MoE part of the decode step: TPOT not worse after re-placement.
-        Assert.True(with.Replaced.TpotMilliseconds <= without.Replaced.TpotMilliseconds);
+        // TPOT need not follow: each rank then holds 9 experts instead of 8, reads more weights and runs smaller
+        // per-expert GEMMs, which at 64 sequences per GPU can outweigh the lower imbalance.
     }
 
     /// <summary>The re-placed figures are what `moeplan cost` computes for the written winner, compiled from its text.</summary>

@@ -112,7 +112,7 @@ public class FunctionalCheckTests
         var report = FunctionalCheck.Run(Compile(), seed: 1);
         using var doc = JsonDocument.Parse(FunctionalReportJson.Write(Tiny, report));
         var root = doc.RootElement;
-        Assert.Equal(["plan", "passed", "max_rel_error", "scaled_model", "notes", "layers"], root.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["schema", "plan", "passed", "max_rel_error", "scaled_model", "notes", "layers"], root.EnumerateObject().Select(p => p.Name));
         Assert.Equal(Tiny, root.GetProperty("plan").GetString());
         Assert.Equal(4, root.GetProperty("layers").GetArrayLength());
         Assert.Equal(report.MaxRelError, root.GetProperty("max_rel_error").GetDouble());

@@ -28,7 +28,7 @@ public sealed class ServingReportTests
         using var doc = JsonDocument.Parse(ServingReportJson.Write("tiny.moe", session.Plan!, session.Config!, session.Metrics, compare: false));
         var root = doc.RootElement;
         Assert.Equal(
-            ["plan", "mode", "deployment", "policy", "requests", "duration_s", "events", "ttft_ms", "tpot_ms", "e2e_ms", "throughput", "goodput_requests_per_s", "apc_hit_rate", "stages_ms", "utilization"],
+            ["schema", "plan", "mode", "deployment", "policy", "requests", "duration_s", "events", "ttft_ms", "tpot_ms", "e2e_ms", "throughput", "goodput_requests_per_s", "apc_hit_rate", "stages_ms", "utilization"],
             root.EnumerateObject().Select(p => p.Name));
         Assert.Equal("tiny.moe", root.GetProperty("plan").GetString());
         Assert.Equal("omni", root.GetProperty("policy").GetString());
@@ -46,7 +46,7 @@ public sealed class ServingReportTests
     {
         var session = Serve("omni", "round-robin");
         using var doc = JsonDocument.Parse(ServingReportJson.Write("tiny.moe", session.Plan!, session.Config!, session.Metrics, compare: true));
-        Assert.Equal(["plan", "mode", "deployment", "policies"], doc.RootElement.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["schema", "plan", "mode", "deployment", "policies"], doc.RootElement.EnumerateObject().Select(p => p.Name));
         Assert.Equal(["omni", "round-robin"], doc.RootElement.GetProperty("policies").EnumerateArray().Select(p => p.GetProperty("policy").GetString()));
     }
 

@@ -45,7 +45,7 @@ public sealed class SearchReportWriterTests
         var root = doc.RootElement;
         Assert.Equal(
             [
-                "plan", "varied", "cluster_devices", "candidates", "enumerated", "valid", "evaluated", "seconds", "candidates_per_second", "evaluations_per_second",
+                "schema", "plan", "varied", "cluster_devices", "candidates", "enumerated", "valid", "evaluated", "seconds", "candidates_per_second", "evaluations_per_second",
                 "placement_imbalance", "rejections", "confirmation", "top", "frontier_throughput_tpot", "frontier_cost_ttft",
             ],
             root.EnumerateObject().Select(p => p.Name));

@@ -8,6 +8,9 @@ using MoePlan.Core.Text;
 using MoePlan.Core.Workloads;
 using MoePlan.Emulation.Emulator;
 using MoePlan.Emulation.Kernels;
+using MoePlan.Core.Plan;
+using MoePlan.Serving.Proxy;
+using MoePlan.Serving.Simulation;
 using MoePlan.Serving.Workloads;
 using SharpFuzz;
 
@@ -52,7 +55,8 @@ Action<string> run = target switch
     "config" => text => HuggingFaceConfigReader.Read(text, "fuzz.config.json", null),
     "mooncake" => text => Drain(MooncakeTraceReader.Read(new StringReader(text), "fuzz.jsonl", new List<Diagnostic>())),
     "azure" => text => Drain(AzureTraceReader.Read(new StringReader(text), "fuzz.csv", new List<Diagnostic>())),
-    _ => throw new ArgumentException("usage: MoePlan.Fuzz plan|loads|config|mooncake|azure|kernels"),
+    "simulate" => Simulate,
+    _ => throw new ArgumentException("usage: MoePlan.Fuzz plan|loads|config|mooncake|azure|kernels|simulate"),
 };
 
 Fuzzer.OutOfProcess.Run(stream =>
@@ -61,11 +65,37 @@ Fuzzer.OutOfProcess.Run(stream =>
     run(reader.ReadToEnd());
 });
 
+// A Mooncake trace through the serving simulation, first with Omni's weighted queues, then first come first served,
+// sequential and parallel: every request that arrives ends completed or rejected. The seeds put every request at one
+// timestamp, the case that was quadratic; afl-fuzz's timeout (run.sh -t) turns a slow input into a hang.
+static void Simulate(string text)
+{
+    var requests = MooncakeTraceReader.Read(new StringReader(text), "fuzz.jsonl", new List<Diagnostic>()).Take(2_000).ToList();
+    foreach (var (policy, mode) in new[] { ("omni", ProxyMode.Sequential), ("round-robin", ProxyMode.Parallel) })
+    {
+        // Two small instances a side, caps low enough that requests queue at the proxy and at the instances.
+        var config = new ServingConfig(2, 8_192, 64, 2, 8, 8 * 40_000, 1, 1e-3, 4, mode, true, true, 1e-3, null, null);
+        var result = new ServingSimulation(config, new LinearStepTimes(), RoutingPolicies.Create(policy)).Run(requests);
+        if (result.CompletedCount + result.RejectedCount != requests.Count)
+        {
+            throw new InvalidOperationException($"{policy}: {requests.Count} arrived, {result.CompletedCount} completed, {result.RejectedCount} rejected");
+        }
+    }
+}
+
 static void Drain<T>(IEnumerable<T> items)
 {
     foreach (var _ in items)
     {
     }
+}
+
+/// <summary>Step times linear in the work: a prefill step 1 ms + 1 us a token, a decode step 5 ms + 10 us a sequence.</summary>
+internal sealed class LinearStepTimes : IStepTimes
+{
+    public double PrefillMilliseconds(int tokens, int sequences, double context) => 1 + (tokens * 1e-3);
+
+    public double DecodeMilliseconds(int sequences, double meanKv) => 5 + (sequences * 1e-2);
 }
 
 /// <summary>Imports and load files do not exist in the fuzzed world: every read is a "no such file" diagnostic.</summary>

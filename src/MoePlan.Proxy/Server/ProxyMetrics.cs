@@ -1,0 +1,90 @@
+using MoePlan.Proxy.Routing;
+using Prometheus;
+
+namespace MoePlan.Proxy.Server;
+
+/// <summary>How a request through the proxy ended; each one ends in exactly one.</summary>
+public enum RequestOutcome
+{
+    Completed,
+
+    /// <summary>Accepted, then lost: every attempt failed, or an upstream died after tokens were streamed.</summary>
+    Failed,
+
+    /// <summary>Turned away up front: queue full (429), the policy's admission hook, no upstream up (503), or a bad body (400).</summary>
+    Rejected,
+}
+
+/// <summary>
+/// The proxy's <c>/metrics</c> (Prometheus text format, prometheus-net, one registry per proxy): TTFT, TPOT and E2E
+/// histograms, requests by outcome, retries, per-upstream in-flight requests and up state, the APC hit ratio of the
+/// proxy's cache record, and requests held in the proxy.
+/// </summary>
+public sealed class ProxyMetrics
+{
+    // Seconds: 1 ms to 60 s, about x2 apart (TTFT and E2E); TPOT 1 ms to 2 s.
+    private static readonly double[] LatencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+    private static readonly double[] TpotBuckets = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1, 2];
+
+    private readonly Counter _requests;
+    private readonly Gauge _inFlight;
+    private readonly Gauge _up;
+
+    public ProxyMetrics(ProxyRouter router, UpstreamList upstreams)
+    {
+        ArgumentNullException.ThrowIfNull(router);
+        ArgumentNullException.ThrowIfNull(upstreams);
+        Registry = Metrics.NewCustomRegistry();
+        var factory = Metrics.WithCustomRegistry(Registry);
+        Ttft = factory.CreateHistogram("moeplan_proxy_ttft_seconds", "Time to first token of streamed requests, at the proxy.", new HistogramConfiguration { Buckets = LatencyBuckets });
+        Tpot = factory.CreateHistogram("moeplan_proxy_tpot_seconds", "Time per output token after the first, per streamed request.", new HistogramConfiguration { Buckets = TpotBuckets });
+        E2e = factory.CreateHistogram("moeplan_proxy_e2e_seconds", "End-to-end latency of completed requests, at the proxy.", new HistogramConfiguration { Buckets = LatencyBuckets });
+        Overhead = factory.CreateHistogram("moeplan_proxy_routing_seconds", "Time from a request's arrival to its first upstream send (parse, tokenise, route; held time included).", new HistogramConfiguration { Buckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.1, 1, 10] });
+        _requests = factory.CreateCounter("moeplan_proxy_requests_total", "Requests by how they ended.", new CounterConfiguration { LabelNames = ["outcome"] });
+        Retries = factory.CreateCounter("moeplan_proxy_retries_total", "Attempts retried on another upstream after a failure before any token was streamed.");
+        _inFlight = factory.CreateGauge("moeplan_proxy_upstream_in_flight", "Requests in flight on each upstream.", new GaugeConfiguration { LabelNames = ["upstream"] });
+        _up = factory.CreateGauge("moeplan_proxy_upstream_up", "1 when the upstream is up, 0 when marked down.", new GaugeConfiguration { LabelNames = ["upstream"] });
+        foreach (var outcome in Enum.GetValues<RequestOutcome>())
+        {
+            _requests.WithLabels(Label(outcome)).IncTo(0);
+        }
+
+        foreach (var u in upstreams.All)
+        {
+            _inFlight.WithLabels(u.Name).Set(0);
+            _up.WithLabels(u.Name).Set(1);
+        }
+
+        var apc = factory.CreateGauge("moeplan_proxy_apc_hit_ratio", "Prompt tokens the prefix caches serve over prompt tokens routed (the proxy's record of the caches).");
+        var held = factory.CreateGauge("moeplan_proxy_held_requests", "Requests waiting in the proxy for an upstream under its caps or with room.");
+        Registry.AddBeforeCollectCallback(() =>
+        {
+            apc.Set(router.ApcHitRatio);
+            held.Set(router.Held);
+        });
+    }
+
+    public CollectorRegistry Registry { get; }
+
+    public Histogram Ttft { get; }
+
+    public Histogram Tpot { get; }
+
+    public Histogram E2e { get; }
+
+    public Histogram Overhead { get; }
+
+    public Counter Retries { get; }
+
+    public void Ended(RequestOutcome outcome) => _requests.WithLabels(Label(outcome)).Inc();
+
+    public double Count(RequestOutcome outcome) => _requests.WithLabels(Label(outcome)).Value;
+
+    public void InFlight(Upstream upstream, int delta) => _inFlight.WithLabels(upstream.Name).Inc(delta);
+
+    public void Up(Upstream upstream, bool up) => _up.WithLabels(upstream.Name).Set(up ? 1 : 0);
+
+    public async Task WriteAsync(Stream to, CancellationToken cancellation) => await Registry.CollectAndExportAsTextAsync(to, cancellation).ConfigureAwait(false);
+
+    private static string Label(RequestOutcome outcome) => outcome.ToString().ToLowerInvariant();
+}

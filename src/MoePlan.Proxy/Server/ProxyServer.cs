@@ -1,0 +1,203 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using MoePlan.Core.Plan;
+using MoePlan.Proxy.Engine;
+using MoePlan.Proxy.Protocol;
+using MoePlan.Proxy.Routing;
+using MoePlan.Serving.Proxy;
+
+namespace MoePlan.Proxy.Server;
+
+/// <summary>
+/// <c>moeplan proxy</c>: an OpenAI-compatible front end on Kestrel (<c>/v1/completions</c>, <c>/v1/chat/completions</c>
+/// streaming or not, <c>/v1/models</c>, <c>/health</c>, <c>/metrics</c>) that routes each request with the plan's
+/// policy (<see cref="ProxyRouter"/>) and forwards it with the engine's P/D protocol (<see cref="PdForwarder"/>).
+/// Failures before anything reached the client are retried on another upstream (the failed one marked down until a
+/// health probe answers); after that the client gets an error event. Every request ends in exactly one outcome,
+/// counted in /metrics. Stopping drains in-flight streams up to the drain timeout.
+/// </summary>
+public sealed class ProxyServer : IAsyncDisposable
+{
+    private readonly ProxyOptions _options;
+    private readonly WebApplication _app;
+    private readonly PdForwarder _forwarder;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly HttpClient _probeClient;
+    private Task _probes = Task.CompletedTask;
+    private long _ids;
+    private int _stopped;
+
+    private ProxyServer(ProxyOptions options, IRoutingPolicy policy, WebApplication app)
+    {
+        _options = options;
+        _app = app;
+        Router = new ProxyRouter(policy, new LiveClusterView(options.Config, options.Upstreams.Prefill.Count, options.Upstreams.Decode.Count), options.MaxHeld);
+        Metrics = new ProxyMetrics(Router, options.Upstreams);
+        _forwarder = new PdForwarder(options, Router, Metrics);
+        _probeClient = new HttpClient(new SocketsHttpHandler { ConnectTimeout = options.ConnectTimeout, UseProxy = false }) { Timeout = TimeSpan.FromSeconds(2) };
+    }
+
+    public Uri Address { get; private set; } = null!;
+
+    public ProxyRouter Router { get; }
+
+    public ProxyMetrics Metrics { get; }
+
+    public static async Task<ProxyServer> StartAsync(ProxyOptions options, IRoutingPolicy policy, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(policy);
+        // The tokenizer loads its vocabulary on first use: before the first request, not during it.
+        CompletionRequest.WarmUp();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(k =>
+        {
+            k.Listen(IPAddress.Parse(options.Host), options.Port);
+            k.Limits.MaxRequestBodySize = 64 * 1024 * 1024;
+        });
+        builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(h => h.ShutdownTimeout = options.DrainTimeout);
+        var app = builder.Build();
+        var server = new ProxyServer(options, policy, app);
+        server.Map(app);
+        await app.StartAsync(cancellation).ConfigureAwait(false);
+        server.Address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        server._probes = Task.Run(server.ProbeAsync);
+        return server;
+    }
+
+    /// <summary>Stops accepting requests and waits for those in flight (up to the drain timeout), then stops probing.</summary>
+    public async Task StopAsync()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
+
+        await _app.StopAsync().ConfigureAwait(false);
+        _stopping.Cancel();
+        try
+        {
+            await _probes.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        await _app.DisposeAsync().ConfigureAwait(false);
+        _forwarder.Dispose();
+        _probeClient.Dispose();
+        _stopping.Dispose();
+    }
+
+    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
+
+    private void Map(WebApplication app)
+    {
+        app.MapGet("/health", () => Router.View.Prefill.Any(p => p.Up) ? Results.Ok() : Results.StatusCode(503));
+        app.MapGet("/v1/models", () => Results.Text(new JsonObject
+        {
+            ["object"] = "list",
+            ["data"] = new JsonArray(new JsonObject { ["id"] = _options.Model, ["object"] = "model", ["owned_by"] = "moeplan-proxy" }),
+        }.ToJsonString(), "application/json"));
+        app.MapGet("/metrics", async ctx =>
+        {
+            ctx.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+            await Metrics.WriteAsync(ctx.Response.Body, ctx.RequestAborted).ConfigureAwait(false);
+        });
+        app.MapPost("/v1/completions", ctx => ServeAsync(ctx, chat: false));
+        app.MapPost("/v1/chat/completions", ctx => ServeAsync(ctx, chat: true));
+    }
+
+    private async Task ServeAsync(HttpContext ctx, bool chat)
+    {
+        long arrived = Stopwatch.GetTimestamp();
+        var body = await EmulatedEngine.ReadBodyAsync(ctx.Request).ConfigureAwait(false);
+        var request = CompletionRequest.Parse(body, chat, out var error);
+        if (request is null)
+        {
+            Metrics.Ended(RequestOutcome.Rejected);
+            await EmulatedEngine.WriteJsonAsync(ctx, 400, CompletionResponses.Error(error!, "invalid_request_error", 400)).ConfigureAwait(false);
+            return;
+        }
+
+        var state = new RequestState(request.ToArriving(Interlocked.Increment(ref _ids), Router.View.NowMilliseconds));
+        if (!Router.Admit(state))
+        {
+            Metrics.Ended(RequestOutcome.Rejected);
+            await Refuse(ctx, 429, "the scheduler's admission hook turned the request away").ConfigureAwait(false);
+            return;
+        }
+
+        var exchange = new ClientExchange(ctx, request, arrived);
+        var outcome = RequestOutcome.Failed;
+        try
+        {
+            outcome = await _forwarder.ServeAsync(exchange, state).ConfigureAwait(false);
+        }
+        catch (ProxyQueueFullException)
+        {
+            outcome = RequestOutcome.Rejected;
+            ctx.Response.Headers.RetryAfter = _options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await Refuse(ctx, 429, $"the proxy holds {_options.MaxHeld} requests already; retry later").ConfigureAwait(false);
+        }
+        catch (NoUpstreamException e) when (!exchange.Started)
+        {
+            await Refuse(ctx, 503, e.Message).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away: the request ends failed (nothing more can reach it).
+        }
+        finally
+        {
+            Metrics.Ended(outcome);
+        }
+    }
+
+    private static async Task Refuse(HttpContext ctx, int status, string message)
+    {
+        if (!ctx.Response.HasStarted && !ctx.RequestAborted.IsCancellationRequested)
+        {
+            await EmulatedEngine.WriteJsonAsync(ctx, status, CompletionResponses.Error(message, status == 429 ? "rate_limit_error" : "service_unavailable", status)).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Probes marked-down upstreams every probe interval; one that answers /health with 2xx is up again.</summary>
+    private async Task ProbeAsync()
+    {
+        using var timer = new PeriodicTimer(_options.ProbeInterval);
+        while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
+        {
+            foreach (var u in _options.Upstreams.All)
+            {
+                if (Router.IsUp(u.Pool, u.Instance))
+                {
+                    continue;
+                }
+
+                try
+                {
+                    using var response = await _probeClient.GetAsync(new Uri(u.Url, "/health"), _stopping.Token).ConfigureAwait(false);
+                    if (response.IsSuccessStatusCode)
+                    {
+                        Router.SetUp(u.Pool, u.Instance, true);
+                        Metrics.Up(u, true);
+                    }
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !_stopping.IsCancellationRequested)
+                {
+                    // Still down.
+                }
+            }
+        }
+    }
+}
