@@ -106,6 +106,12 @@ public sealed partial class DeploymentBinder
     private DeploymentPlan? BindDeployment(DeploymentSyntax deployment)
     {
         var name = new Sourced<string>(deployment.Name.Value, deployment.Name.Range.In(_file));
+        if (NameRules.DeploymentNameProblem(name.Value) is { } problem)
+        {
+            _diagnostics.Add(DiagnosticCodes.InvalidDeploymentName.CreateWithHint(name.Span,
+                $"call it \"{NameRules.SuggestedName(name.Value)}\"", TextExcerpt.Of(name.Value), problem));
+        }
+
         var block = new SettingsBlock(LanguageSchema.Deployment, deployment.Body, _file, _diagnostics);
         var owner = $"deployment \"{deployment.Name.Value}\"";
         var headSpan = deployment.Name.Range.In(_file);
@@ -219,6 +225,13 @@ public sealed partial class DeploymentBinder
 
             var config = HuggingFaceConfigReader.Read(text, resolved, p.Span);
             _diagnostics.AddRange(config.Diagnostics);
+            if (config.Model is { } model && !NameRules.IsModelName(model.Name))
+            {
+                _diagnostics.Add(DiagnosticCodes.InvalidModelName.CreateWithHint(p.Span, "rename the file (e.g. `My-Model.config.json`)",
+                    TextExcerpt.Of(model.Name), TextExcerpt.Of(p.Value)));
+                return null;
+            }
+
             return config.Model is null ? null : new ModelPlan(config.Model, p.Value, setting.Range.In(_file));
         }
 

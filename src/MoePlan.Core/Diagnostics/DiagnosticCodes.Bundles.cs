@@ -16,3 +16,14 @@ public static partial class DiagnosticCodes
     public static readonly DiagnosticDescriptor LongestRequestExceedsContext =
         new("MP3062", DiagnosticSeverity.Warning, "Some requests exceed the context", "the trace's longest request has {0} tokens (prompt + output), more than the decode `context {1}` (p99 {2} fits): the engines reject or cut the longest requests");
 }
+
+public static partial class DiagnosticCodes
+{
+    /// <summary>{0} the name as written (control characters and line separators escaped), {1} why, {2} a name that would do.</summary>
+    public static readonly DiagnosticDescriptor InvalidDeploymentName =
+        new("MP2050", DiagnosticSeverity.Error, "Invalid deployment name", "deployment name \"{0}\" {1}: the name becomes Kubernetes object names, host names and file names, so it must be a DNS-1123 name (lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 63 characters)");
+
+    /// <summary>{0} the model name (escaped), {1} the config file.</summary>
+    public static readonly DiagnosticDescriptor InvalidModelName =
+        new("MP2051", DiagnosticSeverity.Error, "Invalid model name", "the model name \"{0}\" taken from the file name `{1}` has characters other than letters, digits, '.', '_' and '-': it becomes the engines' served model name and a path in the bundle");
+}

@@ -303,6 +303,11 @@ public static class BundleEmitter
 
             // Same plan, same bytes: templates get no clock (Scriban's date.now), so a use of `date` is an error.
             context.BuiltinObject.Remove("date");
+
+            // One escaping rule per output format (OutputEscaping): `{{ path | escape.yaml }}`.
+            var escape = new ScriptObject();
+            escape.Import(typeof(OutputEscaping), renamer: StandardMemberRenamer.Default);
+            context.BuiltinObject.SetValue("escape", escape, true);
             return context;
         }
 
