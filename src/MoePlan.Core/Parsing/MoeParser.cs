@@ -43,7 +43,7 @@ public static class MoeParser
         }
 
         var tokens = new TokenList<MoeToken>(tokenized.Tokens.ToArray());
-        var result = MoeGrammar.File(tokens);
+        var result = RunGrammar(tokens);
         if (result.HasValue)
         {
             // Chained operators parse in a loop but build a left-nested tree that later stages recurse on.
@@ -57,6 +57,41 @@ public static class MoeParser
         }
 
         return new ParseResult(null, [SyntaxError(result, text, displayPath)]);
+    }
+
+    /// <summary>
+    /// Stack of the parsing thread. Superpower's combinators take dozens of frames per nesting level, so 128 levels
+    /// can exceed the 1.5 MB of a thread-pool or test-runner thread; a reservation costs no memory until touched.
+    /// </summary>
+    private const int GrammarStackBytes = 64 * 1024 * 1024;
+
+    /// <summary>Runs the grammar on a thread with a large stack: the depth limit above is safe on it whatever thread called.</summary>
+    private static TokenListParserResult<MoeToken, ImmutableArray<StatementSyntax>> RunGrammar(TokenList<MoeToken> tokens)
+    {
+        TokenListParserResult<MoeToken, ImmutableArray<StatementSyntax>> result = default;
+        Exception? failure = null;
+        var thread = new Thread(
+            () =>
+            {
+                try
+                {
+                    result = MoeGrammar.File(tokens);
+                }
+                catch (Exception e)
+                {
+                    failure = e;
+                }
+            },
+            GrammarStackBytes)
+        { Name = "moeplan grammar" };
+        thread.Start();
+        thread.Join();
+        if (failure is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        }
+
+        return result;
     }
 
     private static Diagnostic SyntaxError(TokenListParserResult<MoeToken, ImmutableArray<StatementSyntax>> result, string text, string displayPath)
