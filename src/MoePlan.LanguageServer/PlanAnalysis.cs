@@ -21,7 +21,7 @@ public sealed record PlanAnalysis(OpenDocument Document, LineMap Lines, Compilat
     {
         var compilation = PlanCompiler.CompileText(document.Path, document.Text, workspace, placements: placements);
         var diagnostics = compilation.Diagnostics;
-        if (compilation.Plan is { } plan && ServingPolicies.CheckPlanScript(document.Path, plan) is { Count: > 0 } script)
+        if (compilation.Plan is { Proxy.ScriptPath: not null } plan && ServingPolicies.CheckPlanScript(document.Path, plan) is { Count: > 0 } script)
         {
             diagnostics = diagnostics.AddRange(script);
         }
