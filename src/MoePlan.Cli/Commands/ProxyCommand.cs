@@ -24,13 +24,15 @@ internal static class ProxyCommand
         var host = new Option<string>("--host") { Description = "Address to listen on.", DefaultValueFactory = _ => "127.0.0.1" };
         var policy = new Option<string?>("--policy") { Description = $"Policy instead of the plan's: {string.Join(", ", RoutingPolicyCatalog.BuiltNames)}." };
         var scheduler = new Option<string?>("--scheduler") { Description = "Route with this C# scheduler script (.csx) instead of the plan's policy." };
+        var restarts = new Option<int>("--script-restarts") { Description = "Times a scheduler script's dead script host (crashed, or killed past its deadline) is started again; then the default policy decides.", DefaultValueFactory = _ => 3 };
         var maxHeld = new Option<int>("--max-queue") { Description = "Requests the proxy holds at most while upstreams are at their caps; beyond, 429 with Retry-After.", DefaultValueFactory = _ => 1024 };
         var command = new Command("proxy", """
             Run the plan's proxy in front of real or emulated engines: an OpenAI-compatible server (/v1/completions,
             /v1/chat/completions streaming or not, /v1/models, /health, /metrics in Prometheus text) that routes each
             request with the plan's policy or scheduler script (the same code as `moeplan run`) over live state, with the
             engine's P/D protocol (vLLM kv_transfer_params, SGLang bootstrap rooms) and the plan's proxy mode. Failed
-            upstreams are marked down and retried around; Ctrl+C drains in-flight streams (docs/proxy.md).
+            upstreams are marked down and retried around; a failing script hook takes the default policy's decision
+            (counted in /metrics, logged to stderr); Ctrl+C drains in-flight streams (docs/proxy.md).
 
             Examples:
               moeplan proxy plans/deepseek-v3-h800.moe --upstreams bundle/upstreams.txt --port 8000
@@ -43,9 +45,10 @@ internal static class ProxyCommand
             host,
             policy,
             scheduler,
+            restarts,
             maxHeld,
         };
-        command.SetAction(parse => Run(parse.GetValue(file)!, parse.GetValue(upstreams)!, parse.GetValue(host)!, parse.GetValue(port), new ServingOptions(null, null, parse.GetValue(policy), false, null, null, parse.GetValue(scheduler)), parse.GetValue(maxHeld), stdout, stderr));
+        command.SetAction(parse => Run(parse.GetValue(file)!, parse.GetValue(upstreams)!, parse.GetValue(host)!, parse.GetValue(port), new ServingOptions(null, null, parse.GetValue(policy), false, null, null, parse.GetValue(scheduler), SchedulerFallback: true) { ScriptRestarts = parse.GetValue(restarts) }, parse.GetValue(maxHeld), stdout, stderr));
         return command;
     }
 
@@ -59,6 +62,11 @@ internal static class ProxyCommand
         if (maxHeld < 0)
         {
             throw new CliUsageException("--max-queue must be 0 or more");
+        }
+
+        if (policyOptions.ScriptRestarts < 0)
+        {
+            throw new CliUsageException("--script-restarts must be 0 or more");
         }
 
         if (!InputFile.TryReadText(upstreamsFile, InputFile.DefaultMaxBytes, out var text, out var error))
@@ -89,9 +97,10 @@ internal static class ProxyCommand
             return ExitCodes.Diagnostics;
         }
 
+        using var owned = policies;
         var name = policies.Names[0];
         var config = ServingConfig.FromPlan(plan) with { PrefillInstances = list.Prefill.Count, DecodeInstances = list.Decode.Count };
-        var options = new ProxyOptions(list, plan.Engine.Value, plan.Proxy.Mode.Value, config, EngineOptions.ServedModelName(plan)) { Host = host, Port = port, MaxHeld = maxHeld };
+        var options = new ProxyOptions(list, plan.Engine.Value, plan.Proxy.Mode.Value, config, EngineOptions.ServedModelName(plan)) { Host = host, Port = port, MaxHeld = maxHeld, Log = stderr };
         return EngineCommand.Serve(async () =>
         {
             var proxy = await ProxyServer.StartAsync(options, policies.Create(name)).ConfigureAwait(false);

@@ -21,7 +21,7 @@ public sealed class NoUpstreamException(PoolRole pool) : Exception($"no {(pool =
 /// in arrival order, until an upstream frees up, as the simulation does; beyond <see cref="MaxHeld"/> held requests a
 /// request is refused. One lock serialises the decisions (policies keep state and are not thread-safe).
 /// </summary>
-public sealed class ProxyRouter
+public sealed class ProxyRouter : IDisposable
 {
     private readonly object _gate = new();
     private readonly IRoutingPolicy _policy;
@@ -157,6 +157,15 @@ public sealed class ProxyRouter
             }
 
             ReleaseLocked();
+        }
+    }
+
+    /// <summary>Disposes the policy (a scheduler script's host) once no decision is under way; the proxy stops with it.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            (_policy as IDisposable)?.Dispose();
         }
     }
 
