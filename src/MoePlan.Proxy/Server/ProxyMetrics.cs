@@ -65,15 +65,16 @@ public sealed class ProxyMetrics
             apc.Set(router.ApcHitRatio);
             held.Set(router.Held);
         });
-        if (router.Policy is ScriptPolicy script)
+        var scripts = router.Policies.OfType<ScriptPolicy>().ToArray();
+        if (scripts.Length > 0)
         {
             _scriptFailures = factory.CreateCounter("moeplan_proxy_script_failures_total", "Scheduler script hook calls that failed and took the default policy's decision, by hook (TopLevel: the script's top level) and kind (timeout, memory, stack, crash, exception, invalid).", new CounterConfiguration { LabelNames = ["hook", "kind"] });
-            var active = factory.CreateGauge("moeplan_proxy_script_active", "1 while the scheduler script decides; 0 while its script host starts again or after the proxy gave up on it (the default policy decides).");
+            var active = factory.CreateGauge("moeplan_proxy_script_active", "1 while the scheduler script decides (in every worker); 0 while a script host starts again or after the proxy gave up on it (the default policy decides).");
             var restarts = factory.CreateCounter("moeplan_proxy_script_restarts_total", "Script hosts started again after one died (crashed, or killed past its deadline).");
             Registry.AddBeforeCollectCallback(() =>
             {
-                active.Set(script.Active ? 1 : 0);
-                restarts.IncTo(script.Restarts);
+                active.Set(scripts.All(s => s.Active) ? 1 : 0);
+                restarts.IncTo(scripts.Sum(s => s.Restarts));
             });
         }
     }

@@ -15,6 +15,7 @@ using MoePlan.Proxy.Protocol;
 using MoePlan.Proxy.Routing;
 using MoePlan.Scripting;
 using MoePlan.Serving.Proxy;
+using MoePlan.Serving.Simulation;
 
 namespace MoePlan.Proxy.Server;
 
@@ -41,17 +42,18 @@ public sealed class ProxyServer : IAsyncDisposable
     private long _ids;
     private int _stopped;
 
-    private ProxyServer(ProxyOptions options, IRoutingPolicy policy, WebApplication app)
+    private ProxyServer(ProxyOptions options, IReadOnlyList<IRoutingPolicy> policies, WebApplication app)
     {
         _options = options;
         _app = app;
-        Router = new ProxyRouter(policy, new LiveClusterView(options.Config, options.Upstreams.Prefill.Count, options.Upstreams.Decode.Count), options.MaxHeld);
+        var view = new LiveClusterView(options.Config, options.Upstreams.Prefill.Count, options.Upstreams.Decode.Count);
+        Router = new ProxyRouter(policies, view, options.MaxHeld, options.Config.WorkerState);
         Metrics = new ProxyMetrics(Router, options.Upstreams);
         _forwarder = new PdForwarder(options, Router, Metrics);
         _probeClient = new HttpClient(new SocketsHttpHandler { ConnectTimeout = options.ConnectTimeout, UseProxy = false }) { Timeout = TimeSpan.FromSeconds(2) };
-        if (policy is ScriptPolicy script)
+        foreach (var script in policies.OfType<ScriptPolicy>())
         {
-            script.Failed += ScriptFailed;
+            script.Failed += failure => ScriptFailed(script, failure);
         }
     }
 
@@ -62,15 +64,34 @@ public sealed class ProxyServer : IAsyncDisposable
     public ProxyMetrics Metrics { get; }
 
     /// <summary>
-    /// Starts the proxy with the policy, which it then owns (disposed when it stops). A <see cref="ScriptPolicy"/> must
-    /// run under fallback (a long-lived server never fails a request for its script); its script host is started
-    /// before the proxy listens.
+    /// Starts the proxy with the policy, which it then owns (disposed when it stops); one object serves one worker
+    /// view, so independent workers (<see cref="ServingConfig.WorkerState"/>) need the factory overload.
     /// </summary>
-    public static async Task<ProxyServer> StartAsync(ProxyOptions options, IRoutingPolicy policy, CancellationToken cancellation = default)
+    public static Task<ProxyServer> StartAsync(ProxyOptions options, IRoutingPolicy policy, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        bool made = false;
+        return StartAsync(options, () => !made && (made = true) ? policy : throw new ArgumentException("independent proxy workers need a policy object each: give a factory", nameof(policy)), cancellation);
+    }
+
+    /// <summary>
+    /// Starts the proxy with a policy object per worker view (one with shared state, <see cref="ServingConfig.ProxyWorkers"/>
+    /// with independent state), made by <paramref name="policy"/>; the proxy owns them (disposed when it stops). A
+    /// <see cref="ScriptPolicy"/> must run under fallback (a long-lived server never fails a request for its script);
+    /// its script host is started before the proxy listens.
+    /// </summary>
+    public static async Task<ProxyServer> StartAsync(ProxyOptions options, Func<IRoutingPolicy> policy, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(policy);
-        if (policy is ScriptPolicy { Fallback: false })
+        int views = options.Config.WorkerState == ProxyWorkerState.Independent ? Math.Max(1, options.Config.ProxyWorkers) : 1;
+        var policies = new List<IRoutingPolicy>();
+        for (int i = 0; i < views; i++)
+        {
+            policies.Add(policy());
+        }
+
+        if (policies.Any(p => p is ScriptPolicy { Fallback: false }))
         {
             throw new ArgumentException("a scheduler script in the proxy runs under fallback (ServingPolicies with PolicyChoice.Fallback)", nameof(policy));
         }
@@ -86,15 +107,25 @@ public sealed class ProxyServer : IAsyncDisposable
         });
         builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(h => h.ShutdownTimeout = options.DrainTimeout);
         var app = builder.Build();
-        var server = new ProxyServer(options, policy, app);
+        var server = new ProxyServer(options, policies, app);
         server.Map(app);
-        if (policy is ScriptPolicy script)
+        try
         {
-            // A second or more on a loaded machine: before the first request, not during it (under the router's lock).
-            await Task.Run(script.Start, cancellation).ConfigureAwait(false);
+            foreach (var script in policies.OfType<ScriptPolicy>())
+            {
+                // A second or more on a loaded machine: before the first request, not during it (under the router's lock).
+                await Task.Run(script.Start, cancellation).ConfigureAwait(false);
+            }
+
+            await app.StartAsync(cancellation).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Not listening: the script hosts end now, not with this process.
+            server.Router.Dispose();
+            throw;
         }
 
-        await app.StartAsync(cancellation).ConfigureAwait(false);
         server.Address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
         server._probes = Task.Run(server.ProbeAsync);
         return server;
@@ -131,7 +162,7 @@ public sealed class ProxyServer : IAsyncDisposable
     /// A script hook call failed (the default policy decided it; under the router's lock): counted, and logged the
     /// first time for its hook and kind; a restart and giving up are always logged (bounded by the restarts).
     /// </summary>
-    private void ScriptFailed(ScriptHookFailure failure)
+    private void ScriptFailed(ScriptPolicy script, ScriptHookFailure failure)
     {
         Metrics.ScriptFailed(failure);
         var log = _options.Log ?? Console.Error;
@@ -141,7 +172,6 @@ public sealed class ProxyServer : IAsyncDisposable
             log.WriteLine(DiagnosticCodes.ProxyScriptHookFailed.Create(at, failure.Hook, failure.Kind.ToString().ToLowerInvariant(), failure.Detail));
         }
 
-        var script = (ScriptPolicy)Router.Policy;
         if (failure.Next == ScriptRecovery.Restarting)
         {
             log.WriteLine(DiagnosticCodes.ProxyScriptRestarted.Create(at, failure.Hook, script.Restarts, script.MaxRestarts));
