@@ -15,6 +15,9 @@ internal sealed record ServingOptions(string? Trace, string? TraceFormat, string
 
     public bool Force { get; init; }
 
+    /// <summary>Times a dead script host is started again under fallback (the live proxy's).</summary>
+    public int ScriptRestarts { get; init; }
+
     /// <summary>The run's policies (the plan's, --policy, or a scheduler script); null when the script has errors (printed).</summary>
     public ServingPolicies? ResolvePolicies(string file, DeploymentPlan plan, TextWriter stderr)
     {
@@ -23,12 +26,12 @@ internal sealed record ServingOptions(string? Trace, string? TraceFormat, string
             throw new CliUsageException("give --policy or --scheduler, not both");
         }
 
-        if (Scheduler is { } script && !File.Exists(script))
+        if (Scheduler is { } script)
         {
-            throw new CliUsageException($"cannot read scheduler script '{script}': no such file");
+            InputPaths.RequireFile(script, "scheduler script ");
         }
 
-        var (policies, diagnostics) = ServingPolicies.Resolve(file, plan, new PolicyChoice(Policy, Scheduler, ComparePolicies, SchedulerFallback));
+        var (policies, diagnostics) = ServingPolicies.Resolve(file, plan, new PolicyChoice(Policy, Scheduler, ComparePolicies, SchedulerFallback, ScriptRestarts));
         if (policies is null)
         {
             DiagnosticPrinter.WriteText(stderr, diagnostics);
