@@ -42,8 +42,10 @@ internal static class CompileCommand
             target,
             templates,
         };
+        var set = PlanOverrideOption.Create();
+        command.Options.Add(set);
         command.SetAction(parse => Run(
-            new CompileArguments(parse.GetValue(file)!, parse.GetValue(output)!, parse.GetValue(force), parse.GetValue(target) ?? [], parse.GetValue(templates)),
+            new CompileArguments(parse.GetValue(file)!, parse.GetValue(output)!, parse.GetValue(force), parse.GetValue(target) ?? [], parse.GetValue(templates), parse.GetValue(set) ?? []),
             stdout,
             stderr));
         return command;
@@ -67,7 +69,7 @@ internal static class CompileCommand
             return ExitCodes.UsageOrIo;
         }
 
-        var resolver = new FileSystemSourceResolver();
+        var resolver = PlanOverrideOption.Resolver([.. arguments.Set], file);
         var result = PlanCompiler.Compile(file, resolver);
         DiagnosticPrinter.WriteText(stdout, result.Diagnostics);
         if (result.Plan is null)
@@ -93,4 +95,8 @@ internal static class CompileCommand
 /// <summary>What <c>moeplan compile</c> was asked to do.</summary>
 /// <param name="Targets">Bundle folders; empty means the plan's engine, kubernetes and nginx.</param>
 /// <param name="Templates">Templates folder; null means the shipped one.</param>
-internal sealed record CompileArguments(string File, string Output, bool Force, IReadOnlyList<string> Targets, string? Templates);
+/// <param name="Set">The <c>--set</c> overrides.</param>
+internal sealed record CompileArguments(string File, string Output, bool Force, IReadOnlyList<string> Targets, string? Templates, IReadOnlyList<string>? Set = null)
+{
+    public IReadOnlyList<string> Set { get; init; } = Set ?? [];
+}
