@@ -73,7 +73,7 @@ internal static class CostCommand
     private static void WriteText(TextWriter stdout, string name, CostReport r)
     {
         var unit = r.DiesPerPackage > 1 ? "die" : "device";
-        stdout.WriteLine($"{name}: cost model (figures per {unit})");
+        stdout.WriteLine($"{name}: cost model (figures per {unit}): analytic, saturated-capacity estimates (every batch full); `moeplan run` simulates the offered load");
         var summary = new Table().AddColumns("phase", "step ms", "latency ms", $"tok/s per {unit}", "batch", "imbalance");
         summary.AddRow("prefill", NumberText.Compact(r.Prefill.Step.StepMilliseconds), "TTFT " + NumberText.Compact(r.Prefill.TtftMilliseconds),
             $"{NumberText.Compact(r.Prefill.InputTokensPerSecondPerRank)} in ({NumberText.Compact(r.Prefill.ComputedTokensPerSecondPerRank)} computed)",
