@@ -3,6 +3,18 @@ using BenchmarkDotNet.Running;
 // dotnet run -c Release --project bench/MoePlan.Benchmarks -- --filter '*Placement*'   (or *CostModel*, *Kernel*, *SchedulerScript*)
 // taskset -c 0 dotnet bench/MoePlan.Benchmarks/bin/Release/net10.0/MoePlan.Benchmarks.dll proxy-overhead [rate] [count] [proxy core]
 // (a load generator, not BenchmarkDotNet; it starts the proxy as proxy-overhead-server in a process pinned to the core)
+// dotnet run -c Release --project bench/MoePlan.Benchmarks -- startup --exe PATH/moeplan [--runs N] [PLAN]   (whole-process wall time)
+// dotnet run -c Release --project bench/MoePlan.Benchmarks -- lsp-latency --exe PATH/moeplan [--changes N]   (didChange -> publishDiagnostics)
+if (args.Length > 0 && args[0] == "startup")
+{
+    return MoePlan.Benchmarks.StartupBenchmark.Run(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "lsp-latency")
+{
+    return await MoePlan.Benchmarks.LanguageServerLatencyBenchmark.RunAsync(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "proxy-overhead")
 {
     return await MoePlan.Benchmarks.ProxyOverheadBenchmark.RunAsync(args[1..]);

@@ -72,6 +72,10 @@ public sealed class LspConnection(Stream input, Stream output)
     public Task SendErrorAsync(JsonNode? id, int code, string message) =>
         WriteAsync(new JsonObject { ["jsonrpc"] = "2.0", ["id"] = id?.DeepClone(), ["error"] = new JsonObject { ["code"] = code, ["message"] = message } });
 
+    /// <summary>A request (the client's side of a session: benchmarks and tools that drive a server).</summary>
+    public Task SendRequestAsync(int id, string method, JsonNode? parameters) =>
+        WriteAsync(new JsonObject { ["jsonrpc"] = "2.0", ["id"] = id, ["method"] = method, ["params"] = parameters });
+
     public Task SendNotificationAsync(string method, JsonNode? parameters) =>
         WriteAsync(new JsonObject { ["jsonrpc"] = "2.0", ["method"] = method, ["params"] = parameters });
 

@@ -4,6 +4,7 @@ using MoePlan.Core.Binding;
 using MoePlan.Core.Compilation;
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Parsing;
+using MoePlan.Core.Placement;
 using MoePlan.Core.Syntax;
 using MoePlan.Core.Text;
 using MoePlan.Scripting;
@@ -14,11 +15,13 @@ namespace MoePlan.LanguageServer;
 public sealed record PlanAnalysis(OpenDocument Document, LineMap Lines, CompilationResult Compilation, ImmutableArray<Diagnostic> Diagnostics, LetScope Scope)
 {
     /// <summary>Compiles the document (imports read through the workspace), then the plan's scheduler script.</summary>
-    public static PlanAnalysis Run(OpenDocument document, PlanWorkspace workspace)
+    /// <param name="placements">The document's placements from earlier compilations: an edit that leaves a pool's
+    /// placement problem as it was (most edits) does not place its experts again.</param>
+    public static PlanAnalysis Run(OpenDocument document, PlanWorkspace workspace, PlacementMemo? placements = null)
     {
-        var compilation = PlanCompiler.CompileText(document.Path, document.Text, workspace);
+        var compilation = PlanCompiler.CompileText(document.Path, document.Text, workspace, placements: placements);
         var diagnostics = compilation.Diagnostics;
-        if (compilation.Plan is { } plan && ServingPolicies.CheckPlanScript(document.Path, plan) is { Count: > 0 } script)
+        if (compilation.Plan is { Proxy.ScriptPath: not null } plan && ServingPolicies.CheckPlanScript(document.Path, plan) is { Count: > 0 } script)
         {
             diagnostics = diagnostics.AddRange(script);
         }

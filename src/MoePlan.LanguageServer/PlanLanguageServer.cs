@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using MoePlan.Core.Placement;
 using MoePlan.Core.Text;
 
 namespace MoePlan.LanguageServer;
@@ -22,6 +23,7 @@ public sealed class PlanLanguageServer
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _pending = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, PlanAnalysis> _analyses = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, HashSet<string>> _publishedPaths = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, PlacementMemo> _placements = new(StringComparer.Ordinal);
     private readonly object _analysisLock = new();
     private bool _shutdown;
 
@@ -134,6 +136,7 @@ public sealed class PlanLanguageServer
                     var uri = p["textDocument"]!["uri"]!.GetValue<string>();
                     _workspace.Close(uri);
                     _analyses.TryRemove(uri, out _);
+                    _placements.TryRemove(uri, out _);
                     _ = _connection.SendNotificationAsync("textDocument/publishDiagnostics", new JsonObject { ["uri"] = uri, ["diagnostics"] = new JsonArray() });
                     return null;
                 }
@@ -187,11 +190,14 @@ public sealed class PlanLanguageServer
 
         lock (_analysisLock)
         {
-            var analysis = PlanAnalysis.Run(document, _workspace);
+            var analysis = Analyse(document);
             _analyses[document.Uri] = analysis;
             return analysis;
         }
     }
+
+    private PlanAnalysis Analyse(OpenDocument document) =>
+        PlanAnalysis.Run(document, _workspace, _placements.GetOrAdd(document.Uri, _ => new PlacementMemo()));
 
     /// <summary>Compiles after <paramref name="delayMilliseconds"/> unless another change comes first, then publishes.</summary>
     private void Schedule(OpenDocument document, int delayMilliseconds)
@@ -225,7 +231,7 @@ public sealed class PlanLanguageServer
                         return;
                     }
 
-                    analysis = PlanAnalysis.Run(document, _workspace);
+                    analysis = Analyse(document);
                     _analyses[document.Uri] = analysis;
                 }
 

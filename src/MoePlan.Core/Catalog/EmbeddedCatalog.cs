@@ -3,8 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 using YamlDotNet.Core;
-using YamlDotNet.Serialization;
-using YamlDotNet.Serialization.NamingConventions;
+using YamlDotNet.RepresentationModel;
 
 namespace MoePlan.Core.Catalog;
 
@@ -52,8 +51,8 @@ public sealed partial class EmbeddedCatalog
     /// <summary>Parses catalog YAML text (the embedded files; internal so tests can feed broken text).</summary>
     internal static EmbeddedCatalog Parse(string modelsYaml, string hardwareYaml)
     {
-        var models = Deserialize<ModelDto>(modelsYaml, "models.yaml").Select(MapModel).ToImmutableArray();
-        var hardware = Deserialize<HardwareDto>(hardwareYaml, "hardware.yaml").Select(MapHardware).ToImmutableArray();
+        var models = ReadEntries(modelsYaml, "models.yaml", ReadModel).Select(MapModel).ToImmutableArray();
+        var hardware = ReadEntries(hardwareYaml, "hardware.yaml", ReadHardware).Select(MapHardware).ToImmutableArray();
         return new EmbeddedCatalog(models, hardware);
     }
 
@@ -68,21 +67,224 @@ public sealed partial class EmbeddedCatalog
         return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, checked((int)buffer.Length));
     }
 
-    private static List<T> Deserialize<T>(string yaml, string file)
+    /// <summary>
+    /// The file's list of entries, each mapping read by hand from YamlDotNet's node tree: no reflection, so loading the
+    /// catalog costs a command's startup a few milliseconds, not the JIT-compiled accessors of a reflection
+    /// deserializer. Keys are the records' properties in snake_case; an unknown key is an error, as a typo would be.
+    /// </summary>
+    private static List<T> ReadEntries<T>(string yaml, string file, Func<YamlMappingNode, string, T> read)
     {
-        var deserializer = new DeserializerBuilder()
-            .WithNamingConvention(UnderscoredNamingConvention.Instance)
-            .Build();
+        var stream = new YamlStream();
         try
         {
-            return deserializer.Deserialize<List<T>?>(new StringReader(yaml))
-                ?? throw new InvalidOperationException($"Embedded catalog {file} is empty.");
+            stream.Load(new StringReader(yaml));
         }
         catch (YamlException e)
         {
             throw new InvalidOperationException($"Embedded catalog {file} is malformed at line {e.Start.Line}: {e.Message}", e);
         }
+
+        return stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode
+            ? throw new InvalidOperationException($"Embedded catalog {file} is empty.")
+            : stream.Documents[0].RootNode is YamlSequenceNode list
+                ? list.Children.Select(entry => read(Mapping(entry, file), file)).ToList()
+                : throw Malformed(stream.Documents[0].RootNode, file, "the file must be a list of entries");
     }
+
+    private static ModelDto ReadModel(YamlMappingNode node, string file)
+    {
+        var dto = new ModelDto();
+        foreach (var (key, value) in Entries(node, file))
+        {
+            switch (key)
+            {
+                case "name": dto.Name = Text(value, file); break;
+                case "display_name": dto.DisplayName = Text(value, file); break;
+                case "aliases": dto.Aliases = Texts(value, file); break;
+                case "hugging_face_id": dto.HuggingFaceId = Text(value, file); break;
+                case "native_weight_precision": dto.NativeWeightPrecision = Text(value, file); break;
+                case "source": dto.Source = Text(value, file); break;
+                case "architecture": dto.Architecture = ReadArchitecture(Mapping(value, file), file); break;
+                case "published": dto.Published = ReadPublished(Mapping(value, file), file); break;
+                default: throw UnknownKey(value, file, key);
+            }
+        }
+
+        return dto;
+    }
+
+    private static ArchitectureDto ReadArchitecture(YamlMappingNode node, string file)
+    {
+        var dto = new ArchitectureDto();
+        foreach (var (key, value) in Entries(node, file))
+        {
+            switch (key)
+            {
+                case "layers": dto.Layers = Integer(value, file); break;
+                case "hidden_size": dto.HiddenSize = Integer(value, file); break;
+                case "dense_intermediate_size": dto.DenseIntermediateSize = Integer(value, file); break;
+                case "moe_intermediate_size": dto.MoeIntermediateSize = Integer(value, file); break;
+                case "routed_experts": dto.RoutedExperts = Integer(value, file); break;
+                case "shared_experts": dto.SharedExperts = Integer(value, file); break;
+                case "shared_expert_intermediate_size": dto.SharedExpertIntermediateSize = Integer(value, file); break;
+                case "top_k": dto.TopK = Integer(value, file); break;
+                case "first_dense_layers": dto.FirstDenseLayers = Integer(value, file); break;
+                case "expert_groups": dto.ExpertGroups = Integer(value, file); break;
+                case "top_k_groups": dto.TopKGroups = Integer(value, file); break;
+                case "vocab_size": dto.VocabSize = Integer(value, file); break;
+                case "mtp_layers": dto.MtpLayers = Integer(value, file); break;
+                case "tie_word_embeddings": dto.TieWordEmbeddings = Boolean(value, file); break;
+                case "routed_scaling_factor": dto.RoutedScalingFactor = Number(value, file); break;
+                case "scoring_function": dto.ScoringFunction = Text(value, file); break;
+                case "sandwich_norm": dto.SandwichNorm = Boolean(value, file); break;
+                case "shared_expert_gate": dto.SharedExpertGate = Boolean(value, file); break;
+                case "attention": dto.Attention = ReadAttention(Mapping(value, file), file); break;
+                default: throw UnknownKey(value, file, key);
+            }
+        }
+
+        return dto;
+    }
+
+    private static AttentionDto ReadAttention(YamlMappingNode node, string file)
+    {
+        var dto = new AttentionDto();
+        foreach (var (key, value) in Entries(node, file))
+        {
+            switch (key)
+            {
+                case "kind": dto.Kind = Text(value, file); break;
+                case "heads": dto.Heads = Integer(value, file); break;
+                case "q_lora_rank": dto.QLoraRank = Integer(value, file); break;
+                case "kv_lora_rank": dto.KvLoraRank = Integer(value, file); break;
+                case "qk_nope_head_dim": dto.QkNopeHeadDim = Integer(value, file); break;
+                case "qk_rope_head_dim": dto.QkRopeHeadDim = Integer(value, file); break;
+                case "v_head_dim": dto.VHeadDim = Integer(value, file); break;
+                case "key_value_heads": dto.KeyValueHeads = Integer(value, file); break;
+                case "head_dim": dto.HeadDim = Integer(value, file); break;
+                case "qkv_bias": dto.QkvBias = Boolean(value, file); break;
+                case "qk_norm": dto.QkNorm = Boolean(value, file); break;
+                default: throw UnknownKey(value, file, key);
+            }
+        }
+
+        return dto;
+    }
+
+    private static PublishedDto ReadPublished(YamlMappingNode node, string file)
+    {
+        var dto = new PublishedDto();
+        foreach (var (key, value) in Entries(node, file))
+        {
+            switch (key)
+            {
+                case "total_billions": dto.TotalBillions = Number(value, file); break;
+                case "active_billions": dto.ActiveBillions = Number(value, file); break;
+                case "source": dto.Source = Text(value, file); break;
+                default: throw UnknownKey(value, file, key);
+            }
+        }
+
+        return dto;
+    }
+
+    private static HardwareDto ReadHardware(YamlMappingNode node, string file)
+    {
+        var dto = new HardwareDto();
+        foreach (var (key, value) in Entries(node, file))
+        {
+            switch (key)
+            {
+                case "name": dto.Name = Text(value, file); break;
+                case "display_name": dto.DisplayName = Text(value, file); break;
+                case "aliases": dto.Aliases = Texts(value, file); break;
+                case "vendor": dto.Vendor = Text(value, file); break;
+                case "family": dto.Family = Text(value, file); break;
+                case "dies_per_package": dto.DiesPerPackage = Integer(value, file); break;
+                case "dies_per_package_source": dto.DiesPerPackageSource = Text(value, file); break;
+                case "estimated": dto.Estimated = Boolean(value, file); break;
+                case "bf16_tera_flops_per_package": dto.Bf16TeraFlopsPerPackage = ReadSourcedNumber(value, file); break;
+                case "fp8_tera_flops_per_package": dto.Fp8TeraFlopsPerPackage = ReadSourcedNumber(value, file); break;
+                case "fp4_tera_flops_per_package": dto.Fp4TeraFlopsPerPackage = ReadSourcedNumber(value, file); break;
+                case "int8_tera_ops_per_package": dto.Int8TeraOpsPerPackage = ReadSourcedNumber(value, file); break;
+                case "hbm_bytes_per_package": dto.HbmBytesPerPackage = ReadSourcedNumber(value, file); break;
+                case "hbm_bytes_per_second_per_package": dto.HbmBytesPerSecondPerPackage = ReadSourcedNumber(value, file); break;
+                case "scale_up_bytes_per_second_per_direction": dto.ScaleUpBytesPerSecondPerDirection = ReadSourcedNumber(value, file); break;
+                case "scale_up_latency_microseconds": dto.ScaleUpLatencyMicroseconds = ReadSourcedNumber(value, file); break;
+                case "scale_out_bytes_per_second_per_direction": dto.ScaleOutBytesPerSecondPerDirection = ReadSourcedNumber(value, file); break;
+                case "devices_per_node": dto.DevicesPerNode = ReadSourcedNumber(value, file); break;
+                case "scale_up_domain_packages": dto.ScaleUpDomainPackages = ReadSourcedNumber(value, file); break;
+                default: throw UnknownKey(value, file, key);
+            }
+        }
+
+        return dto;
+    }
+
+    private static SourcedNumberDto? ReadSourcedNumber(YamlNode value, string file)
+    {
+        if (IsNull(value))
+        {
+            return null;
+        }
+
+        var dto = new SourcedNumberDto();
+        foreach (var (key, item) in Entries(Mapping(value, file), file))
+        {
+            switch (key)
+            {
+                case "value": dto.Value = Number(item, file); break;
+                case "source": dto.Source = Text(item, file); break;
+                default: throw UnknownKey(item, file, key);
+            }
+        }
+
+        return dto;
+    }
+
+    private static IEnumerable<(string Key, YamlNode Value)> Entries(YamlMappingNode node, string file) =>
+        node.Children.Select(pair => pair.Key is YamlScalarNode { Value: { } key }
+            ? (key, pair.Value)
+            : throw Malformed(pair.Key, file, "a key must be a plain name"));
+
+    private static YamlMappingNode Mapping(YamlNode node, string file) =>
+        node as YamlMappingNode ?? throw Malformed(node, file, "expected a mapping of keys to values");
+
+    /// <summary>An empty value, <c>~</c> or <c>null</c> (unquoted), as YAML's core schema reads them.</summary>
+    private static bool IsNull(YamlNode node) =>
+        node is YamlScalarNode { Style: ScalarStyle.Plain or ScalarStyle.Any, Value: null or "" or "~" or "null" or "Null" or "NULL" };
+
+    private static string? Text(YamlNode node, string file) =>
+        IsNull(node) ? null : (node as YamlScalarNode)?.Value ?? throw Malformed(node, file, "expected a single value");
+
+    private static List<string>? Texts(YamlNode node, string file) =>
+        IsNull(node) ? null : node is YamlSequenceNode list
+            ? list.Children.Select(item => Text(item, file) ?? throw Malformed(item, file, "a list item is empty")).ToList()
+            : throw Malformed(node, file, "expected a list");
+
+    private static int? Integer(YamlNode node, string file) =>
+        Text(node, file) is not { } text ? null
+        : int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) ? value
+        : throw Malformed(node, file, $"'{text}' is not a whole number");
+
+    private static double? Number(YamlNode node, string file) =>
+        Text(node, file) is not { } text ? null
+        : double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) ? value
+        : throw Malformed(node, file, $"'{text}' is not a number");
+
+    private static bool? Boolean(YamlNode node, string file) => Text(node, file) switch
+    {
+        null => null,
+        "true" or "True" or "TRUE" => true,
+        "false" or "False" or "FALSE" => false,
+        var text => throw Malformed(node, file, $"'{text}' is not true or false"),
+    };
+
+    private static InvalidOperationException UnknownKey(YamlNode value, string file, string key) =>
+        Malformed(value, file, $"unknown key '{key}'");
+
+    private static InvalidOperationException Malformed(YamlNode node, string file, string problem) =>
+        new($"Embedded catalog {file} is malformed at line {node.Start.Line}: {problem}.");
 
     private static ImmutableDictionary<string, T> Index<T>(
         ImmutableArray<T> entries, Func<T, string> name, Func<T, ImmutableArray<string>> aliases, string kind)

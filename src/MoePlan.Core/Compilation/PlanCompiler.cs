@@ -3,6 +3,7 @@ using MoePlan.Core.Binding;
 using MoePlan.Core.Cost;
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Parsing;
+using MoePlan.Core.Placement;
 using MoePlan.Core.Plan;
 using MoePlan.Core.Syntax;
 using MoePlan.Core.Text;
@@ -41,7 +42,8 @@ public static class PlanCompiler
             .ThenBy(d => d.Span?.File, StringComparer.Ordinal)
             .ThenBy(d => d.Span?.Start ?? 0)];
 
-    public static CompilationResult CompileText(string path, string text, ISourceResolver resolver, bool throughVerification = false)
+    /// <param name="placements">Remembers expert placements between compilations of the same plan (the language server's).</param>
+    public static CompilationResult CompileText(string path, string text, ISourceResolver resolver, bool throughVerification = false, PlacementMemo? placements = null)
     {
         var parsed = MoeParser.Parse(text, path);
         if (parsed.Syntax is null)
@@ -69,7 +71,7 @@ public static class PlanCompiler
         if (!throughVerification && !diagnostics.Any(d => d.IsError))
         {
             // The placement stage reads the plan's load statistics; the cost model then checks the SLOs.
-            cost = PlanCostEvaluation.Evaluate(bound.Plan, resolver);
+            cost = PlanCostEvaluation.Evaluate(bound.Plan, resolver, placements: placements);
             diagnostics.AddRange(cost.Diagnostics);
             if (cost.Report is { } report)
             {

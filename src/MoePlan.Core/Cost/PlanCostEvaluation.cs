@@ -17,11 +17,14 @@ public sealed record PlanCostResult(CostReport? Report, double PrefillImbalance,
 /// </summary>
 public static class PlanCostEvaluation
 {
-    public static PlanCostResult Evaluate(DeploymentPlan plan, ISourceResolver resolver, CostOptions? options = null)
+    /// <param name="placements">Remembers placements between calls (the language server's); null places every time.</param>
+    public static PlanCostResult Evaluate(DeploymentPlan plan, ISourceResolver resolver, CostOptions? options = null, PlacementMemo? placements = null)
     {
         options ??= CostOptions.Default;
-        var (prefill, prefillDiagnostics) = PlanPlacement.MetricsOf(plan, PoolRole.Prefill, resolver);
-        var (decode, decodeDiagnostics) = PlanPlacement.MetricsOf(plan, PoolRole.Decode, resolver);
+        (PlacementMetrics?, ImmutableArray<Diagnostic>) MetricsOf(PoolRole pool) =>
+            placements is null ? PlanPlacement.MetricsOf(plan, pool, resolver) : placements.MetricsOf(plan, pool, resolver);
+        var (prefill, prefillDiagnostics) = MetricsOf(PoolRole.Prefill);
+        var (decode, decodeDiagnostics) = MetricsOf(PoolRole.Decode);
         var diagnostics = prefillDiagnostics.AddRange(decodeDiagnostics.Where(d => !prefillDiagnostics.Contains(d)));
         var lengths = options.Lengths;
         if (plan.Workload.Trace is { } trace && lengths is null)

@@ -31,6 +31,31 @@ public sealed class ExpertLoads
 
     public double LayerTotal(int layerIndex) => _loads[layerIndex].Sum();
 
+    /// <summary>Whether both tables hold the same layer ids and the same numbers (bit for bit).</summary>
+    public bool SameAs(ExpertLoads other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        if (ReferenceEquals(this, other))
+        {
+            return true;
+        }
+
+        if (ExpertCount != other.ExpertCount || !LayerIds.SequenceEqual(other.LayerIds))
+        {
+            return false;
+        }
+
+        for (var i = 0; i < _loads.Length; i++)
+        {
+            if (!_loads[i].AsSpan().SequenceEqual(other._loads[i]))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>
     /// Builds a table from rows (copied). Throws on programming errors (ragged rows, negative or non-finite values,
     /// duplicate ids); user input goes through <see cref="ExpertLoadReader"/>, which reports these as diagnostics.

@@ -36,23 +36,25 @@ public sealed class MoePlanPlacement : IPlacementAlgorithm
     public PlacementResult Place(PlacementProblem problem)
     {
         ArgumentNullException.ThrowIfNull(problem);
-        var layouts = new List<LayerLayout>();
-        for (var layer = 0; layer < problem.Loads.LayerCount; layer++)
+
+        // Layers are independent: solved in parallel (each into its own slot, so the result does not depend on the
+        // order threads finish in). A DeepSeek-sized decode pool is most of what `check` spends its time on.
+        var layouts = new LayerLayout[problem.Loads.LayerCount];
+        Parallel.For(0, layouts.Length, layer =>
         {
             var solver = new MoePlanLayerSolver(problem, problem.Loads.Layer(layer).ToArray());
             var layout = solver.Solve(TopologyAware && problem.Nodes > 1 ? TopologyTolerance : null);
             if (problem.Scenarios.Length > 1)
             {
-                var row = layer;
-                var weights = problem.Scenarios.Select(s => s.Layer(row).ToArray()).Where(w => w.Sum() > 0).ToList();
+                var weights = problem.Scenarios.Select(s => s.Layer(layer).ToArray()).Where(w => w.Sum() > 0).ToList();
                 if (weights.Count > 1)
                 {
                     new RobustLayerRefiner(layout, weights, problem.SlotsPerDevice, problem.Objective).Refine();
                 }
             }
 
-            layouts.Add(layout);
-        }
+            layouts[layer] = layout;
+        });
 
         return new PlacementResult(LayerLayout.Assemble(Name, problem, layouts, sortSlots: true), []);
     }

@@ -1,0 +1,82 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace MoePlan.Benchmarks;
+
+/// <summary>
+/// Whole-process wall time of the installed or published CLI (docs/benchmarks.md): what a CI step or an editor waits
+/// for, runtime start and JIT included. Runs each command once to warm the disk cache, then N times one after the
+/// other, and prints the median, the 90th percentile and the fastest run. Not BenchmarkDotNet: BenchmarkDotNet measures
+/// calls inside a warm process, and a cold process is what is measured here.
+/// Run: <c>dotnet run -c Release --project bench/MoePlan.Benchmarks -- startup --exe PATH/moeplan [--runs N] [PLAN]</c>.
+/// </summary>
+public static class StartupBenchmark
+{
+    public static int Run(string[] args)
+    {
+        var exe = Option(args, "--exe") ?? "moeplan";
+        var runs = int.Parse(Option(args, "--runs") ?? "20", CultureInfo.InvariantCulture);
+        var plan = args.LastOrDefault(a => a.EndsWith(".moe", StringComparison.Ordinal)) ?? "plans/deepseek-r1-cloudmatrix384.moe";
+        if (!File.Exists(plan))
+        {
+            Console.Error.WriteLine($"startup: no plan '{plan}' (run from the repository's folder, or name one)");
+            return 2;
+        }
+
+        string[][] commands = [["--help"], ["check", plan], ["check", plan, "--format", "json"]];
+        Console.WriteLine($"startup: {exe}, {runs} runs per command after one warm-up, processors {Environment.ProcessorCount}, load average at start {LoadAverage()}");
+        Console.WriteLine();
+        Console.WriteLine("| command | runs | median ms | p90 ms | fastest ms |");
+        Console.WriteLine("|---|---:|---:|---:|---:|");
+        foreach (var command in commands)
+        {
+            var exit = RunOnce(exe, command, out _);
+            if (exit is not (0 or 1))
+            {
+                Console.Error.WriteLine($"startup: '{exe} {string.Join(' ', command)}' exited {exit}");
+                return 2;
+            }
+
+            var wall = new double[runs];
+            for (var i = 0; i < runs; i++)
+            {
+                RunOnce(exe, command, out wall[i]);
+            }
+
+            Array.Sort(wall);
+            Console.WriteLine(FormattableString.Invariant(
+                $"| `moeplan {string.Join(' ', command)}` | {runs} | {Quantile(wall, 0.5):0} | {Quantile(wall, 0.9):0} | {wall[0]:0} |"));
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"load average at end {LoadAverage()}");
+        return 0;
+    }
+
+    private static int RunOnce(string exe, string[] arguments, out double milliseconds)
+    {
+        var info = new ProcessStartInfo(exe, arguments) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var clock = Stopwatch.StartNew();
+        using var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {exe}");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        milliseconds = clock.Elapsed.TotalMilliseconds;
+        Task.WaitAll(stdout, stderr);
+        return process.ExitCode;
+    }
+
+    internal static string? Option(string[] args, string name)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+
+    /// <summary>The q-quantile of sorted values (nearest rank).</summary>
+    internal static double Quantile(double[] sorted, double q) =>
+        sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Length) - 1, 0, sorted.Length - 1)];
+
+    /// <summary>The 1, 5 and 15 minute load averages (Linux), so a figure says how busy the machine was.</summary>
+    internal static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
+}
