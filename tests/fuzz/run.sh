@@ -2,11 +2,12 @@
 # Coverage-guided fuzzing of MoePlan.Core with AFL++ and SharpFuzz.
 #   tests/fuzz/run.sh TARGET [SECONDS]     TARGET: plan (tokenizer to cost model, formatter), loads (reader, placement, placement.json), config, mooncake,
 #                                          azure, kernels (AMLA shapes at the edges), simulate (a trace through the serving
-#                                          simulation; seeds at one timestamp)
+#                                          simulation; seeds at one timestamp), escaping (free strings through each output
+#                                          format's escaping and back through its parser; the string as a deployment name)
 # Prints "fuzz TARGET: N execs, N paths, N crashes" and exits 1 when AFL++ found a crash; the crashing inputs are in
 # $FUZZ_WORK/findings/default/crashes (default FUZZ_WORK: artifacts/fuzz/TARGET). Needs afl-fuzz (Debian: afl++).
 set -euo pipefail
-target=${1:?usage: run.sh plan|loads|config|mooncake|azure|kernels|simulate [seconds]}
+target=${1:?usage: run.sh plan|loads|config|mooncake|azure|kernels|simulate|escaping [seconds]}
 seconds=${2:-60}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=${FUZZ_WORK:-$root/artifacts/fuzz/$target}
@@ -37,6 +38,11 @@ case "$target" in
       printf '{"timestamp": 0, "input_length": %d, "output_length": %d, "hash_ids": [%d, %d]}\n' $((600 + 97 * i)) $((3 + i % 5)) $((i % 3)) $((100 + i))
     done > "$work/seeds/one-moment.jsonl"
     head -c 2000 "$root/plans/data/mooncake_synthetic_trace.jsonl" | head -n 3 > "$work/seeds/trace.jsonl" ;;
+  escaping)
+    printf 'tiny\rinjected: true\r#' > "$work/seeds/cr"
+    printf 'x\xc2\x85- a\xe2\x80\xa8key: {a: 1}\xe2\x80\xa9"$(id)"`id`' > "$work/seeds/separators"
+    printf "it's \\\\ a \"name\"" > "$work/seeds/quotes"
+    printf 'qwen-tiny.v2' > "$work/seeds/valid" ;;
   kernels)
     printf '4 64 2\n' > "$work/seeds/small"
     printf '1 131072 29\n' > "$work/seeds/overflow"

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MoePlan.Cli.Files;
+using MoePlan.Cli.Options;
 using MoePlan.Cli.Terminal;
 using MoePlan.Core.Compilation;
 using MoePlan.Core.Emit;
@@ -63,18 +64,18 @@ internal static class CompileCommand
     public static int Run(CompileArguments arguments, TextWriter stdout, TextWriter stderr)
     {
         var file = arguments.File;
-        if (!File.Exists(file))
+        if (InputPaths.Problem(file) is { } problem)
         {
-            stderr.WriteLine($"moeplan: error: cannot read '{file}': no such file");
+            stderr.WriteLine($"moeplan: error: {problem}");
             return ExitCodes.UsageOrIo;
         }
 
         var templateFolder = arguments.Templates ?? FolderTemplateLoader.FindDefault();
-        if (templateFolder is null || !Directory.Exists(templateFolder))
+        if (templateFolder is null || InputPaths.FolderProblem(templateFolder, "templates folder") is not null)
         {
             stderr.WriteLine(templateFolder is null
                 ? "moeplan: error: no templates folder next to the executable; pass --templates DIR"
-                : $"moeplan: error: templates folder '{templateFolder}' does not exist");
+                : $"moeplan: error: {InputPaths.FolderProblem(templateFolder, "templates folder")}");
             return ExitCodes.UsageOrIo;
         }
 

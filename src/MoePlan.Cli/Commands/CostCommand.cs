@@ -37,9 +37,9 @@ internal static class CostCommand
 
     public static int Run(string file, string format, TextWriter stdout, TextWriter stderr)
     {
-        if (!File.Exists(file))
+        if (InputPaths.Problem(file) is { } problem)
         {
-            stderr.WriteLine($"moeplan: error: cannot read '{file}': no such file");
+            stderr.WriteLine($"moeplan: error: {problem}");
             return ExitCodes.UsageOrIo;
         }
 

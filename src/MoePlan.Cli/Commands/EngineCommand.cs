@@ -53,10 +53,7 @@ internal static class EngineCommand
     /// <summary>The plan compiled (its errors printed, null); a missing file is a usage error.</summary>
     internal static CompilationResult? Compile(string file, TextWriter stderr)
     {
-        if (!File.Exists(file))
-        {
-            throw new CliUsageException($"cannot read '{file}': no such file");
-        }
+        InputPaths.RequireFile(file);
 
         var compiled = PlanCompiler.Compile(file, new FileSystemSourceResolver());
         if (compiled.Plan is null)

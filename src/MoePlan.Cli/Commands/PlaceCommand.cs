@@ -129,10 +129,7 @@ internal static class PlaceCommand
 
         foreach (var file in o.Evaluate.Concat(o.Load).Prepend(o.Plan))
         {
-            if (!File.Exists(file))
-            {
-                throw new CliUsageException($"cannot read '{file}': no such file");
-            }
+            InputPaths.RequireFile(file);
         }
 
         LoadOverride? loadOverride = o.Load.Length > 1

@@ -16,10 +16,7 @@ internal static partial class RunCommand
 {
     internal static int Serve(string file, ServingOptions options, string format, TextWriter stdout, TextWriter stderr)
     {
-        if (!File.Exists(file))
-        {
-            throw new CliUsageException($"cannot read '{file}': no such file");
-        }
+        InputPaths.RequireFile(file);
 
         if (options.MaxRequests is < 1)
         {

@@ -96,10 +96,7 @@ internal static partial class RunCommand
 
     public static int Functional(string file, int seed, string format, TextWriter stdout, TextWriter stderr)
     {
-        if (!File.Exists(file))
-        {
-            throw new CliUsageException($"cannot read '{file}': no such file");
-        }
+        InputPaths.RequireFile(file);
 
         var result = PlanCompiler.Compile(file, new FileSystemSourceResolver());
         if (result.Plan is null)

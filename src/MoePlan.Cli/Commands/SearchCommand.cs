@@ -98,9 +98,9 @@ internal static class SearchCommand
             varied.Add(SearchSpace.ParseVary(v, out var parseError) ?? throw new CliUsageException(parseError));
         }
 
-        if (!File.Exists(file))
+        if (InputPaths.Problem(file) is { } problem)
         {
-            stderr.WriteLine($"moeplan: error: cannot read '{file}': no such file");
+            stderr.WriteLine($"moeplan: error: {problem}");
             return ExitCodes.UsageOrIo;
         }
 

@@ -23,9 +23,9 @@ internal sealed record ServingOptions(string? Trace, string? TraceFormat, string
             throw new CliUsageException("give --policy or --scheduler, not both");
         }
 
-        if (Scheduler is { } script && !File.Exists(script))
+        if (Scheduler is { } script)
         {
-            throw new CliUsageException($"cannot read scheduler script '{script}': no such file");
+            InputPaths.RequireFile(script, "scheduler script ");
         }
 
         var (policies, diagnostics) = ServingPolicies.Resolve(file, plan, new PolicyChoice(Policy, Scheduler, ComparePolicies, SchedulerFallback));

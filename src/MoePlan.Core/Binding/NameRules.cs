@@ -10,6 +10,9 @@ public static class NameRules
     /// <summary>A DNS-1123 label's length limit: every Kubernetes name derived from the deployment fits in it.</summary>
     public const int MaxDeploymentNameLength = 63;
 
+    /// <summary>The characters of a DNS-1123 name.</summary>
+    private static readonly System.Buffers.SearchValues<char> NameCharacters = System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyz0123456789-.");
+
     /// <summary>Why <paramref name="name"/> is not a DNS-1123 name, or null when it is one.</summary>
     public static string? DeploymentNameProblem(string name)
     {
@@ -24,8 +27,12 @@ public static class NameRules
             return $"has {name.Length} characters";
         }
 
-        if (name.FirstOrDefault(c => !IsNameCharacter(c)) is var bad && bad != default(char))
+        // An index, not FirstOrDefault: a NUL character is default(char) and would read as "none found" (the escaping
+        // fuzz target bound "tin\0injected: true" that way).
+        var badAt = name.AsSpan().IndexOfAnyExcept(NameCharacters);
+        if (badAt >= 0)
         {
+            var bad = name[badAt];
             return char.IsControl(bad) || char.IsWhiteSpace(bad) || bad is '\u2028' or '\u2029' or '\uFEFF'
                 ? $"has a control, space or line-break character (U+{(int)bad:X4})"
                 : $"has `{bad}`";

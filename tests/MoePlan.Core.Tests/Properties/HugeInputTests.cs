@@ -71,6 +71,34 @@ public sealed class HugeInputTests
         var depth = MoeParser.MaxExpressionDepth - 1;
         AssertTooDeep(Let(string.Concat(Enumerable.Repeat("-(", depth)) + "1" + new string(')', depth)));
         AssertTooDeep(Let(string.Concat(Enumerable.Repeat("-(1+", depth)) + "1" + new string(')', depth)));
+
+        // Each run of `-` is measured from the parentheses open at its start, so runs add up across levels:
+        // `(` then 127 `-`, `(` then 126 `-`, ... nests thousands of levels while no token exceeds the limit.
+        var staircase = new StringBuilder();
+        for (var level = 1; level < depth; level++)
+        {
+            staircase.Append('(').Append('-', depth - level);
+        }
+
+        AssertTooDeep(Let(staircase.Append('1').Append(')', depth - 1).ToString()));
+    }
+
+    [Fact]
+    public void Every_nesting_construct_at_the_limit_parses_on_a_small_stack()
+    {
+        var depth = MoeParser.MaxExpressionDepth;
+        var sum = new StringBuilder();
+        for (var level = 0; level < depth; level++)
+        {
+            sum.Append("2 * (1 + ");
+        }
+
+        Assert.Equal("MP1006", Assert.Single(ParseOnSmallStack(Let(sum.Append('1').Append(')', depth).ToString())).Diagnostics).Code);
+        var blocks = "deployment \"x\" {" + string.Concat(Enumerable.Repeat("engine {", depth - 2)) + new string('}', depth - 1) + "\n";
+        var parsed = ParseOnSmallStack(blocks);
+        Assert.True(parsed.Succeeded, string.Join("\n", parsed.Diagnostics));
+        var parenthesesInBlocks = "deployment \"x\" { engine { nodes " + new string('(', depth - 3) + "1" + new string(')', depth - 3) + " } }\n";
+        Assert.True(ParseOnSmallStack(parenthesesInBlocks).Succeeded);
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using MoePlan.Core.Compilation;
 using MoePlan.Core.Formatting;
 using MoePlan.Core.Placement;
 using MoePlan.Core.Diagnostics;
+using MoePlan.Core.Emit;
 using MoePlan.Core.Text;
 using MoePlan.Core.Workloads;
 using MoePlan.Emulation.Emulator;
@@ -56,7 +57,8 @@ Action<string> run = target switch
     "mooncake" => text => Drain(MooncakeTraceReader.Read(new StringReader(text), "fuzz.jsonl", new List<Diagnostic>())),
     "azure" => text => Drain(AzureTraceReader.Read(new StringReader(text), "fuzz.csv", new List<Diagnostic>())),
     "simulate" => Simulate,
-    _ => throw new ArgumentException("usage: MoePlan.Fuzz plan|loads|config|mooncake|azure|kernels|simulate"),
+    "escaping" => Escaping,
+    _ => throw new ArgumentException("usage: MoePlan.Fuzz plan|loads|config|mooncake|azure|kernels|simulate|escaping"),
 };
 
 Fuzzer.OutOfProcess.Run(stream =>
@@ -80,6 +82,68 @@ static void Simulate(string text)
         {
             throw new InvalidOperationException($"{policy}: {requests.Count} arrived, {result.CompletedCount} completed, {result.RejectedCount} rejected");
         }
+    }
+}
+
+// A free string (any text, line separators of every kind) through each output format's escaping rule and back through
+// that format's real parser: YAML (a comment line then a value) must give one key holding exactly the string, JSON the
+// string itself, nginx either the same plain token or a refusal. As a deployment name the string is refused at binding
+// unless it is a DNS-1123 label, so no name reaches a template unescaped.
+static void Escaping(string payload)
+{
+    var yaml = new YamlDotNet.RepresentationModel.YamlStream();
+    yaml.Load(new StringReader($"# {OutputEscaping.Line(payload)}\nk: {OutputEscaping.Yaml(payload)}\n"));
+    if (yaml.Documents.Count != 1
+        || yaml.Documents[0].RootNode is not YamlDotNet.RepresentationModel.YamlMappingNode map
+        || map.Children.Count != 1
+        || map.Children[0].Value is not YamlDotNet.RepresentationModel.YamlScalarNode { Value: var value }
+        || value != payload)
+    {
+        throw new InvalidOperationException("YAML escaping did not round-trip");
+    }
+
+    if (System.Text.Json.JsonDocument.Parse(OutputEscaping.Json(payload)).RootElement.GetString() != payload)
+    {
+        throw new InvalidOperationException("JSON escaping did not round-trip");
+    }
+
+    try
+    {
+        if (OutputEscaping.Nginx(payload) != payload)
+        {
+            throw new InvalidOperationException("nginx escaping changed a plain token");
+        }
+    }
+    catch (ArgumentException)
+    {
+        // Refused: the render stops with MP5203.
+    }
+
+    // The DSL string as the deployment's name: a quote or backslash ends or escapes it, which is a syntax diagnostic.
+    var plan = $$"""
+        deployment "{{payload}}" {
+          engine vllm
+          model qwen1.5-moe-a2.7b
+          hardware ascend-910c
+          cluster { nodes 1  devices_per_node 4 }
+          prefill { instances 1  parallel { dp 4  ep 4 }  max_batch_tokens 4096 per device }
+          decode { instances 1  parallel { dp 4  ep 4 }  max_batch 16 per device  context 2048 }
+          placement { algorithm moeplan  redundant_experts 4  loads synthetic seed 15 }
+          workload { arrivals constant 4/s  input fixed 256  output fixed 32  requests 200  seed 4 }
+        }
+
+        """;
+    var compiled = PlanCompiler.CompileText("fuzz.moe", plan, EmptyResolver.Instance, throughVerification: true);
+    var dns1123 = System.Text.RegularExpressions.Regex.IsMatch(payload, "^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$");
+    if (compiled.Plan is { } bound && (!dns1123 || bound.Name.Value != payload))
+    {
+        throw new InvalidOperationException($"the deployment name \"{OutputEscaping.Line(bound.Name.Value)}\" was bound although it is not a DNS-1123 name");
+    }
+
+    if (compiled.Plan is null && dns1123 && !payload.Contains("..", StringComparison.Ordinal))
+    {
+        // The plan is otherwise valid: a good name must compile (else this target would check nothing).
+        throw new InvalidOperationException($"a valid name was refused: {string.Join("; ", compiled.Diagnostics)}");
     }
 }
 
