@@ -27,7 +27,7 @@ internal static class CheckCommand
         };
         var inventory = new Option<string?>("--inventory")
         {
-            Description = "YAML list of the cluster's nodes (docs/bundles.md): also check it against each plan (nodes per pool, devices per node, duplicate hosts and addresses).",
+            Description = "YAML file listing the cluster's nodes (docs/bundles.md): also check it against each plan (nodes per pool, devices per node, duplicate hosts and addresses).",
         };
         var command = new Command("check", """
             Parse, bind and verify plans; print diagnostics as file(line,col): severity CODE: message.

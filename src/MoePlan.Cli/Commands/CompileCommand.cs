@@ -25,7 +25,7 @@ internal static class CompileCommand
         var templates = new Option<string?>("--templates") { Description = "Folder of Scriban templates (<target>/<name>.sbn) to use instead of the shipped ones." };
         var inventory = new Option<string?>("--inventory")
         {
-            Description = "YAML list of the cluster's nodes (host, ip, devices, nics, ib_devices, pool, labels; docs/bundles.md): checked against the plan, then the bundle uses its hosts and addresses.",
+            Description = "YAML file listing the cluster's nodes (host, ip, devices, nics, ib_devices, pool, labels; docs/bundles.md): checked against the plan, then the bundle uses its hosts and addresses.",
         };
         var modelVolume = new Option<string?>("--model-volume")
         {
