@@ -41,6 +41,13 @@ public sealed partial class InventoryTests
                 Assert.Contains(Address(i), all, StringComparison.Ordinal);
             }
 
+            // Kubernetes pods select the nodes by the labels all of their pool's nodes share: the cluster label every node has.
+            foreach (var (path, text) in first.Where(f => f.Key.EndsWith("leaderworkerset.yaml", StringComparison.Ordinal)))
+            {
+                var spec = BundleFiles.YamlDocuments(text).Single()!["spec"]!["leaderWorkerTemplate"]!["workerTemplate"]!["spec"]!;
+                Assert.True(spec["nodeSelector"]?["example.com/cluster"]?.GetValue<string>() == "c1", $"{plan}: {path} has no node selector for the shared label");
+            }
+
             // Same plan and inventory, same bytes.
             Assert.Equal(first.Keys, second.Keys);
             foreach (var path in first.Keys)
@@ -223,7 +230,7 @@ public sealed partial class InventoryTests
         var text = new StringBuilder("# test cluster\nnodes:\n");
         for (var i = 0; i < nodes; i++)
         {
-            text.Append(CultureInfo.InvariantCulture, $"  - host: {Host(i)}\n    ip: {Address(i)}\n    devices: {devicesPerNode}\n    nics: [eth0]\n    ib_devices: [mlx5_0, mlx5_1]\n    labels: {{topology.kubernetes.io/zone: z{i % 2}}}\n");
+            text.Append(CultureInfo.InvariantCulture, $"  - host: {Host(i)}\n    ip: {Address(i)}\n    devices: {devicesPerNode}\n    nics: [eth0]\n    ib_devices: [mlx5_0, mlx5_1]\n    labels: {{topology.kubernetes.io/zone: z{i % 2}, example.com/cluster: c1}}\n");
         }
 
         return Write(text.ToString());
