@@ -18,66 +18,125 @@ using MoePlan.Serving.Simulation;
 namespace MoePlan.Benchmarks;
 
 /// <summary>
-/// The live proxy's added latency (docs/benchmarks.md): an open-loop load generator sends streamed completions at a fixed
-/// rate to an instant upstream (answers a 3-token SSE stream at once), first directly, then through <c>moeplan proxy</c>
-/// (round-robin, no P/D, and vLLM P/D with an instant prefill and decode upstream); the added latency is the difference of
-/// the end-to-end percentiles. Not BenchmarkDotNet: a rate and a latency distribution are what is measured.
-/// Run: <c>taskset -c 0 dotnet run -c Release --project bench/MoePlan.Benchmarks -- proxy-overhead [rate] [seconds]</c>.
+/// The live proxy's added latency (issue #16's target: under 1 ms at p50 and 5 ms at p99 per request at 1,000
+/// requests/s on one core; docs/benchmarks.md). An open-loop load generator sends a fixed count of streamed completions
+/// at a fixed rate to an instant emulated upstream (a Kestrel app answering a 3-token SSE stream at once, so what is
+/// measured is the proxy, not an engine): directly, then through <c>moeplan proxy</c> to that same upstream (round-robin,
+/// no P/D), then through the proxy in vLLM P/D mode (the same upstream as prefill, a second as decode). The added latency
+/// is the difference of the end-to-end percentiles. The proxy runs in a process of its own pinned to one core
+/// (<c>taskset -c</c>, so the runtime sees one processor); the load generator and the upstreams run in this process,
+/// which the command pins to another core. The table also gives each process's CPU time per request (on a contended
+/// core it is inflated too; the direct row's is what the load generator and an upstream cost). Not BenchmarkDotNet: a rate and a latency distribution are what is measured.
+/// <para>
+/// Run: <c>taskset -c 0 dotnet bench/MoePlan.Benchmarks/bin/Release/net10.0/MoePlan.Benchmarks.dll proxy-overhead
+/// [rate 1000] [count 10000] [proxy core 1]</c>.
+/// </para>
 /// </summary>
 public static class ProxyOverheadBenchmark
 {
     private const string Chunk = "data: {\"id\":\"c\",\"object\":\"text_completion\",\"model\":\"m\",\"choices\":[{\"index\":0,\"text\":\" the\",\"logprobs\":null,\"finish_reason\":null}]}\n\n";
     private const string Whole = "{\"id\":\"c\",\"object\":\"text_completion\",\"model\":\"m\",\"choices\":[{\"index\":0,\"text\":\" the\",\"finish_reason\":\"length\"}],\"kv_transfer_params\":{\"do_remote_prefill\":true}}";
 
+    /// <summary>The target of issue #16: added latency at p50 and p99.</summary>
+    private const double TargetP50Ms = 1, TargetP99Ms = 5;
+
+    /// <summary>Sequential requests before each measured run: connections opened, JIT tiered up, the tokenizer loaded.</summary>
+    private const int WarmUpRequests = 2000;
+
     public static async Task<int> RunAsync(string[] args)
     {
         int rate = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 1000;
-        int seconds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10;
-        await using var prefill = await InstantUpstream.StartAsync();
-        await using var decode = await InstantUpstream.StartAsync();
-        var config = new ServingConfig(2, 1 << 30, 1 << 20, 1, int.MaxValue, double.MaxValue, 1, 0, 1, ProxyMode.Sequential, false, false, 0, null, null);
-        var whole = new UpstreamList([new Upstream(PoolRole.Prefill, 0, prefill.Address), new Upstream(PoolRole.Prefill, 1, decode.Address)], []);
-        var pd = new UpstreamList([new Upstream(PoolRole.Prefill, 0, prefill.Address)], [new Upstream(PoolRole.Decode, 0, decode.Address)]);
-        await using var proxy = await ProxyServer.StartAsync(new ProxyOptions(whole, EngineKind.Vllm, ProxyMode.Sequential, config, "m"), RoutingPolicies.Create("round-robin"));
-        await using var pdProxy = await ProxyServer.StartAsync(new ProxyOptions(pd, EngineKind.Vllm, ProxyMode.Sequential, config with { PrefillInstances = 1 }, "m"), RoutingPolicies.Create("round-robin"));
+        int count = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10_000;
+        int core = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 1;
+        if (rate < 1 || count < 1 || core < 0)
+        {
+            Console.Error.WriteLine("usage: proxy-overhead [rate >= 1] [count >= 1] [proxy core >= 0]");
+            return 2;
+        }
 
-        Console.WriteLine($"proxy overhead: {rate} requests/s for {seconds} s each, streamed completions (3 tokens), processors {Environment.ProcessorCount}");
-        var direct = await LoadAsync(prefill.Address, rate, seconds);
-        var proxied = await LoadAsync(proxy.Address, rate, seconds);
-        var proxiedPd = await LoadAsync(pdProxy.Address, rate, seconds);
-        Print("direct to the upstream", direct, null);
-        Print("through the proxy (no P/D)", proxied, direct);
-        Print("through the proxy (vLLM P/D: prefill then decode)", proxiedPd, direct);
+        await using var upstream = await InstantUpstream.StartAsync();
+        await using var decode = await InstantUpstream.StartAsync();
+        bool pinned = File.Exists(TasksetPath);
+        Console.WriteLine($"proxy overhead: {count:N0} streamed completions (3 tokens) per run, open loop at {rate:N0}/s; load generator and upstreams: this process ({Environment.ProcessorCount} processor(s) visible); proxy: {(pinned ? $"its own process on core {core} (taskset)" : "its own process, NOT pinned (no taskset)")}");
+        Console.WriteLine($"load average before: {LoadAverage()}");
+
+        var direct = await LoadAsync(upstream.Address, rate, count);
+        Run proxied, proxiedPd;
+        await using (var proxy = await ProxyProcess.StartAsync(core, pinned, upstream.Address, null))
+        {
+            proxied = await LoadAsync(proxy.Address, rate, count, proxy);
+        }
+
+        await using (var proxy = await ProxyProcess.StartAsync(core, pinned, upstream.Address, decode.Address))
+        {
+            proxiedPd = await LoadAsync(proxy.Address, rate, count, proxy);
+        }
+
+        Console.WriteLine($"load average after: {LoadAverage()}");
+        Console.WriteLine();
+        Console.WriteLine($"| run ({rate:N0}/s, {count:N0} requests) | completed | achieved rate | e2e p50 | e2e p99 | added p50 | added p99 | CPU per request: proxy / load generator and upstreams | target (< {TargetP50Ms:0} ms p50, < {TargetP99Ms:0} ms p99 added) |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+        Row("direct to the upstream", direct, null, count);
+        Row("through the proxy, no P/D", proxied, direct, count);
+        Row("through the proxy, vLLM P/D (prefill, then decode)", proxiedPd, direct, count);
         return 0;
     }
 
-    private static void Print(string name, (double[] Ms, int Failed, double Rate, double CpuUs) run, (double[] Ms, int Failed, double Rate, double CpuUs)? baseline)
+    /// <summary><c>proxy-overhead-server UPSTREAM [DECODE]</c>: the proxy of one run, in its own process; prints its address, stops at the end of standard input.</summary>
+    public static async Task<int> ServeAsync(string[] args)
     {
-        double p50 = Quantile(run.Ms, 0.5), p99 = Quantile(run.Ms, 0.99);
-        string added = baseline is { } b
-            ? $"; added p50 {p50 - Quantile(b.Ms, 0.5):0.000} ms, p99 {p99 - Quantile(b.Ms, 0.99):0.000} ms, added CPU {run.CpuUs - b.CpuUs:0} us per request"
-            : "";
-        Console.WriteLine($"  {name}: {run.Ms.Length} ok, {run.Failed} failed, achieved {run.Rate:0} requests/s; e2e p50 {p50:0.000} ms, p99 {p99:0.000} ms; process CPU {run.CpuUs:0} us per request{added}");
+        var upstream = new Uri(args[0]);
+        Uri? decode = args.Length > 1 ? new Uri(args[1]) : null;
+        var config = new ServingConfig(2, 1 << 30, 1 << 20, 1, int.MaxValue, double.MaxValue, 1, 0, 1, ProxyMode.Sequential, false, false, 0, null, null);
+        var list = decode is null
+            ? new UpstreamList([new Upstream(PoolRole.Prefill, 0, upstream)], [])
+            : new UpstreamList([new Upstream(PoolRole.Prefill, 0, upstream)], [new Upstream(PoolRole.Decode, 0, decode)]);
+        await using var proxy = await ProxyServer.StartAsync(new ProxyOptions(list, EngineKind.Vllm, ProxyMode.Sequential, config with { PrefillInstances = 1, DecodeInstances = list.Decode.Count }, "m"), RoutingPolicies.Create("round-robin"));
+        Console.WriteLine(proxy.Address);
+        Console.Out.Flush();
+        await Console.In.ReadToEndAsync();
+        return 0;
     }
 
-    /// <summary>Open loop: request i leaves at i / rate seconds whatever the earlier ones do.</summary>
-    /// <summary>Also the process's CPU time per request (load generator, proxy and upstream together): what one core must supply.</summary>
-    private static async Task<(double[] Ms, int Failed, double Rate, double CpuUs)> LoadAsync(Uri url, int rate, int seconds)
+    private static void Row(string name, Run run, Run? baseline, int count)
+    {
+        double p50 = Quantile(run.Ms, 0.5), p99 = Quantile(run.Ms, 0.99);
+        string Ms(double ms) => ms.ToString("0.000", CultureInfo.InvariantCulture) + " ms";
+        string added = "| | |", cpu = $"- / {run.LocalCpuUs:0} us", verdict = "";
+        if (baseline is { } b)
+        {
+            double addedP50 = p50 - Quantile(b.Ms, 0.5), addedP99 = p99 - Quantile(b.Ms, 0.99);
+            added = $"| {Ms(addedP50)} | {Ms(addedP99)} |";
+            cpu = $"{run.ProxyCpuUs:0} us / {run.LocalCpuUs:0} us";
+            verdict = run.Failed == 0 && addedP50 < TargetP50Ms && addedP99 < TargetP99Ms ? "met" : "not met";
+        }
+
+        Console.WriteLine($"| {name} | {run.Ms.Length:N0} of {count:N0} | {run.Rate:0}/s | {Ms(p50)} | {Ms(p99)} {added} {cpu} | {verdict} |");
+    }
+
+    private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
+
+    private const string TasksetPath = "/usr/bin/taskset";
+
+    /// <summary>A run: the latencies of the completed requests (sorted), how many failed, the rate achieved, the proxy process's CPU per request.</summary>
+    private sealed record Run(double[] Ms, int Failed, double Rate, double ProxyCpuUs, double LocalCpuUs);
+
+    /// <summary>Open loop: request i leaves at i / rate seconds whatever the earlier ones do; a fixed count.</summary>
+    private static async Task<Run> LoadAsync(Uri url, int rate, int count, ProxyProcess? proxy = null)
     {
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = int.MaxValue }) { BaseAddress = url };
         var body = Encoding.UTF8.GetBytes("{\"model\":\"m\",\"prompt\":\"Hello, how are you today?\",\"max_tokens\":3,\"stream\":true}");
-        // Warm-up: connections, JIT, the tokenizer.
-        for (int i = 0; i < 200; i++)
+        for (int i = 0; i < WarmUpRequests; i++)
         {
             await SendAsync(client, body);
         }
 
-        int n = rate * seconds;
-        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
-        var latencies = new double[n];
-        var tasks = new Task[n];
+        var cpu = proxy?.CpuTime ?? TimeSpan.Zero;
+        var localCpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var latencies = new double[count];
+        var tasks = new Task[count];
         var clock = Stopwatch.StartNew();
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < count; i++)
         {
             double due = i * 1000.0 / rate;
             while (clock.Elapsed.TotalMilliseconds < due)
@@ -99,9 +158,10 @@ public static class ProxyOverheadBenchmark
 
         await Task.WhenAll(tasks);
         double elapsed = clock.Elapsed.TotalSeconds;
-        double cpuUs = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds / n;
+        double cpuUs = proxy is null ? 0 : (proxy.CpuTime - cpu).TotalMicroseconds / count;
+        double localCpuUs = (Process.GetCurrentProcess().TotalProcessorTime - localCpu).TotalMicroseconds / count;
         var ok = latencies.Where(l => l >= 0).Order().ToArray();
-        return (ok, n - ok.Length, n / elapsed, cpuUs);
+        return new Run(ok, count - ok.Length, count / elapsed, cpuUs, localCpuUs);
     }
 
     /// <summary>Milliseconds to the end of the stream, or -1 when it failed.</summary>
@@ -133,6 +193,74 @@ public static class ProxyOverheadBenchmark
         int lower = (int)Math.Floor(position);
         int upper = Math.Min(lower + 1, sorted.Length - 1);
         return sorted[lower] + ((position - lower) * (sorted[upper] - sorted[lower]));
+    }
+
+    /// <summary>The proxy of one run in a process of its own (this assembly's <c>proxy-overhead-server</c>), pinned to one core when taskset is there.</summary>
+    private sealed class ProxyProcess : IAsyncDisposable
+    {
+        private readonly Process _process;
+
+        private ProxyProcess(Process process, Uri address)
+        {
+            _process = process;
+            Address = address;
+        }
+
+        public Uri Address { get; }
+
+        public TimeSpan CpuTime
+        {
+            get
+            {
+                _process.Refresh();
+                return _process.TotalProcessorTime;
+            }
+        }
+
+        public static async Task<ProxyProcess> StartAsync(int core, bool pinned, Uri upstream, Uri? decode)
+        {
+            // dotnet x.dll, or the apphost: the same way this process was started.
+            var self = Environment.ProcessPath!;
+            var command = new List<string>();
+            if (pinned)
+            {
+                command.AddRange([TasksetPath, "-c", core.ToString(CultureInfo.InvariantCulture)]);
+            }
+
+            command.Add(self);
+            if (Path.GetFileNameWithoutExtension(self) == "dotnet")
+            {
+                command.Add(typeof(ProxyOverheadBenchmark).Assembly.Location);
+            }
+
+            command.AddRange(["proxy-overhead-server", upstream.ToString()]);
+            if (decode is not null)
+            {
+                command.Add(decode.ToString());
+            }
+
+            var info = new ProcessStartInfo(command[0]) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
+            foreach (var a in command.Skip(1))
+            {
+                info.ArgumentList.Add(a);
+            }
+
+            var process = Process.Start(info)!;
+            var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            return new ProxyProcess(process, new Uri(line ?? throw new InvalidOperationException("the proxy process ended before it listened")));
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _process.StandardInput.Close();
+            if (!_process.WaitForExit(30_000))
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+
+            await _process.WaitForExitAsync();
+            _process.Dispose();
+        }
     }
 
     /// <summary>An upstream that answers at once: a whole JSON body for stream false (a P/D prefill), else a 3-token SSE stream.</summary>

@@ -366,6 +366,13 @@ public static partial class PlanLanguageFeatures
                 continue;
             }
 
+            // The compiler's own fix, where the hint is a concrete edit (the hint property test applies each of them).
+            if (diagnostic.Fix is { } fix && fix.Edits.All(e => e.Span.File == document.Path))
+            {
+                actions.Add(Action(fix.Title, analysis, diagnostic, [.. fix.Edits.Select(e => Edit(analysis.Lines, e.Span.Start, e.Span.End, e.NewText))]));
+                continue;
+            }
+
             if (DidYouMean().Match(diagnostic.Message) is { Success: true } suggestion)
             {
                 var replacement = suggestion.Groups[1].Value;

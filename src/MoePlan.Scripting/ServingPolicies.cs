@@ -10,7 +10,8 @@ namespace MoePlan.Scripting;
 /// <param name="SchedulerScript">A scheduler script instead of the plan's policy (<c>--scheduler FILE.csx</c>).</param>
 /// <param name="ComparePolicies">Every built-in (and the script, if any) on the same arrivals.</param>
 /// <param name="Fallback">A failing script hook takes the default policy's decision instead of ending the run.</param>
-public sealed record PolicyChoice(string? Policy = null, string? SchedulerScript = null, bool ComparePolicies = false, bool Fallback = false);
+/// <param name="ScriptRestarts">Times a dead script host is started again under fallback (<see cref="ScriptPolicy.MaxRestarts"/>).</param>
+public sealed record PolicyChoice(string? Policy = null, string? SchedulerScript = null, bool ComparePolicies = false, bool Fallback = false, int ScriptRestarts = 0);
 
 /// <summary>
 /// The policies of a serving run when a scheduler script may be in play (<c>--scheduler FILE.csx</c>, or the plan's
@@ -68,7 +69,7 @@ public sealed class ServingPolicies : IDisposable
         var policies = new ServingPolicies(registry, choice.ComparePolicies ? [.. RoutingPolicyCatalog.BuiltNames, compiled.Name] : [compiled.Name], script);
         registry.Add(compiled.Name, () =>
         {
-            var policy = new ScriptPolicy(compiled, ScriptBudgetOptions.Default, choice.Fallback);
+            var policy = new ScriptPolicy(compiled, ScriptBudgetOptions.Default, choice.Fallback) { MaxRestarts = choice.ScriptRestarts };
             policies._made.Add(policy);
             return policy;
         });

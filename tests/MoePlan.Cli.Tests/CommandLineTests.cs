@@ -127,6 +127,83 @@ public sealed class CommandLineTests
         }
     }
 
+    [Fact]
+    public void Force_into_folders_holding_random_foreign_entries_changes_nothing_and_replaces_its_own_when_alone()
+    {
+        // A property over 20 seeded folders: a bundle moeplan wrote, then 1-3 foreign entries (files, empty folders,
+        // symbolic links to a file outside) at random depths, some named like moeplan's own files. `--force` must refuse
+        // (exit 2) and leave every entry byte for byte; with the foreign entries removed again, it must succeed.
+        var plan = RepositoryPaths.PathOf("plans", "qwen1.5-moe-tiny.moe");
+        var random = new Random(22);
+        for (var seed = 0; seed < 20; seed++)
+        {
+            var root = CliRunner.TempFolder();
+            var folder = Path.Combine(root, "out");
+            var outside = Path.Combine(root, "outside.txt");
+            try
+            {
+                Directory.CreateDirectory(root);
+                File.WriteAllText(outside, "not moeplan's");
+                Assert.Equal(0, CliRunner.Run("compile", plan, "-o", folder).ExitCode);
+                var ownFiles = Directory.GetFiles(folder, "*", SearchOption.AllDirectories);
+                var folders = Directory.GetDirectories(folder, "*", SearchOption.AllDirectories).Prepend(folder).Order(StringComparer.Ordinal).ToArray();
+                var foreign = new List<string>();
+                for (var n = random.Next(1, 4); n > 0; n--)
+                {
+                    var parent = folders[random.Next(folders.Length)];
+                    // Half the names echo one of moeplan's (with a suffix), so the check cannot go by the name's look.
+                    var name = random.Next(2) == 0 ? Path.GetFileName(ownFiles[random.Next(ownFiles.Length)]) + ".orig" : $"user-{seed}-{n}";
+                    var path = Path.Combine(parent, name);
+                    switch (random.Next(3))
+                    {
+                        case 0:
+                            File.WriteAllText(path, $"foreign {seed} {n}");
+                            break;
+                        case 1:
+                            Directory.CreateDirectory(path);
+                            break;
+                        default:
+                            File.CreateSymbolicLink(path, outside);
+                            break;
+                    }
+
+                    foreign.Add(path);
+                }
+
+                var before = Snapshot(folder);
+                var refused = CliRunner.Run("compile", plan, "-o", folder, "--force");
+                Assert.True(refused.ExitCode == 2, $"seed {seed}: exit {refused.ExitCode} with foreign {string.Join(", ", foreign)}: {refused.Error}");
+                Assert.Equal(before, Snapshot(folder));
+                Assert.Equal("not moeplan's", File.ReadAllText(outside));
+
+                foreach (var path in foreign.AsEnumerable().Reverse())
+                {
+                    if (Directory.Exists(path) && !File.Exists(path))
+                    {
+                        Directory.Delete(path);
+                    }
+                    else
+                    {
+                        File.Delete(path);
+                    }
+                }
+
+                Assert.Equal(0, CliRunner.Run("compile", plan, "-o", folder, "--force").ExitCode);
+                Assert.Equal("not moeplan's", File.ReadAllText(outside));
+            }
+            finally
+            {
+                Directory.Delete(root, true);
+            }
+        }
+
+        static string[] Snapshot(string folder) =>
+            [.. Directory.GetFileSystemEntries(folder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
+                .Select(p => new FileInfo(p) is { LinkTarget: { } target } ? $"{p} -> {target}"
+                    : File.Exists(p) ? $"{p} {Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(p)))}"
+                    : $"{p}/")];
+    }
+
     [Theory]
     [InlineData("models")]
     [InlineData("hardware")]

@@ -48,11 +48,14 @@ internal static class CheckCommand
             docsUri,
             inventory,
         };
-        command.SetAction(parse => Run(parse.GetValue(files)!, parse.GetValue(format)!, stdout, stderr, stdin, parse.GetValue(docsUri), parse.GetValue(inventory)));
+        var set = PlanOverrideOption.Create();
+        command.Options.Add(set);
+        command.SetAction(parse => Run(parse.GetValue(files)!, parse.GetValue(format)!, stdout, stderr, stdin, parse.GetValue(docsUri), parse.GetValue(set), parse.GetValue(inventory)));
         return command;
     }
 
-    public static int Run(string[] arguments, string format, TextWriter stdout, TextWriter stderr, TextReader? stdin = null, string? docsUri = null, string? inventoryPath = null)
+    public static int Run(string[] arguments, string format, TextWriter stdout, TextWriter stderr, TextReader? stdin = null, string? docsUri = null, string[]? set = null,
+        string? inventoryPath = null)
     {
         if (docsUri is not null && !Uri.TryCreate(docsUri, UriKind.Absolute, out _))
         {
@@ -68,11 +71,12 @@ internal static class CheckCommand
             return ExitCodes.UsageOrIo;
         }
 
-        var resolver = new FileSystemSourceResolver();
+        var planFiles = PlanFiles.Expand(arguments);
+        var resolver = PlanOverrideOption.Resolver(set, planFiles.FirstOrDefault(f => f != "-"));
         var standardInputText = "";
         var results = new List<CompilationResult>();
         var skipped = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var file in PlanFiles.Expand(arguments))
+        foreach (var file in planFiles)
         {
             if (file != "-" && !File.Exists(file))
             {
@@ -84,6 +88,11 @@ internal static class CheckCommand
             if (file == "-")
             {
                 standardInputText = (stdin ?? Console.In).ReadToEnd();
+                if (!resolver.Overrides.IsEmpty)
+                {
+                    var (overridden, unknown) = Core.Editing.PlanOverrides.Apply(standardInputText, PlanFiles.StandardInput, resolver.Overrides);
+                    standardInputText = overridden ?? throw new CliUsageException($"{unknown[0].Message} ({unknown[0].Code})");
+                }
             }
 
             var result = file == "-"

@@ -54,8 +54,11 @@ internal static class CompileCommand
             inventory,
             modelVolume,
         };
+        var set = PlanOverrideOption.Create();
+        command.Options.Add(set);
         command.SetAction(parse => Run(
-            new CompileArguments(parse.GetValue(file)!, parse.GetValue(output)!, parse.GetValue(force), parse.GetValue(target) ?? [], parse.GetValue(templates), parse.GetValue(inventory), parse.GetValue(modelVolume)),
+            new CompileArguments(parse.GetValue(file)!, parse.GetValue(output)!, parse.GetValue(force), parse.GetValue(target) ?? [], parse.GetValue(templates), parse.GetValue(set) ?? [],
+                parse.GetValue(inventory), parse.GetValue(modelVolume)),
             stdout,
             stderr));
         return command;
@@ -90,7 +93,7 @@ internal static class CompileCommand
             }
         }
 
-        var resolver = new FileSystemSourceResolver();
+        var resolver = PlanOverrideOption.Resolver([.. arguments.Set], file);
         var result = PlanCompiler.Compile(file, resolver);
         DiagnosticPrinter.WriteText(stdout, result.Diagnostics);
         if (result.Plan is null)
@@ -131,6 +134,11 @@ internal static class CompileCommand
 /// <summary>What <c>moeplan compile</c> was asked to do.</summary>
 /// <param name="Targets">Bundle folders; empty means the plan's engine, kubernetes and nginx.</param>
 /// <param name="Templates">Templates folder; null means the shipped one.</param>
+/// <param name="Set">The <c>--set</c> overrides.</param>
 /// <param name="Inventory">Inventory file; null keeps synthetic host names and placeholder addresses.</param>
 /// <param name="ModelVolume">pvc:NAME or hostpath:/DIR; null means a claim named after the deployment.</param>
-internal sealed record CompileArguments(string File, string Output, bool Force, IReadOnlyList<string> Targets, string? Templates, string? Inventory = null, string? ModelVolume = null);
+internal sealed record CompileArguments(string File, string Output, bool Force, IReadOnlyList<string> Targets, string? Templates, IReadOnlyList<string>? Set = null,
+    string? Inventory = null, string? ModelVolume = null)
+{
+    public IReadOnlyList<string> Set { get; init; } = Set ?? [];
+}

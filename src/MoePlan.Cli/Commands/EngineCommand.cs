@@ -131,7 +131,8 @@ internal static class EngineCommand
             }, stderr);
         }
 
-        var policies = new ServingOptions(null, null, policy, false, null, null).ResolvePolicies(file, plan, stderr);
+        // As under `moeplan proxy`: a plan's script runs under fallback, its dead script host restarted.
+        var policies = new ServingOptions(null, null, policy, false, null, null, SchedulerFallback: true) { ScriptRestarts = ProxyCommand.DefaultScriptRestarts }.ResolvePolicies(file, plan, stderr);
         if (policies is null)
         {
             return ExitCodes.Diagnostics;
@@ -139,7 +140,7 @@ internal static class EngineCommand
 
         return Serve(async () =>
         {
-            var deployment = await EmulatedDeployment.StartAsync(plan, compiled.Cost, policies.Create(policies.Names[0]), speed, configure: o => o with { Port = port }).ConfigureAwait(false);
+            var deployment = await EmulatedDeployment.StartAsync(plan, compiled.Cost, () => policies.Create(policies.Names[0]), speed, configure: o => o with { Port = port, Log = stderr }).ConfigureAwait(false);
             stdout.Write(deployment.Upstreams.Write());
             stdout.WriteLine($"emulated {plan.Name.Value}: {deployment.Prefill.Count} prefill + {deployment.Decode.Count} decode engine(s) (speed x{speed}) behind the proxy on {deployment.Proxy.Address} (policy {policies.Names[0]}); Ctrl+C stops");
             return deployment;

@@ -34,7 +34,7 @@ internal static partial class RunCommand
         }
 
         ServingPolicies? policies = null;
-        var request = new ServingRequest(file, new FileSystemSourceResolver(), plan =>
+        var request = new ServingRequest(file, PlanOverrideOption.Resolver([.. options.Set], file), plan =>
         {
             if (options.ComparePolicies && options.Policy is not null)
             {

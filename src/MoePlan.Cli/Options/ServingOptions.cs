@@ -15,6 +15,12 @@ internal sealed record ServingOptions(string? Trace, string? TraceFormat, string
 
     public bool Force { get; init; }
 
+    /// <summary>The <c>--set</c> overrides of the plan's settings.</summary>
+    public IReadOnlyList<string> Set { get; init; } = [];
+
+    /// <summary>Times a dead script host is started again under fallback (the live proxy's).</summary>
+    public int ScriptRestarts { get; init; }
+
     /// <summary>The run's policies (the plan's, --policy, or a scheduler script); null when the script has errors (printed).</summary>
     public ServingPolicies? ResolvePolicies(string file, DeploymentPlan plan, TextWriter stderr)
     {
@@ -28,7 +34,7 @@ internal sealed record ServingOptions(string? Trace, string? TraceFormat, string
             InputPaths.RequireFile(script, "scheduler script ");
         }
 
-        var (policies, diagnostics) = ServingPolicies.Resolve(file, plan, new PolicyChoice(Policy, Scheduler, ComparePolicies, SchedulerFallback));
+        var (policies, diagnostics) = ServingPolicies.Resolve(file, plan, new PolicyChoice(Policy, Scheduler, ComparePolicies, SchedulerFallback, ScriptRestarts));
         if (policies is null)
         {
             DiagnosticPrinter.WriteText(stderr, diagnostics);

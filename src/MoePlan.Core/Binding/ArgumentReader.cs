@@ -50,7 +50,8 @@ public sealed class ArgumentReader(SettingSyntax setting, string usage, string f
         if (!allowed.Contains(identifier.Name))
         {
             diagnostics.Add(DiagnosticCodes.UnknownWord.Create(identifier.Range.In(file), identifier.Name, what,
-                string.Join(", ", allowed.Select(a => $"`{a}`")), Suggestions.DidYouMean(identifier.Name, allowed)));
+                string.Join(", ", allowed.Select(a => $"`{a}`")), Suggestions.DidYouMean(identifier.Name, allowed))
+                .WithReplacement(identifier.Range.In(file), Suggestions.Closest(identifier.Name, allowed)));
             _failed = true;
             return null;
         }

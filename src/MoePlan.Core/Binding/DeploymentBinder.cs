@@ -108,8 +108,10 @@ public sealed partial class DeploymentBinder
         var name = new Sourced<string>(deployment.Name.Value, deployment.Name.Range.In(_file));
         if (NameRules.DeploymentNameProblem(name.Value) is { } problem)
         {
+            var suggested = NameRules.SuggestedName(name.Value);
             _diagnostics.Add(DiagnosticCodes.InvalidDeploymentName.CreateWithHint(name.Span,
-                $"call it \"{NameRules.SuggestedName(name.Value)}\"", TextExcerpt.Of(name.Value), problem));
+                $"call it \"{suggested}\"", TextExcerpt.Of(name.Value), problem)
+                .WithFix($"Call it \"{suggested}\"", new TextEdit(name.Span, $"\"{suggested}\"")));
         }
 
         var block = new SettingsBlock(LanguageSchema.Deployment, deployment.Body, _file, _diagnostics);
@@ -137,8 +139,9 @@ public sealed partial class DeploymentBinder
             var entry = EmbeddedCatalog.Instance.FindHardware(w.Value);
             if (entry is null)
             {
-                _diagnostics.Add(DiagnosticCodes.UnknownHardware.Create(w.Span, w.Value,
-                    Suggestions.DidYouMean(w.Value, EmbeddedCatalog.Instance.Hardware.Select(h => h.Name))));
+                var names = EmbeddedCatalog.Instance.Hardware.Select(h => h.Name).ToList();
+                _diagnostics.Add(DiagnosticCodes.UnknownHardware.Create(w.Span, w.Value, Suggestions.DidYouMean(w.Value, names))
+                    .WithReplacement(w.Span, Suggestions.Closest(w.Value, names)));
                 return null;
             }
 
@@ -245,8 +248,9 @@ public sealed partial class DeploymentBinder
         var entry = EmbeddedCatalog.Instance.FindModel(w.Value);
         if (entry is null)
         {
-            _diagnostics.Add(DiagnosticCodes.UnknownModel.Create(w.Span, w.Value,
-                Suggestions.DidYouMean(w.Value, EmbeddedCatalog.Instance.Models.Select(m => m.Name))));
+            var names = EmbeddedCatalog.Instance.Models.Select(m => m.Name).ToList();
+            _diagnostics.Add(DiagnosticCodes.UnknownModel.Create(w.Span, w.Value, Suggestions.DidYouMean(w.Value, names))
+                .WithReplacement(w.Span, Suggestions.Closest(w.Value, names)));
             return null;
         }
 

@@ -17,8 +17,11 @@ public sealed class ExpressionEvaluator(string file, LetScope scope, ICollection
             case QuantityLiteralSyntax quantity:
                 if (!Units.All.TryGetValue(quantity.Unit, out var unit))
                 {
-                    diagnostics.Add(DiagnosticCodes.UnknownUnit.Create(
-                        quantity.Range.In(file), quantity.Unit, Suggestions.DidYouMean(quantity.Unit, Units.All.Keys)));
+                    // The fix replaces the unit only: it ends the quantity's text, on the same line.
+                    var whole = quantity.Range.In(file);
+                    var unitSpan = new SourceSpan(file, whole.End - quantity.Unit.Length, quantity.Unit.Length, whole.Line, whole.Column + whole.Length - quantity.Unit.Length);
+                    diagnostics.Add(DiagnosticCodes.UnknownUnit.Create(whole, quantity.Unit, Suggestions.DidYouMean(quantity.Unit, Units.All.Keys))
+                        .WithReplacement(unitSpan, Suggestions.Closest(quantity.Unit, Units.All.Keys)));
                     return null;
                 }
 

@@ -24,7 +24,8 @@ public sealed class SettingsBlock
             if (!known.Contains(name))
             {
                 diagnostics.Add(DiagnosticCodes.UnknownSetting.Create(
-                    setting.Name.Range.In(file), name, kind, Suggestions.DidYouMean(name, known)));
+                    setting.Name.Range.In(file), name, kind, Suggestions.DidYouMean(name, known))
+                    .WithReplacement(setting.Name.Range.In(file), Suggestions.Closest(name, known)));
                 continue;
             }
 

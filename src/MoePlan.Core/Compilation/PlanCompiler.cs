@@ -32,6 +32,15 @@ public static class PlanCompiler
         return CompileText(path, text, resolver, throughVerification);
     }
 
+    /// <summary>
+    /// Diagnostics by file and position (stages find problems in their own order; a reader and a diff want the text's),
+    /// those without a location last; the sort is stable, so problems at one place keep the order they were found in.
+    /// </summary>
+    public static ImmutableArray<Diagnostic> InReadingOrder(IEnumerable<Diagnostic> diagnostics) =>
+        [.. diagnostics.OrderBy(d => d.Span is null)
+            .ThenBy(d => d.Span?.File, StringComparer.Ordinal)
+            .ThenBy(d => d.Span?.Start ?? 0)];
+
     public static CompilationResult CompileText(string path, string text, ISourceResolver resolver, bool throughVerification = false)
     {
         var parsed = MoeParser.Parse(text, path);
@@ -45,14 +54,14 @@ public static class PlanCompiler
         LoadImports(new SourceFileSyntax(path, parsed.Syntax), resolver, [path], new HashSet<string>(StringComparer.Ordinal) { path }, imports, diagnostics);
         if (diagnostics.Any(d => d.IsError))
         {
-            return new CompilationResult(path, parsed.Syntax, null, [.. diagnostics]);
+            return new CompilationResult(path, parsed.Syntax, null, InReadingOrder(diagnostics));
         }
 
         var bound = DeploymentBinder.Bind(new SourceFileSyntax(path, parsed.Syntax), imports, resolver);
         diagnostics.AddRange(bound.Diagnostics);
         if (bound.Plan is null)
         {
-            return new CompilationResult(path, parsed.Syntax, null, [.. diagnostics]);
+            return new CompilationResult(path, parsed.Syntax, null, InReadingOrder(diagnostics));
         }
 
         diagnostics.AddRange(PlanVerifier.Verify(bound.Plan));
@@ -75,7 +84,7 @@ public static class PlanCompiler
         }
 
         var hasErrors = diagnostics.Any(d => d.IsError);
-        return new CompilationResult(path, parsed.Syntax, hasErrors ? null : bound.Plan, [.. diagnostics], hasErrors ? null : cost);
+        return new CompilationResult(path, parsed.Syntax, hasErrors ? null : bound.Plan, InReadingOrder(diagnostics), hasErrors ? null : cost);
     }
 
     private static void LoadImports(

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Globalization;
 using MoePlan.Core.Text;
 
@@ -20,9 +21,28 @@ public sealed record DiagnosticDescriptor(string Code, DiagnosticSeverity Severi
     private string Format(object[] args) => string.Format(CultureInfo.InvariantCulture, MessageFormat, args);
 }
 
+/// <summary>Replace the text at <paramref name="Span"/> (length 0: insert there) with <paramref name="NewText"/>.</summary>
+public sealed record TextEdit(SourceSpan Span, string NewText);
+
+/// <summary>
+/// A hint that is a concrete edit of the plan: applied, the diagnostic goes away without causing another (a property
+/// test applies every fix of the invalid-plan baselines and checks again). Editors offer it as a quick fix.
+/// </summary>
+public sealed record DiagnosticFix(string Title, ImmutableArray<TextEdit> Edits);
+
 /// <summary>A user-facing problem: data, never an exception.</summary>
 public sealed record Diagnostic(DiagnosticDescriptor Descriptor, SourceSpan? Span, string Message, string? Hint)
 {
+    /// <summary>The hint as an edit, where it is one.</summary>
+    public DiagnosticFix? Fix { get; init; }
+
+    /// <summary>This diagnostic with a fix made of <paramref name="edits"/>.</summary>
+    public Diagnostic WithFix(string title, params TextEdit[] edits) => this with { Fix = new DiagnosticFix(title, [.. edits]) };
+
+    /// <summary>This diagnostic with "replace the text at <paramref name="span"/> by <paramref name="replacement"/>", when there is one.</summary>
+    public Diagnostic WithReplacement(SourceSpan? span, string? replacement) =>
+        span is { } s && replacement is not null ? WithFix($"Replace with `{replacement}`", new TextEdit(s, replacement)) : this;
+
     public string Code => Descriptor.Code;
 
     public DiagnosticSeverity Severity => Descriptor.Severity;

@@ -1,6 +1,9 @@
 namespace MoePlan.Core.Diagnostics;
 
-/// <summary>MP5500..MP5549: the live proxy's inputs (the upstreams file) and its engine and bench options.</summary>
+/// <summary>
+/// MP5500..MP5549: the live proxy's inputs (the upstreams file) and its engine and bench options; MP4030..MP4039: a
+/// scheduler script in the live proxy (warnings it logs while it keeps serving).
+/// </summary>
 public static partial class DiagnosticCodes
 {
     // Upstreams file (MP5500..MP5509).
@@ -30,4 +33,14 @@ public static partial class DiagnosticCodes
 
     public static readonly DiagnosticDescriptor UpstreamsPlanMismatch = new(
         "MP5508", DiagnosticSeverity.Warning, "Upstreams differ from the plan", "the file lists {0} {1} instance(s) but the plan has {2}; the proxy routes over the file's");
+
+    // A scheduler script in the live proxy (MP4030..MP4039): logged, once per failure class, while it keeps serving.
+    public static readonly DiagnosticDescriptor ProxyScriptHookFailed = new(
+        "MP4030", DiagnosticSeverity.Warning, "Script hook failed in the proxy", "{0} failed ({1}): {2}; the default policy decided the call (further {1} failures of {0} are only counted in /metrics)");
+
+    public static readonly DiagnosticDescriptor ProxyScriptRestarted = new(
+        "MP4031", DiagnosticSeverity.Warning, "Script host restarted by the proxy", "the script host died during {0}; it is started again ({1} of {2} restarts) and the default policy decides until it is up");
+
+    public static readonly DiagnosticDescriptor ProxyScriptOff = new(
+        "MP4032", DiagnosticSeverity.Warning, "Script off in the proxy", "the script is not called again ({0}); the default policy decides from now on");
 }

@@ -134,10 +134,14 @@ public static class PlanVerifier
         var slots = a.RoutedExperts + redundant;
         if (slots % ep.Value != 0)
         {
-            var fix = SmallestRedundancy(a.RoutedExperts, redundant, ep.Value);
-            diagnostics.Add(DiagnosticCodes.ExpertsNotDivisible.CreateWithHint(ep.Span,
+            // Jointly: one redundancy that every pool's EP divides, so fixing one pool does not break the other.
+            var fix = SmallestRedundancy(a.RoutedExperts, redundant, plan.Prefill.Parallel.ExpertParallel.Value, plan.Decode.Parallel.ExpertParallel.Value);
+            var diagnostic = DiagnosticCodes.ExpertsNotDivisible.CreateWithHint(ep.Span,
                 $"use {fix} redundant experts ({a.RoutedExperts + fix} = {(a.RoutedExperts + fix) / ep.Value} x {ep.Value})",
-                name, ep.Value, a.RoutedExperts, redundant, slots));
+                name, ep.Value, a.RoutedExperts, redundant, slots);
+            diagnostics.Add(plan.Placement.RedundantExperts is { IsDefault: false } written
+                ? diagnostic.WithFix($"Use {fix} redundant experts", new TextEdit(written.Span, fix.ToString(CultureInfo.InvariantCulture)))
+                : diagnostic);
             ok = false;
         }
 
@@ -186,11 +190,12 @@ public static class PlanVerifier
         return ok;
     }
 
-    private static int SmallestRedundancy(int routed, int current, int ep)
+    /// <summary>The least redundancy at or above the plan's that makes the slots a multiple of every pool's EP.</summary>
+    private static int SmallestRedundancy(int routed, int current, int prefillEp, int decodeEp)
     {
         for (var r = current; ; r++)
         {
-            if ((routed + r) % ep == 0)
+            if ((routed + r) % prefillEp == 0 && (routed + r) % decodeEp == 0)
             {
                 return r;
             }
@@ -206,10 +211,12 @@ public static class PlanVerifier
         var cluster = plan.Cluster;
         if (needed > cluster.Devices)
         {
-            diagnostics.Add(DiagnosticCodes.ClusterTooSmall.CreateWithHint(cluster.Nodes.Span,
-                $"use `nodes {(int)Math.Ceiling((double)needed / cluster.DevicesPerNode.Value)}` or fewer instances",
+            var nodes = (int)Math.Ceiling((double)needed / cluster.DevicesPerNode.Value);
+            var diagnostic = DiagnosticCodes.ClusterTooSmall.CreateWithHint(cluster.Nodes.Span,
+                $"use `nodes {nodes}` or fewer instances",
                 needed, plan.Prefill.Instances.Value, prefillDevices, plan.Decode.Instances.Value, decodeDevices,
-                cluster.Devices, cluster.Nodes.Value, cluster.DevicesPerNode.Value));
+                cluster.Devices, cluster.Nodes.Value, cluster.DevicesPerNode.Value);
+            diagnostics.Add(cluster.Nodes.IsDefault ? diagnostic : diagnostic.WithFix($"Use `nodes {nodes}`", new TextEdit(cluster.Nodes.Span, nodes.ToString(CultureInfo.InvariantCulture))));
         }
         else if (needed < cluster.Devices)
         {
@@ -271,6 +278,7 @@ public static class PlanVerifier
         var perUnit = (m.KvCacheBytes + m.ActivationBytes + m.CommunicationBufferBytes) /
                       (pool.Role == PoolRole.Prefill ? pool.MaxBatchTokensPerDevice!.Value.Value : pool.MaxBatchPerDevice!.Value.Value);
         string hint;
+        int? fittingBatch = null;
         if (fixedBytes >= m.UsableBytes)
         {
             hint = $"the weights alone need {Gb(fixedBytes)} GB: raise ep or tp, or use a smaller precision";
@@ -278,6 +286,7 @@ public static class PlanVerifier
         else
         {
             var limit = (int)Math.Floor((m.UsableBytes - fixedBytes) / perUnit);
+            fittingBatch = limit > 0 ? limit : null;
             hint = pool.Role == PoolRole.Prefill
                 ? $"lower max_batch_tokens to {limit} per device"
                 : $"lower max_batch to {limit} per device, or context";
@@ -289,11 +298,14 @@ public static class PlanVerifier
             }
         }
 
-        var span = pool.Role == PoolRole.Prefill ? pool.MaxBatchTokensPerDevice!.Value.Span : pool.MaxBatchPerDevice!.Value.Span;
-        diagnostics.Add(DiagnosticCodes.MemoryDoesNotFit.CreateWithHint(span, hint, Name(pool), Gb(m.TotalBytes), unit,
+        var batch = pool.Role == PoolRole.Prefill ? pool.MaxBatchTokensPerDevice!.Value : pool.MaxBatchPerDevice!.Value;
+        var diagnostic = DiagnosticCodes.MemoryDoesNotFit.CreateWithHint(batch.Span, hint, Name(pool), Gb(m.TotalBytes), unit,
             Gb(m.WeightBytes), Gb(m.KvCacheBytes), Gb(m.ActivationBytes), Gb(m.CommunicationBufferBytes),
             hardware.DiesPerPackage > 1 ? $"a {hardware.Name} die" : hardware.Name,
-            Gb(m.CapacityBytes), Gb(m.UsableBytes), (int)(MemoryFootprint.ReservedFraction * 100)));
+            Gb(m.CapacityBytes), Gb(m.UsableBytes), (int)(MemoryFootprint.ReservedFraction * 100));
+        diagnostics.Add(fittingBatch is { } fits && !batch.IsDefault
+            ? diagnostic.WithFix($"Lower {(pool.Role == PoolRole.Prefill ? "max_batch_tokens" : "max_batch")} to {fits} per device", new TextEdit(batch.Span, fits.ToString(CultureInfo.InvariantCulture)))
+            : diagnostic);
     }
 
     private static string Gb(double bytes) => (bytes / 1e9).ToString("0.0", CultureInfo.InvariantCulture);

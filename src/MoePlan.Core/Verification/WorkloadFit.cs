@@ -77,15 +77,17 @@ public static class WorkloadFit
 
         if (required.Tokens > context.Value)
         {
-            return [DiagnosticCodes.WorkloadExceedsContext.CreateWithHint(context.Span,
+            var diagnostic = DiagnosticCodes.WorkloadExceedsContext.CreateWithHint(context.Span,
                 $"raise decode `context` to {required.Tokens} (and re-check memory), or shorten the workload's lengths",
-                required.Statistic, required.Tokens, context.Value)];
+                required.Statistic, required.Tokens, context.Value);
+            return [context.IsDefault ? diagnostic : diagnostic.WithFix($"Raise decode `context` to {required.Tokens}", new TextEdit(context.Span, required.Tokens.ToString(CultureInfo.InvariantCulture)))];
         }
 
         if (plan.Workload.Trace is { } trace && measured is { MaxTotalTokens: var longest } && longest > context.Value)
         {
-            return [DiagnosticCodes.LongestRequestExceedsContext.CreateWithHint(trace.Span,
-                $"raise decode `context` to {longest} to serve every request", longest, context.Value, required.Tokens)];
+            var diagnostic = DiagnosticCodes.LongestRequestExceedsContext.CreateWithHint(trace.Span,
+                $"raise decode `context` to {longest} to serve every request", longest, context.Value, required.Tokens);
+            return [context.IsDefault ? diagnostic : diagnostic.WithFix($"Raise decode `context` to {longest}", new TextEdit(context.Span, longest.ToString(CultureInfo.InvariantCulture)))];
         }
 
         return [];
@@ -109,9 +111,15 @@ public static class WorkloadFit
         var (limitingName, pool) = decode <= prefill ? ("the decode pool", plan.Decode) : ("the prefill pool", plan.Prefill);
         var perInstance = Math.Min(prefill, decode) / pool.Instances.Value;
         var instances = (int)Math.Ceiling(offered / perInstance);
-        var hint = $"use {instances} {(pool.Role == PoolRole.Decode ? "decode" : "prefill")} instances ({Rate(perInstance)} req/s each), or offer at most {Rate(capacity)} req/s";
-        return [DiagnosticCodes.OfferedRateExceedsCapacity.CreateWithHint(span, hint,
-            Rate(offered), source, Rate(capacity), limitingName, Rate(prefill), Rate(decode))];
+        // Rounded down, so the rate offered after the fix is within capacity (rounding to nearest could land above it).
+        var atMost = Math.Floor(capacity * 10) / 10;
+        var hint = $"use {instances} {(pool.Role == PoolRole.Decode ? "decode" : "prefill")} instances ({Rate(perInstance)} req/s each), or offer at most {Rate(atMost)} req/s";
+        var diagnostic = DiagnosticCodes.OfferedRateExceedsCapacity.CreateWithHint(span, hint,
+            Rate(offered), source, Rate(capacity), limitingName, Rate(prefill), Rate(decode));
+        // The fix lowers the offered rate: more instances would need a cluster the plan may not have.
+        return [workload.Arrivals is { } given && atMost > 0
+            ? diagnostic.WithFix($"Offer at most {Rate(atMost)} req/s", new TextEdit(given.Span, $"arrivals {given.Process.ToString().ToLowerInvariant()} {Rate(atMost)}/s"))
+            : diagnostic];
     }
 
     private static string Rate(double value) => value.ToString("0.0", CultureInfo.InvariantCulture);

@@ -30,12 +30,31 @@ public sealed class EmulatedDeployment : IAsyncDisposable
 
     public ProxyServer Proxy { get; }
 
+    /// <param name="policy">The proxy's policy (it owns it); shared proxy state only (one object serves one worker view).</param>
     /// <param name="prefillInstances">Instances to start instead of the plan's (null: the plan's).</param>
     /// <param name="configure">Changes to the proxy's options (ports, fault handling) before it starts.</param>
-    public static async Task<EmulatedDeployment> StartAsync(
+    public static Task<EmulatedDeployment> StartAsync(
         DeploymentPlan plan,
         PlanCostResult? cost,
         IRoutingPolicy policy,
+        double speed,
+        int? prefillInstances = null,
+        int? decodeInstances = null,
+        Func<ProxyOptions, ProxyOptions>? configure = null,
+        CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        bool made = false;
+        return StartAsync(plan, cost, () => !made && (made = true) ? policy : throw new ArgumentException("independent proxy workers need a policy object each: give a factory", nameof(policy)), speed, prefillInstances, decodeInstances, configure, cancellation);
+    }
+
+    /// <param name="policy">Makes the proxy's policy objects, one per worker view (<see cref="ProxyServer.StartAsync(ProxyOptions, Func{IRoutingPolicy}, CancellationToken)"/>).</param>
+    /// <param name="prefillInstances">Instances to start instead of the plan's (null: the plan's).</param>
+    /// <param name="configure">Changes to the proxy's options (ports, fault handling, workers) before it starts.</param>
+    public static async Task<EmulatedDeployment> StartAsync(
+        DeploymentPlan plan,
+        PlanCostResult? cost,
+        Func<IRoutingPolicy> policy,
         double speed,
         int? prefillInstances = null,
         int? decodeInstances = null,

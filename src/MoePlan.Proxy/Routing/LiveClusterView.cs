@@ -40,12 +40,22 @@ public sealed class DecodeLoad
 public sealed class LiveClusterView : IClusterView, ISchedulingState
 {
     private readonly ServingConfig _config;
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly Func<double> _clock;
     private readonly LiveClusterState _cluster;
+    private readonly LiveClusterView? _whole;
+    private PrefillQueue? _held;
 
-    public LiveClusterView(ServingConfig config, int prefillInstances, int decodeInstances)
+    /// <param name="clockMilliseconds">The proxy's clock (tests set their own): milliseconds since it started; null, a stopwatch's.</param>
+    public LiveClusterView(ServingConfig config, int prefillInstances, int decodeInstances, Func<double>? clockMilliseconds = null)
     {
         _config = config;
+        if (clockMilliseconds is null)
+        {
+            var stopwatch = Stopwatch.StartNew();
+            clockMilliseconds = () => stopwatch.Elapsed.TotalMilliseconds;
+        }
+
+        _clock = clockMilliseconds;
         Prefill = Enumerable.Range(0, prefillInstances).Select(_ => new PrefillLoad(config.PrefixCacheBlocks)).ToArray();
         Decode = Enumerable.Range(0, decodeInstances).Select(_ => new DecodeLoad()).ToArray();
         _cluster = new LiveClusterState(this);
@@ -57,11 +67,28 @@ public sealed class LiveClusterView : IClusterView, ISchedulingState
 
     public DecodeLoad[] Decode { get; }
 
-    /// <summary>Requests waiting in the proxy for a prefill under its caps or a decode with room.</summary>
-    public List<RequestState> Held { get; } = [];
+    /// <summary>Requests the router holds for a prefill under its caps (the scripts' <c>ProxyHeldRequests</c>); set by the router.</summary>
+    internal PrefillQueue? Held
+    {
+        get => _whole?.Held ?? _held;
+        set => _held = value;
+    }
+
+    /// <summary>
+    /// An independent proxy worker's view: its own record of the load and cached blocks its own requests caused (the
+    /// router keeps it), with the same caps and clock. Whether a decode upstream has room, the requests' views, the
+    /// held queue and the scheduler API's state are this whole view's (the simulation's worker view does the same).
+    /// </summary>
+    public LiveClusterView ForWorker() => new(this);
+
+    private LiveClusterView(LiveClusterView whole)
+        : this(whole._config, whole.Prefill.Length, whole.Decode.Length, whole._clock)
+    {
+        _whole = whole;
+    }
 
     /// <summary>Milliseconds since the proxy started (request stamps and the scripts' clock).</summary>
-    public double NowMilliseconds => _clock.Elapsed.TotalMilliseconds;
+    public double NowMilliseconds => _clock();
 
     public int PrefillInstances => Prefill.Length;
 
@@ -73,7 +100,7 @@ public sealed class LiveClusterView : IClusterView, ISchedulingState
 
     public int PrefillTokenCap => _config.PrefillTokenCap;
 
-    public IClusterState Cluster => _cluster;
+    public IClusterState Cluster => _whole?.Cluster ?? _cluster;
 
     public int MatchedBlocks(int prefill, long[] blocks) => Prefill[prefill].Up ? Prefill[prefill].Cache.Match(blocks) : 0;
 
@@ -86,32 +113,9 @@ public sealed class LiveClusterView : IClusterView, ISchedulingState
     public double DecodeReservedTokens(int decode) => Decode[decode].ReservedTokens;
 
     public bool DecodeHasRoom(int decode, RequestState request) =>
-        Decode[decode].Up && _config.DecodeHasRoom(Decode[decode].Sequences, Decode[decode].ReservedTokens, request.DecodeTokens);
+        _whole?.DecodeHasRoom(decode, request) ?? (Decode[decode].Up && _config.DecodeHasRoom(Decode[decode].Sequences, Decode[decode].ReservedTokens, request.DecodeTokens));
 
-    public IRequestView View(RequestState request) => new LiveRequestView(request, this);
-
-    private sealed class LiveRequestView(RequestState r, LiveClusterView view) : IRequestView
-    {
-        public RequestState State => r;
-
-        public long Id => r.Request.Id;
-
-        public int InputTokens => r.Request.InputTokens;
-
-        public int OutputTokens => r.Request.OutputTokens;
-
-        public double ArrivalMilliseconds => r.Request.ArrivalMilliseconds;
-
-        public int PromptBlocks => r.Request.Blocks.Length;
-
-        public int PrefillInstance => r.PrefillInstance;
-
-        public int DecodeInstance => r.DecodeInstance;
-
-        public int MatchedBlocks(int prefill) => view.MatchedBlocks(prefill, r.Request.Blocks);
-
-        public double StageMilliseconds(RequestStage stage) => r.Stamp(stage);
-    }
+    public IRequestView View(RequestState request) => _whole?.View(request) ?? new RequestStateView(request, this);
 
     /// <summary>A prefill upstream as the scheduler API shows it; what the proxy cannot see (the engine's own queue and batch, its step times) is what it sent and empty.</summary>
     private sealed class LivePrefillView(LiveClusterView view, int index) : IPrefillInstanceView
@@ -158,8 +162,7 @@ public sealed class LiveClusterView : IClusterView, ISchedulingState
         public bool HasRoom(IRequestView request) => view.DecodeHasRoom(index, Unwrap(request));
     }
 
-    private static RequestState Unwrap(IRequestView request) =>
-        request is LiveRequestView v ? v.State : throw new ArgumentException("not a request of this proxy", nameof(request));
+    private static RequestState Unwrap(IRequestView request) => RequestStateView.Unwrap(request);
 
     private sealed class LiveClusterState : IClusterState, IDefaultDecisions
     {
@@ -181,9 +184,9 @@ public sealed class LiveClusterView : IClusterView, ISchedulingState
 
         public double TtftSloMilliseconds => _view._config.TtftSlo?.Milliseconds ?? double.NaN;
 
-        public int ProxyHeldRequests => _view.Held.Count;
+        public int ProxyHeldRequests => _view.Held?.Count ?? 0;
 
-        public long ProxyHeldTokens => _view.Held.Sum(r => (long)r.Request.InputTokens);
+        public long ProxyHeldTokens => _view.Held?.Tokens ?? 0;
 
         public IReadOnlyList<IPrefillInstanceView> Prefill { get; }
 

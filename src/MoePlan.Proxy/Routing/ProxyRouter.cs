@@ -2,6 +2,7 @@ using MoePlan.Core.Plan;
 using MoePlan.Core.Workloads;
 using MoePlan.Scheduling;
 using MoePlan.Serving.Proxy;
+using MoePlan.Serving.Simulation;
 
 namespace MoePlan.Proxy.Routing;
 
@@ -17,31 +18,73 @@ public sealed class NoUpstreamException(PoolRole pool) : Exception($"no {(pool =
 /// <summary>
 /// The live proxy's routing: the plan's policy object (a built-in or a scheduler script, as the simulation makes it)
 /// decides on the <see cref="LiveClusterView"/>, and the router keeps that view true as requests are sent and finish.
-/// A policy's "hold" (-1: Omni with every prefill at its caps, or no decode with room) parks the request in the proxy,
-/// in arrival order, until an upstream frees up, as the simulation does; beyond <see cref="MaxHeld"/> held requests a
+/// A policy's "hold" (-1: Omni with every prefill at its caps, or no decode with room) parks the request in the proxy
+/// until an upstream frees up, as the simulation does: requests held for a prefill wait in the simulation's own
+/// <see cref="PrefillQueue"/> (Omni's weight by prompt tokens and wait, a script's <c>PrefillPriority</c>, or arrival
+/// order, as the policy says), those held for a decode in arrival order; beyond <see cref="MaxHeld"/> held requests a
 /// request is refused. One lock serialises the decisions (policies keep state and are not thread-safe).
+/// <para>
+/// Proxy workers, as the simulation has them (docs/simulation.md): with shared state one policy decides on the whole
+/// record (Omni Proxy's master); with independent state requests go to the workers in turn (round-robin, as
+/// connections spread over nginx workers) and each worker decides with its own policy object on a view of only what
+/// its own requests caused (<see cref="LiveClusterView.ForWorker"/>); whether a decode upstream has room, the health
+/// of the upstreams and a script's view of the cluster stay the whole proxy's.
+/// </para>
 /// </summary>
-public sealed class ProxyRouter
+public sealed class ProxyRouter : IDisposable
 {
     private readonly object _gate = new();
-    private readonly IRoutingPolicy _policy;
+    private readonly IRoutingPolicy[] _policies;
     private readonly LiveClusterView _view;
-    private readonly List<(RequestState Request, TaskCompletionSource<int> Routed)> _heldPrefill = [];
+    private readonly LiveClusterView[] _workerViews;
+    private readonly bool _independent;
+    private readonly PrefillQueue _heldPrefill;
+    private readonly Dictionary<RequestState, TaskCompletionSource<int>> _heldPrefillRouted = new(ReferenceEqualityComparer.Instance);
     private readonly List<(RequestState Request, TaskCompletionSource<int> Routed)> _heldDecode = [];
+    private long _admitted;
     private long _promptTokens;
     private long _cachedTokens;
 
+    /// <summary>One worker over shared state.</summary>
     public ProxyRouter(IRoutingPolicy policy, LiveClusterView view, int maxHeld)
+        : this([policy], view, maxHeld, ProxyWorkerState.Shared)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxHeld, 0);
-        _policy = policy;
-        _view = view;
-        MaxHeld = maxHeld;
     }
 
-    public IRoutingPolicy Policy => _policy;
+    /// <param name="policies">With shared state one policy; with independent state one per worker (a policy keeps state of its own).</param>
+    public ProxyRouter(IReadOnlyList<IRoutingPolicy> policies, LiveClusterView view, int maxHeld, ProxyWorkerState state)
+    {
+        ArgumentNullException.ThrowIfNull(policies);
+        ArgumentNullException.ThrowIfNull(view);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxHeld, 0);
+        _independent = state == ProxyWorkerState.Independent;
+        if (policies.Count < 1 || (!_independent && policies.Count != 1))
+        {
+            throw new ArgumentException($"{(_independent ? "independent workers need a policy each" : "shared state has one policy")}, not {policies.Count}", nameof(policies));
+        }
 
+        _policies = [.. policies];
+        _view = view;
+        _workerViews = _independent ? [.. policies.Select(_ => view.ForWorker())] : [view];
+        MaxHeld = maxHeld;
+        // The proxy's own queue, in the first worker's policy's order as the simulation's: waits count from the APC match.
+        _heldPrefill = new PrefillQueue(_policies[0], view, -1, RequestStage.ApcMatched);
+        view.Held = _heldPrefill;
+    }
+
+    /// <summary>The (first worker's) policy: the one that decides with shared state.</summary>
+    public IRoutingPolicy Policy => _policies[0];
+
+    /// <summary>The policy of each worker view (one with shared state).</summary>
+    public IReadOnlyList<IRoutingPolicy> Policies => _policies;
+
+    public ProxyWorkerState WorkerState => _independent ? ProxyWorkerState.Independent : ProxyWorkerState.Shared;
+
+    /// <summary>The whole proxy's record (every request in flight).</summary>
     public LiveClusterView View => _view;
+
+    /// <summary>What each worker decides on: its own record with independent state, the whole one with shared.</summary>
+    public IReadOnlyList<LiveClusterView> WorkerViews => _workerViews;
 
     public int MaxHeld { get; }
 
@@ -69,13 +112,17 @@ public sealed class ProxyRouter
         }
     }
 
-    /// <summary>A scheduler script's admission hook (built-ins admit every request).</summary>
+    /// <summary>
+    /// A new request: given to the next worker in turn (independent state), then a scheduler script's admission hook
+    /// (built-ins admit every request).
+    /// </summary>
     public bool Admit(RequestState request)
     {
         lock (_gate)
         {
+            request.Worker = (int)(_admitted++ % _policies.Length);
             request.Stamp(RequestStage.Received, request.Request.ArrivalMilliseconds);
-            return _policy is not ISchedulingHooks hooks || hooks.Admit(request, _view);
+            return _policies[0] is not ISchedulingHooks hooks || hooks.Admit(request, _view);
         }
     }
 
@@ -111,14 +158,7 @@ public sealed class ProxyRouter
     {
         lock (_gate)
         {
-            var p = _view.Prefill[request.PrefillInstance];
-            p.Requests--;
-            p.QueuedTokens -= request.Request.InputTokens - request.CachedTokens;
-            if (succeeded)
-            {
-                p.Cache.Insert(request.Request.Blocks);
-            }
-
+            LeavePrefill(request, succeeded);
             ReleaseLocked();
         }
     }
@@ -128,32 +168,33 @@ public sealed class ProxyRouter
     {
         lock (_gate)
         {
-            var d = _view.Decode[request.DecodeInstance];
-            d.Sequences--;
-            d.ReservedTokens -= request.DecodeTokens;
+            LeaveDecode(request);
             ReleaseLocked();
         }
     }
 
-    /// <summary>Marks an upstream down (it refused, timed out or died) or up again (a health probe answered).</summary>
+    /// <summary>Marks an upstream down (it refused, timed out or died) or up again (a health probe answered), in every view.</summary>
     public void SetUp(PoolRole pool, int instance, bool up)
     {
         lock (_gate)
         {
-            if (pool == PoolRole.Prefill)
+            foreach (var view in Views())
             {
-                var p = _view.Prefill[instance];
-                if (p.Up && !up)
+                if (pool == PoolRole.Prefill)
                 {
-                    // What it cached is gone with it (a restarted engine starts cold).
-                    p.Cache = new Serving.Simulation.PrefixCache(_view.PrefixCacheBlocks);
-                }
+                    var p = view.Prefill[instance];
+                    if (p.Up && !up)
+                    {
+                        // What it cached is gone with it (a restarted engine starts cold).
+                        p.Cache = new PrefixCache(view.PrefixCacheBlocks);
+                    }
 
-                p.Up = up;
-            }
-            else
-            {
-                _view.Decode[instance].Up = up;
+                    p.Up = up;
+                }
+                else
+                {
+                    view.Decode[instance].Up = up;
+                }
             }
 
             ReleaseLocked();
@@ -168,13 +209,31 @@ public sealed class ProxyRouter
         }
     }
 
+    /// <summary>Disposes the policies (a scheduler script's host) once no decision is under way; the proxy stops with them.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            foreach (var policy in _policies)
+            {
+                (policy as IDisposable)?.Dispose();
+            }
+        }
+    }
+
     private async Task<int> RouteAsync(RequestState request, PoolRole pool, CancellationToken cancellation)
     {
         TaskCompletionSource<int> routed;
         lock (_gate)
         {
-            var held = pool == PoolRole.Prefill ? _heldPrefill : _heldDecode;
-            int chosen = held.Count > 0 ? -1 : Choose(request, pool);
+            bool prefill = pool == PoolRole.Prefill;
+            if (prefill && double.IsNaN(request.Stamp(RequestStage.ApcMatched)))
+            {
+                // Tokenised and matched against the cache records: its wait in the proxy's queue starts now.
+                request.Stamp(RequestStage.ApcMatched, _view.NowMilliseconds);
+            }
+
+            int chosen = (prefill ? _heldPrefill.Count : _heldDecode.Count) > 0 ? -1 : Choose(request, pool);
             if (chosen >= 0)
             {
                 return chosen;
@@ -186,10 +245,14 @@ public sealed class ProxyRouter
             }
 
             routed = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-            held.Add((request, routed));
-            if (pool == PoolRole.Prefill)
+            if (prefill)
             {
-                _view.Held.Add(request);
+                _heldPrefill.Add(request);
+                _heldPrefillRouted.Add(request, routed);
+            }
+            else
+            {
+                _heldDecode.Add((request, routed));
             }
         }
 
@@ -203,10 +266,11 @@ public sealed class ProxyRouter
     {
         lock (_gate)
         {
-            var held = pool == PoolRole.Prefill ? _heldPrefill : _heldDecode;
-            if (held.RemoveAll(h => h.Routed == routed) > 0)
+            bool removed = pool == PoolRole.Prefill
+                ? _heldPrefillRouted.Remove(request) && _heldPrefill.Remove(request)
+                : _heldDecode.RemoveAll(h => h.Routed == routed) > 0;
+            if (removed)
             {
-                _view.Held.Remove(request);
                 routed.TrySetCanceled();
             }
         }
@@ -223,55 +287,68 @@ public sealed class ProxyRouter
         return chosen;
     }
 
-    /// <summary>Routes held requests in arrival order while the policy places them (the simulation's release of held requests).</summary>
+    /// <summary>
+    /// Routes held requests while the policy places them, as the simulation releases its held queue: those held for a
+    /// prefill in the queue's order, those for a decode in arrival order. With shared state a hold means every
+    /// upstream is at its caps, so the first hold ends the pass; each independent worker has its own view, so every
+    /// held request is asked.
+    /// </summary>
     private void ReleaseLocked()
     {
-        Release(_heldPrefill, PoolRole.Prefill);
-        Release(_heldDecode, PoolRole.Decode);
-    }
-
-    private void Release(List<(RequestState Request, TaskCompletionSource<int> Routed)> held, PoolRole pool)
-    {
-        while (held.Count > 0)
+        if (_heldPrefill.Count > 0)
         {
-            var (request, routed) = held[0];
-            int chosen = pool == PoolRole.Prefill ? ChoosePrefillLocked(request) : ChooseDecodeLocked(request);
+            _heldPrefill.Walk(_view.NowMilliseconds, request =>
+            {
+                int chosen = ChoosePrefillLocked(request);
+                if (chosen == -1)
+                {
+                    return _independent ? QueueStep.Keep : QueueStep.Stop;
+                }
+
+                _heldPrefillRouted.Remove(request, out var routed);
+                Routed(request, PoolRole.Prefill, routed!, chosen);
+                return QueueStep.Take;
+            });
+        }
+
+        for (int i = 0; i < _heldDecode.Count;)
+        {
+            var (request, routed) = _heldDecode[i];
+            int chosen = ChooseDecodeLocked(request);
             if (chosen == -1)
             {
-                return;
+                if (!_independent)
+                {
+                    return;
+                }
+
+                i++;
+                continue;
             }
 
-            held.RemoveAt(0);
-            if (pool == PoolRole.Prefill)
-            {
-                _view.Held.Remove(request);
-            }
-
-            if (chosen == -2)
-            {
-                routed.TrySetException(new NoUpstreamException(pool));
-            }
-            else if (!routed.TrySetResult(chosen))
-            {
-                // Abandoned meanwhile: give the slot back.
-                Unroute(request, pool);
-            }
+            _heldDecode.RemoveAt(i);
+            Routed(request, PoolRole.Decode, routed, chosen);
         }
     }
 
-    private void Unroute(RequestState request, PoolRole pool)
+    /// <summary>A held request leaves the proxy: to its instance, or failed when every upstream of the pool is down (-2).</summary>
+    private void Routed(RequestState request, PoolRole pool, TaskCompletionSource<int> routed, int chosen)
     {
-        if (pool == PoolRole.Prefill)
+        if (chosen == -2)
         {
-            var p = _view.Prefill[request.PrefillInstance];
-            p.Requests--;
-            p.QueuedTokens -= request.Request.InputTokens - request.CachedTokens;
+            routed.TrySetException(new NoUpstreamException(pool));
         }
-        else
+        else if (!routed.TrySetResult(chosen))
         {
-            var d = _view.Decode[request.DecodeInstance];
-            d.Sequences--;
-            d.ReservedTokens -= request.DecodeTokens;
+            // Abandoned meanwhile: give the slot back.
+            if (pool == PoolRole.Prefill)
+            {
+                LeavePrefill(request, succeeded: false);
+            }
+            else
+            {
+                LeaveDecode(request);
+            }
         }
     }
 
@@ -283,7 +360,8 @@ public sealed class ProxyRouter
             return -2;
         }
 
-        int chosen = _policy.ChoosePrefill(request, _view);
+        int worker = Worker(request);
+        int chosen = _policies[worker].ChoosePrefill(request, _workerViews[worker]);
         if (chosen < 0)
         {
             return -1;
@@ -294,18 +372,49 @@ public sealed class ProxyRouter
             chosen = FewestQueuedUp();
         }
 
-        var p = _view.Prefill[chosen];
         // The engine's prefix cache serves what it holds whether or not the policy routes by it.
-        int matched = p.Cache.Match(request.Request.Blocks);
-        int cached = (int)Math.Min((long)matched * ArrivingRequest.BlockTokens, request.Request.InputTokens - 1);
+        int cached = Enter(_view.Prefill[chosen], request);
         request.PrefillInstance = chosen;
         request.CachedTokens = cached;
         request.Stamp(RequestStage.PrefillWaiting, _view.NowMilliseconds);
-        p.Requests++;
-        p.QueuedTokens += request.Request.InputTokens - cached;
+        if (_independent)
+        {
+            // The worker's own record counts what its own record of the cache serves (the simulation's worker view).
+            request.WorkerCachedTokens = Enter(_workerViews[worker].Prefill[chosen], request);
+        }
+
         _promptTokens += request.Request.InputTokens;
         _cachedTokens += cached;
         return chosen;
+    }
+
+    /// <summary>The request enters a record of a prefill instance: its tokens less what the record's cache serves, which it returns.</summary>
+    private static int Enter(PrefillLoad p, RequestState request)
+    {
+        int matched = p.Cache.Match(request.Request.Blocks);
+        int cached = (int)Math.Min((long)matched * ArrivingRequest.BlockTokens, request.Request.InputTokens - 1);
+        p.Requests++;
+        p.QueuedTokens += request.Request.InputTokens - cached;
+        return cached;
+    }
+
+    private void LeavePrefill(RequestState request, bool succeeded)
+    {
+        Leave(_view.Prefill[request.PrefillInstance], request, request.CachedTokens, succeeded);
+        if (_independent)
+        {
+            Leave(_workerViews[Worker(request)].Prefill[request.PrefillInstance], request, request.WorkerCachedTokens, succeeded);
+        }
+    }
+
+    private static void Leave(PrefillLoad p, RequestState request, int cached, bool succeeded)
+    {
+        p.Requests--;
+        p.QueuedTokens -= request.Request.InputTokens - cached;
+        if (succeeded)
+        {
+            p.Cache.Insert(request.Request.Blocks);
+        }
     }
 
     private int ChooseDecodeLocked(RequestState request)
@@ -315,19 +424,40 @@ public sealed class ProxyRouter
             return -2;
         }
 
-        int chosen = _policy.ChooseDecode(request, _view);
+        int worker = Worker(request);
+        int chosen = _policies[worker].ChooseDecode(request, _workerViews[worker]);
         if (chosen < 0)
         {
             return -1;
         }
 
-        var d = _view.Decode[chosen];
         request.DecodeInstance = chosen;
         request.Stamp(RequestStage.DecodeScheduled, _view.NowMilliseconds);
-        d.Sequences++;
-        d.ReservedTokens += request.DecodeTokens;
+        foreach (var view in DecisionViews(worker))
+        {
+            view.Decode[chosen].Sequences++;
+            view.Decode[chosen].ReservedTokens += request.DecodeTokens;
+        }
+
         return chosen;
     }
+
+    private void LeaveDecode(RequestState request)
+    {
+        foreach (var view in DecisionViews(Worker(request)))
+        {
+            view.Decode[request.DecodeInstance].Sequences--;
+            view.Decode[request.DecodeInstance].ReservedTokens -= request.DecodeTokens;
+        }
+    }
+
+    /// <summary>The request's worker (0 for one that never passed <see cref="Admit"/>: a test's, or shared state's).</summary>
+    private int Worker(RequestState request) => request.Worker < _policies.Length ? request.Worker : 0;
+
+    /// <summary>The whole record, and the worker's own with independent state.</summary>
+    private IEnumerable<LiveClusterView> DecisionViews(int worker) => _independent ? [_view, _workerViews[worker]] : [_view];
+
+    private IEnumerable<LiveClusterView> Views() => _independent ? [_view, .. _workerViews] : [_view];
 
     private int FewestQueuedUp()
     {

@@ -1,4 +1,5 @@
 using MoePlan.Proxy.Routing;
+using MoePlan.Scripting;
 using Prometheus;
 
 namespace MoePlan.Proxy.Server;
@@ -18,7 +19,8 @@ public enum RequestOutcome
 /// <summary>
 /// The proxy's <c>/metrics</c> (Prometheus text format, prometheus-net, one registry per proxy): TTFT, TPOT and E2E
 /// histograms, requests by outcome, retries, per-upstream in-flight requests and up state, the APC hit ratio of the
-/// proxy's cache record, and requests held in the proxy.
+/// proxy's cache record, and requests held in the proxy. With a scheduler script: its failed hook calls by hook and
+/// kind, its script host's restarts, and whether it decides now.
 /// </summary>
 public sealed class ProxyMetrics
 {
@@ -29,6 +31,7 @@ public sealed class ProxyMetrics
     private readonly Counter _requests;
     private readonly Gauge _inFlight;
     private readonly Gauge _up;
+    private readonly Counter? _scriptFailures;
 
     public ProxyMetrics(ProxyRouter router, UpstreamList upstreams)
     {
@@ -62,6 +65,18 @@ public sealed class ProxyMetrics
             apc.Set(router.ApcHitRatio);
             held.Set(router.Held);
         });
+        var scripts = router.Policies.OfType<ScriptPolicy>().ToArray();
+        if (scripts.Length > 0)
+        {
+            _scriptFailures = factory.CreateCounter("moeplan_proxy_script_failures_total", "Scheduler script hook calls that failed and took the default policy's decision, by hook (TopLevel: the script's top level) and kind (timeout, memory, stack, crash, exception, invalid).", new CounterConfiguration { LabelNames = ["hook", "kind"] });
+            var active = factory.CreateGauge("moeplan_proxy_script_active", "1 while the scheduler script decides (in every worker); 0 while a script host starts again or after the proxy gave up on it (the default policy decides).");
+            var restarts = factory.CreateCounter("moeplan_proxy_script_restarts_total", "Script hosts started again after one died (crashed, or killed past its deadline).");
+            Registry.AddBeforeCollectCallback(() =>
+            {
+                active.Set(scripts.All(s => s.Active) ? 1 : 0);
+                restarts.IncTo(scripts.Sum(s => s.Restarts));
+            });
+        }
     }
 
     public CollectorRegistry Registry { get; }
@@ -81,6 +96,16 @@ public sealed class ProxyMetrics
     public double Count(RequestOutcome outcome) => _requests.WithLabels(Label(outcome)).Value;
 
     public void InFlight(Upstream upstream, int delta) => _inFlight.WithLabels(upstream.Name).Inc(delta);
+
+    /// <summary>A script hook call failed (the default policy decided it).</summary>
+    public void ScriptFailed(ScriptHookFailure failure)
+    {
+        ArgumentNullException.ThrowIfNull(failure);
+        _scriptFailures?.WithLabels(failure.Hook, failure.Kind.ToString().ToLowerInvariant()).Inc();
+    }
+
+    /// <summary>Failed script hook calls counted, over every hook and kind.</summary>
+    public double ScriptFailures => _scriptFailures is { } c ? c.GetAllLabelValues().Sum(l => c.WithLabels(l).Value) : 0;
 
     public void Up(Upstream upstream, bool up) => _up.WithLabels(upstream.Name).Set(up ? 1 : 0);
 

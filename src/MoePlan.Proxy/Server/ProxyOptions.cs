@@ -32,6 +32,9 @@ public sealed record ProxyOptions(UpstreamList Upstreams, EngineKind Protocol, P
     /// <summary>How often marked-down upstreams are probed (GET /health) to bring them back.</summary>
     public TimeSpan ProbeInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Where the proxy logs what it keeps serving through (a scheduler script's failures); null: standard error.</summary>
+    public TextWriter? Log { get; init; }
+
     /// <summary>How long a shutdown waits for in-flight streams to finish.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }

@@ -8,11 +8,14 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Plan;
 using MoePlan.Proxy.Engine;
 using MoePlan.Proxy.Protocol;
 using MoePlan.Proxy.Routing;
+using MoePlan.Scripting;
 using MoePlan.Serving.Proxy;
+using MoePlan.Serving.Simulation;
 
 namespace MoePlan.Proxy.Server;
 
@@ -22,7 +25,10 @@ namespace MoePlan.Proxy.Server;
 /// policy (<see cref="ProxyRouter"/>) and forwards it with the engine's P/D protocol (<see cref="PdForwarder"/>).
 /// Failures before anything reached the client are retried on another upstream (the failed one marked down until a
 /// health probe answers); after that the client gets an error event. Every request ends in exactly one outcome,
-/// counted in /metrics. Stopping drains in-flight streams up to the drain timeout.
+/// counted in /metrics. Stopping drains in-flight streams up to the drain timeout, then disposes the policy.
+/// A scheduler script's failing hook never fails a request: the script policy runs under fallback (the default
+/// policy decides that call), a dead script host is started again up to <see cref="ScriptPolicy.MaxRestarts"/> times,
+/// each failure is counted in /metrics and the first of each hook and kind is logged (<see cref="ProxyOptions.Log"/>).
 /// </summary>
 public sealed class ProxyServer : IAsyncDisposable
 {
@@ -32,17 +38,23 @@ public sealed class ProxyServer : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly HttpClient _probeClient;
     private Task _probes = Task.CompletedTask;
+    private readonly HashSet<(string Hook, ScriptFailureKind Kind)> _loggedFailures = [];
     private long _ids;
     private int _stopped;
 
-    private ProxyServer(ProxyOptions options, IRoutingPolicy policy, WebApplication app)
+    private ProxyServer(ProxyOptions options, IReadOnlyList<IRoutingPolicy> policies, WebApplication app)
     {
         _options = options;
         _app = app;
-        Router = new ProxyRouter(policy, new LiveClusterView(options.Config, options.Upstreams.Prefill.Count, options.Upstreams.Decode.Count), options.MaxHeld);
+        var view = new LiveClusterView(options.Config, options.Upstreams.Prefill.Count, options.Upstreams.Decode.Count);
+        Router = new ProxyRouter(policies, view, options.MaxHeld, options.Config.WorkerState);
         Metrics = new ProxyMetrics(Router, options.Upstreams);
         _forwarder = new PdForwarder(options, Router, Metrics);
         _probeClient = new HttpClient(new SocketsHttpHandler { ConnectTimeout = options.ConnectTimeout, UseProxy = false }) { Timeout = TimeSpan.FromSeconds(2) };
+        foreach (var script in policies.OfType<ScriptPolicy>())
+        {
+            script.Failed += failure => ScriptFailed(script, failure);
+        }
     }
 
     public Uri Address { get; private set; } = null!;
@@ -51,10 +63,39 @@ public sealed class ProxyServer : IAsyncDisposable
 
     public ProxyMetrics Metrics { get; }
 
-    public static async Task<ProxyServer> StartAsync(ProxyOptions options, IRoutingPolicy policy, CancellationToken cancellation = default)
+    /// <summary>
+    /// Starts the proxy with the policy, which it then owns (disposed when it stops); one object serves one worker
+    /// view, so independent workers (<see cref="ServingConfig.WorkerState"/>) need the factory overload.
+    /// </summary>
+    public static Task<ProxyServer> StartAsync(ProxyOptions options, IRoutingPolicy policy, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        bool made = false;
+        return StartAsync(options, () => !made && (made = true) ? policy : throw new ArgumentException("independent proxy workers need a policy object each: give a factory", nameof(policy)), cancellation);
+    }
+
+    /// <summary>
+    /// Starts the proxy with a policy object per worker view (one with shared state, <see cref="ServingConfig.ProxyWorkers"/>
+    /// with independent state), made by <paramref name="policy"/>; the proxy owns them (disposed when it stops). A
+    /// <see cref="ScriptPolicy"/> must run under fallback (a long-lived server never fails a request for its script);
+    /// its script host is started before the proxy listens.
+    /// </summary>
+    public static async Task<ProxyServer> StartAsync(ProxyOptions options, Func<IRoutingPolicy> policy, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(policy);
+        int views = options.Config.WorkerState == ProxyWorkerState.Independent ? Math.Max(1, options.Config.ProxyWorkers) : 1;
+        var policies = new List<IRoutingPolicy>();
+        for (int i = 0; i < views; i++)
+        {
+            policies.Add(policy());
+        }
+
+        if (policies.Any(p => p is ScriptPolicy { Fallback: false }))
+        {
+            throw new ArgumentException("a scheduler script in the proxy runs under fallback (ServingPolicies with PolicyChoice.Fallback)", nameof(policy));
+        }
+
         // The tokenizer loads its vocabulary on first use: before the first request, not during it.
         CompletionRequest.WarmUp();
         var builder = WebApplication.CreateSlimBuilder();
@@ -66,9 +107,25 @@ public sealed class ProxyServer : IAsyncDisposable
         });
         builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(h => h.ShutdownTimeout = options.DrainTimeout);
         var app = builder.Build();
-        var server = new ProxyServer(options, policy, app);
+        var server = new ProxyServer(options, policies, app);
         server.Map(app);
-        await app.StartAsync(cancellation).ConfigureAwait(false);
+        try
+        {
+            foreach (var script in policies.OfType<ScriptPolicy>())
+            {
+                // A second or more on a loaded machine: before the first request, not during it (under the router's lock).
+                await Task.Run(script.Start, cancellation).ConfigureAwait(false);
+            }
+
+            await app.StartAsync(cancellation).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Not listening: the script hosts end now, not with this process.
+            server.Router.Dispose();
+            throw;
+        }
+
         server.Address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
         server._probes = Task.Run(server.ProbeAsync);
         return server;
@@ -93,12 +150,39 @@ public sealed class ProxyServer : IAsyncDisposable
         }
 
         await _app.DisposeAsync().ConfigureAwait(false);
+        Router.Dispose();
         _forwarder.Dispose();
         _probeClient.Dispose();
         _stopping.Dispose();
     }
 
     public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
+
+    /// <summary>
+    /// A script hook call failed (the default policy decided it; under the router's lock): counted, and logged the
+    /// first time for its hook and kind; a restart and giving up are always logged (bounded by the restarts).
+    /// </summary>
+    private void ScriptFailed(ScriptPolicy script, ScriptHookFailure failure)
+    {
+        Metrics.ScriptFailed(failure);
+        var log = _options.Log ?? Console.Error;
+        var at = failure.Diagnostic.Span;
+        if (_loggedFailures.Add((failure.Hook, failure.Kind)))
+        {
+            log.WriteLine(DiagnosticCodes.ProxyScriptHookFailed.Create(at, failure.Hook, failure.Kind.ToString().ToLowerInvariant(), failure.Detail));
+        }
+
+        if (failure.Next == ScriptRecovery.Restarting)
+        {
+            log.WriteLine(DiagnosticCodes.ProxyScriptRestarted.Create(at, failure.Hook, script.Restarts, script.MaxRestarts));
+        }
+        else if (failure.Next == ScriptRecovery.Disabled)
+        {
+            log.WriteLine(DiagnosticCodes.ProxyScriptOff.Create(at, failure.Hook == "TopLevel"
+                ? "its top level failed"
+                : $"its script host died during {failure.Hook} and {(script.MaxRestarts == 0 ? "restarts are off" : $"its {script.MaxRestarts} restart(s) are used")}"));
+        }
+    }
 
     private void Map(WebApplication app)
     {

@@ -26,6 +26,9 @@ public sealed class RequestState
     /// <summary>Prompt tokens served from the prefill instance's prefix cache.</summary>
     public int CachedTokens { get; internal set; }
 
+    /// <summary>Prompt tokens an independent proxy worker's own record of the cache serves (the live proxy's worker views).</summary>
+    internal int WorkerCachedTokens { get; set; }
+
     /// <summary>Prompt tokens in the KV cache so far (cached plus computed): the context the next chunk attends to.</summary>
     internal int PrefilledTokens { get; set; }
 

@@ -11,7 +11,7 @@ public sealed partial class ServingSimulation : ISchedulingState
 
     public IClusterState Cluster => _clusterState ??= new ClusterState(this);
 
-    public IRequestView View(RequestState request) => new RequestView(request, this);
+    public IRequestView View(RequestState request) => new RequestStateView(request, this);
 
     /// <summary>Omni's queue weight: 0.8 (maxTok - tok) / maxTok + 0.2 waited / max(maxWait, 50 ms).</summary>
     internal static double OmniQueueWeight(int tokens, double maxTokens, double waited, double maxWaited) =>
@@ -46,29 +46,6 @@ public sealed partial class ServingSimulation : ISchedulingState
         }
 
         System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
-    }
-
-    private sealed class RequestView(RequestState r, ServingSimulation sim) : IRequestView
-    {
-        public long Id => r.Request.Id;
-
-        public int InputTokens => r.Request.InputTokens;
-
-        public int OutputTokens => r.Request.OutputTokens;
-
-        public double ArrivalMilliseconds => r.Request.ArrivalMilliseconds;
-
-        public int PromptBlocks => r.Request.Blocks.Length;
-
-        public int PrefillInstance => r.PrefillInstance;
-
-        public int DecodeInstance => r.DecodeInstance;
-
-        public RequestState State => r;
-
-        public int MatchedBlocks(int prefill) => sim.MatchedBlocks(prefill, r.Request.Blocks);
-
-        public double StageMilliseconds(RequestStage stage) => r.Stamp(stage);
     }
 
     private sealed class PrefillView(ServingSimulation sim, int index) : IPrefillInstanceView
@@ -119,8 +96,7 @@ public sealed partial class ServingSimulation : ISchedulingState
         public bool HasRoom(IRequestView request) => sim.DecodeHasRoom(index, Unwrap(request));
     }
 
-    private static RequestState Unwrap(IRequestView request) =>
-        request is RequestView v ? v.State : throw new ArgumentException("not a request of this simulation", nameof(request));
+    private static RequestState Unwrap(IRequestView request) => RequestStateView.Unwrap(request);
 
     private sealed class ClusterState : IClusterState, IDefaultDecisions
     {

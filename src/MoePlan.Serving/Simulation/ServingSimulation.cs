@@ -28,8 +28,6 @@ public sealed partial class ServingSimulation : IClusterView
     /// <summary>Requests the proxy holds because every prefill upstream is at its caps; released in the policy's prefill order.</summary>
     private readonly PrefillQueue _proxyHeld;
 
-    /// <summary>Reused by <see cref="ScriptOrder"/> for a script's queue priorities.</summary>
-    private double[] _priorities = [];
     private readonly bool _retainRequests;
     private readonly List<RequestState> _finished = [];
     private readonly List<RequestState> _rejected = [];
@@ -82,11 +80,11 @@ public sealed partial class ServingSimulation : IClusterView
             _workerViews[w] = _independentWorkers ? new WorkerView(this, w) : this;
         }
 
-        _proxyHeld = new PrefillQueue(this, -1, RequestStage.ApcMatched);
+        _proxyHeld = new PrefillQueue(_policy, this, -1, RequestStage.ApcMatched);
         _prefills = new PrefillInstance[config.PrefillInstances];
         for (int i = 0; i < _prefills.Length; i++)
         {
-            _prefills[i] = new PrefillInstance(new PrefillQueue(this, i, RequestStage.PrefillWaiting), config.PrefixCacheBlocks, Math.Max(1, config.PrefillNicLinks), _independentWorkers ? workers : 0);
+            _prefills[i] = new PrefillInstance(new PrefillQueue(_policy, this, i, RequestStage.PrefillWaiting), config.PrefixCacheBlocks, Math.Max(1, config.PrefillNicLinks), _independentWorkers ? workers : 0);
         }
 
         _decodes = new DecodeInstance[config.DecodeInstances];
@@ -479,28 +477,6 @@ public sealed partial class ServingSimulation : IClusterView
         return context;
     }
 
-    /// <summary>
-    /// A prefill queue's order under a script (an instance's, or the proxy's own as -1): the script's priorities,
-    /// highest first, ties by request id.
-    /// </summary>
-    private void ScriptOrder(IReadOnlyList<RequestState> waiting, int instance, double t, Span<QueueEntry> order)
-    {
-        int n = order.Length;
-        if (_priorities.Length < n)
-        {
-            _priorities = new double[Math.Max(n, 2 * _priorities.Length)];
-        }
-
-        var keys = _priorities.AsSpan(0, n);
-        ((ISchedulingHooks)_policy).Prioritize(instance, waiting, this, keys);
-        for (int i = 0; i < n; i++)
-        {
-            order[i] = new QueueEntry(-keys[i], waiting[i].Request.Id, i);
-        }
-
-        order.Sort();
-    }
-
     private void OnPrefillStepDone(int index, double t)
     {
         var p = _prefills[index];
@@ -744,15 +720,6 @@ public sealed partial class ServingSimulation : IClusterView
 
             c = Kind.CompareTo(other.Kind);
             return c != 0 ? c : Sequence.CompareTo(other.Sequence);
-        }
-    }
-
-    private readonly record struct QueueEntry(double Key, long Id, int Index) : IComparable<QueueEntry>
-    {
-        public int CompareTo(QueueEntry other)
-        {
-            int c = Key.CompareTo(other.Key);
-            return c != 0 ? c : Id.CompareTo(other.Id);
         }
     }
 

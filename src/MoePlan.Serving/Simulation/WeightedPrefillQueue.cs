@@ -51,6 +51,9 @@ internal sealed class WeightedPrefillQueue
         _bySince.Add(r);
     }
 
+    /// <summary>Takes a request out (its stamps unchanged since it was added); false when it is not here.</summary>
+    public bool Remove(RequestState r) => _byTokens.Remove(r) && _bySince.Remove(r);
+
     /// <summary>Every request waiting, earliest wait first.</summary>
     public IEnumerable<RequestState> All() => _bySince;
 

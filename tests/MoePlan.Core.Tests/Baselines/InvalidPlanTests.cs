@@ -57,6 +57,20 @@ public sealed class InvalidPlanTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Diagnostics_come_in_reading_order(string name)
+    {
+        // By file, then position; the stages find them in their own order (binding before verification).
+        var located = Compile(name).Diagnostics.Where(d => d.Span is not null).Select(d => d.Span!.Value).ToList();
+        for (var i = 1; i < located.Count; i++)
+        {
+            var (previous, next) = (located[i - 1], located[i]);
+            var ordered = string.CompareOrdinal(previous.File, next.File) < 0 || (previous.File == next.File && previous.Start <= next.Start);
+            Assert.True(ordered, $"{previous} before {next}");
+        }
+    }
+
     /// <summary>Every syntax, binding and verification code has a case here (model-config codes MP21xx have
     /// their own tests in Catalog/, expert-load codes MP51xx in Placement/, the inventory-against-plan codes MP307x,
     /// which need an inventory file besides the plan, in MoePlan.Cli.Tests' InventoryTests).</summary>

@@ -18,6 +18,11 @@ public sealed class DiagnosticsDocTests
         text.Append("Printed as `file(line,col): severity CODE: message [hint: ...]`. Ranges: MP1xxx syntax, ");
         text.Append("MP2xxx binding (MP21xx model config.json files), MP3xxx verification, MP4xxx scripts, MP5xxx runtime and input files ");
         text.Append("(MP51xx expert-load files).\n\n");
+        text.Append("Diagnostics come sorted by file and position. A hint that is one concrete edit of the plan (a name for a misspelt ");
+        text.Append("one, a value to set: MP2001, MP2003-MP2005, MP2015, MP2050, MP3004, MP3007, MP3020, MP3060-MP3062) also carries it as ");
+        text.Append("a fix, which `moeplan lsp` offers as a quick fix; applied, it removes its diagnostic without causing another ");
+        text.Append("(`HintFixTests` applies each over the invalid-plan baselines). Where pools share a setting the fix is joint: ");
+        text.Append("MP3004's redundant-expert count divides by every pool's EP.\n\n");
         text.Append("| code | severity | title | message |\n|---|---|---|---|\n");
         foreach (var d in DiagnosticCodes.All)
         {
