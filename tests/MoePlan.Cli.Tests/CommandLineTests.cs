@@ -76,9 +76,10 @@ public sealed class CommandLineTests
             // A folder moeplan wrote (and nothing else) is replaced with --force.
             var forced = CliRunner.Run("compile", plan, "-o", folder, "--force");
             Assert.Equal(0, forced.ExitCode);
-            // The bundle of a vLLM plan on Ascend: root files, expert maps for vllm-ascend, and the vllm, kubernetes and nginx folders.
+            // The bundle of a vLLM plan on Ascend: root files, expert maps for vllm-ascend, the vllm, kubernetes and nginx folders, and
+            // moeplan proxy, its front door.
             Assert.Equal([".moeplan-output", "README.md", "cost.json", "plan.json", "report.md"], Directory.GetFiles(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
-            Assert.Equal(["kubernetes", "nginx", "placement", "vllm"], Directory.GetDirectories(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+            Assert.Equal(["kubernetes", "moeplan-proxy", "nginx", "placement", "vllm"], Directory.GetDirectories(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
             Assert.Empty(Directory.GetDirectories(Path.GetDirectoryName(folder)!, "." + Path.GetFileName(folder) + ".moeplan-*"));
         }
         finally

@@ -40,6 +40,32 @@ public sealed class InputArgumentTests
         Assert.Equal(expected, output.Split('\n').Count(l => l.Contains(".moe: ok", StringComparison.Ordinal) || l.Contains(".moe: skipped", StringComparison.Ordinal)));
     }
 
+    [Theory]
+    [InlineData("check")]
+    [InlineData("cost")]
+    [InlineData("run")]
+    [InlineData("place")]
+    public void Set_overrides_a_setting_on_every_verb_that_reads_a_plan(string verb)
+    {
+        // EP 3 cannot divide the 4 ranks of a tiny decode instance (MP3006): only the override can have caused it.
+        var (code, output, error) = CliRunner.Run(verb, Tiny, "--set", "decode.ep=3");
+        Assert.Equal(1, code);
+        Assert.Contains("error MP3006: decode: EP 3 must divide", output + error, StringComparison.Ordinal);
+        // A path the plan's language lacks is a usage error naming it.
+        var unknown = CliRunner.Run(verb, Tiny, "--set", "decode.paralel.ep=2");
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("did you mean `parallel`? (MP5601)", unknown.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Set_applies_to_a_plan_on_standard_input()
+    {
+        var (code, output, _) = CliRunner.RunWithInput(File.ReadAllText(Tiny), "check", "-", "--set", "decode.ep=3");
+        Assert.Equal(1, code);
+        Assert.Contains("<stdin>(", output, StringComparison.Ordinal);
+        Assert.Contains("MP3006", output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_plan_on_standard_input_is_checked_as_stdin()
     {

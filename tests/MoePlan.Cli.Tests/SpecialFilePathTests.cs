@@ -24,6 +24,8 @@ public sealed class SpecialFilePathTests
         ("fmt", "files", ["fmt", "{path}"]),
         ("compile", "file", ["compile", "{path}", "-o", "{out}"]),
         ("compile", "--templates", ["compile", Tiny, "-o", "{out}", "--templates", "{path}"]),
+        ("compile", "--inventory", ["compile", Tiny, "-o", "{out}", "--inventory", "{path}"]),
+        ("check", "--inventory", ["check", Tiny, "--inventory", "{path}"]),
         ("cost", "file", ["cost", "{path}"]),
         ("place", "plan", ["place", "{path}"]),
         ("place", "--load", ["place", H800, "--load", "{path}"]),

@@ -8,6 +8,7 @@ using MoePlan.Cli.Terminal;
 using MoePlan.Core.Compilation;
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Emit;
+using MoePlan.Core.Inventory;
 using MoePlan.Core.Syntax;
 using MoePlan.Scripting;
 
@@ -24,6 +25,10 @@ internal static class CheckCommand
         {
             Description = "With --format sarif: the repository's web address; each rule's helpUri is then <address>/docs/diagnostics.md.",
         };
+        var inventory = new Option<string?>("--inventory")
+        {
+            Description = "YAML file listing the cluster's nodes (docs/bundles.md): also check it against each plan (nodes per pool, devices per node, duplicate hosts and addresses).",
+        };
         var command = new Command("check", """
             Parse, bind and verify plans; print diagnostics as file(line,col): severity CODE: message.
             Exit code 0 when no plan has errors, 1 when one has, 2 for usage or I/O errors.
@@ -34,18 +39,23 @@ internal static class CheckCommand
               moeplan check plans/ --format sarif > moeplan.sarif
               moeplan check plans/
               cat plan.moe | moeplan check -
+              moeplan check plans/deepseek-v3-h800.moe --inventory cluster.yaml
             Files with no deployment (imported settings only) are noted and skipped.
             """)
         {
             files,
             format,
             docsUri,
+            inventory,
         };
-        command.SetAction(parse => Run(parse.GetValue(files)!, parse.GetValue(format)!, stdout, stderr, stdin, parse.GetValue(docsUri)));
+        var set = PlanOverrideOption.Create();
+        command.Options.Add(set);
+        command.SetAction(parse => Run(parse.GetValue(files)!, parse.GetValue(format)!, stdout, stderr, stdin, parse.GetValue(docsUri), parse.GetValue(set), parse.GetValue(inventory)));
         return command;
     }
 
-    public static int Run(string[] arguments, string format, TextWriter stdout, TextWriter stderr, TextReader? stdin = null, string? docsUri = null)
+    public static int Run(string[] arguments, string format, TextWriter stdout, TextWriter stderr, TextReader? stdin = null, string? docsUri = null, string[]? set = null,
+        string? inventoryPath = null)
     {
         if (docsUri is not null && !Uri.TryCreate(docsUri, UriKind.Absolute, out _))
         {
@@ -53,11 +63,20 @@ internal static class CheckCommand
             return ExitCodes.UsageOrIo;
         }
 
-        var resolver = new FileSystemSourceResolver();
+        // The inventory is read once; its own errors (MP54xx) are reported with every plan, as each plan's check depends on it.
+        var inventory = inventoryPath is null ? default : InventoryFile.Load(inventoryPath);
+        if (inventory.Unreadable)
+        {
+            DiagnosticPrinter.WriteText(stderr, inventory.Diagnostics);
+            return ExitCodes.UsageOrIo;
+        }
+
+        var planFiles = PlanFiles.Expand(arguments);
+        var resolver = PlanOverrideOption.Resolver(set, planFiles.FirstOrDefault(f => f != "-"));
         var standardInputText = "";
         var results = new List<CompilationResult>();
         var skipped = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var file in PlanFiles.Expand(arguments))
+        foreach (var file in planFiles)
         {
             if (file != "-" && !File.Exists(file))
             {
@@ -69,6 +88,11 @@ internal static class CheckCommand
             if (file == "-")
             {
                 standardInputText = (stdin ?? Console.In).ReadToEnd();
+                if (!resolver.Overrides.IsEmpty)
+                {
+                    var (overridden, unknown) = Core.Editing.PlanOverrides.Apply(standardInputText, PlanFiles.StandardInput, resolver.Overrides);
+                    standardInputText = overridden ?? throw new CliUsageException($"{unknown[0].Message} ({unknown[0].Code})");
+                }
             }
 
             var result = file == "-"
@@ -86,6 +110,14 @@ internal static class CheckCommand
             if (result.Plan is { Proxy.ScriptPath: not null } plan && ServingPolicies.CheckPlanScript(file, plan) is { Count: > 0 } scriptDiagnostics)
             {
                 result = result with { Diagnostics = result.Diagnostics.AddRange(scriptDiagnostics) };
+            }
+
+            if (inventoryPath is not null && result.Plan is { } checkedPlan)
+            {
+                var inventoryDiagnostics = inventory.Inventory is { } loaded
+                    ? inventory.Diagnostics.AddRange(InventoryVerifier.Verify(checkedPlan, loaded))
+                    : inventory.Diagnostics;
+                result = result with { Diagnostics = result.Diagnostics.AddRange(inventoryDiagnostics) };
             }
 
             results.Add(result);

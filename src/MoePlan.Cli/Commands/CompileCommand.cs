@@ -4,6 +4,7 @@ using MoePlan.Cli.Options;
 using MoePlan.Cli.Terminal;
 using MoePlan.Core.Compilation;
 using MoePlan.Core.Emit;
+using MoePlan.Core.Inventory;
 
 namespace MoePlan.Cli.Commands;
 
@@ -22,6 +23,14 @@ internal static class CompileCommand
         };
         target.AcceptOnlyFromAmong([.. BundleTargets.All]);
         var templates = new Option<string?>("--templates") { Description = "Folder of Scriban templates (<target>/<name>.sbn) to use instead of the shipped ones." };
+        var inventory = new Option<string?>("--inventory")
+        {
+            Description = "YAML file listing the cluster's nodes (host, ip, devices, nics, ib_devices, pool, labels; docs/bundles.md): checked against the plan, then the bundle uses its hosts and addresses.",
+        };
+        var modelVolume = new Option<string?>("--model-volume")
+        {
+            Description = "Where the Kubernetes pods find the checkpoint: pvc:NAME (default: pvc:<deployment>-model) or hostpath:/DIR.",
+        };
         var command = new Command("compile", """
             Verify a plan and write its deployment bundle to a folder: README.md (what to launch where, in order),
             plan.json (the normalised plan), report.md, expert-placement files, and one folder per target:
@@ -34,6 +43,7 @@ internal static class CompileCommand
               moeplan compile plans/qwen1.5-moe-tiny.moe -o out/tiny --force
               moeplan compile plans/qwen3-235b-h200.moe -o out/q --target vllm --target sglang
               moeplan compile plans/qwen3-235b-h200.moe -o out/q --templates my-templates
+              moeplan compile plans/deepseek-v3-h800.moe -o out/d --inventory cluster.yaml
             """)
         {
             file,
@@ -41,9 +51,14 @@ internal static class CompileCommand
             force,
             target,
             templates,
+            inventory,
+            modelVolume,
         };
+        var set = PlanOverrideOption.Create();
+        command.Options.Add(set);
         command.SetAction(parse => Run(
-            new CompileArguments(parse.GetValue(file)!, parse.GetValue(output)!, parse.GetValue(force), parse.GetValue(target) ?? [], parse.GetValue(templates)),
+            new CompileArguments(parse.GetValue(file)!, parse.GetValue(output)!, parse.GetValue(force), parse.GetValue(target) ?? [], parse.GetValue(templates), parse.GetValue(set) ?? [],
+                parse.GetValue(inventory), parse.GetValue(modelVolume)),
             stdout,
             stderr));
         return command;
@@ -67,7 +82,18 @@ internal static class CompileCommand
             return ExitCodes.UsageOrIo;
         }
 
-        var resolver = new FileSystemSourceResolver();
+        BundleModelVolume? modelVolume = null;
+        if (arguments.ModelVolume is { } volumeText)
+        {
+            modelVolume = BundleModelVolume.Parse(volumeText, out var volumeError);
+            if (modelVolume is null)
+            {
+                stderr.WriteLine($"moeplan: error: --model-volume '{volumeText}': {volumeError}");
+                return ExitCodes.UsageOrIo;
+            }
+        }
+
+        var resolver = PlanOverrideOption.Resolver([.. arguments.Set], file);
         var result = PlanCompiler.Compile(file, resolver);
         DiagnosticPrinter.WriteText(stdout, result.Diagnostics);
         if (result.Plan is null)
@@ -76,7 +102,22 @@ internal static class CompileCommand
             return ExitCodes.Diagnostics;
         }
 
-        var bundle = BundleEmitter.Emit(result.Plan, file, arguments.Targets, new FolderTemplateLoader(templateFolder), resolver, result.Cost?.Report);
+        ClusterInventory? inventory = null;
+        if (arguments.Inventory is { } inventoryPath)
+        {
+            var (loaded, inventoryDiagnostics, unreadable) = InventoryFile.Load(inventoryPath);
+            var checkedDiagnostics = loaded is null ? inventoryDiagnostics : inventoryDiagnostics.AddRange(InventoryVerifier.Verify(result.Plan, loaded));
+            DiagnosticPrinter.WriteText(stdout, checkedDiagnostics);
+            if (loaded is null || checkedDiagnostics.Any(d => d.IsError))
+            {
+                stdout.WriteLine($"{file}: not compiled: {checkedDiagnostics.Count(d => d.IsError)} error(s) in the inventory {inventoryPath}");
+                return unreadable ? ExitCodes.UsageOrIo : ExitCodes.Diagnostics;
+            }
+
+            inventory = loaded;
+        }
+
+        var bundle = BundleEmitter.Emit(result.Plan, file, arguments.Targets, new FolderTemplateLoader(templateFolder), resolver, result.Cost?.Report, inventory, modelVolume);
         DiagnosticPrinter.WriteText(stdout, bundle.Diagnostics);
         if (bundle.HasErrors)
         {
@@ -93,4 +134,11 @@ internal static class CompileCommand
 /// <summary>What <c>moeplan compile</c> was asked to do.</summary>
 /// <param name="Targets">Bundle folders; empty means the plan's engine, kubernetes and nginx.</param>
 /// <param name="Templates">Templates folder; null means the shipped one.</param>
-internal sealed record CompileArguments(string File, string Output, bool Force, IReadOnlyList<string> Targets, string? Templates);
+/// <param name="Set">The <c>--set</c> overrides.</param>
+/// <param name="Inventory">Inventory file; null keeps synthetic host names and placeholder addresses.</param>
+/// <param name="ModelVolume">pvc:NAME or hostpath:/DIR; null means a claim named after the deployment.</param>
+internal sealed record CompileArguments(string File, string Output, bool Force, IReadOnlyList<string> Targets, string? Templates, IReadOnlyList<string>? Set = null,
+    string? Inventory = null, string? ModelVolume = null)
+{
+    public IReadOnlyList<string> Set { get; init; } = Set ?? [];
+}

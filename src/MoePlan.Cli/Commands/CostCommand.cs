@@ -26,16 +26,17 @@ internal static class CostCommand
               moeplan cost plans/deepseek-v3-h800.moe
               moeplan cost plans/openpangu-718b-ascend910c.moe --format json
               moeplan cost plans/qwen3-235b-h200.moe --format md > report.md
-            """)
-        {
-            file,
-            format,
-        };
-        command.SetAction(parse => Run(parse.GetValue(file)!, parse.GetValue(format)!, stdout, stderr));
+              moeplan cost plans/deepseek-v3-h800.moe --set decode.max_batch=96 --set workload.arrivals="poisson 40/s"
+            """);
+        var set = PlanOverrideOption.Create();
+        command.Arguments.Add(file);
+        command.Options.Add(format);
+        command.Options.Add(set);
+        command.SetAction(parse => Run(parse.GetValue(file)!, parse.GetValue(format)!, stdout, stderr, parse.GetValue(set)));
         return command;
     }
 
-    public static int Run(string file, string format, TextWriter stdout, TextWriter stderr)
+    public static int Run(string file, string format, TextWriter stdout, TextWriter stderr, string[]? set = null)
     {
         if (InputPaths.Problem(file) is { } problem)
         {
@@ -43,7 +44,7 @@ internal static class CostCommand
             return ExitCodes.UsageOrIo;
         }
 
-        var result = PlanCompiler.Compile(file, new FileSystemSourceResolver());
+        var result = PlanCompiler.Compile(file, PlanOverrideOption.Resolver(set, file));
         if (result.Plan is null)
         {
             DiagnosticPrinter.WriteText(stderr, result.Diagnostics);
@@ -72,7 +73,7 @@ internal static class CostCommand
     private static void WriteText(TextWriter stdout, string name, CostReport r)
     {
         var unit = r.DiesPerPackage > 1 ? "die" : "device";
-        stdout.WriteLine($"{name}: cost model (figures per {unit})");
+        stdout.WriteLine($"{name}: cost model (figures per {unit}): analytic, saturated-capacity estimates (every batch full); `moeplan run` simulates the offered load");
         var summary = new Table().AddColumns("phase", "step ms", "latency ms", $"tok/s per {unit}", "batch", "imbalance");
         summary.AddRow("prefill", NumberText.Compact(r.Prefill.Step.StepMilliseconds), "TTFT " + NumberText.Compact(r.Prefill.TtftMilliseconds),
             $"{NumberText.Compact(r.Prefill.InputTokensPerSecondPerRank)} in ({NumberText.Compact(r.Prefill.ComputedTokensPerSecondPerRank)} computed)",

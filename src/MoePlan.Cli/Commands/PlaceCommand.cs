@@ -29,7 +29,11 @@ internal static class PlaceCommand
         string Format,
         bool Compare,
         string[] Evaluate,
-        string Objective = "expected");
+        string Objective = "expected")
+    {
+        /// <summary>The <c>--set</c> overrides of the plan's settings.</summary>
+        public IReadOnlyList<string> Set { get; init; } = [];
+    }
 
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
@@ -92,6 +96,8 @@ internal static class PlaceCommand
             evaluate,
             objective,
         };
+        var set = PlanOverrideOption.Create();
+        command.Options.Add(set);
         command.SetAction(parse => Run(
             new Options(
                 parse.GetValue(plan)!,
@@ -104,7 +110,8 @@ internal static class PlaceCommand
                 parse.GetValue(format)!,
                 parse.GetValue(compare),
                 parse.GetValue(evaluate) ?? [],
-                parse.GetValue(objective)!),
+                parse.GetValue(objective)!)
+            { Set = parse.GetValue(set) ?? [] },
             stdout,
             stderr));
         return command;
@@ -139,7 +146,7 @@ internal static class PlaceCommand
             : null;
         var request = new PlacementRequest(
             o.Plan, o.Pool == "prefill" ? PoolRole.Prefill : PoolRole.Decode, loadOverride, o.Algorithm, o.Compare, [.. o.Evaluate]);
-        var outcome = PlacementRun.Run(request, new FileSystemSourceResolver());
+        var outcome = PlacementRun.Run(request, PlanOverrideOption.Resolver([.. o.Set], o.Plan));
         var json = o.Format == "json";
         if (outcome.Failure is not null)
         {

@@ -34,7 +34,7 @@ internal static partial class RunCommand
         }
 
         ServingPolicies? policies = null;
-        var request = new ServingRequest(file, new FileSystemSourceResolver(), plan =>
+        var request = new ServingRequest(file, PlanOverrideOption.Resolver([.. options.Set], file), plan =>
         {
             if (options.ComparePolicies && options.Policy is not null)
             {
@@ -101,6 +101,7 @@ internal static partial class RunCommand
         else
         {
             WriteServingText(stdout, file, plan, config, runs[0]);
+            WriteAgainstAnalytic(stdout, runs[0], session.Analytic, plan);
         }
 
         if (format != "json" && options.Report is { } written)
@@ -156,6 +157,33 @@ internal static partial class RunCommand
 
         TableWriter.Write(stdout, stages);
         stdout.WriteLine($"  utilisation: prefill {string.Join(", ", m.PrefillUtilization.Select(u => NumberText.Format(100 * u, "0.0") + " %"))}; decode {string.Join(", ", m.DecodeUtilization.Select(u => NumberText.Format(100 * u, "0.0") + " %"))}");
+    }
+
+    /// <summary>
+    /// What the figures are: simulated at the offered load, set against the cost model's saturated estimates; a
+    /// one-line reason when a median is more than 2x from its estimate (the usual cause: batches not full at this load).
+    /// </summary>
+    private static void WriteAgainstAnalytic(TextWriter stdout, ServingMetrics m, Core.Cost.CostReport? analytic, DeploymentPlan plan)
+    {
+        var offered = plan.Workload.Arrivals is { } arrivals ? $"{NumberText.Format(arrivals.RatePerSecond, "0.###")} req/s offered" : "the trace's arrivals";
+        if (analytic is null)
+        {
+            stdout.WriteLine($"  simulated at the offered load ({offered})");
+            return;
+        }
+
+        var (ttft, tpot) = (analytic.Prefill.TtftMilliseconds, analytic.Decode.TpotMilliseconds);
+        stdout.WriteLine($"  simulated at the offered load ({offered}); the cost model's saturated-capacity estimates (`moeplan cost`): TTFT {Ms(ttft)} ms, TPOT {Ms(tpot)} ms");
+        foreach (var (name, simulated, estimate) in new[] { ("TTFT", m.TtftMilliseconds.P50, ttft), ("TPOT", m.TpotMilliseconds.P50, tpot) })
+        {
+            if (simulated > 0 && estimate > 0 && Math.Max(simulated / estimate, estimate / simulated) > 2)
+            {
+                var ratio = NumberText.Format(Math.Max(simulated / estimate, estimate / simulated), "0.0");
+                stdout.WriteLine(simulated < estimate
+                    ? $"  {name} p50 is {ratio}x below the estimate: the estimate assumes full batches (a saturated deployment); at this load steps carry fewer requests and queues are short"
+                    : $"  {name} p50 is {ratio}x above the estimate: requests queue at this load (the offered rate is near or past capacity), which the saturated estimate does not include");
+            }
+        }
     }
 
     private static string Slo(DeploymentPlan plan)

@@ -78,6 +78,8 @@ internal static partial class RunCommand
             force,
             format,
         };
+        var set = PlanOverrideOption.Create();
+        command.Options.Add(set);
         command.SetAction(parse =>
         {
             var options = new ServingOptions(parse.GetValue(trace), parse.GetValue(traceFormat), parse.GetValue(policy), parse.GetValue(compare), parse.GetValue(maxRequests), parse.GetValue(seed), parse.GetValue(scheduler), parse.GetValue(schedulerFallback))
@@ -86,19 +88,20 @@ internal static partial class RunCommand
                 WorkerState = parse.GetValue(workerState),
                 Report = parse.GetValue(report),
                 Force = parse.GetValue(force),
+                Set = parse.GetValue(set) ?? [],
             };
             return parse.GetValue(functional)
-                ? Functional(parse.GetValue(file)!, parse.GetValue(seed) ?? 1, parse.GetValue(format)!, stdout, stderr)
+                ? Functional(parse.GetValue(file)!, parse.GetValue(seed) ?? 1, parse.GetValue(format)!, stdout, stderr, parse.GetValue(set))
                 : Serve(parse.GetValue(file)!, options, parse.GetValue(format)!, stdout, stderr);
         });
         return command;
     }
 
-    public static int Functional(string file, int seed, string format, TextWriter stdout, TextWriter stderr)
+    public static int Functional(string file, int seed, string format, TextWriter stdout, TextWriter stderr, string[]? set = null)
     {
         InputPaths.RequireFile(file);
 
-        var result = PlanCompiler.Compile(file, new FileSystemSourceResolver());
+        var result = PlanCompiler.Compile(file, PlanOverrideOption.Resolver(set, file));
         if (result.Plan is null)
         {
             return NotRun(stderr, file, result.Diagnostics, "");

@@ -63,14 +63,16 @@ internal static class SearchCommand
             rankBy,
             disagreement,
         };
+        var set = PlanOverrideOption.Create();
+        command.Options.Add(set);
         command.SetAction(parse => Run(parse.GetValue(file)!, parse.GetValue(vary) ?? [], parse.GetValue(top), parse.GetValue(devices),
             parse.GetValue(format)!, parse.GetValue(output),
             new Confirming(!parse.GetValue(noConfirm), parse.GetValue(confirmRequests), parse.GetValue(rankBy) == "simulated", parse.GetValue(disagreement)),
-            stdout, stderr));
+            stdout, stderr, parse.GetValue(set)));
         return command;
     }
 
-    public static int Run(string file, string[] vary, int top, int? devices, string format, string? output, Confirming confirming, TextWriter stdout, TextWriter stderr)
+    public static int Run(string file, string[] vary, int top, int? devices, string format, string? output, Confirming confirming, TextWriter stdout, TextWriter stderr, string[]? set = null)
     {
         if (top < 1)
         {
@@ -104,7 +106,7 @@ internal static class SearchCommand
             return ExitCodes.UsageOrIo;
         }
 
-        var resolver = new FileSystemSourceResolver();
+        var resolver = PlanOverrideOption.Resolver(set, file);
         var compiled = PlanCompiler.Compile(file, resolver);
         if (compiled.Plan is null || compiled.Syntax is null || compiled.Cost is null)
         {

@@ -15,6 +15,9 @@ internal sealed record ServingOptions(string? Trace, string? TraceFormat, string
 
     public bool Force { get; init; }
 
+    /// <summary>The <c>--set</c> overrides of the plan's settings.</summary>
+    public IReadOnlyList<string> Set { get; init; } = [];
+
     /// <summary>Times a dead script host is started again under fallback (the live proxy's).</summary>
     public int ScriptRestarts { get; init; }
 

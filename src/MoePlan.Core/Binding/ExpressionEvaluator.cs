@@ -8,6 +8,23 @@ namespace MoePlan.Core.Binding;
 /// <summary>Evaluates arithmetic on numbers and quantities, checking units. Errors become diagnostics and a null result.</summary>
 public sealed class ExpressionEvaluator(string file, LetScope scope, ICollection<Diagnostic> diagnostics)
 {
+    /// <summary>
+    /// <c>k</c>, <c>K</c>, <c>Ki</c> (1024) and <c>M</c>, <c>Mi</c> (1024 x 1024) after a number: the shorthand of context
+    /// lengths (8k = 8192, 128k = 131072, 1M = 1048576), written out as the whole number; null for other suffixes or
+    /// a product that is not a whole number.
+    /// </summary>
+    private static string? MagnitudeSuffix(double value, string suffix) =>
+        MagnitudeFactor(suffix) is var factor && factor > 0 && value * factor is var whole && whole == Math.Floor(whole) && whole <= int.MaxValue
+            ? whole.ToString("0", CultureInfo.InvariantCulture)
+            : null;
+
+    private static long MagnitudeFactor(string suffix) => suffix switch
+    {
+        "k" or "K" or "Ki" or "ki" => 1024,
+        "M" or "Mi" => 1024 * 1024,
+        _ => 0,
+    };
+
     public BoundValue? Evaluate(ExpressionSyntax expression)
     {
         switch (expression)
@@ -17,8 +34,17 @@ public sealed class ExpressionEvaluator(string file, LetScope scope, ICollection
             case QuantityLiteralSyntax quantity:
                 if (!Units.All.TryGetValue(quantity.Unit, out var unit))
                 {
-                    // The fix replaces the unit only: it ends the quantity's text, on the same line.
                     var whole = quantity.Range.In(file);
+                    if (MagnitudeSuffix(quantity.Value, quantity.Unit) is { } plain)
+                    {
+                        // `8k` is a magnitude, not a unit: the number it stands for replaces the whole literal.
+                        diagnostics.Add(DiagnosticCodes.UnknownUnit.Create(whole, quantity.Unit,
+                                $": token counts are plain numbers; did you mean `{plain}` ({quantity.Value.ToString(CultureInfo.InvariantCulture)} x {MagnitudeFactor(quantity.Unit)})?")
+                            .WithReplacement(whole, plain));
+                        return null;
+                    }
+
+                    // The fix replaces the unit only: it ends the quantity's text, on the same line.
                     var unitSpan = new SourceSpan(file, whole.End - quantity.Unit.Length, quantity.Unit.Length, whole.Line, whole.Column + whole.Length - quantity.Unit.Length);
                     diagnostics.Add(DiagnosticCodes.UnknownUnit.Create(whole, quantity.Unit, Suggestions.DidYouMean(quantity.Unit, Units.All.Keys))
                         .WithReplacement(unitSpan, Suggestions.Closest(quantity.Unit, Units.All.Keys)));

@@ -1,7 +1,7 @@
 namespace MoePlan.Core.Diagnostics;
 
-/// <summary>MP3060..MP3079: the workload against the deployment; MP2050..MP2059: names that reach generated files;
-/// MP5620..MP5649: inventory files.</summary>
+/// <summary>MP3060..MP3069: the workload against the deployment (MP3070..: the inventory, DiagnosticCodes.Inventory.cs);
+/// MP2050..MP2059: names that reach generated files.</summary>
 public static partial class DiagnosticCodes
 {
     /// <summary>{0} which lengths (statistic), {1} tokens, {2} the decode context.</summary>

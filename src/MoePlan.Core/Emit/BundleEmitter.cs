@@ -1,6 +1,9 @@
 using System.Collections.Immutable;
+using System.Globalization;
+using System.Text;
 using MoePlan.Core.Cost;
 using MoePlan.Core.Diagnostics;
+using MoePlan.Core.Inventory;
 using MoePlan.Core.Placement;
 using MoePlan.Core.Plan;
 using MoePlan.Core.Text;
@@ -33,7 +36,25 @@ public static class BundleTargets
     };
 
     /// <summary>What <c>moeplan compile</c> writes without <c>--target</c>.</summary>
-    public static ImmutableArray<string> Defaults(DeploymentPlan plan) => [ForEngine(plan.Engine.Value), Kubernetes, Nginx];
+    public static ImmutableArray<string> Defaults(DeploymentPlan plan) => WithFrontDoor(plan, [ForEngine(plan.Engine.Value), Kubernetes, Nginx]);
+
+    /// <summary>
+    /// The targets with what pairs prefill and decode for them: vLLM has no P/D router of its own, so a bundle with vLLM
+    /// launches (the vllm target, or Kubernetes pods of a vLLM or Omni-Infer plan, which run <c>vllm serve</c>) carries
+    /// <c>moeplan proxy</c>'s files. SGLang's router is in its own folders; Omni Proxy in nginx/.
+    /// </summary>
+    public static ImmutableArray<string> WithFrontDoor(DeploymentPlan plan, IEnumerable<string> targets)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        var list = targets.Distinct(StringComparer.Ordinal).ToList();
+        var vllmPods = list.Contains(Kubernetes) && plan.Engine.Value != EngineKind.Sglang;
+        if ((list.Contains(Vllm) || vllmPods) && !list.Contains(MoeplanProxy))
+        {
+            list.Add(MoeplanProxy);
+        }
+
+        return [.. list];
+    }
 }
 
 /// <summary>A rendered bundle (relative path to text, sorted; binary files apart), or the diagnostics that say why not.</summary>
@@ -65,12 +86,15 @@ public static class BundleEmitter
     public const string OmniPlacementFormat = "omni-placement";
 
     /// <param name="cost">The cost model's report for report.md (null: report.md says it was not computed).</param>
-    public static BundleResult Emit(DeploymentPlan plan, string planPath, IReadOnlyList<string>? targets, ITemplateLoader templates, ISourceResolver sources, CostReport? cost = null)
+    /// <param name="inventory">Real hosts and addresses (verified against the plan by <see cref="InventoryVerifier"/>), or null for synthetic ones.</param>
+    /// <param name="modelVolume">Where Kubernetes pods find the checkpoint; null: a claim named after the deployment.</param>
+    public static BundleResult Emit(DeploymentPlan plan, string planPath, IReadOnlyList<string>? targets, ITemplateLoader templates, ISourceResolver sources, CostReport? cost = null,
+        ClusterInventory? inventory = null, BundleModelVolume? modelVolume = null)
     {
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(templates);
         ArgumentNullException.ThrowIfNull(sources);
-        var selected = (targets is { Count: > 0 } ? targets : BundleTargets.Defaults(plan)).Distinct(StringComparer.Ordinal).ToList();
+        var selected = (targets is { Count: > 0 } ? BundleTargets.WithFrontDoor(plan, targets) : BundleTargets.Defaults(plan)).ToList();
         var unknown = selected.Where(t => !BundleTargets.All.Contains(t, StringComparer.Ordinal)).ToList();
         if (unknown.Count > 0)
         {
@@ -90,7 +114,12 @@ public static class BundleEmitter
             return new BundleResult(ImmutableSortedDictionary<string, string>.Empty, [.. diagnostics]);
         }
 
-        var model = BundleModelBuilder.Build(plan, selected, maps);
+        var model = BundleModelBuilder.Build(plan, selected, maps, inventory);
+        model = model with
+        {
+            ModelVolume = modelVolume ?? model.ModelVolume,
+            MapChunks = selected.Contains(BundleTargets.Kubernetes) ? MapChunks(plan, model, files) : [],
+        };
         if (cost is not null)
         {
             files["cost.json"] = CostReportWriter.Json(plan, cost);
@@ -133,7 +162,13 @@ public static class BundleEmitter
                 case BundleTargets.Nginx:
                     renderer.Render("nginx/nginx.conf", "nginx/nginx.conf.sbn");
                     renderer.Render("nginx/upstreams.conf", "nginx/upstreams.conf.sbn");
-                    renderer.Render("nginx/omni-proxy.conf", "nginx/omni-proxy.conf.sbn");
+                    // Omni Proxy is Omni-Infer's (its workers tokenize through vllm-ascend's plugins): the front door of Omni-Infer
+                    // plans only, so that every bundle has one.
+                    if (plan.Engine.Value == EngineKind.OmniInfer)
+                    {
+                        renderer.Render("nginx/omni-proxy.conf", "nginx/omni-proxy.conf.sbn");
+                    }
+
                     break;
                 case BundleTargets.MoeplanProxy:
                     // The proxy reads the plan itself (its policy, mode and caps): a copy of the source beside the upstreams.
@@ -151,10 +186,21 @@ public static class BundleEmitter
                     break;
                 case BundleTargets.Kubernetes:
                     renderer.Render("kubernetes/configmap.yaml", "kubernetes/configmap.yaml.sbn");
+                    foreach (var chunk in model.MapChunks)
+                    {
+                        renderer.Render($"kubernetes/{chunk.ConfigMap[(model.ResourceName.Length + 1)..]}.yaml", "kubernetes/map-configmap.yaml.sbn", ("chunk", chunk));
+                    }
+
                     foreach (var pool in model.Pools)
                     {
                         renderer.Render($"kubernetes/{pool.Role}-leaderworkerset.yaml", "kubernetes/leaderworkerset.yaml.sbn", ("pool", pool));
                         renderer.Render($"kubernetes/{pool.Role}-service.yaml", "kubernetes/service.yaml.sbn", ("pool", pool));
+                    }
+
+                    if (plan.Engine.Value == EngineKind.Sglang)
+                    {
+                        renderer.Render("kubernetes/router-deployment.yaml", "kubernetes/router-deployment.yaml.sbn");
+                        renderer.Render("kubernetes/router-service.yaml", "kubernetes/router-service.yaml.sbn");
                     }
 
                     break;
@@ -167,6 +213,60 @@ public static class BundleEmitter
             {
                 BinaryFiles = binary.ToImmutableSortedDictionary(StringComparer.Ordinal),
             };
+    }
+
+    /// <summary>Above this many bytes of data, a ConfigMap would not fit <c>kubectl apply</c>'s last-applied annotation
+    /// (262,144 bytes for all annotations) once its data is JSON-escaped: at most twice as long, as every escaped
+    /// character (newline, quote) becomes two.</summary>
+    public const int MaxConfigMapDataBytes = 120 * 1024;
+
+    /// <summary>
+    /// The expert map each pool's pods read (SGLang's for SGLang pods, vllm-ascend's for vLLM pods on Ascend and Omni-Infer
+    /// pods), cut at line ends into pieces of at most <see cref="MaxConfigMapDataBytes"/>, one ConfigMap each
+    /// (<c>&lt;name&gt;-&lt;pool&gt;-map-N</c>). A line longer than that is a piece alone (an expert map's lines are short).
+    /// </summary>
+    private static ImmutableArray<BundleMapChunk> MapChunks(DeploymentPlan plan, BundleModel model, SortedDictionary<string, string> files)
+    {
+        var format = plan.Engine.Value == EngineKind.Sglang ? SglangFormat : VllmAscendFormat;
+        var chunks = ImmutableArray.CreateBuilder<BundleMapChunk>();
+        foreach (var pool in model.Pools)
+        {
+            if (pool.ExpertMapFiles.GetValueOrDefault(format) is not { } path || !files.TryGetValue(path, out var text))
+            {
+                continue;
+            }
+
+            var name = path[(path.LastIndexOf('/') + 1)..];
+            var piece = new StringBuilder();
+            var bytes = 0;
+            void Flush()
+            {
+                var index = chunks.Count(c => c.File == name);
+                var suffix = index.ToString("000", CultureInfo.InvariantCulture);
+                chunks.Add(new BundleMapChunk(pool.Role, name, $"{model.ResourceName}-{pool.Role}-map-{suffix}", $"{name}.part-{suffix}", piece.ToString()));
+                piece.Clear();
+                bytes = 0;
+            }
+
+            foreach (var line in text.Split('\n').SkipLast(text.EndsWith('\n') ? 1 : 0))
+            {
+                var size = Encoding.UTF8.GetByteCount(line) + 1;
+                if (bytes > 0 && bytes + size > MaxConfigMapDataBytes)
+                {
+                    Flush();
+                }
+
+                piece.Append(line).Append('\n');
+                bytes += size;
+            }
+
+            if (bytes > 0)
+            {
+                Flush();
+            }
+        }
+
+        return chunks.ToImmutable();
     }
 
     /// <summary>The expert-map formats the bundle's launches read: SGLang's; vllm-ascend's (vLLM on Ascend, and the Kubernetes

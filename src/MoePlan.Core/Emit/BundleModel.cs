@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;
+using MoePlan.Core.Inventory;
 using MoePlan.Core.Plan;
 
 namespace MoePlan.Core.Emit;
@@ -37,7 +38,25 @@ public sealed record BundleModel(
     bool PlaceholderAddresses,
     BundlePorts Ports)
 {
+    /// <summary>Where the Kubernetes pods find the checkpoint.</summary>
+    public BundleModelVolume ModelVolume { get; init; } = BundleModelVolume.Default(ResourceName);
+
+    /// <summary>The expert maps the Kubernetes pods read, cut into ConfigMaps small enough for <c>kubectl apply</c>.</summary>
+    public ImmutableArray<BundleMapChunk> MapChunks { get; init; } = [];
+
+    /// <summary>The deployment uses more than one node: KV transfer and collectives cross the network (RDMA, IPC_LOCK).</summary>
+    public bool CrossesNodes => NodeList.Length > 1;
+
+    /// <summary>The container images of the Kubernetes objects.</summary>
+    public BundleImages Images { get; init; } = BundleImages.Default;
+
+    /// <summary>The bundle's front door (<see cref="BundleFrontDoor"/>).</summary>
+    public BundleFrontDoor? FrontDoor { get; init; }
+
     public BundlePool Prefill => Pools[0];
+
+    /// <summary>Hosts and addresses come from an inventory (<c>--inventory</c>).</summary>
+    public bool HasInventory => !PlaceholderAddresses;
 
     public BundlePool Decode => Pools[1];
 
@@ -83,11 +102,98 @@ public sealed record BundleModelInfo(string Name, string DisplayName, string? Pa
 public sealed record BundleAccelerator(string Name, string DisplayName, string Vendor, bool Ascend, int DiesPerPackage, string ResourceName, string VisibleDevicesVariable);
 
 /// <summary>Fixed ports of a bundle. Instance ports add the instance's index in the deployment (prefill first, then decode),
-/// so instances that share a node never collide.</summary>
-public sealed record BundlePorts(int Proxy, int PrefillPool, int DecodePool, int InstanceHttpBase, int InstanceRpcBase, int BootstrapBase, int KvEventsBase)
+/// so instances that share a node never collide; the proxies that may run together on the proxy host each have their own.</summary>
+/// <param name="Proxy">Omni Proxy (nginx/omni-proxy.conf) and Omni-Infer's group C proxy, which are alternatives.</param>
+/// <param name="Router">SGLang's router (sglang/router.sh).</param>
+/// <param name="MoeplanProxy"><c>moeplan proxy</c> (moeplan-proxy/launch.sh).</param>
+public sealed record BundlePorts(int Proxy, int PrefillPool, int DecodePool, int InstanceHttpBase, int InstanceRpcBase, int BootstrapBase, int KvEventsBase,
+    int Router, int MoeplanProxy)
 {
-    public static BundlePorts Default { get; } = new(8000, 8081, 8082, 30000, 31000, 32000, 33000);
+    public static BundlePorts Default { get; } = new(8000, 8081, 8082, 30000, 31000, 32000, 33000, 8001, 8002);
 }
+
+/// <summary>
+/// Container images, each pinned to a release tag (never <c>latest</c>): the newest release of each engine on PyPI in the
+/// package list moeplan's environment carried in November 2026 (vllm 0.33.0, vllm-ascend 0.23.0.post1, sglang 0.5.23),
+/// under the tag scheme each project publishes its images with (<c>v</c> + the PyPI version). The launch flags were
+/// checked against the engines' sources at the commits in tests/data/engine-interfaces (vLLM 2026-08-07, SGLang
+/// 2026-06-14), older than these releases; the bundle README says both.
+/// </summary>
+/// <param name="Vllm">vLLM on NVIDIA GPUs.</param>
+/// <param name="VllmAscend">vLLM with the vllm-ascend plugin (vLLM and Omni-Infer pods on Ascend).</param>
+/// <param name="Sglang">SGLang (engine and router).</param>
+/// <param name="MoeplanProxy">The .NET SDK image that installs and runs <c>moeplan proxy</c>.</param>
+public sealed record BundleImages(string Vllm, string VllmAscend, string Sglang, string MoeplanProxy)
+{
+    public static BundleImages Default { get; } = new(
+        "docker.io/vllm/vllm-openai:v0.33.0",
+        "quay.io/ascend/vllm-ascend:v0.23.0.post1",
+        "docker.io/lmsysorg/sglang:v0.5.23",
+        "mcr.microsoft.com/dotnet/sdk:10.0");
+
+    /// <summary>The engine versions the images carry, for the bundle README.</summary>
+    public string VllmVersion => Version(Vllm);
+
+    public string VllmAscendVersion => Version(VllmAscend);
+
+    public string SglangVersion => Version(Sglang);
+
+    private static string Version(string image) => image[(image.LastIndexOf(':') + 1)..];
+}
+
+/// <summary>The volume with the model checkpoint, mounted read-only at /models in every engine pod.</summary>
+/// <param name="Kind">persistentVolumeClaim or hostPath.</param>
+/// <param name="Source">The claim's name, or the host folder.</param>
+public sealed record BundleModelVolume(string Kind, string Source)
+{
+    public const string Claim = "persistentVolumeClaim";
+
+    public const string HostPath = "hostPath";
+
+    public bool IsClaim => Kind == Claim;
+
+    /// <summary>A claim named after the deployment (<c>&lt;name&gt;-model</c>), which the operator creates and fills.</summary>
+    public static BundleModelVolume Default(string resourceName) => new(Claim, resourceName + "-model");
+
+    /// <summary>Reads <c>pvc:NAME</c> or <c>hostpath:/DIR</c>; null with a reason when it is neither.</summary>
+    public static BundleModelVolume? Parse(string text, out string error)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        error = "";
+        var colon = text.IndexOf(':', StringComparison.Ordinal);
+        var (kind, source) = colon < 0 ? ("", text) : (text[..colon], text[(colon + 1)..]);
+        if (kind == "pvc" && Binding.NameRules.DeploymentNameProblem(source) is null)
+        {
+            return new BundleModelVolume(Claim, source);
+        }
+
+        if (kind == "hostpath" && source.StartsWith('/') && source.Length <= 4096 && source.All(c => char.IsAsciiLetterOrDigit(c) || c is '/' or '.' or '_' or '-'))
+        {
+            return new BundleModelVolume(HostPath, source);
+        }
+
+        error = "expected pvc:NAME (a DNS-1123 claim name) or hostpath:/DIR (an absolute path of letters, digits, '/', '.', '_' and '-')";
+        return null;
+    }
+}
+
+/// <summary>A Kubernetes node label.</summary>
+public sealed record BundleLabel(string Key, string Value);
+
+/// <summary>One piece of an expert map in a ConfigMap of its own; the pod concatenates the pieces of a file in order.</summary>
+/// <param name="Role">The pool whose pods read it.</param>
+/// <param name="File">The map's file name (e.g. decode.vllm-ascend-expert-map.json).</param>
+/// <param name="ConfigMap">The ConfigMap's name.</param>
+/// <param name="Key">The data key, which is also the file name in the pod: <c>&lt;File&gt;.part-NNN</c>.</param>
+/// <param name="Text">The piece: whole lines.</param>
+public sealed record BundleMapChunk(string Role, string File, string ConfigMap, string Key, string Text);
+
+/// <summary>The one entry point of a P/D bundle that pairs a prefill and a decode instance per request.</summary>
+/// <param name="Kind">sglang-router, moeplan-proxy or omni-proxy.</param>
+/// <param name="Launch">The bare-metal file that starts it (run on the proxy host).</param>
+/// <param name="Port">Its port on the proxy host.</param>
+/// <param name="Kubernetes">Its Deployment on Kubernetes, or null when the bundle has no Kubernetes objects for it.</param>
+public sealed record BundleFrontDoor(string Kind, string Launch, int Port, string? Kubernetes);
 
 /// <summary>One pool with its instances and the per-rank memory of <see cref="MemoryModel"/>.</summary>
 /// <param name="MaxTokensPerDataParallelRank">Prefill: tokens one DP rank takes per step (engines' max batched tokens).</param>
@@ -147,6 +253,16 @@ public sealed record BundlePool(
 
     /// <summary>Omni Placement's pattern (.npy) of this pool, or null when the bundle has none.</summary>
     public string? OmniPlacementPatternFile => ExpertMapFiles.GetValueOrDefault(BundleEmitter.OmniPlacementFormat);
+
+    /// <summary>Kubernetes node labels every node of this pool has in the inventory (empty without one).</summary>
+    public ImmutableArray<BundleLabel> NodeSelector { get; init; } = [];
+
+    /// <summary>The pod's CPU request: one core per rank, as each rank is a busy process of its own.</summary>
+    public int CpuRequest => RanksPerNode;
+
+    /// <summary>The pod's memory request in GiB: its ranks' weights (<see cref="Memory"/>), which pass through host memory
+    /// while the checkpoint loads, rounded up.</summary>
+    public long MemoryRequestGib => (long)Math.Ceiling(Memory.WeightBytes * RanksPerNode / (1024.0 * 1024 * 1024));
 }
 
 public sealed record BundleMtp(int DraftTokens, double Acceptance);
@@ -170,7 +286,10 @@ public sealed record BundleInstance(
     int KvEventsPort,
     ImmutableArray<BundleInstancePart> Parts)
 {
-    public string Url => $"http://{LeaderHost}:{HttpPort.ToString(CultureInfo.InvariantCulture)}";
+    /// <summary>What other processes reach the leader by: its IP address with an inventory, else its host name.</summary>
+    public string Endpoint { get; init; } = LeaderHost;
+
+    public string Url => $"http://{Endpoint}:{HttpPort.ToString(CultureInfo.InvariantCulture)}";
 }
 
 /// <summary>The ranks of one instance on one node.</summary>
@@ -195,12 +314,26 @@ public sealed record BundleInstancePart(
     int DataParallelStartRank)
 {
     public bool IsLeader => NodeRank == 0;
+
+    /// <summary>What other processes reach this node by: its IP address with an inventory, else its host name.</summary>
+    public string Endpoint { get; init; } = Host;
 }
 
 /// <summary>A node of the cluster and the instance parts it runs.</summary>
-/// <param name="Host">Its host name (<c>&lt;plan&gt;-node-NN</c>).</param>
+/// <param name="Name">Its launch script's name: the inventory's host, else <c>node-NN</c>.</param>
+/// <param name="Host">Its host name: the inventory's, else <c>&lt;plan&gt;-node-NN</c>.</param>
 /// <param name="Address">Its IP address (a placeholder while <see cref="BundleModel.PlaceholderAddresses"/>).</param>
-public sealed record BundleNode(int Index, string Name, string Host, string Address, ImmutableArray<BundleInstancePart> Parts);
+public sealed record BundleNode(int Index, string Name, string Host, string Address, ImmutableArray<BundleInstancePart> Parts)
+{
+    /// <summary>Network interfaces for the collective libraries' socket traffic (inventory <c>nics</c>), comma-separated, or "".</summary>
+    public string Nics { get; init; } = "";
+
+    /// <summary>RDMA devices (inventory <c>ib_devices</c>), comma-separated, or "".</summary>
+    public string IbDevices { get; init; } = "";
+
+    /// <summary>The node's Kubernetes labels from the inventory.</summary>
+    public ImmutableSortedDictionary<string, string> Labels { get; init; } = ImmutableSortedDictionary<string, string>.Empty;
+}
 
 /// <param name="Algorithm">The plan's placement algorithm.</param>
 /// <param name="Eplb">DeepSeek EPLB policy name as SGLang spells it (deepseek, deepseek_hierarchical) when the algorithm is EPLB; else null.</param>
@@ -213,7 +346,10 @@ public sealed record BundleProxy(string Mode, string Policy, string RouterPolicy
 /// <summary>Builds <see cref="BundleModel"/> from a verified plan.</summary>
 public static class BundleModelBuilder
 {
-    public static BundleModel Build(DeploymentPlan plan, IReadOnlyList<string> targets, IReadOnlyDictionary<PoolRole, ImmutableSortedDictionary<string, string>> expertMapFiles)
+    /// <param name="inventory">Real hosts and addresses, node by node in the layout's order (checked by <see cref="InventoryVerifier"/>);
+    /// null keeps synthetic names and placeholder addresses.</param>
+    public static BundleModel Build(DeploymentPlan plan, IReadOnlyList<string> targets, IReadOnlyDictionary<PoolRole, ImmutableSortedDictionary<string, string>> expertMapFiles,
+        ClusterInventory? inventory = null)
     {
         ArgumentNullException.ThrowIfNull(plan);
         var hardware = plan.Hardware.Value;
@@ -222,11 +358,13 @@ public static class BundleModelBuilder
         var ranksPerNode = devicesPerNode * dies;
         var resourceName = ResourceName(plan.Name.Value);
         var nodeDigits = Math.Max(2, plan.Cluster.Nodes.Value.ToString(CultureInfo.InvariantCulture).Length);
-        string NodeName(int node) => "node-" + node.ToString(CultureInfo.InvariantCulture).PadLeft(nodeDigits, '0');
-        string Host(int node) => $"{resourceName}-{NodeName(node)}";
+        InventoryNode? Real(int node) => inventory is not null && node < inventory.Nodes.Length ? inventory.Nodes[node] : null;
+        string NodeName(int node) => Real(node)?.Host ?? "node-" + node.ToString(CultureInfo.InvariantCulture).PadLeft(nodeDigits, '0');
+        string Host(int node) => Real(node)?.Host ?? $"{resourceName}-{NodeName(node)}";
 
-        // The plan names no addresses yet: placeholders stand in (an inventory of real ones replaces this function).
-        string Address(int node) => BundleModel.PlaceholderAddress(node);
+        // Without an inventory, placeholders stand in for addresses, and processes reach each other by host name.
+        string Address(int node) => Real(node)?.Address ?? BundleModel.PlaceholderAddress(node);
+        string Endpoint(int node) => Real(node)?.Address ?? Host(node);
 
         var ports = BundlePorts.Default;
         var cursor = 0; // next free device of the cluster
@@ -259,7 +397,10 @@ public static class BundleModelBuilder
                     var visible = string.Join(",", Enumerable.Range(local * dies, rankCount).Select(r => r.ToString(CultureInfo.InvariantCulture)));
                     var part = new BundleInstancePart(
                         role, i, node, Host(node), Address(node), instanceParts.Count, rankCount, here, firstRank, visible, here == devicesPerNode,
-                        Math.Max(1, rankCount / pool.Parallel.TensorParallel.Value), firstRank / pool.Parallel.TensorParallel.Value);
+                        Math.Max(1, rankCount / pool.Parallel.TensorParallel.Value), firstRank / pool.Parallel.TensorParallel.Value)
+                    {
+                        Endpoint = Endpoint(node),
+                    };
                     instanceParts.Add(part);
                     parts.Add(part);
                     placed += here;
@@ -269,17 +410,33 @@ public static class BundleModelBuilder
                 instances.Add(new BundleInstance(
                     role, i, ordinal, $"{role}-{i.ToString(CultureInfo.InvariantCulture)}", instanceParts[0].Host, instanceParts[0].Address,
                     ports.InstanceHttpBase + ordinal, ports.InstanceRpcBase + ordinal, ports.BootstrapBase + ordinal, ports.KvEventsBase + ordinal,
-                    instanceParts.ToImmutable()));
+                    instanceParts.ToImmutable())
+                {
+                    Endpoint = instanceParts[0].Endpoint,
+                });
                 ordinal++;
             }
 
+            var poolNodes = instances.SelectMany(i => i.Parts).Select(p => Real(p.Node)).ToList();
+            var selector = inventory is null || poolNodes.Any(n => n is null)
+                ? []
+                : poolNodes.Skip(1).Aggregate(poolNodes[0]!.Labels, (common, n) => common.Where(l => n!.Labels.TryGetValue(l.Key, out var v) && v == l.Value)
+                    .ToImmutableSortedDictionary(StringComparer.Ordinal)).Select(l => new BundleLabel(l.Key, l.Value)).ToImmutableArray();
             pools.Add(Pool(plan, pool, role, devicesPerNode, instances.ToImmutable(),
-                expertMapFiles.TryGetValue(pool.Role, out var files) ? files : ImmutableSortedDictionary<string, string>.Empty));
+                expertMapFiles.TryGetValue(pool.Role, out var files) ? files : ImmutableSortedDictionary<string, string>.Empty) with
+            {
+                NodeSelector = selector,
+            });
         }
 
         var usedNodes = parts.Count == 0 ? 0 : parts.Max(p => p.Node) + 1;
         var nodes = Enumerable.Range(0, Math.Max(usedNodes, 1))
-            .Select(n => new BundleNode(n, NodeName(n), Host(n), Address(n), parts.Where(p => p.Node == n).ToImmutableArray()))
+            .Select(n => new BundleNode(n, NodeName(n), Host(n), Address(n), parts.Where(p => p.Node == n).ToImmutableArray())
+            {
+                Nics = string.Join(",", Real(n)?.Nics ?? []),
+                IbDevices = string.Join(",", Real(n)?.IbDevices ?? []),
+                Labels = Real(n)?.Labels ?? ImmutableSortedDictionary<string, string>.Empty,
+            })
             .Where(n => n.Parts.Length > 0)
             .ToImmutableArray();
 
@@ -330,8 +487,34 @@ public static class BundleModelBuilder
                 proxy.TokenizerReuse.Value),
             nodes.Length > 0 ? nodes[0].Host : Host(0),
             nodes.Length > 0 ? nodes[0].Address : Address(0),
-            true,
-            ports);
+            inventory is null,
+            ports)
+        {
+            FrontDoor = FrontDoor(plan.Engine.Value, targets, ports),
+        };
+    }
+
+    /// <summary>
+    /// The one front door of a P/D bundle, by the plan's engine: SGLang's router; <c>moeplan proxy</c> for vLLM (vLLM has
+    /// no router of its own that pairs prefill and decode); Omni Proxy for Omni-Infer on its nodes, and <c>moeplan proxy</c>
+    /// for its pods on Kubernetes (they run vllm-ascend's <c>vllm serve</c>). Null when the bundle has no file to start it.
+    /// </summary>
+    public static BundleFrontDoor? FrontDoor(EngineKind engine, IReadOnlyList<string> targets, BundlePorts ports)
+    {
+        ArgumentNullException.ThrowIfNull(targets);
+        ArgumentNullException.ThrowIfNull(ports);
+        var kubernetes = targets.Contains(BundleTargets.Kubernetes);
+        var proxy = targets.Contains(BundleTargets.MoeplanProxy);
+        return engine switch
+        {
+            EngineKind.Sglang when targets.Contains(BundleTargets.Sglang) =>
+                new BundleFrontDoor("sglang-router", "sglang/router.sh", ports.Router, kubernetes ? "kubernetes/router-deployment.yaml" : null),
+            EngineKind.Vllm when proxy =>
+                new BundleFrontDoor("moeplan-proxy", "moeplan-proxy/launch.sh", ports.MoeplanProxy, kubernetes ? "moeplan-proxy/deployment.yaml" : null),
+            EngineKind.OmniInfer when targets.Contains(BundleTargets.Nginx) =>
+                new BundleFrontDoor("omni-proxy", "nginx/omni-proxy.conf", ports.Proxy, kubernetes && proxy ? "moeplan-proxy/deployment.yaml" : null),
+            _ => null,
+        };
     }
 
     /// <summary>

@@ -89,6 +89,13 @@ public static class OutputEscaping
         return s.ToString();
     }
 
+    /// <summary>Whether <paramref name="text"/> can be a YAML literal block (<c>|</c>) as it is: no line break other than LF
+    /// and no control character other than tab, so each of its lines stays one line of the block. Otherwise a template
+    /// writes it with <see cref="Yaml"/>.</summary>
+    public static bool YamlBlockSafe(string text) =>
+        (text ?? throw new ArgumentNullException(nameof(text))).All(c => c is '\n' or '\t' || !NeedsEscape(c))
+        && !text.TrimStart('\n').StartsWith(' '); // the first line sets the block's indentation
+
     /// <summary>C0 and C1 controls (NEL is U+0085), DEL, the line and paragraph separators, the BOM.</summary>
     public static bool NeedsEscape(char c) =>
         char.IsControl(c) || c is '\u2028' or '\u2029' or '\uFEFF';

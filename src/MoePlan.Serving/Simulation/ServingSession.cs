@@ -79,6 +79,9 @@ public sealed record ServingSessionResult(ServingStop Stop)
     /// <summary>The deployment as served (the plan's, with the request's proxy overrides).</summary>
     public ServingConfig? Config { get; init; }
 
+    /// <summary>The cost model's saturated-capacity figures for the same plan, to set the simulated ones against.</summary>
+    public Core.Cost.CostReport? Analytic { get; init; }
+
     public IReadOnlyList<SimulationResult> Runs { get; init; } = [];
 
     public IReadOnlyList<ServingMetrics> Metrics { get; init; } = [];
@@ -189,6 +192,7 @@ public static class ServingSession
         return new ServingSessionResult(ServingStop.None)
         {
             Plan = plan,
+            Analytic = compiled.Cost?.Report,
             Config = config,
             Runs = runs,
             Metrics = runs.Select(ServingMetrics.From).ToList(),

@@ -176,7 +176,7 @@ internal static partial class BundleFiles
         return shortened > 0 ? result.ToString() : null;
     }
 
-    [GeneratedRegex(@"^  ([^\s:#][^:]*): \|[-+]?$")]
+    [GeneratedRegex(@"^  ([^\s:#][^:]*): \|[-+]?[1-9]?[-+]?$")]
     private static partial Regex EntryHeader();
 
     public static void Delete(string folder)

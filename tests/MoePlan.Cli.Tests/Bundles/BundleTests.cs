@@ -79,7 +79,9 @@ public sealed partial class BundleTests
             var engine = JsonDocument.Parse(files["plan.json"]).RootElement.GetProperty("engine").GetString()!;
             var folders = files.Keys.Where(k => k.Contains('/', StringComparison.Ordinal)).Select(k => k[..k.IndexOf('/', StringComparison.Ordinal)])
                 .Distinct().Where(f => f != "placement").Order(StringComparer.Ordinal);
-            Assert.Equal(new[] { engine, "kubernetes", "nginx" }.Order(StringComparer.Ordinal), folders);
+            // vLLM has no P/D router of its own: bundles whose pods or scripts run `vllm serve` carry moeplan proxy as their front door.
+            string[] expected = engine == "sglang" ? [engine, "kubernetes", "nginx"] : [engine!, "kubernetes", "nginx", "moeplan-proxy"];
+            Assert.Equal(expected.Order(StringComparer.Ordinal), folders);
             Assert.Contains("README.md", files.Keys);
             Assert.Contains("report.md", files.Keys);
         }
@@ -195,9 +197,11 @@ public sealed partial class BundleTests
                 ["ConfigMap"] = Schema(File.ReadAllText(Path.Combine(Interfaces, "k8s-json-schema", "master-standalone-strict", "configmap-v1.json"))),
                 ["Service"] = Schema(File.ReadAllText(Path.Combine(Interfaces, "k8s-json-schema", "master-standalone-strict", "service-v1.json"))),
                 ["LeaderWorkerSet"] = LeaderWorkerSetSchema(),
+                ["Deployment"] = DeploymentSchema(),
             };
             var kinds = new List<string>();
-            foreach (var (path, text) in files.Where(f => f.Key.StartsWith("kubernetes/", StringComparison.Ordinal)))
+            foreach (var (path, text) in files.Where(f => (f.Key.StartsWith("kubernetes/", StringComparison.Ordinal) || f.Key.StartsWith("moeplan-proxy/", StringComparison.Ordinal))
+                && f.Key.EndsWith(".yaml", StringComparison.Ordinal)))
             {
                 foreach (var document in BundleFiles.YamlDocuments(text))
                 {
@@ -209,7 +213,13 @@ public sealed partial class BundleTests
                 }
             }
 
-            Assert.Equal(["ConfigMap", "LeaderWorkerSet", "LeaderWorkerSet", "Service", "Service"], kinds.Order(StringComparer.Ordinal));
+            // A ConfigMap for the plan and one per expert-map piece, an LWS and a Service per pool, and the front door: SGLang's
+            // router as a Deployment and Service, or moeplan proxy's Deployment, Service and ConfigMap.
+            var engine = JsonDocument.Parse(files["plan.json"]).RootElement.GetProperty("engine").GetString();
+            var pieces = files.Keys.Count(k => MapPiece().IsMatch(k));
+            var expected = new List<string> { "ConfigMap", "LeaderWorkerSet", "LeaderWorkerSet", "Service", "Service", "Deployment", "Service" };
+            expected.AddRange(Enumerable.Repeat("ConfigMap", pieces + (engine == "sglang" ? 0 : 1)));
+            Assert.Equal(expected.Order(StringComparer.Ordinal), kinds.Order(StringComparer.Ordinal));
         }
         finally
         {
@@ -248,8 +258,13 @@ public sealed partial class BundleTests
                 Assert.True(error is null, $"{plan}: nginx -t: {error}\n{output}");
                 Assert.Contains("test is successful", output, StringComparison.Ordinal);
 
-                // Omni Proxy's configuration is not for stock nginx, which cannot load its modules (its parts are checked in
-                // OmniInferBundleTests): which is why it is a file of its own.
+                // Omni Proxy's configuration (Omni-Infer plans only) is not for stock nginx, which cannot load its modules (its
+                // parts are checked in OmniInferBundleTests): which is why it is a file of its own.
+                if (!files.ContainsKey("nginx/omni-proxy.conf"))
+                {
+                    continue;
+                }
+
                 error = NginxFactAttribute.Run("unshare",
                     $"-m sh -c \"mount --bind '{hostsFile}' /etc/hosts && exec nginx -t -c '{Path.Combine(folder, "nginx", "omni-proxy.conf")}' -p '{Path.Combine(folder, "nginx")}/'\"", out output);
                 Assert.NotNull(error);
@@ -327,6 +342,46 @@ public sealed partial class BundleTests
         });
     }
 
+    /// <summary>
+    /// apps/v1 Deployment: no published Deployment schema is among the test data, so its own fields are checked here and
+    /// its pod template against the PodTemplateSpec schema the LWS CRD embeds (the same Kubernetes type, generated from
+    /// k8s.io/api core/v1 by controller-gen).
+    /// </summary>
+    internal static JsonSchema DeploymentSchema()
+    {
+        var stream = new YamlStream();
+        stream.Load(new StringReader(File.ReadAllText(Path.Combine(Interfaces, "lws", "leaderworkerset.x-k8s.io_leaderworkersets.yaml"))));
+        var crd = (YamlMappingNode)stream.Documents[0].RootNode;
+        var version = (YamlMappingNode)((YamlSequenceNode)((YamlMappingNode)crd["spec"])["versions"]).Children[0];
+        var openApi = (YamlMappingNode)((YamlMappingNode)version["schema"])["openAPIV3Schema"];
+        var podTemplate = ((YamlMappingNode)((YamlMappingNode)((YamlMappingNode)((YamlMappingNode)((YamlMappingNode)openApi["properties"])["spec"])["properties"])["leaderWorkerTemplate"])["properties"])["workerTemplate"];
+        var deployment = new System.Text.Json.Nodes.JsonObject
+        {
+            ["type"] = "object",
+            ["required"] = new System.Text.Json.Nodes.JsonArray("apiVersion", "kind", "metadata", "spec"),
+            ["additionalProperties"] = false,
+            ["properties"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["apiVersion"] = new System.Text.Json.Nodes.JsonObject { ["const"] = "apps/v1" },
+                ["kind"] = new System.Text.Json.Nodes.JsonObject { ["const"] = "Deployment" },
+                ["metadata"] = System.Text.Json.Nodes.JsonNode.Parse("{\"type\":\"object\",\"required\":[\"name\"],\"properties\":{\"name\":{\"type\":\"string\"},\"labels\":{\"type\":\"object\",\"additionalProperties\":{\"type\":\"string\"}}},\"additionalProperties\":false}"),
+                ["spec"] = new System.Text.Json.Nodes.JsonObject
+                {
+                    ["type"] = "object",
+                    ["required"] = new System.Text.Json.Nodes.JsonArray("selector", "template"),
+                    ["additionalProperties"] = false,
+                    ["properties"] = new System.Text.Json.Nodes.JsonObject
+                    {
+                        ["replicas"] = new System.Text.Json.Nodes.JsonObject { ["type"] = "integer", ["minimum"] = 0 },
+                        ["selector"] = System.Text.Json.Nodes.JsonNode.Parse("{\"type\":\"object\",\"required\":[\"matchLabels\"],\"properties\":{\"matchLabels\":{\"type\":\"object\",\"additionalProperties\":{\"type\":\"string\"}}},\"additionalProperties\":false}"),
+                        ["template"] = BundleFiles.ToJson(podTemplate),
+                    },
+                },
+            },
+        };
+        return Schema(deployment.ToJsonString());
+    }
+
     /// <summary>The LWS CRD's OpenAPI v3 schema (spec.versions[0].schema.openAPIV3Schema) as a JSON schema; its
     /// x-kubernetes-* keywords are unknown keywords to the validator and ignored.</summary>
     private static JsonSchema LeaderWorkerSetSchema()
@@ -357,4 +412,7 @@ public sealed partial class BundleTests
 
     [GeneratedRegex(@"(?<=\s)--[a-z0-9][a-z0-9-]*")]
     private static partial Regex Flag();
+
+    [GeneratedRegex(@"^kubernetes/(prefill|decode)-map-\d{3}\.yaml$")]
+    private static partial Regex MapPiece();
 }
