@@ -113,10 +113,26 @@ public sealed class JsonOutputSchemaTests
     }
 
     [Fact]
+    public async Task Bench_json_against_an_emulated_deployment_validates()
+    {
+        // `moeplan bench` needs a live endpoint: the tiny plan's emulated engines behind the proxy, on 127.0.0.1, fast.
+        var compiled = Core.Compilation.PlanCompiler.Compile(Tiny, new Files.FileSystemSourceResolver());
+        Assert.NotNull(compiled.Plan);
+        await using var deployment = await Proxy.Engine.EmulatedDeployment.StartAsync(
+            compiled.Plan, compiled.Cost, () => Serving.Proxy.RoutingPolicies.Create("round-robin"), speed: 50);
+        var (code, output, error) = await Task.Run(() => CliRunner.Run(
+            "bench", deployment.Proxy.Address.ToString(), "--trace", RepositoryPaths.PathOf("plans", "data", "azure_llm_inference_trace_code.csv"),
+            "--max-requests", "8", "--speed", "50", "--plan", Tiny, "--format", "json"));
+        Assert.True(code == 0, error);
+        AssertValid("bench", output);
+        Assert.Equal(8, (int)JsonNode.Parse(output)!["requests"]!["completed"]!);
+    }
+
+    [Fact]
     public void Every_schema_file_is_tested_and_names_the_version_its_documents_carry()
     {
         var files = Directory.GetFiles(RepositoryPaths.PathOf("schemas"), "*.schema.json").Select(f => Path.GetFileName(f)[..^".schema.json".Length]).Order(StringComparer.Ordinal);
-        var tested = Outputs().Select(row => (string)row[0]).Append("plan").Distinct().Order(StringComparer.Ordinal);
+        var tested = Outputs().Select(row => (string)row[0]).Append("plan").Append("bench").Distinct().Order(StringComparer.Ordinal);
         Assert.Equal(tested, files);
     }
 

@@ -85,6 +85,7 @@ public sealed class BenchResult(Uri url, string model, double speed, IReadOnlyLi
         return JsonOutput.Write(w =>
         {
             w.WriteStartObject();
+            w.WriteString("schema", "moeplan/bench/v1");
             w.WriteString("url", url.ToString());
             w.WriteString("trace", trace);
             w.WriteString("model", model);
