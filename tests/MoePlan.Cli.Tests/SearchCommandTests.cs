@@ -199,7 +199,7 @@ public sealed class SearchCommandTests
 
     [Theory]
     [InlineData("text", "Pareto frontiers: throughput/TPOT")]
-    [InlineData("md", "## Pareto frontier: output tokens/s per rank up, TPOT down")]
+    [InlineData("md", "## Pareto frontier: output tokens/s per rank up, TPOT down (figures: cost model, base plan's placement imbalance)")]
     public void Text_and_markdown_report_the_counts_and_frontiers(string format, string expected)
     {
         var (code, output, error) = CliRunner.Run([.. V3On64, "--format", format]);

@@ -90,8 +90,13 @@ public static class PlanVerifier
             NumericFormat.Int8 => (hardware.Int8TeraOpsPerPackage, "INT8 TOPS"),
             _ => (hardware.Bf16TeraFlopsPerPackage, "BF16 TFLOPS"),
         };
+        // The hint names the setting that supplies the figure and the precisions this chip has a sourced rate for.
+        var sourced = new (double? Rate, string Name)[] { (hardware.Bf16TeraFlopsPerPackage, "bf16"), (hardware.Fp8TeraFlopsPerPackage, "fp8"), (hardware.Int8TeraOpsPerPackage, "int8") }
+            .Where(p => p.Rate is not null).Select(p => $"`{p.Name}`").ToList();
         Require(rate is not null, name, $"the cost model at the experts' {experts.Value.ToString().ToLowerInvariant()} precision",
-            "choose a precision this chip has a sourced rate for (see `moeplan hardware`)");
+            sourced.Count > 0
+                ? $"set the experts' precision (`precision`) to one this chip has a sourced rate for: {string.Join(", ", sourced)} (see `moeplan hardware`)"
+                : "choose a chip with a sourced compute rate (see `moeplan hardware`)");
 
         var domain = plan.Cluster.ScaleUpDomainDevices;
         var spansDomains = new[] { plan.Prefill, plan.Decode }.Any(p => (double)p.Parallel.Ranks / hardware.DiesPerPackage > domain);

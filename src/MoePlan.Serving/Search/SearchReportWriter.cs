@@ -64,8 +64,8 @@ public static class SearchReportWriter
         var baseImbalance = Imbalance(r.PrefillImbalance, r.DecodeImbalance);
         foreach (var (title, list) in new[]
                  {
-                     Thinned("Pareto frontier: output tokens/s per rank up, TPOT down", r.ThroughputTpotFrontier),
-                     Thinned("Pareto frontier: $ per million output tokens down, TTFT down", r.CostTtftFrontier),
+                     Thinned("Pareto frontier: output tokens/s per rank up, TPOT down (figures: cost model, base plan's placement imbalance)", r.ThroughputTpotFrontier),
+                     Thinned("Pareto frontier: $ per million output tokens down, TTFT down (figures: cost model, base plan's placement imbalance)", r.CostTtftFrontier),
                  })
         {
             yield return new(title, Columns, [.. list.Select((c, i) => Row(i + 1, c, baseImbalance))]);
