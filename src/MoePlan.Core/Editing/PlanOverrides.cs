@@ -65,7 +65,15 @@ public static class PlanOverrides
 
         var edits = new List<(int Start, int Length, string Text)>();
         var diagnostics = ImmutableArray.CreateBuilder<Diagnostic>();
-        foreach (var o in overrides)
+        // The same setting given twice (`decode.ep` and `decode.parallel.ep` included): the last one wins, as on a
+        // command line; two edits of one range would garble it.
+        var effective = overrides
+            .Select((o, i) => (Override: o, Index: i, Key: string.Join('.', Canonical(o.Path, o.Value).Segments)))
+            .GroupBy(e => e.Key, StringComparer.Ordinal)
+            .Select(g => g.Last())
+            .OrderBy(e => e.Index)
+            .Select(e => e.Override);
+        foreach (var o in effective)
         {
             if (Edit(deployment, o) is { } problem)
             {
@@ -116,8 +124,9 @@ public static class PlanOverrides
 
                 if (setting is null)
                 {
-                    // Before the block's closing brace.
-                    edits.Add((block.Range.Start + block.Range.Length - 1, 0, $"  {name} {value}\n"));
+                    // Before the block's closing brace, on its line: the lines after keep their numbers, so
+                    // diagnostics still point at the file as it is on disk.
+                    edits.Add((block.Range.Start + block.Range.Length - 1, 0, $"  {name} {value} "));
                 }
                 else
                 {

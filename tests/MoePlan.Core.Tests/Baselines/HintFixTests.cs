@@ -78,6 +78,25 @@ public sealed class HintFixTests
         Assert.Equal(expected, withFixes.Order(StringComparer.Ordinal));
     }
 
+    [Theory]
+    [InlineData("MP3020-memory-does-not-fit", "MP3020", "max_batch 12 per device")] // the hint: "lower max_batch to 12 per device"
+    [InlineData("MP3004-experts-not-divisible", "MP3004", "placement { redundant_experts 32 }")]
+    [InlineData("MP2015-unknown-unit", "MP2015", "arrivals poisson 10/s")]
+    [InlineData("MP2050-invalid-deployment-name", "MP2050", "deployment \"my-plan\" {")]
+    public void A_fix_writes_what_its_hint_says(string name, string code, string line)
+    {
+        var sources = Sources();
+        var diagnostic = Compile(name, sources).Diagnostics.First(d => d.Code == code);
+        var path = $"Invalid/{name}.moe";
+        var text = sources[path];
+        foreach (var edit in diagnostic.Fix!.Edits.OrderByDescending(e => e.Span.Start))
+        {
+            text = text[..edit.Span.Start] + edit.NewText + text[edit.Span.End..];
+        }
+
+        Assert.Contains(line, text.Split('\n').Select(l => l.Trim()));
+    }
+
     private static Dictionary<string, int> Counts(CompilationResult result) =>
         result.Diagnostics.GroupBy(d => d.Code).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
 }

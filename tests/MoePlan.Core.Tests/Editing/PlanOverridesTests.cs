@@ -56,6 +56,16 @@ public sealed class PlanOverridesTests
         Assert.Contains("microbatch_overlap on", text, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void The_same_setting_twice_takes_the_last_and_lines_keep_their_numbers()
+    {
+        var text = Apply("decode.ep=2", "decode.parallel.ep=1", "prefill.microbatch_overlap=on");
+        Assert.Contains("parallel { dp 4  ep 1 }", text, StringComparison.Ordinal);
+        Assert.Equal(TinyText().Split('\n').Length, text.Split('\n').Length);
+        var plan = PlanCompiler.CompileText(Tiny, text, MemorySourceResolver.FromRepository(Tiny), throughVerification: true).Plan!;
+        Assert.Equal(1, plan.Decode.Parallel.ExpertParallel.Value);
+    }
+
     [Theory]
     [InlineData("decode.paralel.ep=2", "`decode` has no setting `paralel`; did you mean `parallel`?")]
     [InlineData("decod.max_batch=2", "the deployment has no setting `decod`; did you mean `decode`?")]
