@@ -134,7 +134,8 @@ static void Escaping(string payload)
 
         """;
     var compiled = PlanCompiler.CompileText("fuzz.moe", plan, EmptyResolver.Instance, throughVerification: true);
-    var dns1123 = System.Text.RegularExpressions.Regex.IsMatch(payload, "^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$");
+    // \z, not $: .NET's $ also matches before a final newline (the fuzzer's "ime\n" passed it).
+    var dns1123 = System.Text.RegularExpressions.Regex.IsMatch(payload, "^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?\\z");
     if (compiled.Plan is { } bound && (!dns1123 || bound.Name.Value != payload))
     {
         throw new InvalidOperationException($"the deployment name \"{OutputEscaping.Line(bound.Name.Value)}\" was bound although it is not a DNS-1123 name");
