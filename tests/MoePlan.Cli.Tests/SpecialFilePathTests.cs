@@ -46,7 +46,7 @@ public sealed class SpecialFilePathTests
     private static readonly HashSet<(string Verb, string Name)> NotInputs =
     [
         ("compile", "--output"), ("place", "--output"), ("search", "--output"), ("run", "--report"),
-        ("bench", "--result-file"), ("check", "--docs-uri"), ("engine", "--all"), ("compile", "--target"), ("place", "--objective"),
+        ("bench", "--result-file"), ("check", "--docs-uri"), ("compile", "--target"), ("place", "--objective"),
     ];
 
     public static TheoryData<string, string, string> Cases()

@@ -137,8 +137,5 @@ internal static class CompileCommand
 /// <param name="Set">The <c>--set</c> overrides.</param>
 /// <param name="Inventory">Inventory file; null keeps synthetic host names and placeholder addresses.</param>
 /// <param name="ModelVolume">pvc:NAME or hostpath:/DIR; null means a claim named after the deployment.</param>
-internal sealed record CompileArguments(string File, string Output, bool Force, IReadOnlyList<string> Targets, string? Templates, IReadOnlyList<string>? Set = null,
-    string? Inventory = null, string? ModelVolume = null)
-{
-    public IReadOnlyList<string> Set { get; init; } = Set ?? [];
-}
+internal sealed record CompileArguments(string File, string Output, bool Force, IReadOnlyList<string> Targets, string? Templates, IReadOnlyList<string> Set,
+    string? Inventory = null, string? ModelVolume = null);

@@ -32,7 +32,7 @@ public static class PlanOverrides
             {
                 diagnostics.Add(DiagnosticCodes.MalformedOverride.Create(null, TextExcerpt.Of(argument), "expected PATH=VALUE, e.g. `decode.max_batch=64` or `workload.arrivals=poisson 8/s`"));
             }
-            else if (value.Any(c => c is '\n' or '\r' or '{' or '}' or '#') || value.Any(IsControlOrLineBreak))
+            else if (value.Any(c => c is '{' or '}' or '#' || IsControlOrLineBreak(c)))
             {
                 // One line of arguments: a value cannot open a block, start a comment or end the setting's line.
                 diagnostics.Add(DiagnosticCodes.MalformedOverride.Create(null, TextExcerpt.Of(argument), "a value is one line of arguments, without `{`, `}`, `#` or control characters"));

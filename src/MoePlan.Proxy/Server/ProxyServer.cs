@@ -86,7 +86,8 @@ public sealed class ProxyServer : IAsyncDisposable
     /// <summary>
     /// On one or two cores the thread pool starts with as many threads as processors and adds more only slowly (about
     /// two a second) when work waits; a burst of streams then queues for tens of milliseconds. Measured with
-    /// proxy-overhead at 1,000/s on one core: added p99 10.6 ms with the default floor, 4.6 ms with 16 threads.
+    /// proxy-overhead at 1,000/s on one core: added p99 10.6 ms with the default floor, 3.0 to 7.6 ms with 16 threads
+    /// (docs/benchmarks.md).
     /// </summary>
     private static void RaiseThreadPoolFloor()
     {
