@@ -63,17 +63,18 @@ internal static class CostCommand
                 break;
             default:
                 DiagnosticPrinter.WriteText(stdout, result.Diagnostics);
-                WriteText(stdout, result.Plan.Name.Value, report);
+                WriteText(stdout, result.Plan.Name.Value, EfficiencyFactors.For(result.Plan.Hardware.Value.Family), report);
                 break;
         }
 
         return ExitCodes.Ok;
     }
 
-    private static void WriteText(TextWriter stdout, string name, CostReport r)
+    private static void WriteText(TextWriter stdout, string name, EfficiencyFactors factors, CostReport r)
     {
         var unit = r.DiesPerPackage > 1 ? "die" : "device";
         stdout.WriteLine($"{name}: cost model (figures per {unit}): analytic, saturated-capacity estimates (every batch full); `moeplan run` simulates the offered load");
+        stdout.WriteLine($"efficiency factors ({factors.Family}): {factors.Provenance}");
         var summary = new Table().AddColumns("phase", "step ms", "latency ms", $"tok/s per {unit}", "batch", "imbalance");
         summary.AddRow("prefill", NumberText.Compact(r.Prefill.Step.StepMilliseconds), "TTFT " + NumberText.Compact(r.Prefill.TtftMilliseconds),
             $"{NumberText.Compact(r.Prefill.InputTokensPerSecondPerRank)} in ({NumberText.Compact(r.Prefill.ComputedTokensPerSecondPerRank)} computed)",

@@ -21,7 +21,7 @@ public sealed record BindingResult(DeploymentPlan? Plan, ImmutableArray<Diagnost
 public sealed partial class DeploymentBinder
 {
     public static readonly ImmutableArray<string> Engines = ["vllm", "sglang", "omni-infer"];
-    public static readonly ImmutableArray<string> Formats = ["bf16", "fp8", "int8"];
+    public static readonly ImmutableArray<string> Formats = ["bf16", "fp8", "int8", "nvfp4", "mxfp4"];
     public static ImmutableArray<string> PlacementAlgorithms => Placement.PlacementAlgorithms.Names;
 
     private readonly List<Diagnostic> _diagnostics = [];
@@ -264,7 +264,7 @@ public sealed partial class DeploymentBinder
         SettingsBlock? overrides = null;
         if (setting is not null)
         {
-            var r = Read(setting, "a format (`bf16`, `fp8`, `int8`) and an optional block of overrides, e.g. `precision fp8 { kv_cache bf16 }`", allowBlock: true);
+            var r = Read(setting, "a format (`bf16`, `fp8`, `int8`, `nvfp4`, `mxfp4`) and an optional block of overrides, e.g. `precision fp8 { kv_cache bf16 }`", allowBlock: true);
             if (!r.AtEnd)
             {
                 var word = r.Word("precision", Formats);
@@ -301,7 +301,9 @@ public sealed partial class DeploymentBinder
         var kv = Part("kv_cache", bf16);
 
         // Dispatch travels at the experts' GEMM input precision (DeepEP: FP8 dispatch); combine returns bf16 outputs.
-        var dispatch = Part("dispatch", experts.Value == NumericFormat.Bf16 ? bf16 : experts);
+        // FP4 experts still take FP8 activations off the wire (DeepEP's dispatch formats are FP8 and BF16).
+        var dispatch = Part("dispatch", experts.Value == NumericFormat.Bf16 ? bf16
+            : experts.Value.IsFourBit() ? experts with { Value = NumericFormat.Fp8, IsDefault = true } : experts);
         var combine = Part("combine", bf16);
         return new PrecisionPlan(weights, attention, experts, dense, kv, dispatch, combine);
     }
@@ -910,6 +912,8 @@ public sealed partial class DeploymentBinder
     {
         "fp8" => NumericFormat.Fp8,
         "int8" => NumericFormat.Int8,
+        "nvfp4" => NumericFormat.Nvfp4,
+        "mxfp4" => NumericFormat.Mxfp4,
         _ => NumericFormat.Bf16,
     };
 }

@@ -332,9 +332,9 @@ public sealed partial class EmbeddedCatalog
             string.IsNullOrWhiteSpace(value) ? throw Bad(name, field, "is required") : value;
 
         var precision = Required(dto.NativeWeightPrecision, "native_weight_precision");
-        if (precision is not ("bf16" or "fp16" or "fp32" or "fp8" or "int8" or "int4"))
+        if (precision is not ("bf16" or "fp16" or "fp32" or "fp8" or "int8" or "int4" or "nvfp4" or "mxfp4"))
         {
-            throw Bad(name, "native_weight_precision", $"'{precision}' is not one of bf16, fp16, fp32, fp8, int8, int4");
+            throw Bad(name, "native_weight_precision", $"'{precision}' is not one of bf16, fp16, fp32, fp8, int8, int4, nvfp4, mxfp4");
         }
 
         var architecture = MapArchitecture(name, dto.Architecture ?? throw Bad(name, "architecture", "is required"));

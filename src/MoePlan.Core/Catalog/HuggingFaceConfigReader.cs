@@ -402,10 +402,18 @@ public static class HuggingFaceConfigReader
                     ? m.GetString()!
                     : null;
                 int? bits = quantization.TryGetProperty("bits", out var b) && TryWholeNumber(b, out var n) ? n : null;
+                // ModelOpt writes {"quant_method": "modelopt", "quant_algo": "NVFP4"} (vLLM's modelopt.py reads the same keys).
+                var algorithm = quantization.TryGetProperty("quant_algo", out var q) && q.ValueKind == JsonValueKind.String
+                    ? q.GetString()!.ToUpperInvariant()
+                    : null;
                 switch (method, bits)
                 {
                     case ("fp8", _):
                         return "fp8";
+                    case ("modelopt", _) when algorithm == "NVFP4":
+                        return "nvfp4";
+                    case ("mxfp4", _):
+                        return "mxfp4";
                     case ("gptq" or "awq", 4):
                         return "int4";
                     case ("gptq" or "awq", 8):

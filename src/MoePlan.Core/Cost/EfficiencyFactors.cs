@@ -30,6 +30,13 @@ public sealed record EfficiencyFactors(
     double OverlapEfficiency,
     double BatchRoutingVariation)
 {
+    /// <summary>Where the factors come from, in one sentence a user can check against docs/cost-model.md.</summary>
+    public string Provenance { get; init; } = "";
+
+    /// <summary>The family whose fitted factors these are when this family has no published result of its own to fit
+    /// (its cost figures are then uncalibrated); null when fitted or measured on this family.</summary>
+    public string? BorrowedFrom { get; init; }
+
     /// <summary>GEMM efficiency at <paramref name="rows"/> rows: saturating, half of peak efficiency at <see cref="GemmHalfRows"/>.</summary>
     public double GemmAt(double rows) => rows <= 0 ? GemmEfficiency : GemmEfficiency * rows / (rows + GemmHalfRows);
 
@@ -52,10 +59,19 @@ public sealed record EfficiencyFactors(
         AllToAll: AllToAllLatency.DeepEpH800,
         KernelGapMicroseconds: 1.0,
         OverlapEfficiency: 0.80,
-        BatchRoutingVariation: 1.25);
+        BatchRoutingVariation: 1.25)
+    {
+        Provenance = "fitted on 8 published Hopper results (DeepSeek's H800 production prefill and decode, the 6 rows of LMSYS's 96 x H100 table); "
+            + "attention from FlashMLA's measured 66.7% of H800 peak; scale-up from DeepEP's measured 155 GB/s",
+    };
 
     /// <summary>NVIDIA Blackwell (B200, GB200): no published serving result in figures.md to fit, so Hopper's factors.</summary>
-    public static readonly EfficiencyFactors Blackwell = Hopper with { Family = "Blackwell" };
+    public static readonly EfficiencyFactors Blackwell = Hopper with
+    {
+        Family = "Blackwell",
+        BorrowedFrom = "Hopper",
+        Provenance = "uncalibrated: every factor borrowed from Hopper (no published Blackwell serving result to fit); FP4 and FP8 GEMMs take Hopper's achieved fraction of peak",
+    };
 
     /// <summary>Huawei Ascend (910B, 910C). The attention core is AMLA's measured 86.8% of peak (arXiv 2509.25224);
     /// the UB fabric figure in the catalog is already measured (196 GB/s), so its efficiency is 1. The rest take
@@ -66,6 +82,9 @@ public sealed record EfficiencyFactors(
         AttentionEfficiency = 0.868,
         ScaleUpEfficiency = 1.0,
         AllToAll = AllToAllLatency.DeepEpAscend,
+        BorrowedFrom = "Hopper",
+        Provenance = "partly calibrated: attention from AMLA's measured 86.8% of peak, scale-up from the measured UB bandwidth, all-to-all floors from DeepEP-Ascend's microbenchmark; "
+            + "GEMM, memory, overlap and routing factors borrowed from Hopper (no Ascend serving result broken down enough to fit them)",
     };
 
     public static EfficiencyFactors For(string family) => family switch

@@ -171,8 +171,10 @@ public static class PlanCostModel
         {
             NumericFormat.Fp8 => h.Fp8TeraFlopsPerPackage,
             NumericFormat.Int8 => h.Int8TeraOpsPerPackage,
+            NumericFormat.Nvfp4 or NumericFormat.Mxfp4 => h.Fp4TeraFlopsPerPackage,
             _ => h.Bf16TeraFlopsPerPackage,
         } ?? 0;
+        var eightBit = h.Fp8TeraFlopsPerPackage ?? h.Int8TeraOpsPerPackage ?? 0;
         var bf16 = h.Bf16TeraFlopsPerPackage ?? peak;
         var scaleUp = plan.Cluster.ScaleUpBytesPerSecond?.Value ?? h.ScaleUpBytesPerSecondPerDirection ?? 0;
         var scaleOut = plan.Cluster.ScaleOutBytesPerSecond?.Value ?? h.ScaleOutBytesPerSecondPerDirection ?? scaleUp;
@@ -183,6 +185,9 @@ public static class PlanCostModel
             scaleUp / dies,
             scaleOut / dies,
             plan.Cluster.ScaleUpDomainDevices * dies,
-            EfficiencyFactors.For(h.Family));
+            EfficiencyFactors.For(h.Family))
+        {
+            PeakEightBitFlops = eightBit * 1e12 / dies,
+        };
     }
 }

@@ -27,6 +27,7 @@ public readonly record struct StepShape(
     bool PerfectBalance = false);
 
 /// <summary>The machine a step runs on: per-rank rates and the fabric.</summary>
+/// <param name="PeakFlops">Dense rate at the experts' precision.</param>
 /// <param name="ScaleUpDomainRanks">Ranks that share the scale-up fabric (a node, or a supernode).</param>
 public readonly record struct StepMachine(
     double PeakFlops,
@@ -35,7 +36,12 @@ public readonly record struct StepMachine(
     double ScaleUpBytesPerSecond,
     double ScaleOutBytesPerSecond,
     int ScaleUpDomainRanks,
-    EfficiencyFactors Efficiency);
+    EfficiencyFactors Efficiency)
+{
+    /// <summary>Dense 8-bit rate (FP8, else INT8) when it differs from the experts' precision: FP4 experts with FP8
+    /// attention run each at its own rate. 0 when unknown: <see cref="PeakFlops"/> stands in.</summary>
+    public double PeakEightBitFlops { get; init; }
+}
 
 /// <summary>
 /// Per-step roofline of one rank (docs/cost-model.md): every op is bounded by compute at its precision or by
@@ -66,7 +72,9 @@ public static class StepCostModel
         var sequences = s.SequencesPerRank / microbatches;
         var ops = ImmutableArray.CreateBuilder<OpCost>(14);
         double Bytes(NumericFormat f) => MemoryModel.BytesPerElement(f);
-        double PeakFor(NumericFormat f) => f == NumericFormat.Bf16 ? m.PeakBf16Flops : m.PeakFlops;
+        double PeakFor(NumericFormat f) => f == NumericFormat.Bf16 ? m.PeakBf16Flops
+            : !f.IsFourBit() && precision.Experts.Value.IsFourBit() && m.PeakEightBitFlops > 0 ? m.PeakEightBitFlops
+            : m.PeakFlops;
         double Compute(double flops, NumericFormat f, double rows) => flops / (PeakFor(f) * e.GemmAt(rows)) * 1e3;
         double Memory(double bytes) => bytes / (m.HbmBytesPerSecond * e.MemoryEfficiency) * 1e3;
         double Launches(double kernels) => kernels * e.KernelGapMicroseconds / 1e3;

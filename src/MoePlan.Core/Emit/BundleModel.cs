@@ -94,7 +94,12 @@ public sealed record BundleModel(
 /// <param name="CheckpointPrecision">The format the published checkpoint stores its weights in (bf16, fp8, int8).</param>
 /// <param name="KvCachePrecision">The plan's numeric format of the KV cache (bf16, fp8, int8).</param>
 public sealed record BundleModelInfo(string Name, string DisplayName, string? Path, int Layers, int MoeLayers, int RoutedExperts, int TopK, int MtpLayers, bool Mla,
-    string ExpertPrecision, string CheckpointPrecision = "bf16", string KvCachePrecision = "bf16");
+    string ExpertPrecision, string CheckpointPrecision = "bf16", string KvCachePrecision = "bf16")
+{
+    /// <summary>FP4 experts: the engines load an FP4 checkpoint (vLLM and SGLang's modelopt_fp4 / mxfp4 read pre-quantised
+    /// weights), so the published checkpoint is no default for MODEL_PATH.</summary>
+    public bool FourBit => ExpertPrecision is "nvfp4" or "mxfp4";
+}
 
 /// <param name="Vendor">nvidia or huawei.</param>
 /// <param name="ResourceName">The Kubernetes extended resource of one device.</param>
@@ -468,7 +473,7 @@ public static class BundleModelBuilder
             resourceName,
             PlanJsonWriter.Engine(plan.Engine.Value),
             targets.Order(StringComparer.Ordinal).ToImmutableArray(),
-            new BundleModelInfo(entry.Name, entry.DisplayName, entry.HuggingFaceId, a.Layers, a.MoeLayers, a.RoutedExperts, a.TopK, a.MtpLayers,
+            new BundleModelInfo(entry.Name, entry.DisplayName, plan.Precision.Experts.Value.IsFourBit() && entry.NativeWeightPrecision != PlanJsonWriter.Format(plan.Precision.Experts.Value) ? null : entry.HuggingFaceId, a.Layers, a.MoeLayers, a.RoutedExperts, a.TopK, a.MtpLayers,
                 a.Attention is Catalog.MlaAttention, PlanJsonWriter.Format(plan.Precision.Experts.Value), entry.NativeWeightPrecision,
                 PlanJsonWriter.Format(plan.Precision.KvCache.Value)),
             accelerator,

@@ -23,6 +23,17 @@ public static class CostReportWriter
             w.WriteString("plan", plan.Name.Value);
             w.WriteString("hardware", plan.Hardware.Value.Name);
             w.WriteNumber("dies_per_package", r.DiesPerPackage);
+            var factors = EfficiencyFactors.For(plan.Hardware.Value.Family);
+            w.WriteStartObject("factors");
+            w.WriteString("family", factors.Family);
+            w.WriteBoolean("calibrated", factors.BorrowedFrom is null);
+            if (factors.BorrowedFrom is { } lender)
+            {
+                w.WriteString("borrowed_from", lender);
+            }
+
+            w.WriteString("provenance", factors.Provenance);
+            w.WriteEndObject();
 
             w.WriteStartObject("prefill");
             Number(w, "step_ms", r.Prefill.Step.StepMilliseconds);
@@ -82,6 +93,8 @@ public static class CostReportWriter
         s.Append(CultureInfo.InvariantCulture, $"# Cost report: {plan.Name.Value}\n\n");
         s.Append(CultureInfo.InvariantCulture, $"{plan.Model.Entry.DisplayName} on {plan.Hardware.Value.DisplayName}; figures per {unit}");
         s.Append(r.DiesPerPackage > 1 ? $" (a package is {r.DiesPerPackage} dies)" : "").Append(".\n\n");
+        var factors = EfficiencyFactors.For(plan.Hardware.Value.Family);
+        s.Append(CultureInfo.InvariantCulture, $"Efficiency factors ({factors.Family}): {factors.Provenance}.\n\n");
         s.Append("| phase | step | latency | throughput per ").Append(unit).Append(" | batch | imbalance |\n|---|---|---|---|---|---|\n");
         s.Append(CultureInfo.InvariantCulture,
             $"| prefill | {NumberText.Compact(r.Prefill.Step.StepMilliseconds)} ms | TTFT {NumberText.Compact(r.Prefill.TtftMilliseconds)} ms | {NumberText.Compact(r.Prefill.InputTokensPerSecondPerRank)} input tok/s ({NumberText.Compact(r.Prefill.ComputedTokensPerSecondPerRank)} computed) | {NumberText.Compact(r.Prefill.Step.TokensPerRank)} tokens | {NumberText.Compact(r.Prefill.Step.Imbalance)} |\n");

@@ -18,6 +18,18 @@ public enum NumericFormat
     Bf16,
     Fp8,
     Int8,
+
+    /// <summary>NVIDIA's FP4: E2M1 elements, one FP8 (E4M3) scale per 16 (Blackwell tensor cores).</summary>
+    Nvfp4,
+
+    /// <summary>OCP Microscaling FP4: E2M1 elements, one E8M0 scale per 32 (OCP MX specification v1.0).</summary>
+    Mxfp4,
+}
+
+public static class NumericFormats
+{
+    /// <summary>The 4-bit formats: weights only (moeplan models no FP4 KV cache or all-to-all payload), and only on chips with FP4 tensor cores.</summary>
+    public static bool IsFourBit(this NumericFormat format) => format is NumericFormat.Nvfp4 or NumericFormat.Mxfp4;
 }
 
 public enum ProxyMode

@@ -27,7 +27,16 @@ public sealed record MemoryFootprint(
 /// </summary>
 public static class MemoryModel
 {
-    public static double BytesPerElement(NumericFormat format) => format == NumericFormat.Bf16 ? 2 : 1;
+    /// <summary>Bytes of one element with its share of the block scales: NVFP4 = 4 bits + one 1-byte E4M3 scale per 16
+    /// (NVIDIA, "Introducing NVFP4", 2025; the per-tensor FP32 scale is negligible); MXFP4 = 4 bits + one 1-byte E8M0
+    /// scale per 32 (OCP Microscaling Formats specification v1.0, section 5).</summary>
+    public static double BytesPerElement(NumericFormat format) => format switch
+    {
+        NumericFormat.Bf16 => 2,
+        NumericFormat.Nvfp4 => 0.5 + (1.0 / 16),
+        NumericFormat.Mxfp4 => 0.5 + (1.0 / 32),
+        _ => 1,
+    };
 
     /// <summary>KV cache bytes of one token in one rank, over all layers (MTP layers included when drafting).</summary>
     public static double KvBytesPerToken(ModelArchitecture a, NumericFormat kv, int tensorParallel, bool withMtp)

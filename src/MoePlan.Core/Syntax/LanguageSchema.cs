@@ -22,7 +22,7 @@ public static class LanguageSchema
         [
             new("engine", null, "target engine: vllm, sglang or omni-infer"),
             new("model", null, "catalog model name, or `from \"config.json\"`"),
-            new("precision", "precision", "weight precision (bf16, fp8, int8) with per-part overrides in a block"),
+            new("precision", "precision", "weight precision (bf16, fp8, int8; nvfp4, mxfp4 on FP4 chips) with per-part overrides in a block"),
             new("hardware", null, "catalog accelerator name"),
             new("cluster", "cluster", "nodes, devices per node, supernode"),
             new("price", null, "price per device-hour, e.g. `2.0usd/device-hour`"),

@@ -3,6 +3,7 @@ using System.Globalization;
 using MoePlan.Core.Catalog;
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Plan;
+using MoePlan.Core.Text;
 
 namespace MoePlan.Core.Verification;
 
@@ -49,7 +50,7 @@ public static class PlanVerifier
             diagnostics.AddRange(WorkloadFit.CheckContext(plan, null));
         }
 
-        var figuresOk = VerifyRequiredFigures(plan, diagnostics);
+        var figuresOk = VerifyFourBitFormats(plan, diagnostics) & VerifyRequiredFigures(plan, diagnostics);
         if (shapesOk && figuresOk && !diagnostics.Any(d => d.IsError))
         {
             foreach (var pool in new[] { plan.Prefill, plan.Decode })
@@ -84,10 +85,16 @@ public static class PlanVerifier
         Require(hardware.HbmBytesPerPackage is not null, "HBM capacity", "the memory check", "choose a chip with a sourced HBM capacity");
         Require(hardware.HbmBytesPerSecondPerPackage is not null, "HBM bandwidth", "the cost model", "choose a chip with a sourced HBM bandwidth");
         var experts = plan.Precision.Experts;
+        if (experts.Value.IsFourBit() && hardware.Fp4TeraFlopsPerPackage is null)
+        {
+            return false; // MP3030 says so, with the fix
+        }
+
         var (rate, name) = experts.Value switch
         {
             NumericFormat.Fp8 => (hardware.Fp8TeraFlopsPerPackage, "FP8 TFLOPS"),
             NumericFormat.Int8 => (hardware.Int8TeraOpsPerPackage, "INT8 TOPS"),
+            NumericFormat.Nvfp4 or NumericFormat.Mxfp4 => (hardware.Fp4TeraFlopsPerPackage, "FP4 TFLOPS"),
             _ => (hardware.Bf16TeraFlopsPerPackage, "BF16 TFLOPS"),
         };
         // The hint names the setting that supplies the figure and the precisions this chip has a sourced rate for.
@@ -108,6 +115,51 @@ public static class PlanVerifier
 
         return ok;
     }
+
+    /// <summary>
+    /// NVFP4 and MXFP4 are weight formats of chips with FP4 tensor cores (Blackwell: B200, GB200). Elsewhere each format
+    /// word that sets a 4-bit part is reported once, with the best format the chip has a sourced rate for as the fix.
+    /// The KV cache and the all-to-all payloads stay 8-bit or wider: the engines' FP4 KV caches differ (vLLM's `nvfp4`,
+    /// SGLang's `fp4_e2m1`, MXFP4 only) and moeplan does not model either yet; DeepEP dispatches FP8 or BF16.
+    /// </summary>
+    private static bool VerifyFourBitFormats(DeploymentPlan plan, List<Diagnostic> diagnostics)
+    {
+        var p = plan.Precision;
+        var hardware = plan.Hardware.Value;
+        var ok = true;
+        foreach (var (part, format) in new[] { ("kv_cache", p.KvCache), ("dispatch", p.Dispatch), ("combine", p.Combine) })
+        {
+            if (format.Value.IsFourBit())
+            {
+                var why = part == "kv_cache" ? "an FP4 KV cache is not modelled: vLLM's nvfp4 and SGLang's fp4_e2m1 differ" : "DeepEP's all-to-all carries FP8 or BF16";
+                diagnostics.Add(DiagnosticCodes.FourBitNotForPart.CreateWithHint(format.Span, $"use `{part} fp8`", part, Word(format.Value), why)
+                    .WithReplacement(format.Span, "fp8"));
+                ok = false;
+            }
+        }
+
+        if (hardware.Fp4TeraFlopsPerPackage is not null)
+        {
+            return ok;
+        }
+
+        var fallback = hardware.Fp8TeraFlopsPerPackage is not null ? "fp8" : hardware.Int8TeraOpsPerPackage is not null ? "int8" : "bf16";
+        var reported = new HashSet<SourceSpan>();
+        foreach (var (part, format) in new[] { ("expert", p.Experts), ("attention", p.Attention), ("dense", p.Dense) })
+        {
+            if (format.Value.IsFourBit() && reported.Add(format.Span))
+            {
+                diagnostics.Add(DiagnosticCodes.FourBitNeedsHardware.CreateWithHint(format.Span, $"use `{fallback}`, the narrowest format {hardware.Name} has a sourced rate for, or an FP4 chip (`hardware b200`)",
+                        part, Word(format.Value), hardware.Name, "Blackwell: b200, gb200")
+                    .WithReplacement(format.Span, fallback));
+                ok = false;
+            }
+        }
+
+        return ok;
+    }
+
+    private static string Word(NumericFormat format) => format.ToString().ToLowerInvariant();
 
     private static string Name(PoolPlan pool) => pool.Role == PoolRole.Prefill ? "prefill" : "decode";
 

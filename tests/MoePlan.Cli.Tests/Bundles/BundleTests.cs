@@ -134,6 +134,50 @@ public sealed partial class BundleTests
         }
     }
 
+    /// <summary>The values moeplan chooses for `--quantization` and `--kv-cache-dtype` are ones the engine's own source
+    /// accepts (tests/data/engine-interfaces/flag-choices.txt, read from the literals the engines validate against).</summary>
+    [Theory]
+    [MemberData(nameof(Plans))]
+    public void Every_chosen_flag_value_is_one_the_engine_accepts(string plan)
+    {
+        var choices = File.ReadLines(Path.Combine(Interfaces, "flag-choices.txt"))
+            .Where(l => l.Length > 0 && l[0] != '#')
+            .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .ToDictionary(w => (w[0], w[1]), w => w[2..].ToHashSet(StringComparer.Ordinal));
+        var (folder, files) = BundleFiles.Compile(plan, BundleFiles.AllTargets);
+        try
+        {
+            var ascend = JsonDocument.Parse(files["plan.json"]).RootElement.GetProperty("hardware").GetProperty("name").GetString()!.StartsWith("ascend", StringComparison.Ordinal);
+            var checkedValues = 0;
+            foreach (var (path, text) in files)
+            {
+                var engine = path.StartsWith("vllm/", StringComparison.Ordinal) ? "vllm" : path.StartsWith("sglang/", StringComparison.Ordinal) && path != "sglang/router.sh" ? "sglang" : null;
+                if (engine is null)
+                {
+                    continue;
+                }
+
+                foreach (Match m in ChosenValue().Matches(text))
+                {
+                    var (flag, value) = (m.Groups[1].Value, m.Groups[2].Value);
+                    if (engine == "vllm" && flag == "--quantization" && value == "ascend" && ascend)
+                    {
+                        continue; // registered by the vllm-ascend plugin, not by vLLM
+                    }
+
+                    Assert.True(choices[(engine, flag)].Contains(value), $"{path}: {flag} {value} is not a value {engine} accepts ({plan})");
+                    checkedValues++;
+                }
+            }
+
+            Assert.True(checkedValues >= 2, $"only {checkedValues} values found");
+        }
+        finally
+        {
+            BundleFiles.Delete(folder);
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Plans))]
     public void Every_json_and_yaml_file_parses_and_every_script_passes_bash_n(string plan)
@@ -321,6 +365,9 @@ public sealed partial class BundleTests
         Assert.Equal(2, code);
         Assert.Contains("tgi", error, StringComparison.Ordinal);
     }
+
+    [GeneratedRegex(@"(--quantization|--kv-cache-dtype) ([A-Za-z0-9_.-]+)")]
+    private static partial Regex ChosenValue();
 
     private static HashSet<string> FlagList(string name) =>
         File.ReadLines(Path.Combine(Interfaces, name)).Where(l => l.StartsWith("-", StringComparison.Ordinal)).Select(l => l.Trim()).ToHashSet(StringComparer.Ordinal);

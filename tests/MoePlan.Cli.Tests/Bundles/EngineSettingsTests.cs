@@ -178,8 +178,16 @@ public sealed class EngineSettingsTests
     /// <summary>The rows of the vLLM table.</summary>
     private static void CheckVllm(PlanFigures f, PoolFigures pool, ShellCommandLine c)
     {
-        // Weights: fp8 -> --quantization fp8; int8 -> ascend (vllm-ascend) or experts_int8; bf16 -> the checkpoint as it is.
-        string? quantization = f.Experts switch { "fp8" => "fp8", "int8" => f.Ascend ? "ascend" : "experts_int8", _ => null };
+        // Weights: fp8 -> --quantization fp8; int8 -> ascend (vllm-ascend) or experts_int8; FP4 -> the pre-quantised checkpoint's
+        // method (ModelOpt NVFP4: modelopt_fp4; MXFP4: mxfp4); bf16 -> the checkpoint as it is.
+        string? quantization = f.Experts switch
+        {
+            "fp8" => "fp8",
+            "int8" => f.Ascend ? "ascend" : "experts_int8",
+            "nvfp4" => "modelopt_fp4",
+            "mxfp4" => "mxfp4",
+            _ => null,
+        };
         Assert.Equal(quantization, c.Has("--quantization") ? c.Value("--quantization") : null);
         Assert.Equal(f.KvCache == "fp8" ? "fp8" : "auto", c.Value("--kv-cache-dtype"));
 
@@ -238,7 +246,7 @@ public sealed class EngineSettingsTests
     /// <summary>The rows of the SGLang table.</summary>
     private static void CheckSglang(PlanFigures f, PoolFigures pool, ShellCommandLine c)
     {
-        string? quantization = f.Experts switch { "fp8" => "fp8", "int8" => "w8a8_int8", _ => null };
+        string? quantization = f.Experts switch { "fp8" => "fp8", "int8" => "w8a8_int8", "nvfp4" => "modelopt_fp4", "mxfp4" => "mxfp4", _ => null };
         Assert.Equal(quantization, c.Has("--quantization") ? c.Value("--quantization") : null);
         Assert.Equal(f.KvCache == "fp8" ? "fp8_e4m3" : "auto", c.Value("--kv-cache-dtype"));
 

@@ -132,6 +132,25 @@ public sealed class HuggingFaceConfigReaderTests
         Assert.Equal("qwen1.5-moe-a2.7b", result.Model.Name);
     }
 
+    [Theory]
+    [InlineData("modelopt", "NVFP4", "nvfp4")] // ModelOpt's export: {"quant_method": "modelopt", "quant_algo": "NVFP4"} (vLLM's modelopt.py reads it)
+    [InlineData("modelopt", "nvfp4", "nvfp4")] // vLLM upper-cases quant_algo: ModelOpt may write it lower-case
+    [InlineData("mxfp4", null, "mxfp4")] // gpt-oss style MXFP4 checkpoints: quant_method mxfp4
+    public void Fp4CheckpointsAreReadAsTheirFormat(string method, string? algorithm, string expected)
+    {
+        var result = Read(DeepSeekWith(j =>
+        {
+            var q = new JsonObject { ["quant_method"] = method };
+            if (algorithm is not null)
+            {
+                q["quant_algo"] = algorithm;
+            }
+
+            j["quantization_config"] = q;
+        }));
+        Assert.Equal(expected, result.Model!.NativeWeightPrecision);
+    }
+
     [Fact]
     public void GptqInt4QuantizationIsInt4()
     {
