@@ -27,6 +27,35 @@ public sealed class SearchCommandTests
     }
 
     [Fact]
+    public void A_base_plan_that_does_not_check_is_searched_from_its_first_variation_that_does()
+    {
+        // max_batch 4096 per device needs 657 GB of KV cache per H100 (MP3020); --vary decode.max_batch=64,128 covers the fix.
+        var folder = Directory.CreateDirectory(CliRunner.TempFolder()).FullName;
+        var plan = Path.Combine(folder, "too-big.moe");
+        File.WriteAllText(plan, File.ReadAllText(RepositoryPaths.PathOf("plans", "deepseek-v3-sglang-h100.moe"))
+            .Replace("max_batch 256 per device", "max_batch 4096 per device", StringComparison.Ordinal));
+        var (refused, _, refusal) = CliRunner.Run(["search", plan, "--no-confirm"]);
+        Assert.Equal(1, refused); // nothing varies the batch: the error stands
+        Assert.Contains("MP3020", refusal, StringComparison.Ordinal);
+
+        var (code, output, error) = CliRunner.Run(["search", plan, "--no-confirm", "--vary", "decode.max_batch=64,128", "--format", "json", "-o", Path.Combine(folder, "out")]);
+        Assert.True(code == 0, error);
+        Assert.Contains("MP3020", error, StringComparison.Ordinal);
+        Assert.Contains("starts from its first variation that does: decode.max_batch 64", error, StringComparison.Ordinal);
+        var top = JsonDocument.Parse(output).RootElement.GetProperty("top").EnumerateArray()
+            .Select(c => c.GetProperty("decode").GetProperty("max_batch").GetInt32()).Order().ToList();
+        Assert.Equal([64, 128], top);
+
+        // The winners are written from the written plan with their own batch, not the start's or the written one's.
+        var written = Directory.GetFiles(Path.Combine(folder, "out"), "*.moe").Select(File.ReadAllText).ToList();
+        Assert.Equal(2, written.Count);
+        Assert.Contains(written, t => t.Contains("max_batch 128 per device", StringComparison.Ordinal));
+        Assert.Contains(written, t => t.Contains("max_batch 64 per device", StringComparison.Ordinal));
+        Assert.DoesNotContain(written, t => t.Contains("max_batch 4096", StringComparison.Ordinal));
+        Directory.Delete(folder, recursive: true);
+    }
+
+    [Fact]
     public void The_plans_sweep_is_searched_and_vary_replaces_or_extends_it()
     {
         // The sweep: prefill.instances 2 x prefill.dp 3 x decode.dp 41 (8 to 48) x decode.max_batch 4 (16 to 128 doubling)

@@ -6,6 +6,7 @@ using MoePlan.Cli.Terminal;
 using MoePlan.Core.Compilation;
 using MoePlan.Core.Plan;
 using MoePlan.Core.Search;
+using MoePlan.Core.Text;
 using MoePlan.Scripting;
 using MoePlan.Serving.Proxy;
 using MoePlan.Serving.Search;
@@ -106,8 +107,17 @@ internal static class SearchCommand
             return ExitCodes.UsageOrIo;
         }
 
-        var resolver = PlanOverrideOption.Resolver(set, file);
+        ISourceResolver resolver = PlanOverrideOption.Resolver(set, file);
         var compiled = PlanCompiler.Compile(file, resolver);
+        if (compiled.Plan is null && resolver.TryRead(file, out var writtenText, out _)
+            && SearchStartFinder.FirstCheckingVariation(compiled, writtenText, resolver, varied) is { } start)
+        {
+            // The written plan does not check, but a variation the search covers does: search from there and say so.
+            DiagnosticPrinter.WriteText(stderr, compiled.Diagnostics);
+            stderr.WriteLine($"moeplan: note: {file} does not check as written; the search starts from its first variation that does: {string.Join(", ", start.Variation)}");
+            (compiled, resolver) = (start.Compiled, start.Resolver);
+        }
+
         if (compiled.Plan is null || compiled.Syntax is null || compiled.Cost is null)
         {
             DiagnosticPrinter.WriteText(stderr, compiled.Diagnostics);

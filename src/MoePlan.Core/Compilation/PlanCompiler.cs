@@ -16,6 +16,10 @@ namespace MoePlan.Core.Compilation;
 public sealed record CompilationResult(string Path, FileSyntax? Syntax, DeploymentPlan? Plan, ImmutableArray<Diagnostic> Diagnostics, PlanCostResult? Cost = null)
 {
     public bool HasErrors => Diagnostics.Any(d => d.IsError);
+
+    /// <summary>The plan as bound, even when a later stage rejected it (null when parsing or binding failed): what a search
+    /// varies when the base plan itself does not check.</summary>
+    public DeploymentPlan? Bound { get; init; }
 }
 
 /// <summary>Drives the stages left to right: text, tokens, syntax (with imports), bound plan, verified plan.</summary>
@@ -86,7 +90,7 @@ public static class PlanCompiler
         }
 
         var hasErrors = diagnostics.Any(d => d.IsError);
-        return new CompilationResult(path, parsed.Syntax, hasErrors ? null : bound.Plan, InReadingOrder(diagnostics), hasErrors ? null : cost);
+        return new CompilationResult(path, parsed.Syntax, hasErrors ? null : bound.Plan, InReadingOrder(diagnostics), hasErrors ? null : cost) { Bound = bound.Plan };
     }
 
     private static void LoadImports(
