@@ -320,7 +320,10 @@ public sealed partial class DeploymentBinder
             }
             else
             {
-                Missing(block.Span, "cluster", "devices_per_node");
+                // No fix: the figure is the user's (HGX boards carry 4 or 8 GPUs); the hint says where it goes and why it is asked for.
+                _diagnostics.Add(DiagnosticCodes.MissingSetting.CreateWithHint(block.Span,
+                    $"the catalog has no sourced node size for {hardware.Name}: give it in `cluster`, e.g. `devices_per_node 8` for an 8-GPU board",
+                    "cluster", "devices_per_node"));
             }
         }
 
