@@ -38,6 +38,12 @@ public sealed partial class InitCommandTests
 
     private static int PoolRanks(JsonElement pool) => pool.GetProperty("instances").GetInt32() * pool.GetProperty("dp").GetInt32() * pool.GetProperty("tp").GetInt32();
 
+    /// <summary>A candidate's pools: prefill and decode, or serve; the others are null.</summary>
+    private static List<JsonElement> Pools(JsonElement candidate) =>
+        [.. new[] { "prefill", "decode", "serve" }.Select(n => candidate.GetProperty(n)).Where(p => p.ValueKind != JsonValueKind.Null)];
+
+    private static int InstanceRanks(JsonElement pool) => PoolRanks(pool) / pool.GetProperty("instances").GetInt32();
+
     [Fact]
     public void DeepSeek_V3_on_32_H800_writes_a_plan_that_checks_clean_on_all_32_devices()
     {
@@ -53,26 +59,55 @@ public sealed partial class InitCommandTests
         Assert.Equal(32, Setting(text, "deployment \"[^\"]+\"", @"nodes (\d+)") * Setting(text, "deployment \"[^\"]+\"", @"devices_per_node (\d+)"));
 
         // DeepSeek-V3's FP8 weights are ~671 GB; an H800 holds 72 GB after its 10% reserve, so an instance needs more than
-        // 671 / 72 = 9.3 ranks: 16 (the next size init tries), and 32 devices hold one 16-rank prefill and one 16-rank decode instance.
+        // 671 / 72 = 9.3 ranks: 16 (the next size init tries). 32 devices then hold one 16-rank prefill and one 16-rank decode
+        // instance, or serve instances of 16 or 32 ranks.
         var candidates = report.GetProperty("candidates").EnumerateArray().ToList();
         Assert.NotEmpty(candidates);
         foreach (var c in candidates)
         {
-            Assert.Equal(16, PoolRanks(c.GetProperty("prefill")));
-            Assert.Equal(16, PoolRanks(c.GetProperty("decode")));
+            var pools = Pools(c);
+            var disaggregated = c.GetProperty("kind").GetString() == "disaggregated";
+            Assert.Equal(disaggregated ? 2 : 1, pools.Count);
+            Assert.Equal(32, pools.Sum(PoolRanks));
             Assert.Equal(32, c.GetProperty("devices").GetInt32());
-            foreach (var pool in new[] { c.GetProperty("prefill"), c.GetProperty("decode") })
+            foreach (var pool in pools)
             {
+                Assert.True(InstanceRanks(pool) >= 16, c.ToString());
                 Assert.Equal(pool.GetProperty("dp").GetInt32() * pool.GetProperty("tp").GetInt32(), pool.GetProperty("ep").GetInt32());
+            }
+
+            if (disaggregated)
+            {
+                Assert.Equal(16, PoolRanks(c.GetProperty("prefill")));
             }
         }
 
-        // The written plan is candidate #1.
+        // The written plan is candidate #1: its pools' settings in their blocks.
         var first = candidates[0];
-        Assert.Equal(first.GetProperty("decode").GetProperty("dp").GetInt32(), Setting(text, "decode", @"dp (\d+)"));
-        Assert.Equal(first.GetProperty("decode").GetProperty("max_batch_per_device").GetInt32(), Setting(text, "decode", @"max_batch (\d+) per device"));
-        Assert.Equal(first.GetProperty("prefill").GetProperty("max_batch_tokens_per_device").GetInt32(), Setting(text, "prefill", @"max_batch_tokens (\d+) per device"));
-        Assert.Equal(5000, Setting(text, "decode", @"context (\d+)")); // --input 4000 + --output 1000
+        foreach (var name in new[] { "prefill", "decode", "serve" })
+        {
+            var pool = first.GetProperty(name);
+            Assert.Equal(pool.ValueKind != JsonValueKind.Null, text.Contains($"  {name} {{", StringComparison.Ordinal));
+            if (pool.ValueKind == JsonValueKind.Null)
+            {
+                continue;
+            }
+
+            Assert.Equal(pool.GetProperty("instances").GetInt32(), Setting(text, name, @"instances (\d+)"));
+            Assert.Equal(pool.GetProperty("dp").GetInt32(), Setting(text, name, @"dp (\d+)"));
+            Assert.Equal(pool.GetProperty("tp").GetInt32(), Setting(text, name, @"tp (\d+)"));
+            if (pool.GetProperty("max_batch_per_device").ValueKind != JsonValueKind.Null)
+            {
+                Assert.Equal(pool.GetProperty("max_batch_per_device").GetInt32(), Setting(text, name, @"max_batch (\d+) per device"));
+                Assert.Equal(5000, Setting(text, name, @"context (\d+)")); // --input 4000 + --output 1000
+            }
+
+            if (pool.GetProperty("max_batch_tokens_per_device").ValueKind != JsonValueKind.Null)
+            {
+                Assert.Equal(pool.GetProperty("max_batch_tokens_per_device").GetInt32(), Setting(text, name, @"max_batch_tokens (\d+) per device"));
+            }
+        }
+
         Assert.Contains("slo { ttft mean < 2000ms  tpot mean < 50ms }", text, StringComparison.Ordinal);
         Assert.Equal(Path.GetFullPath(plan), Path.GetFullPath(report.GetProperty("written").GetString()!));
         Assert.Equal(text, report.GetProperty("plan").GetString());
@@ -92,11 +127,10 @@ public sealed partial class InitCommandTests
                         && c.GetProperty("capacity_requests_per_second").GetDouble() >= 5;
             Assert.Equal(meets, c.GetProperty("meets_targets").GetBoolean());
             Assert.Equal(meets, c.GetProperty("misses").GetArrayLength() == 0);
-            Assert.Equal(16, PoolRanks(c.GetProperty("prefill")) + PoolRanks(c.GetProperty("decode")));
+            Assert.Equal(16, Pools(c).Sum(PoolRanks));
 
             // Qwen3-235B's BF16 weights are ~470 GB; an H200 holds 126.9 GB usable, so no instance has fewer than 4 ranks (470 / 126.9 = 3.7).
-            Assert.True(PoolRanks(c.GetProperty("prefill")) / c.GetProperty("prefill").GetProperty("instances").GetInt32() >= 4);
-            Assert.True(PoolRanks(c.GetProperty("decode")) / c.GetProperty("decode").GetProperty("instances").GetInt32() >= 4);
+            Assert.All(Pools(c), pool => Assert.True(InstanceRanks(pool) >= 4));
 
             // $ per million output tokens = 16 devices x 3.5 USD/h / 3600 s / (tok/s/device x 16) x 10^6.
             var perDevice = c.GetProperty("output_tokens_per_second_per_device").GetDouble();
@@ -138,6 +172,42 @@ public sealed partial class InitCommandTests
 
         var (_, text, _) = CliRunner.Run([.. DeepSeekOn32H800[..^1], "1ms"]);
         Assert.Contains("no shape meets the targets", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Aggregated_and_disaggregated_shapes_are_compared_and_either_kind_is_written_as_a_plan_that_checks()
+    {
+        string[] qwenOn8 = ["init", "--model", "qwen3-235b", "--devices", "8", "--hardware", "h200", "--devices-per-node", "8", "--input", "2000", "--output", "500", "--tpot", "50ms"];
+        var (both, _, _) = InitToFile(qwenOn8);
+        var kinds = both.GetProperty("candidates").EnumerateArray().Select(c => c.GetProperty("kind").GetString()).ToHashSet();
+        Assert.Equal(["aggregated", "disaggregated"], kinds.Order(StringComparer.Ordinal));
+        Assert.True(both.GetProperty("aggregated_shapes").GetInt32() > 0);
+        Assert.True(both.GetProperty("shapes").GetInt32() > both.GetProperty("aggregated_shapes").GetInt32());
+
+        foreach (var kind in new[] { "aggregated", "disaggregated" })
+        {
+            var (report, text, folder) = InitToFile([.. qwenOn8, "--kind", kind]);
+            var candidates = report.GetProperty("candidates").EnumerateArray().ToList();
+            Assert.All(candidates, c => Assert.Equal(kind, c.GetProperty("kind").GetString()));
+            var (code, output, error) = CliRunner.Run("check", Path.Combine(folder, "init.moe"));
+            Assert.True(code == 0, error);
+            Assert.DoesNotContain("warning", output, StringComparison.Ordinal);
+            if (kind == "aggregated")
+            {
+                // One serve pool of all 8 GPUs' ranks, as the table printed it; no prefill or decode pool.
+                var serve = candidates[0].GetProperty("serve");
+                Assert.Equal(serve.GetProperty("instances").GetInt32(), Setting(text, "serve", @"instances (\d+)"));
+                Assert.Equal(serve.GetProperty("max_batch_per_device").GetInt32(), Setting(text, "serve", @"max_batch (\d+) per device"));
+                Assert.Equal(serve.GetProperty("max_batch_tokens_per_device").GetInt32(), Setting(text, "serve", @"max_batch_tokens (\d+) per device"));
+                Assert.Equal(8, PoolRanks(serve));
+                Assert.DoesNotContain("prefill {", text, StringComparison.Ordinal);
+                Assert.Equal(JsonValueKind.Null, candidates[0].GetProperty("prefill").ValueKind);
+            }
+            else
+            {
+                Assert.DoesNotContain("serve {", text, StringComparison.Ordinal);
+            }
+        }
     }
 
     [Fact]

@@ -25,21 +25,25 @@ internal static class InitCommand
         var tpot = new Option<string?>("--tpot") { Description = "Time-per-output-token target: 50ms, 0.05s, or milliseconds." };
         var rate = new Option<double?>("--rate") { Description = "Requests per second to serve: shapes with less capacity miss the targets; the plan's arrivals." };
         var price = new Option<double?>("--price") { Description = "USD per device-hour, for the cost per million output tokens." };
+        var kind = new Option<string>("--kind") { Description = "Kinds of deployment to compare: both, disaggregated (prefill and decode pools) or aggregated (one serve pool).", DefaultValueFactory = _ => "both" };
+        kind.AcceptOnlyFromAmong("both", "disaggregated", "aggregated");
         var top = new Option<int>("--top") { Description = "Shapes meeting the targets to list.", DefaultValueFactory = _ => 10 };
         var plan = new Option<string?>("--output-plan", "-o") { Description = "Write the best shape's plan to this file (refuses to overwrite one without --force); without it the plan is printed." };
         var force = new Option<bool>("--force") { Description = "Overwrite the -o file." };
         var format = Options.CommonOptions.Format("text", "json");
         var command = new Command("init", """
             Find deployment shapes for a model on N devices and write the best as a plan: enumerates disaggregated
-            shapes that use every device (prefill and decode instances, per-instance dp x tp with experts over every
-            rank, prefill step tokens, decode batch), drops what the verifier rejects, costs the rest with the cost
-            model, lists them ranked (meeting the targets first, by output tokens/s per device) with what each misses,
-            and writes the first as a commented, canonical plan that `moeplan check` accepts. docs/init.md.
+            shapes (prefill and decode instances) and aggregated ones (serve instances, chunked prefill) that use every
+            device, per-instance dp x tp with experts over every rank, step tokens and decode batch; drops what the
+            verifier rejects, costs the rest with the cost model, lists them ranked (meeting the targets first, by
+            output tokens/s per device) with what each misses, and writes the first as a commented, canonical plan
+            that `moeplan check` accepts. docs/init.md.
 
             Examples:
               moeplan init --model deepseek-v3 --devices 32 --hardware h800 --input 4000 --output 1000 --ttft 2s --tpot 50ms -o ds.moe
               moeplan init --model qwen3-235b --devices 16 --hardware h200 --devices-per-node 8 --input 2000 --output 500 --tpot 40ms
               moeplan init --model path/to/config.json --devices 16 --hardware h100 --input 1024 --output 256 --format json
+              moeplan init --model qwen3-235b --devices 8 --hardware h200 --devices-per-node 8 --input 2048 --output 512 --kind aggregated
             """)
         {
             model,
@@ -53,6 +57,7 @@ internal static class InitCommand
             tpot,
             rate,
             price,
+            kind,
             top,
             plan,
             force,
@@ -70,7 +75,15 @@ internal static class InitCommand
             var planPath = Path.GetFullPath(planFile ?? NameFor(modelText, isConfig, parse.GetValue(devices), parse.GetValue(hardware)!));
             var request = new InitRequest(isConfig ? Path.GetFullPath(modelText) : modelText, isConfig, parse.GetValue(hardware)!, parse.GetValue(devices),
                 parse.GetValue(perNode), parse.GetValue(engine)!, parse.GetValue(input), parse.GetValue(output), ttftMs, tpotMs, parse.GetValue(rate),
-                parse.GetValue(price), parse.GetValue(top), planPath, CommandLine(parse.Tokens.Select(t => t.Value).SkipWhile(t => t == "init")));
+                parse.GetValue(price), parse.GetValue(top), planPath, CommandLine(parse.Tokens.Select(t => t.Value).SkipWhile(t => t == "init")))
+            {
+                Kinds = parse.GetValue(kind) switch
+                {
+                    "disaggregated" => [CandidateKind.Disaggregated],
+                    "aggregated" => [CandidateKind.Aggregated],
+                    _ => [CandidateKind.Disaggregated, CandidateKind.Aggregated],
+                },
+            };
             return Run(request, planFile, parse.GetValue(force), parse.GetValue(format)!, stdout, stderr);
         });
         return command;

@@ -14,7 +14,11 @@ namespace MoePlan.Core.Search;
 /// <summary>How a candidate serves: prefill and decode in their own pools, or one pool doing both.</summary>
 public enum CandidateKind
 {
+    /// <summary>Prefill and decode pools, the KV handed from one to the other.</summary>
     Disaggregated,
+
+    /// <summary>One <c>serve</c> pool whose steps mix decode tokens and chunks of prompts.</summary>
+    Aggregated,
 }
 
 /// <summary>What <c>moeplan init</c> is asked (docs/init.md).</summary>
@@ -38,7 +42,11 @@ public sealed record InitRequest(
     double? PriceUsdPerDeviceHour,
     int Top,
     string PlanPath,
-    string Command);
+    string Command)
+{
+    /// <summary>The kinds of candidate to search (<c>--kind</c>); both by default.</summary>
+    public IReadOnlyList<CandidateKind> Kinds { get; init; } = [CandidateKind.Disaggregated, CandidateKind.Aggregated];
+}
 
 /// <summary>One ranked deployment shape: its best batch sizes, placed for its own EP and costed.</summary>
 /// <param name="Misses">Why it misses the targets (empty when it meets them): TTFT, TPOT, capacity below the rate.</param>
@@ -48,6 +56,19 @@ public sealed record InitCandidate(CandidateKind Kind, ReplacedCandidate Figures
 
     public bool MeetsTargets => Misses.Count == 0;
 
+    /// <summary>The candidate's pools: prefill and decode, or the one serve pool (its settings are both prefill's and decode's).</summary>
+    public IReadOnlyList<InitPool> Pools
+    {
+        get
+        {
+            var s = Costed.Settings;
+            return Kind == CandidateKind.Disaggregated
+                ? [new("prefill", s.PrefillInstances, s.PrefillDataParallel, s.PrefillTensorParallel, s.PrefillExpertParallel, s.PrefillMaxBatchTokens, null),
+                    new("decode", s.DecodeInstances, s.DecodeDataParallel, s.DecodeTensorParallel, s.DecodeExpertParallel, null, s.DecodeMaxBatch)]
+                : [new("serve", s.PrefillInstances, s.PrefillDataParallel, s.PrefillTensorParallel, s.PrefillExpertParallel, s.PrefillMaxBatchTokens, s.DecodeMaxBatch)];
+        }
+    }
+
     /// <summary>Output tokens per second per device (package) at the capacity of the slower pool.</summary>
     public double OutputTokensPerSecondPerDevice => Costed.OutputTokensPerSecondPerRank * Costed.Ranks / Devices;
 
@@ -55,10 +76,15 @@ public sealed record InitCandidate(CandidateKind Kind, ReplacedCandidate Figures
     public double CapacityRequestsPerSecond => Math.Min(Costed.Report.PrefillCapacityRequestsPerSecond, Costed.Report.DecodeCapacityRequestsPerSecond);
 }
 
+/// <summary>One pool of a candidate: instances and per-instance parallelism; tokens per step per device (prefill, serve) and
+/// sequences per device (decode, serve).</summary>
+public sealed record InitPool(string Name, int Instances, int DataParallel, int TensorParallel, int ExpertParallel, int? MaxBatchTokensPerDevice, int? MaxBatchPerDevice);
+
 /// <summary>What <c>moeplan init</c> found and wrote.</summary>
 /// <param name="Enumerated">Candidates (shape x batch sizes) costed or rejected.</param>
 /// <param name="Valid">Candidates the verifier accepted.</param>
 /// <param name="Shapes">Distinct shapes among the valid candidates.</param>
+/// <param name="AggregatedShapes">Of those, the aggregated ones.</param>
 /// <param name="ShapesMeetingTargets">Of those, shapes whose best batch sizes meet the SLOs and the rate (at the base imbalance).</param>
 /// <param name="Ranked">Shown shapes, best first: those meeting the targets, then the fastest that miss them.</param>
 /// <param name="PlanText">The chosen (first) shape as a canonical, commented plan.</param>
@@ -71,6 +97,7 @@ public sealed record InitResult(
     long Enumerated,
     long Valid,
     int Shapes,
+    int AggregatedShapes,
     int ShapesMeetingTargets,
     IReadOnlyList<InitCandidate> Ranked,
     IReadOnlyList<SearchRejection> Rejections,
@@ -156,54 +183,72 @@ public static class DeploymentInit
     {
         var dies = hardware.DiesPerPackage;
         var ranks = request.Devices * dies;
-        var shapes = Shapes(ranks, perNode * dies, model.Architecture.RoutedExperts).ToList();
+        var routed = model.Architecture.RoutedExperts;
+        var kinds = request.Kinds;
+        var disaggregated = kinds.Contains(CandidateKind.Disaggregated) ? Shapes(ranks, perNode * dies, routed).ToList() : [];
+        var aggregated = kinds.Contains(CandidateKind.Aggregated) ? AggregatedShapes(ranks, perNode * dies, routed).ToList() : [];
         var name = NameOf(request, model, hardware);
-        var noShape = $"a disaggregated deployment needs at least 2 ranks, {I(request.Devices)} {hardware.Name} have {I(ranks)}";
-        if (shapes.Count == 0)
+        if (disaggregated.Count == 0 && aggregated.Count == 0)
         {
+            var noShape = $"a disaggregated deployment needs at least 2 ranks, {I(request.Devices)} {hardware.Name} have {I(ranks)}";
             diagnostics = [DiagnosticCodes.InitNoFeasibleShape.Create(null, model.Name, I(request.Devices), hardware.Name, noShape)];
             return null;
         }
 
-        // The base plan binds the request once; every candidate is a variation of it (SearchSpace.PlanOf).
         var scoped = new InMemoryPlanResolver(resolver, request.PlanPath);
-        var baseText = PlanText(request, model, hardware, perNode, name, Settings(shapes[0], DecodeBatches[0], PrefillBatchTokens[0]), [], request.RatePerSecond ?? 1);
-        var compiled = PlanCompiler.CompileText(request.PlanPath, scoped.With(baseText), scoped, throughVerification: true);
-        if (compiled.Bound is not { } bound || SearchSpace.Create(bound, [], null, out _) is not { } space)
-        {
-            diagnostics = [.. compiled.Diagnostics.Where(d => d.IsError)];
-            return null;
-        }
-
-        var baseSettings = CandidateSettings.Of(bound);
         var options = new CostOptions(PlanCostModel.DefaultStaticImbalance, PlanCostModel.DefaultStaticImbalance);
         var rejections = new Dictionary<string, (long Count, string Example)>(StringComparer.Ordinal);
         void Reject(Diagnostic d) => rejections[d.Code] = rejections.TryGetValue(d.Code, out var r) ? (r.Count + 1, r.Example) : (1, d.Message);
-        var best = new Dictionary<Shape, SearchCandidate>();
+        var best = new Dictionary<(CandidateKind Kind, Shape Shape), SearchCandidate>();
         long index = 0, valid = 0;
-        foreach (var shape in shapes)
+        void Keep(CandidateKind kind, Shape shape, SearchCandidate? candidate)
         {
-            foreach (var tokens in PrefillBatchTokens)
+            if (candidate is null || !double.IsFinite(candidate.OutputTokensPerSecondPerRank) || !double.IsFinite(candidate.TtftMilliseconds)
+                || !double.IsFinite(candidate.TpotMilliseconds))
             {
-                foreach (var batch in DecodeBatches)
-                {
-                    var settings = Settings(shape, batch, tokens) with
-                    {
-                        DecodeMtp = baseSettings.DecodeMtp,
-                        ProxyParallel = baseSettings.ProxyParallel,
-                        ProxyPolicy = baseSettings.ProxyPolicy,
-                    };
-                    var candidate = DesignSpaceSearch.Evaluate(space, settings, index++, options, Reject);
-                    if (candidate is null || !double.IsFinite(candidate.OutputTokensPerSecondPerRank) || !double.IsFinite(candidate.TtftMilliseconds)
-                        || !double.IsFinite(candidate.TpotMilliseconds))
-                    {
-                        continue;
-                    }
+                return;
+            }
 
-                    valid++;
-                    if (!best.TryGetValue(shape, out var kept) || Better(request, candidate, kept))
+            valid++;
+            if (!best.TryGetValue((kind, shape), out var kept) || Better(request, candidate, kept))
+            {
+                best[(kind, shape)] = candidate;
+            }
+        }
+
+        // Each kind's base plan binds the request once; every candidate of that kind is a variation of it.
+        foreach (var kind in new[] { CandidateKind.Disaggregated, CandidateKind.Aggregated })
+        {
+            var shapes = kind == CandidateKind.Disaggregated ? disaggregated : aggregated;
+            if (shapes.Count == 0)
+            {
+                continue;
+            }
+
+            var baseText = PlanText(request, model, hardware, perNode, name, kind, Settings(kind, shapes[0], DecodeBatches[0], PrefillBatchTokens[0]), [], request.RatePerSecond ?? 1);
+            var compiled = PlanCompiler.CompileText(request.PlanPath, scoped.With(baseText), scoped, throughVerification: true);
+            if (compiled.Bound is not { } bound || SearchSpace.Create(bound, [], null, out _) is not { } space)
+            {
+                diagnostics = [.. compiled.Diagnostics.Where(d => d.IsError)];
+                return null;
+            }
+
+            var baseSettings = CandidateSettings.Of(bound);
+            foreach (var shape in shapes)
+            {
+                foreach (var tokens in PrefillBatchTokens)
+                {
+                    foreach (var batch in DecodeBatches)
                     {
-                        best[shape] = candidate;
+                        var settings = Settings(kind, shape, batch, tokens) with
+                        {
+                            DecodeMtp = baseSettings.DecodeMtp,
+                            ProxyParallel = baseSettings.ProxyParallel,
+                            ProxyPolicy = baseSettings.ProxyPolicy,
+                        };
+                        Keep(kind, shape, kind == CandidateKind.Disaggregated
+                            ? DesignSpaceSearch.Evaluate(space, settings, index++, options, Reject)
+                            : EvaluateAggregated(bound, settings, index++, options, Reject));
                     }
                 }
             }
@@ -223,24 +268,85 @@ public static class DeploymentInit
         var meeting = ordered.Where(c => Misses(request, c).Count == 0).ToList();
         var shown = meeting.Take(request.Top).Concat(ordered.Where(c => Misses(request, c).Count > 0).Take(Math.Max(ShownMisses, request.Top - meeting.Count)));
         var ranked = shown
-            .Select(c => WinnerReplacement.Replace(c, scoped, CostOptions.Default))
-            .Select(r => new InitCandidate(CandidateKind.Disaggregated, r, request.Devices, Misses(request, r.Replaced)))
+            .Select(c => Replace(c, scoped))
+            .Select(r => new InitCandidate(KindOf(r.Replaced.Plan), r, request.Devices, Misses(request, r.Replaced)))
             .OrderBy(c => c.Costed, new CandidateOrder(request))
             .ToList();
 
         var chosen = ranked[0];
-        var text = PlanText(request, model, hardware, perNode, name, chosen.Costed.Settings, Header(request, model, hardware, chosen, best.Count, meeting.Count),
-            request.RatePerSecond ?? DefaultArrivals(chosen));
+        var counts = (best.Keys.Count(k => k.Kind == CandidateKind.Disaggregated), best.Keys.Count(k => k.Kind == CandidateKind.Aggregated));
+        var text = PlanText(request, model, hardware, perNode, name, chosen.Kind, chosen.Costed.Settings,
+            Header(request, model, hardware, chosen, counts, meeting.Count), request.RatePerSecond ?? DefaultArrivals(chosen));
         var check = PlanCompiler.CompileText(request.PlanPath, scoped.With(text), scoped);
+        diagnostics = check.Diagnostics;
         if (check.HasErrors)
         {
             // A shape the verifier accepted must compile; if placement or cost rejects it, say so rather than write it.
-            diagnostics = check.Diagnostics;
             return null;
         }
 
-        diagnostics = check.Diagnostics;
-        return new InitResult(request, model, hardware, perNode, index, valid, best.Count, meeting.Count, ranked, rejected, text, check.Diagnostics);
+        return new InitResult(request, model, hardware, perNode, index, valid, best.Count, counts.Item2, meeting.Count, ranked, rejected, text, check.Diagnostics);
+    }
+
+    private static CandidateKind KindOf(DeploymentPlan plan) => plan.IsAggregated ? CandidateKind.Aggregated : CandidateKind.Disaggregated;
+
+    /// <summary>
+    /// An aggregated candidate: the base plan's serve pool with the candidate's instances, parallelism and batch sizes (its
+    /// prefill and decode settings are the same pool's), verified and costed. Null when the verifier rejects it.
+    /// </summary>
+    private static SearchCandidate? EvaluateAggregated(DeploymentPlan bound, CandidateSettings s, long index, CostOptions options, Action<Diagnostic> rejected)
+    {
+        var serve = bound.Serving ?? throw new ArgumentException("the base plan is not aggregated", nameof(bound));
+        var span = serve.Span;
+        var pool = serve with
+        {
+            Instances = new Sourced<int>(s.PrefillInstances, serve.Instances.Span),
+            Parallel = serve.Parallel with
+            {
+                DataParallel = new Sourced<int>(s.PrefillDataParallel, serve.Parallel.DataParallel.Span),
+                TensorParallel = new Sourced<int>(s.PrefillTensorParallel, serve.Parallel.TensorParallel.Span),
+                ExpertParallel = new Sourced<int>(s.PrefillExpertParallel, serve.Parallel.ExpertParallel.Span),
+            },
+            MaxBatchPerDevice = new Sourced<int>(s.DecodeMaxBatch, serve.MaxBatchPerDevice?.Span ?? span),
+            MaxBatchTokensPerDevice = new Sourced<int>(s.PrefillMaxBatchTokens, serve.MaxBatchTokensPerDevice?.Span ?? span),
+        };
+        var plan = bound.WithServing(pool) with
+        {
+            Placement = bound.Placement with { RedundantExperts = new Sourced<int>(s.RedundantExperts, bound.Placement.RedundantExperts.Span) },
+            Sweep = null,
+        };
+        if (Verification.PlanVerifier.Verify(plan).FirstOrDefault(d => d.IsError) is { } error)
+        {
+            rejected(error);
+            return null;
+        }
+
+        return Figures(index, s, plan, PlanCostModel.Evaluate(plan, options));
+    }
+
+    /// <summary>The deployment-level figures of a costed candidate: as <see cref="DesignSpaceSearch.Figures"/> for prefill and decode
+    /// pools; for one serve pool, its ranks counted once, serving at the smaller of its prompt and output capacities.</summary>
+    public static SearchCandidate Figures(long index, in CandidateSettings settings, DeploymentPlan plan, CostReport report)
+    {
+        if (!plan.IsAggregated)
+        {
+            return DesignSpaceSearch.Figures(index, settings, plan, report);
+        }
+
+        var ranks = plan.Prefill.Instances.Value * plan.Prefill.Parallel.Ranks;
+        var limit = Math.Min(1, report.PrefillCapacityRequestsPerSecond / report.DecodeCapacityRequestsPerSecond);
+        var outputPerSecond = ranks * report.Decode.OutputTokensPerSecondPerRank * limit;
+        double? usd = plan.PriceUsdPerDeviceHour is { } price ? price.Value / report.DiesPerPackage / 3600 * ranks / outputPerSecond * 1e6 : null;
+        return new SearchCandidate(index, settings, plan, report, ranks, outputPerSecond / ranks, usd, report.GoodputRequestsPerSecond / ranks);
+    }
+
+    /// <summary>A shown candidate placed for its own EP and redundant experts and re-costed (<see cref="WinnerReplacement.Replace"/>
+    /// for either kind).</summary>
+    private static ReplacedCandidate Replace(SearchCandidate candidate, ISourceResolver resolver)
+    {
+        var cost = PlanCostEvaluation.Evaluate(candidate.Plan, resolver, CostOptions.Default);
+        var replaced = cost.Report is { } report ? Figures(candidate.Index, candidate.Settings, candidate.Plan, report) : candidate;
+        return new ReplacedCandidate(candidate, replaced, cost, cost.Diagnostics);
     }
 
     /// <summary>The misses of a costed candidate against the request's targets, as short phrases.</summary>
@@ -339,6 +445,31 @@ public static class DeploymentInit
         }
     }
 
+    /// <summary>Aggregated shapes using exactly <paramref name="ranks"/> ranks: I serve instances of S ranks (S a power of two up to a
+    /// node or whole nodes, I x S = ranks), TP 1 to 8 within a node. Stored as <see cref="Shape"/> with the serve pool in the prefill
+    /// fields and no decode pool.</summary>
+    public static IEnumerable<Shape> AggregatedShapes(int ranks, int ranksPerNode, int routedExperts)
+    {
+        var sizes = new SortedSet<int>();
+        for (var s = 1; s <= ranksPerNode && s <= ranks; s *= 2)
+        {
+            sizes.Add(s);
+        }
+
+        for (var s = ranksPerNode; s <= ranks; s += ranksPerNode)
+        {
+            sizes.Add(s);
+        }
+
+        foreach (var size in sizes.Where(s => ranks % s == 0))
+        {
+            foreach (var tp in TensorParallelSizes.Where(t => t <= ranksPerNode && size % t == 0))
+            {
+                yield return new Shape(ranks / size, size / tp, tp, 0, 0, 0, RedundantExperts(routedExperts, size, size) ?? 0);
+            }
+        }
+    }
+
     /// <summary>The fewest redundant experts (up to a quarter of the routed experts) that make routed + redundant divide by both
     /// EP sizes; null when none does (the verifier then rejects the shape with MP3004).</summary>
     public static int? RedundantExperts(int routed, int prefillEp, int decodeEp)
@@ -354,10 +485,13 @@ public static class DeploymentInit
         return null;
     }
 
-    private static CandidateSettings Settings(Shape s, int decodeBatch, int prefillTokens) => new(
-        s.PrefillInstances, s.PrefillDataParallel, s.PrefillTensorParallel, s.PrefillDataParallel * s.PrefillTensorParallel, prefillTokens,
-        s.DecodeInstances, s.DecodeDataParallel, s.DecodeTensorParallel, s.DecodeDataParallel * s.DecodeTensorParallel, decodeBatch,
-        s.RedundantExperts, DecodeMtp: false, PrefillOverlap: false, DecodeOverlap: false, ProxyParallel: false, ProxyPolicy: 0);
+    private static CandidateSettings Settings(CandidateKind kind, Shape s, int decodeBatch, int prefillTokens) => kind == CandidateKind.Disaggregated
+        ? new(s.PrefillInstances, s.PrefillDataParallel, s.PrefillTensorParallel, s.PrefillDataParallel * s.PrefillTensorParallel, prefillTokens,
+            s.DecodeInstances, s.DecodeDataParallel, s.DecodeTensorParallel, s.DecodeDataParallel * s.DecodeTensorParallel, decodeBatch,
+            s.RedundantExperts, DecodeMtp: false, PrefillOverlap: false, DecodeOverlap: false, ProxyParallel: false, ProxyPolicy: 0)
+        : new(s.PrefillInstances, s.PrefillDataParallel, s.PrefillTensorParallel, s.PrefillDataParallel * s.PrefillTensorParallel, prefillTokens,
+            s.PrefillInstances, s.PrefillDataParallel, s.PrefillTensorParallel, s.PrefillDataParallel * s.PrefillTensorParallel, decodeBatch,
+            s.RedundantExperts, DecodeMtp: false, PrefillOverlap: false, DecodeOverlap: false, ProxyParallel: false, ProxyPolicy: 0);
 
     private static ImmutableArray<Diagnostic> Arguments(InitRequest r)
     {
@@ -416,29 +550,29 @@ public static class DeploymentInit
     private static string NameOf(InitRequest request, ModelEntry model, HardwareEntry hardware) =>
         Binding.NameRules.SuggestedName($"{model.Name}-{I(request.Devices)}x{hardware.Name}");
 
-    private static List<string> Header(InitRequest request, ModelEntry model, HardwareEntry hardware, InitCandidate chosen, int shapes, int meeting)
+    private static List<string> Header(InitRequest request, ModelEntry model, HardwareEntry hardware, InitCandidate chosen, (int Disaggregated, int Aggregated) shapes, int meeting)
     {
         var c = chosen.Costed;
-        var lines = new List<string>
-        {
+        var kinds = string.Join(" and ", new[] { shapes.Disaggregated > 0 ? $"{I(shapes.Disaggregated)} disaggregated" : null, shapes.Aggregated > 0 ? $"{I(shapes.Aggregated)} aggregated" : null }.OfType<string>());
+        return
+        [
             $"Written by `{request.Command}`.",
-            $"{model.DisplayName} on {I(request.Devices)} {hardware.DisplayName}: the best of {I(shapes)} {Kind(chosen.Kind)} deployment shapes",
+            $"{model.DisplayName} on {I(request.Devices)} {hardware.DisplayName}: the best of {kinds} deployment shapes",
             $"by output tokens/s per device; {I(meeting)} of them meet the targets{(chosen.MeetsTargets ? "" : ", so this is the fastest shape, missing " + string.Join(", ", chosen.Misses))}.",
             $"Cost model (saturated-capacity estimates; confirm with `moeplan run`): {NumberText.Format(chosen.OutputTokensPerSecondPerDevice, "0")} output tok/s per device,",
             $"TTFT {Ms(c.TtftMilliseconds)} ms, TPOT {Ms(c.TpotMilliseconds)} ms, capacity {NumberText.Format(chosen.CapacityRequestsPerSecond, "0.##")} req/s" +
             (c.UsdPerMillionOutputTokens is { } usd ? $", {NumberText.Format(usd, "0.###")} USD per million output tokens." : "."),
-        };
-        return lines;
+        ];
     }
 
-    /// <summary>The plan of one candidate, with comments that say where each value comes from, formatted canonically.</summary>
     /// <summary>Share of the chosen shape's capacity the written workload offers when no --rate is given: busy, with queues that stay bounded.</summary>
     public const double DefaultLoadFactor = 0.8;
 
     /// <summary>The written plan's arrival rate without --rate: <see cref="DefaultLoadFactor"/> of the capacity, rounded down to 0.1 req/s (at least 0.1).</summary>
     public static double DefaultArrivals(InitCandidate chosen) => Math.Max(0.1, Math.Floor(chosen.CapacityRequestsPerSecond * DefaultLoadFactor * 10) / 10);
 
-    private static string PlanText(InitRequest request, ModelEntry model, HardwareEntry hardware, int perNode, string name, CandidateSettings s, IReadOnlyList<string> header,
+    private static string PlanText(InitRequest request, ModelEntry model, HardwareEntry hardware, int perNode, string name, CandidateKind kind, CandidateSettings s,
+        IReadOnlyList<string> header,
         double arrivalsPerSecond)
     {
         var b = new StringBuilder();
@@ -460,23 +594,41 @@ public static class DeploymentInit
             b.AppendLine($"  price {N(price)}usd/device-hour");
         }
 
-        b.AppendLine("  # prefill instances compute prompts and hand their KV to decode instances (disaggregated serving);");
-        b.AppendLine("  # experts are spread over every rank of an instance (ep = dp x tp).");
-        b.AppendLine("  prefill {");
-        b.AppendLine($"    instances {I(s.PrefillInstances)}");
-        b.AppendLine($"    parallel {{ dp {I(s.PrefillDataParallel)}  tp {I(s.PrefillTensorParallel)}  ep {I(s.PrefillExpertParallel)} }}");
-        b.AppendLine($"    max_batch_tokens {I(s.PrefillMaxBatchTokens)} per device");
-        b.AppendLine("  }");
-        b.AppendLine("  decode {");
-        b.AppendLine($"    instances {I(s.DecodeInstances)}");
-        b.AppendLine($"    parallel {{ dp {I(s.DecodeDataParallel)}  tp {I(s.DecodeTensorParallel)}  ep {I(s.DecodeExpertParallel)} }}");
-        b.AppendLine($"    max_batch {I(s.DecodeMaxBatch)} per device");
-        b.AppendLine($"    # --input {I(request.InputTokens)} + --output {I(request.OutputTokens)}");
-        b.AppendLine($"    context {I(request.InputTokens + request.OutputTokens)}");
-        b.AppendLine("  }");
+        if (kind == CandidateKind.Aggregated)
+        {
+            b.AppendLine("  # one pool prefills (in chunks) and decodes in the same steps (aggregated serving);");
+            b.AppendLine("  # experts are spread over every rank of an instance (ep = dp x tp).");
+            b.AppendLine("  serve {");
+            b.AppendLine($"    instances {I(s.PrefillInstances)}");
+            b.AppendLine($"    parallel {{ dp {I(s.PrefillDataParallel)}  tp {I(s.PrefillTensorParallel)}  ep {I(s.PrefillExpertParallel)} }}");
+            b.AppendLine($"    max_batch {I(s.DecodeMaxBatch)} per device");
+            b.AppendLine($"    # --input {I(request.InputTokens)} + --output {I(request.OutputTokens)}");
+            b.AppendLine($"    context {I(request.InputTokens + request.OutputTokens)}");
+            b.AppendLine("    # the step's token budget: the decode batch first, then a chunk of prompt tokens");
+            b.AppendLine($"    max_batch_tokens {I(s.PrefillMaxBatchTokens)} per device");
+            b.AppendLine("  }");
+        }
+        else
+        {
+            b.AppendLine("  # prefill instances compute prompts and hand their KV to decode instances (disaggregated serving);");
+            b.AppendLine("  # experts are spread over every rank of an instance (ep = dp x tp).");
+            b.AppendLine("  prefill {");
+            b.AppendLine($"    instances {I(s.PrefillInstances)}");
+            b.AppendLine($"    parallel {{ dp {I(s.PrefillDataParallel)}  tp {I(s.PrefillTensorParallel)}  ep {I(s.PrefillExpertParallel)} }}");
+            b.AppendLine($"    max_batch_tokens {I(s.PrefillMaxBatchTokens)} per device");
+            b.AppendLine("  }");
+            b.AppendLine("  decode {");
+            b.AppendLine($"    instances {I(s.DecodeInstances)}");
+            b.AppendLine($"    parallel {{ dp {I(s.DecodeDataParallel)}  tp {I(s.DecodeTensorParallel)}  ep {I(s.DecodeExpertParallel)} }}");
+            b.AppendLine($"    max_batch {I(s.DecodeMaxBatch)} per device");
+            b.AppendLine($"    # --input {I(request.InputTokens)} + --output {I(request.OutputTokens)}");
+            b.AppendLine($"    context {I(request.InputTokens + request.OutputTokens)}");
+            b.AppendLine("  }");
+        }
+
         if (s.RedundantExperts > 0)
         {
-            b.AppendLine("  # the fewest redundant experts that make routed + redundant divide by both pools' EP");
+            b.AppendLine("  # the fewest redundant experts that make routed + redundant divide by every pool's EP");
             b.AppendLine($"  placement {{ redundant_experts {I(s.RedundantExperts)} }}");
         }
 
@@ -517,6 +669,7 @@ public static class DeploymentInit
     public static string Kind(CandidateKind kind) => kind switch
     {
         CandidateKind.Disaggregated => "disaggregated",
+        CandidateKind.Aggregated => "aggregated",
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 

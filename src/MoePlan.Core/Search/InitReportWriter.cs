@@ -9,16 +9,17 @@ public static class InitReportWriter
 {
     public static readonly IReadOnlyList<string> Columns =
     [
-        "#", "kind", "prefill", "decode", "devices", "tok/s/device", "TTFT ms", "TPOT ms", "req/s", "$/M out", "imbalance p/d", "targets",
+        "#", "kind", "pools", "devices", "tok/s/device", "TTFT ms", "TPOT ms", "req/s", "$/M out", "imbalance p/d", "targets",
     ];
 
     public static IEnumerable<string> Summary(InitResult result)
     {
         ArgumentNullException.ThrowIfNull(result);
         var r = result.Request;
-        yield return $"{result.Model.Name} on {r.Devices} {result.Hardware.Name} ({result.DevicesPerNode} per node), {r.Engine}, " +
+        yield return $"{result.Model.Name} on {r.Devices} {result.Hardware.Name} ({result.DevicesPerNode} per node), {r.Engine}, {string.Join(" and ", r.Kinds.Select(DeploymentInit.Kind))}, " +
                      $"input {r.InputTokens} / output {r.OutputTokens} tokens; targets: {Targets(r)}";
-        yield return $"{result.Enumerated} candidates (shape x batch sizes), {result.Valid} pass the verifier, {result.Shapes} distinct shapes, " +
+        yield return $"{result.Enumerated} candidates (shape x batch sizes), {result.Valid} pass the verifier, {result.Shapes} distinct shapes " +
+                     $"({result.Shapes - result.AggregatedShapes} disaggregated, {result.AggregatedShapes} aggregated), " +
                      $"{result.ShapesMeetingTargets} meet the targets (cost model: saturated-capacity estimates, TTFT and TPOT expected values)";
         foreach (var rejection in result.Rejections.Take(3))
         {
@@ -39,13 +40,11 @@ public static class InitReportWriter
         foreach (var c in result.Ranked)
         {
             rank++;
-            var s = c.Costed.Settings;
             yield return
             [
                 NumberText.Whole(rank),
                 DeploymentInit.Kind(c.Kind),
-                $"{s.PrefillInstances} x dp{s.PrefillDataParallel} tp{s.PrefillTensorParallel} ep{s.PrefillExpertParallel}, {s.PrefillMaxBatchTokens} tok",
-                $"{s.DecodeInstances} x dp{s.DecodeDataParallel} tp{s.DecodeTensorParallel} ep{s.DecodeExpertParallel}, batch {s.DecodeMaxBatch}",
+                string.Join(" + ", c.Pools.Select(Describe)),
                 NumberText.Whole(c.Devices),
                 NumberText.Format(c.OutputTokensPerSecondPerDevice, "0"),
                 NumberText.Format(c.Costed.TtftMilliseconds, "0"),
@@ -83,6 +82,7 @@ public static class InitReportWriter
         w.WriteNumber("enumerated", result.Enumerated);
         w.WriteNumber("valid", result.Valid);
         w.WriteNumber("shapes", result.Shapes);
+        w.WriteNumber("aggregated_shapes", result.AggregatedShapes);
         w.WriteNumber("shapes_meeting_targets", result.ShapesMeetingTargets);
         w.WriteStartArray("candidates");
         var rank = 0;
@@ -92,21 +92,26 @@ public static class InitReportWriter
             w.WriteStartObject();
             w.WriteNumber("rank", ++rank);
             w.WriteString("kind", DeploymentInit.Kind(c.Kind));
-            w.WriteStartObject("prefill");
-            w.WriteNumber("instances", s.PrefillInstances);
-            w.WriteNumber("dp", s.PrefillDataParallel);
-            w.WriteNumber("tp", s.PrefillTensorParallel);
-            w.WriteNumber("ep", s.PrefillExpertParallel);
-            w.WriteNumber("max_batch_tokens_per_device", s.PrefillMaxBatchTokens);
-            w.WriteEndObject();
-            w.WriteStartObject("decode");
-            w.WriteNumber("instances", s.DecodeInstances);
-            w.WriteNumber("dp", s.DecodeDataParallel);
-            w.WriteNumber("tp", s.DecodeTensorParallel);
-            w.WriteNumber("ep", s.DecodeExpertParallel);
-            w.WriteNumber("max_batch_per_device", s.DecodeMaxBatch);
-            w.WriteEndObject();
-            w.WriteNumber("redundant_experts", s.RedundantExperts);
+            foreach (var name in new[] { "prefill", "decode", "serve" })
+            {
+                if (c.Pools.FirstOrDefault(p => p.Name == name) is { } pool)
+                {
+                    w.WriteStartObject(name);
+                    w.WriteNumber("instances", pool.Instances);
+                    w.WriteNumber("dp", pool.DataParallel);
+                    w.WriteNumber("tp", pool.TensorParallel);
+                    w.WriteNumber("ep", pool.ExpertParallel);
+                    w.WriteNumberOrNull("max_batch_tokens_per_device", pool.MaxBatchTokensPerDevice);
+                    w.WriteNumberOrNull("max_batch_per_device", pool.MaxBatchPerDevice);
+                    w.WriteEndObject();
+                }
+                else
+                {
+                    w.WriteNull(name);
+                }
+            }
+
+            w.WriteNumber("redundant_experts", c.Costed.Settings.RedundantExperts);
             w.WriteNumber("devices", c.Devices);
             w.WriteNumber("ranks", c.Costed.Ranks);
             w.WriteNumberOrNull("output_tokens_per_second_per_device", c.OutputTokensPerSecondPerDevice);
@@ -155,6 +160,13 @@ public static class InitReportWriter
 
         w.WriteEndArray();
         w.WriteEndObject();
+    }
+
+    /// <summary>A pool as <c>prefill 1 x dp8 tp1 ep8 (2048 tok/step)</c>: instances x per-instance parallelism, then its batch sizes per device.</summary>
+    private static string Describe(InitPool p)
+    {
+        var batches = new[] { p.MaxBatchPerDevice is { } b ? $"batch {b}" : null, p.MaxBatchTokensPerDevice is { } t ? $"{t} tok/step" : null }.OfType<string>();
+        return $"{p.Name} {p.Instances} x dp{p.DataParallel} tp{p.TensorParallel} ep{p.ExpertParallel} ({string.Join(", ", batches)})";
     }
 
     private static string Targets(InitRequest r)
