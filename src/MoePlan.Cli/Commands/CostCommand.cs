@@ -76,15 +76,17 @@ internal static class CostCommand
         stdout.WriteLine($"{name}: cost model (figures per {unit}): analytic, saturated-capacity estimates (every batch full); `moeplan run` simulates the offered load");
         stdout.WriteLine($"efficiency factors ({factors.Family}): {factors.Provenance}");
         var summary = new Table().AddColumns("phase", "step ms", "latency ms", $"tok/s per {unit}", "batch", "imbalance");
-        summary.AddRow("prefill", NumberText.Compact(r.Prefill.Step.StepMilliseconds), "TTFT " + NumberText.Compact(r.Prefill.TtftMilliseconds),
+        // Aggregated: both rows are the serve pool's mixed step, with a full prompt chunk (TTFT) and balanced (TPOT).
+        var (prefillPhase, decodePhase) = r.Serve is null ? ("prefill", "decode") : ("serve, full chunk", "serve, balanced");
+        summary.AddRow(prefillPhase, NumberText.Compact(r.Prefill.Step.StepMilliseconds), "TTFT " + NumberText.Compact(r.Prefill.TtftMilliseconds),
             $"{NumberText.Compact(r.Prefill.InputTokensPerSecondPerRank)} in ({NumberText.Compact(r.Prefill.ComputedTokensPerSecondPerRank)} computed)",
             NumberText.Compact(r.Prefill.Step.TokensPerRank) + " tok", NumberText.Compact(r.Prefill.Step.Imbalance));
-        summary.AddRow("decode", NumberText.Compact(r.Decode.Step.StepMilliseconds), "TPOT " + NumberText.Compact(r.Decode.TpotMilliseconds),
+        summary.AddRow(decodePhase, NumberText.Compact(r.Decode.Step.StepMilliseconds), "TPOT " + NumberText.Compact(r.Decode.TpotMilliseconds),
             NumberText.Compact(r.Decode.OutputTokensPerSecondPerRank) + " out", $"{NumberText.Compact(r.Decode.BatchPerRank)} seq, KV {NumberText.Compact(r.Decode.KvLength)}",
             NumberText.Compact(r.Decode.Step.Imbalance));
         TableWriter.Write(stdout, summary);
 
-        foreach (var (phase, step) in new[] { ("prefill", r.Prefill.Step), ("decode", r.Decode.Step) })
+        foreach (var (phase, step) in new[] { (prefillPhase, r.Prefill.Step), (decodePhase, r.Decode.Step) })
         {
             var ops = new Table().Title($"{phase} step by op (ms, summed over layers)").AddColumns("op", "compute", "memory", "network", "floor", "bound");
             foreach (var op in step.Ops)
@@ -96,8 +98,17 @@ internal static class CostCommand
             TableWriter.Write(stdout, ops);
         }
 
-        stdout.WriteLine($"P:D devices balancing the workload: {NumberText.Compact(r.PrefillToDecodeDeviceRatio)}; capacity prefill {NumberText.Compact(r.PrefillCapacityRequestsPerSecond)} req/s, decode {NumberText.Compact(r.DecodeCapacityRequestsPerSecond)} req/s; goodput {NumberText.Compact(r.GoodputRequestsPerSecond)} req/s" +
+        if (r.Serve is { } serve)
+        {
+            stdout.WriteLine($"serve (aggregated, chunked prefill): a step carries {NumberText.Compact(serve.DecodeTokensPerRank)} decode tokens and {NumberText.Compact(serve.ChunkTokensPerRank)} prompt tokens per data-parallel rank (at most {NumberText.Compact(serve.FullChunkTokensPerRank)}); a prompt takes {serve.StepsToFirstToken} full-chunk step(s); capacity prompts {NumberText.Compact(r.PrefillCapacityRequestsPerSecond)} req/s, decode {NumberText.Compact(r.DecodeCapacityRequestsPerSecond)} req/s; goodput {NumberText.Compact(r.GoodputRequestsPerSecond)} req/s" +
+                             (r.TtftMeetsSlo && r.TpotMeetsSlo ? "" : " (an SLO is missed)"));
+        }
+        else
+        {
+            stdout.WriteLine($"P:D devices balancing the workload: {NumberText.Compact(r.PrefillToDecodeDeviceRatio)}; capacity prefill {NumberText.Compact(r.PrefillCapacityRequestsPerSecond)} req/s, decode {NumberText.Compact(r.DecodeCapacityRequestsPerSecond)} req/s; goodput {NumberText.Compact(r.GoodputRequestsPerSecond)} req/s" +
                          (r.TtftMeetsSlo && r.TpotMeetsSlo ? "" : " (an SLO is missed)"));
+        }
+
         if (r.UsdPerMillionInputTokens is { } i && r.UsdPerMillionOutputTokens is { } o)
         {
             stdout.WriteLine($"cost: ${NumberText.Compact(i)} per million input tokens, ${NumberText.Compact(o)} per million output tokens");

@@ -42,6 +42,14 @@ public sealed partial class DeploymentBinder
                 continue;
             }
 
+            if (decode is { Role: PoolRole.Serve } && (name.StartsWith("prefill.", StringComparison.Ordinal) || name.StartsWith("decode.", StringComparison.Ordinal) || name == "proxy.mode"))
+            {
+                _diagnostics.Add(DiagnosticCodes.SweepNotApplicable.Create(s.Range.In(_file), name,
+                    "this plan serves aggregated (`serve`): it has no prefill and decode pools to vary"));
+                failed = true;
+                continue;
+            }
+
             var values = BindSweepValues(s, SweepDimensions.Names[name]);
             if (values is null)
             {

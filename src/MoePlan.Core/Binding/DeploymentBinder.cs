@@ -150,10 +150,9 @@ public sealed partial class DeploymentBinder
         var precision = model is null ? null : BindPrecision(block["precision"], model, headSpan);
         var cluster = hardware is { } hw ? RequiredBlock(block, "cluster", owner, headSpan, c => BindCluster(c, hw.Value)) : null;
         var price = block["price"] is { } priceSetting ? BindPrice(priceSetting) : null;
-        var prefill = RequiredBlock(block, "prefill", owner, headSpan, p => BindPool(p, PoolRole.Prefill));
-        var decode = RequiredBlock(block, "decode", owner, headSpan, p => BindPool(p, PoolRole.Decode));
+        var (prefill, decode) = BindPools(block, owner, headSpan);
         var placement = OptionalBlock(block, "placement", headSpan, BindPlacement);
-        var proxy = OptionalBlock(block, "proxy", headSpan, p => BindProxy(p, engine));
+        var proxy = OptionalBlock(block, "proxy", headSpan, p => BindProxy(p, engine, aggregated: block["serve"] is not null));
         var slo = OptionalBlock(block, "slo", headSpan, BindSlo);
         var workload = RequiredBlock(block, "workload", owner, headSpan, BindWorkload);
 
@@ -165,6 +164,43 @@ public sealed partial class DeploymentBinder
 
         var sweep = block["sweep"] is { } sweepSetting ? BindSweep(sweepSetting, cluster, decode) : null;
         return new DeploymentPlan(name, e, model, precision, h, cluster, price, prefill, decode, placement, proxy, slo, workload) { Sweep = sweep };
+    }
+
+    /// <summary>
+    /// The pools: one <c>serve</c> pool (aggregated; returned as both prefill and decode, see <see cref="DeploymentPlan.Serving"/>),
+    /// or a <c>prefill</c> and a <c>decode</c> pool. Both forms, or neither, is an error at the deployment.
+    /// </summary>
+    private (PoolPlan? Prefill, PoolPlan? Decode) BindPools(SettingsBlock block, string owner, SourceSpan headSpan)
+    {
+        if (block["serve"] is { } serveSetting)
+        {
+            var written = new[] { "prefill", "decode" }.Where(n => block[n] is not null).ToList();
+            if (written.Count > 0)
+            {
+                // The fix keeps the disaggregated pools: they are complete on their own, the serve block was added to them.
+                _diagnostics.Add(DiagnosticCodes.AggregatedAndDisaggregated.CreateWithHint(serveSetting.Name.Range.In(_file),
+                        "keep `serve { }` for aggregated serving, or `prefill { }` and `decode { }` for disaggregated serving, not both",
+                        $"`{string.Join("` and `", written)}` written too")
+                    .WithFix("Remove the `serve` block (keep prefill and decode)", new TextEdit(serveSetting.Range.In(_file), "")));
+                return (null, null);
+            }
+
+            var serve = RequiredBlock(block, "serve", owner, headSpan, p => BindPool(p, PoolRole.Serve));
+            return (serve, serve);
+        }
+
+        if (block["prefill"] is null && block["decode"] is null)
+        {
+            // No fix: the pool's shape (instances, dp/tp/ep, batch) is the user's to choose; `moeplan init` proposes one.
+            _diagnostics.Add(DiagnosticCodes.MissingSetting.CreateWithHint(headSpan,
+                "add `serve { ... }` for one aggregated pool (prefill and decode in the same instances), or `prefill { ... }` and `decode { ... }` for disaggregated pools (docs/dsl.md)",
+                owner, "serve` or `prefill` and `decode"));
+            return (null, null);
+        }
+
+        var prefill = RequiredBlock(block, "prefill", owner, headSpan, p => BindPool(p, PoolRole.Prefill));
+        var decode = RequiredBlock(block, "decode", owner, headSpan, p => BindPool(p, PoolRole.Decode));
+        return (prefill, decode);
     }
 
     private T? Required<T>(SettingsBlock block, string setting, string owner, SourceSpan ownerSpan, Func<SettingSyntax, T?> bind)
@@ -359,7 +395,7 @@ public sealed partial class DeploymentBinder
 
     private PoolPlan? BindPool(SettingsBlock block, PoolRole role)
     {
-        var owner = role == PoolRole.Prefill ? "prefill" : "decode";
+        var owner = role switch { PoolRole.Prefill => "prefill", PoolRole.Decode => "decode", _ => "serve" };
         var instances = WholeSetting(block, "instances", 1, "a whole number, e.g. `instances 2`");
         if (block["instances"] is null)
         {
@@ -385,15 +421,19 @@ public sealed partial class DeploymentBinder
         Sourced<int>? context = null;
         MtpPlan? mtp = null;
         var mtpFailed = false;
-        if (role == PoolRole.Prefill)
+        if (role != PoolRole.Decode)
         {
-            maxBatchTokens = PerDevice(block, "max_batch_tokens", "tokens per device, e.g. `max_batch_tokens 16384 per device`");
+            // Serve: the chunked-prefill budget the decode batch and a prompt chunk share each step.
+            maxBatchTokens = PerDevice(block, "max_batch_tokens", role == PoolRole.Serve
+                ? "tokens per step per device (decode batch + prefill chunk), e.g. `max_batch_tokens 2048 per device`"
+                : "tokens per device, e.g. `max_batch_tokens 16384 per device`");
             if (block["max_batch_tokens"] is null)
             {
                 Missing(block.Span, owner, "max_batch_tokens");
             }
         }
-        else
+
+        if (role != PoolRole.Prefill)
         {
             maxBatch = PerDevice(block, "max_batch", "sequences per device, e.g. `max_batch 128 per device`");
             if (block["max_batch"] is null)
@@ -542,8 +582,17 @@ public sealed partial class DeploymentBinder
         return failed || uneven is not { } u ? null : new PlacementPlan(block.Span, algorithm, redundant, loads, u, perExpert, perDevice);
     }
 
-    private ProxyPlan? BindProxy(SettingsBlock block, Sourced<EngineKind>? engine)
+    private ProxyPlan? BindProxy(SettingsBlock block, Sourced<EngineKind>? engine, bool aggregated)
     {
+        if (aggregated && block["mode"] is { } pdMode)
+        {
+            // The mode orders prefill and decode of a request on two instances; one aggregated instance does both in turn.
+            _diagnostics.Add(DiagnosticCodes.DisaggregatedOnlySetting.CreateWithHint(pdMode.Name.Range.In(_file), "remove `mode`",
+                    "mode", "orders a request's prefill and decode on two instances (sequential or parallel P/D)")
+                .WithFix("Remove `mode`", new TextEdit(pdMode.Range.In(_file), "")));
+            return null;
+        }
+
         // Parallel P/D suits SGLang (KV pushed layer by layer to a pre-allocated decode), sequential suits vLLM.
         var defaultMode = engine?.Value == EngineKind.Sglang ? ProxyMode.Parallel : ProxyMode.Sequential;
         var mode = new Sourced<ProxyMode>(defaultMode, block.Span, IsDefault: true);

@@ -37,6 +37,19 @@ public sealed record DecodeCost(
     double TpotMilliseconds,
     double OutputTokensPerSecondPerRank);
 
+/// <summary>
+/// The mixed step of an aggregated (<c>serve</c>) pool: each step runs the whole decode batch plus a chunk of prompt
+/// tokens, the rest of the chunked-prefill budget (docs/cost-model.md#aggregated-serving).
+/// </summary>
+/// <param name="Step">The balanced step: a full decode batch and the prompt chunk that keeps it full (TPOT, throughput).</param>
+/// <param name="FullChunkStep">The step with the whole rest of the budget in prompt tokens: a prompt's chunks run in it (TTFT).</param>
+/// <param name="DecodeTokensPerRank">Decode tokens of a data-parallel rank per step: sequences x (1 + draft tokens).</param>
+/// <param name="ChunkTokensPerRank">Prompt tokens of a data-parallel rank in the balanced step.</param>
+/// <param name="FullChunkTokensPerRank">The budget less the decode tokens: the most prompt tokens a step takes.</param>
+/// <param name="StepsToFirstToken">Full-chunk steps that prefill one prompt's computed tokens.</param>
+public sealed record ServeCost(StepCost Step, StepCost FullChunkStep, double DecodeTokensPerRank, double ChunkTokensPerRank,
+    double FullChunkTokensPerRank, int StepsToFirstToken);
+
 /// <summary>Serving-level figures of a plan: both phases, the P:D balance, goodput and cost.</summary>
 /// <param name="PrefillToDecodeDeviceRatio">Prefill devices per decode device that balance the workload's token mix.</param>
 /// <param name="GoodputRequestsPerSecond">Requests per second the deployment serves within its SLOs (0 when a predicted latency misses its SLO).</param>
@@ -51,7 +64,12 @@ public sealed record CostReport(
     bool TtftMeetsSlo,
     bool TpotMeetsSlo,
     double? UsdPerMillionInputTokens,
-    double? UsdPerMillionOutputTokens);
+    double? UsdPerMillionOutputTokens)
+{
+    /// <summary>The mixed step of an aggregated plan; null for prefill and decode pools. <see cref="Prefill"/> and
+    /// <see cref="Decode"/> then both carry that step: TTFT from its chunks, TPOT from its decode batch.</summary>
+    public ServeCost? Serve { get; init; }
+}
 
 /// <summary>Evaluates a verified plan with <see cref="StepCostModel"/> (docs/cost-model.md).</summary>
 public static class PlanCostModel
@@ -88,6 +106,11 @@ public static class PlanCostModel
 
         // Long prompts carry more of the tokens and attend further: weight the context by tokens, E[L^2] / E[L].
         var tokenWeightedInput = lengths.InputSecondMoment / lengths.MeanInputTokens;
+
+        if (plan.Serving is { } serve)
+        {
+            return Aggregated(plan, serve, options, a, p, machine, slots, lengths, share);
+        }
 
         // Prefill: each computed token attends to the cached prefix and, causally, half of the new tokens.
         var prefill = plan.Prefill;
@@ -157,6 +180,92 @@ public static class PlanCostModel
             tpotOk,
             inputCost,
             outputCost);
+    }
+
+    /// <summary>
+    /// One pool that prefills and decodes in the same steps (chunked prefill, continuous batching). Each step of a
+    /// data-parallel rank computes its decode batch (sequences x (1 + draft)) and a chunk of prompt tokens within the
+    /// <c>max_batch_tokens</c> budget. Saturated, the batch is full and the chunk carries the prompts that keep it full:
+    /// sequences x tokens per step / output x computed prompt tokens, at most the budget's rest (the balanced step; TPOT,
+    /// throughput, capacities). TTFT: a request waits half a step, then its prompt's computed tokens go through the
+    /// whole rest of the budget per step (the full-chunk step, no queueing) in ceil(tokens / chunk) steps, the last of
+    /// which samples the first token.
+    /// </summary>
+    private static CostReport Aggregated(DeploymentPlan plan, PoolPlan serve, CostOptions options, ModelArchitecture a, ParameterBreakdown p,
+        StepMachine machine, int slots, WorkloadLengths lengths, double share)
+    {
+        var hardware = plan.Hardware.Value;
+        var input = lengths.MeanInputTokens;
+        var output = lengths.MeanOutputTokens;
+        var tokenWeightedInput = lengths.InputSecondMoment / lengths.MeanInputTokens;
+        var tp = serve.Parallel.TensorParallel.Value;
+        var draft = serve.Mtp?.DraftTokens.Value ?? 0;
+        var tokensPerStep = serve.Mtp?.TokensPerStep ?? 1;
+        var batchPerRank = MemoryModel.SequencesPerDataParallelRank(serve, hardware);
+        var budgetPerRank = MemoryModel.TokensPerDataParallelRank(serve, hardware);
+        var decodeTokens = batchPerRank * (1 + draft);
+        // The verifier rejects a budget at or below the decode batch (MP3021); a floor of one token keeps this total.
+        var fullChunk = Math.Max(1, budgetPerRank - decodeTokens);
+        var computedPerRequest = input * (1 - share);
+        var balancedChunk = Math.Min(fullChunk, batchPerRank * tokensPerStep / Math.Max(1, output) * computedPerRequest);
+        var kvLength = input + (output / 2);
+        StepCost MixedStep(double chunk) => Step(a, p, plan, new StepShape(PoolRole.Decode, decodeTokens + chunk, batchPerRank, kvLength, tp,
+            serve.Parallel.DataParallel.Value, serve.Parallel.ExpertParallel.Value, slots, options.DecodeImbalance ?? DefaultStaticImbalance,
+            serve.MicrobatchOverlap.Value, draft, ChunkTokensPerRank: chunk, ChunkContext: tokenWeightedInput * (share + ((1 - share) / 2)),
+            ChunkSequencesPerRank: chunk / Math.Max(1, computedPerRequest)), machine, options);
+        var step = MixedStep(balancedChunk);
+        var fullStep = MixedStep(fullChunk);
+        var stepSeconds = step.StepMilliseconds / 1e3;
+
+        // A TP group of ranks computes the same tokens: per rank, divide by TP.
+        var outputPerRank = batchPerRank / tp * tokensPerStep / stepSeconds;
+        var tpot = step.StepMilliseconds / tokensPerStep;
+        var stepsToFirstToken = (int)Math.Max(1, Math.Ceiling(computedPerRequest / fullChunk));
+        var ttft = (0.5 * step.StepMilliseconds) + (stepsToFirstToken * fullStep.StepMilliseconds);
+
+        // Prompt capacity: every step a full chunk beside the full decode batch (the full-chunk step); decode capacity:
+        // the balanced step. Step time grows less than its tokens, so while the balanced chunk is below the full one the
+        // prompt capacity is above the decode capacity, and the smaller names the limit.
+        var ranks = (double)serve.Instances.Value * serve.Parallel.Ranks;
+        var computedPerRank = fullChunk / tp / (fullStep.StepMilliseconds / 1e3);
+        var prefillRankSecondsPerRequest = computedPerRequest / computedPerRank;
+        var decodeRankSecondsPerRequest = output / outputPerRank;
+        var prefillCapacity = ranks / prefillRankSecondsPerRequest;
+        var decodeCapacity = ranks / decodeRankSecondsPerRequest;
+
+        var ttftOk = plan.Slo.Ttft is not { } ttftSlo || ttft <= ttftSlo.Milliseconds;
+        var tpotOk = plan.Slo.Tpot is not { } tpotSlo || tpot <= tpotSlo.Milliseconds;
+        var capacity = Math.Min(prefillCapacity, decodeCapacity);
+        var offered = plan.Workload.Arrivals?.RatePerSecond ?? capacity;
+        var goodput = ttftOk && tpotOk ? Math.Min(capacity, offered) : 0;
+
+        double? inputCost = null;
+        double? outputCost = null;
+        if (plan.PriceUsdPerDeviceHour is { } price)
+        {
+            // The balanced step's time is split between prompt and output tokens in proportion to the tokens it computes.
+            var usdPerRankSecond = price.Value / hardware.DiesPerPackage / 3600;
+            var inputShare = balancedChunk / (balancedChunk + decodeTokens);
+            var inputPerRank = balancedChunk / tp / stepSeconds / Math.Max(1e-9, 1 - share);
+            inputCost = usdPerRankSecond * inputShare / inputPerRank * 1e6;
+            outputCost = usdPerRankSecond * (1 - inputShare) / outputPerRank * 1e6;
+        }
+
+        return new CostReport(
+            new PrefillCost(fullStep, input, computedPerRequest, ttft, 0, computedPerRank, computedPerRank / Math.Max(1e-9, 1 - share)),
+            new DecodeCost(step, batchPerRank / tp, kvLength, tokensPerStep, tpot, outputPerRank),
+            hardware.DiesPerPackage,
+            prefillRankSecondsPerRequest / decodeRankSecondsPerRequest,
+            prefillCapacity,
+            decodeCapacity,
+            goodput,
+            ttftOk,
+            tpotOk,
+            inputCost,
+            outputCost)
+        {
+            Serve = new ServeCost(step, fullStep, decodeTokens, balancedChunk, fullChunk, stepsToFirstToken),
+        };
     }
 
     private static StepCost Step(ModelArchitecture a, ParameterBreakdown p, DeploymentPlan plan, StepShape shape, StepMachine machine, CostOptions options) =>

@@ -12,6 +12,10 @@ namespace MoePlan.Core.Cost;
 /// <param name="StaticImbalance">Placement imbalance (max device load / mean) over the load statistics.</param>
 /// <param name="DraftTokens">MTP draft tokens per sequence (decode); their verification is in <paramref name="TokensPerRank"/>.</param>
 /// <param name="PerfectBalance">Experts perfectly balanced: no placement imbalance and no per-step routing spread.</param>
+/// <param name="ChunkTokensPerRank">A mixed step (aggregated serving, chunked prefill): the prompt tokens among
+/// <paramref name="TokensPerRank"/>; the rest are the decode batch's. Their attention takes the prefill form.</param>
+/// <param name="ChunkContext">Mean KV length each prompt token of the chunk attends to.</param>
+/// <param name="ChunkSequencesPerRank">Prompts the chunk completes per step (each samples its first token in the LM head).</param>
 public readonly record struct StepShape(
     PoolRole Role,
     double TokensPerRank,
@@ -24,7 +28,10 @@ public readonly record struct StepShape(
     double StaticImbalance,
     bool Overlap,
     int DraftTokens,
-    bool PerfectBalance = false);
+    bool PerfectBalance = false,
+    double ChunkTokensPerRank = 0,
+    double ChunkContext = 0,
+    double ChunkSequencesPerRank = 0);
 
 /// <summary>The machine a step runs on: per-rank rates and the fabric.</summary>
 /// <param name="PeakFlops">Dense rate at the experts' precision.</param>
@@ -94,11 +101,14 @@ public static class StepCostModel
             attentionLayers * Compute(2 * T * attentionWeights, precision.Attention.Value, T),
             attentionLayers * Memory(attentionWeights * Bytes(precision.Attention.Value)), attentionLayers * projectionKernels);
 
-        // Attention core: scores and weighted values over the context, BF16.
+        // Attention core: scores and weighted values over the context, BF16. A mixed step's prompt chunk attends in the
+        // prefill form over its own context, the decode batch in its own form: one kernel launch set serves both.
+        var chunk = s.ChunkTokensPerRank / microbatches;
         var (coreFlopsPerToken, kvBytesPerToken) = AttentionCore(a, s.Role, s.AttentionContext, precision.KvCache.Value, tp);
+        var (chunkFlopsPerToken, chunkKvBytesPerToken) = chunk > 0 ? AttentionCore(a, PoolRole.Prefill, s.ChunkContext, precision.KvCache.Value, tp) : (0, 0);
         Add("attention core",
-            attentionLayers * T * coreFlopsPerToken / (m.PeakBf16Flops * e.AttentionEfficiency) * 1e3,
-            attentionLayers * Memory(T * kvBytesPerToken), attentionLayers * AttentionCoreKernels);
+            attentionLayers * (((T - chunk) * coreFlopsPerToken) + (chunk * chunkFlopsPerToken)) / (m.PeakBf16Flops * e.AttentionEfficiency) * 1e3,
+            attentionLayers * Memory(((T - chunk) * kvBytesPerToken) + (chunk * chunkKvBytesPerToken)), attentionLayers * AttentionCoreKernels);
 
         // Norms, residual adds and activation reads/writes: 8 passes over bf16 hidden states per layer.
         Add("elementwise", 0, attentionLayers * Memory(8.0 * T * a.HiddenSize * 2), attentionLayers * ElementwiseKernels);
@@ -152,7 +162,7 @@ public static class StepCostModel
 
         // LM head: once per sequence in prefill (only the last position's logits are needed), every token in decode,
         // and once more for the MTP layer's draft.
-        var headRows = s.Role == PoolRole.Prefill ? sequences : T;
+        var headRows = s.Role == PoolRole.Prefill ? sequences : T - chunk + (s.ChunkSequencesPerRank / microbatches);
         var headPasses = 1 + mtpLayers;
         var head = (double)p.LmHeadParameters / tp;
         Add("LM head", headPasses * Compute(2 * headRows * head, NumericFormat.Bf16, headRows), headPasses * Memory(head * 2), headPasses * LmHeadKernels);

@@ -18,7 +18,7 @@ public static partial class DiagnosticCodes
         new("MP3006", DiagnosticSeverity.Error, "EP does not divide ranks", "{0}: EP {1} must divide the instance's dp x tp = {2} ranks");
 
     public static readonly DiagnosticDescriptor ClusterTooSmall =
-        new("MP3007", DiagnosticSeverity.Error, "Cluster too small", "the pools need {0} devices (prefill {1} x {2}, decode {3} x {4}) but the cluster has {5} ({6} nodes x {7})");
+        new("MP3007", DiagnosticSeverity.Error, "Cluster too small", "the pools need {0} devices ({1}) but the cluster has {2} ({3} nodes x {4})");
 
     public static readonly DiagnosticDescriptor IdleDevices =
         new("MP3008", DiagnosticSeverity.Info, "Idle devices", "{0} of the cluster's {1} devices belong to no pool");

@@ -70,6 +70,17 @@ public static class CostReportWriter
             Step(w, r.Decode.Step);
             w.WriteEndObject();
 
+            if (r.Serve is { } serve)
+            {
+                // Aggregated: prefill and decode above are the serve pool's full-chunk and balanced mixed steps.
+                w.WriteStartObject("aggregated");
+                Number(w, "decode_tokens_per_rank", serve.DecodeTokensPerRank);
+                Number(w, "chunk_tokens_per_rank", serve.ChunkTokensPerRank);
+                Number(w, "full_chunk_tokens_per_rank", serve.FullChunkTokensPerRank);
+                w.WriteNumber("steps_to_first_token", serve.StepsToFirstToken);
+                w.WriteEndObject();
+            }
+
             w.WriteStartObject("serving");
             Number(w, "prefill_to_decode_device_ratio", r.PrefillToDecodeDeviceRatio);
             Number(w, "prefill_capacity_requests_per_s", r.PrefillCapacityRequestsPerSecond);

@@ -27,8 +27,11 @@ public static class PlanJsonWriter
             WriteCluster(w, plan.Cluster);
             w.WriteNumberOrNull("price_usd_per_device_hour", plan.PriceUsdPerDeviceHour?.Value);
 
-            WritePool(w, "prefill", plan.Prefill, plan);
-            WritePool(w, "decode", plan.Decode, plan);
+            foreach (var pool in plan.Pools)
+            {
+                WritePool(w, pool.Name, pool, plan);
+            }
+
             WritePlacement(w, plan.Placement);
             WriteProxy(w, plan.Proxy);
             WriteSlo(w, plan.Slo);
@@ -102,7 +105,7 @@ public static class PlanJsonWriter
         w.WriteNumberOrNull("max_batch_tokens_per_device", pool.MaxBatchTokensPerDevice?.Value);
         w.WriteNumberOrNull("max_batch_per_device", pool.MaxBatchPerDevice?.Value);
         w.WriteNumberOrNull("context_tokens", pool.ContextTokens?.Value);
-        if (pool.Role == PoolRole.Decode)
+        if (pool.Decodes)
         {
             if (pool.Mtp is { } mtp)
             {

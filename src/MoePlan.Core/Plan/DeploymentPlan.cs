@@ -42,6 +42,9 @@ public enum PoolRole
 {
     Prefill,
     Decode,
+
+    /// <summary>Aggregated serving: one pool whose instances prefill (in chunks) and decode in the same steps.</summary>
+    Serve,
 }
 
 public enum TraceFormat
@@ -77,6 +80,23 @@ public sealed record DeploymentPlan(
 {
     /// <summary>The plan's <c>sweep</c> block: what <c>moeplan search</c> varies. Only search reads it; check validates it.</summary>
     public SweepPlan? Sweep { get; init; }
+
+    /// <summary>
+    /// The aggregated pool of a <c>serve { }</c> plan, else null. An aggregated plan has one pool, and
+    /// <see cref="Prefill"/> and <see cref="Decode"/> are both that pool (role <see cref="PoolRole.Serve"/>): code that
+    /// reads a pool's prefill settings (max_batch_tokens) or decode settings (max_batch, context, mtp) reads the serve
+    /// pool's; code that counts devices or instances goes through <see cref="Pools"/>, which lists it once.
+    /// </summary>
+    public PoolPlan? Serving => Prefill.Role == PoolRole.Serve ? Prefill : null;
+
+    /// <summary>One pool doing prefill and decode (<c>serve { }</c>), rather than a prefill and a decode pool.</summary>
+    public bool IsAggregated => Prefill.Role == PoolRole.Serve;
+
+    /// <summary>The distinct pools: the serve pool, or the prefill and the decode pool.</summary>
+    public IReadOnlyList<PoolPlan> Pools => IsAggregated ? [Prefill] : [Prefill, Decode];
+
+    /// <summary>An aggregated plan with <paramref name="serve"/> as its one pool.</summary>
+    public DeploymentPlan WithServing(PoolPlan serve) => this with { Prefill = serve, Decode = serve };
 }
 
 /// <param name="ConfigPath">The config.json the model was read from, as written in the plan; null for catalog models.</param>
@@ -119,10 +139,11 @@ public sealed record MtpPlan(SourceSpan Span, Sourced<int> DraftTokens, Sourced<
     public double TokensPerStep => 1 + (Acceptance.Value * DraftTokens.Value);
 }
 
-/// <summary>A prefill or decode pool: identical instances with the same parallelism.</summary>
-/// <param name="MaxBatchTokensPerDevice">Prefill: tokens per step per device.</param>
-/// <param name="MaxBatchPerDevice">Decode: running sequences per device.</param>
-/// <param name="ContextTokens">Decode: KV length per sequence that memory must hold.</param>
+/// <summary>A prefill, decode or serve (aggregated) pool: identical instances with the same parallelism.</summary>
+/// <param name="MaxBatchTokensPerDevice">Prefill: tokens per step per device. Serve: the chunked-prefill budget, tokens per
+/// step per device that the decode batch and a chunk of prefill share (vLLM <c>--max-num-batched-tokens</c>).</param>
+/// <param name="MaxBatchPerDevice">Decode and serve: running sequences per device.</param>
+/// <param name="ContextTokens">Decode and serve: KV length per sequence that memory must hold.</param>
 public sealed record PoolPlan(
     PoolRole Role,
     SourceSpan Span,
@@ -132,7 +153,19 @@ public sealed record PoolPlan(
     Sourced<int>? MaxBatchPerDevice,
     Sourced<int>? ContextTokens,
     MtpPlan? Mtp,
-    Sourced<bool> MicrobatchOverlap);
+    Sourced<bool> MicrobatchOverlap)
+{
+    /// <summary>The pool's name in the language and in messages: prefill, decode or serve.</summary>
+    public string Name => Role switch
+    {
+        PoolRole.Prefill => "prefill",
+        PoolRole.Decode => "decode",
+        _ => "serve",
+    };
+
+    /// <summary>The pool runs decode steps (decode and serve pools): it holds a batch of sequences with their KV.</summary>
+    public bool Decodes => Role != PoolRole.Prefill;
+}
 
 public abstract record LoadSource(SourceSpan Span);
 

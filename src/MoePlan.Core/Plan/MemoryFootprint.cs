@@ -54,11 +54,12 @@ public static class MemoryModel
         };
     }
 
-    /// <summary>Tokens one data-parallel rank holds in one step (prefill: batch tokens; decode: sequences x tokens per step).</summary>
+    /// <summary>Tokens one data-parallel rank holds in one step (prefill: batch tokens; decode: sequences x tokens per step;
+    /// serve: the chunked-prefill budget, which the decode batch and the prompt chunk share).</summary>
     public static double TokensPerDataParallelRank(PoolPlan pool, HardwareEntry hardware)
     {
         var devices = (double)pool.Parallel.Ranks / hardware.DiesPerPackage;
-        var perInstance = pool.Role == PoolRole.Prefill
+        var perInstance = pool.Role != PoolRole.Decode
             ? pool.MaxBatchTokensPerDevice!.Value.Value * devices
             : pool.MaxBatchPerDevice!.Value.Value * devices * (1 + (pool.Mtp?.DraftTokens.Value ?? 0));
         return perInstance / pool.Parallel.DataParallel.Value;
@@ -106,7 +107,7 @@ public static class MemoryModel
 
         var kvPerToken = KvBytesPerToken(a, precision.KvCache.Value, tp, drafting);
         var tokens = TokensPerDataParallelRank(pool, hardware);
-        var kv = pool.Role == PoolRole.Decode
+        var kv = pool.Decodes
             ? SequencesPerDataParallelRank(pool, hardware) * pool.ContextTokens!.Value.Value * kvPerToken
             : tokens * kvPerToken;
 

@@ -27,7 +27,7 @@ public static class PlanVerifier
         }
 
         var shapesOk = true;
-        foreach (var pool in new[] { plan.Prefill, plan.Decode })
+        foreach (var pool in plan.Pools)
         {
             shapesOk &= VerifyPool(plan, pool, diagnostics);
         }
@@ -53,7 +53,7 @@ public static class PlanVerifier
         var figuresOk = VerifyFourBitFormats(plan, diagnostics) & VerifyRequiredFigures(plan, diagnostics);
         if (shapesOk && figuresOk && !diagnostics.Any(d => d.IsError))
         {
-            foreach (var pool in new[] { plan.Prefill, plan.Decode })
+            foreach (var pool in plan.Pools)
             {
                 VerifyMemory(plan, pool, diagnostics);
             }
@@ -106,7 +106,7 @@ public static class PlanVerifier
                 : "choose a chip with a sourced compute rate (see `moeplan hardware`)");
 
         var domain = plan.Cluster.ScaleUpDomainDevices;
-        var spansDomains = new[] { plan.Prefill, plan.Decode }.Any(p => (double)p.Parallel.Ranks / hardware.DiesPerPackage > domain);
+        var spansDomains = plan.Pools.Any(p => (double)p.Parallel.Ranks / hardware.DiesPerPackage > domain);
         if (spansDomains && plan.Cluster.ScaleOutBytesPerSecond is null)
         {
             Require(hardware.ScaleOutBytesPerSecondPerDirection is not null, "scale-out bandwidth", "instances that span nodes",
@@ -161,7 +161,7 @@ public static class PlanVerifier
 
     private static string Word(NumericFormat format) => format.ToString().ToLowerInvariant();
 
-    private static string Name(PoolPlan pool) => pool.Role == PoolRole.Prefill ? "prefill" : "decode";
+    private static string Name(PoolPlan pool) => pool.Name;
 
     private static int DevicesPerInstance(PoolPlan pool, HardwareEntry hardware) => pool.Parallel.Ranks / hardware.DiesPerPackage;
 
@@ -234,6 +234,20 @@ public static class PlanVerifier
             }
         }
 
+        if (pool.Role == PoolRole.Serve && pool.MaxBatchTokensPerDevice is { } budget && pool.MaxBatchPerDevice is { } batch)
+        {
+            // The decode batch is scheduled first (vLLM and SGLang alike); prompt chunks take what is left of the budget.
+            var perSequence = 1 + (pool.Mtp?.DraftTokens.Value ?? 0);
+            var decodeTokens = batch.Value * perSequence;
+            if (budget.Value <= decodeTokens)
+            {
+                diagnostics.Add(DiagnosticCodes.ChunkBudgetBelowDecodeBatch.CreateWithHint(budget.Span,
+                    $"raise max_batch_tokens above {decodeTokens} per device, or lower max_batch",
+                    budget.Value, decodeTokens, batch.Value, perSequence));
+                ok = false;
+            }
+        }
+
         if (ok && pool.MicrobatchOverlap.Value)
         {
             var tokens = MemoryModel.TokensPerDataParallelRank(pool, hardware);
@@ -262,17 +276,15 @@ public static class PlanVerifier
     private static void VerifyClusterSize(DeploymentPlan plan, List<Diagnostic> diagnostics)
     {
         var hardware = plan.Hardware.Value;
-        var prefillDevices = DevicesPerInstance(plan.Prefill, hardware);
-        var decodeDevices = DevicesPerInstance(plan.Decode, hardware);
-        var needed = (plan.Prefill.Instances.Value * prefillDevices) + (plan.Decode.Instances.Value * decodeDevices);
+        var needed = plan.Pools.Sum(p => p.Instances.Value * DevicesPerInstance(p, hardware));
         var cluster = plan.Cluster;
         if (needed > cluster.Devices)
         {
             var nodes = (int)Math.Ceiling((double)needed / cluster.DevicesPerNode.Value);
+            var pools = string.Join(", ", plan.Pools.Select(p => $"{p.Name} {p.Instances.Value} x {DevicesPerInstance(p, hardware)}"));
             var diagnostic = DiagnosticCodes.ClusterTooSmall.CreateWithHint(cluster.Nodes.Span,
                 $"use `nodes {nodes}` or fewer instances",
-                needed, plan.Prefill.Instances.Value, prefillDevices, plan.Decode.Instances.Value, decodeDevices,
-                cluster.Devices, cluster.Nodes.Value, cluster.DevicesPerNode.Value);
+                needed, pools, cluster.Devices, cluster.Nodes.Value, cluster.DevicesPerNode.Value);
             diagnostics.Add(cluster.Nodes.IsDefault ? diagnostic : diagnostic.WithFix($"Use `nodes {nodes}`", new TextEdit(cluster.Nodes.Span, nodes.ToString(CultureInfo.InvariantCulture))));
         }
         else if (needed < cluster.Devices)
@@ -284,7 +296,7 @@ public static class PlanVerifier
     private static void VerifyProxy(DeploymentPlan plan, List<Diagnostic> diagnostics)
     {
         var mode = plan.Proxy.Mode;
-        if (mode.IsDefault)
+        if (mode.IsDefault || plan.IsAggregated)
         {
             return;
         }
@@ -331,14 +343,17 @@ public static class PlanVerifier
 
         var hardware = plan.Hardware.Value;
         var unit = hardware.DiesPerPackage > 1 ? "die" : "device";
-        var fixedBytes = m.WeightBytes;
-        var perUnit = (m.KvCacheBytes + m.ActivationBytes + m.CommunicationBufferBytes) /
+        // Serve: the step's tokens (activations, buffers) are the chunk budget's, fixed; max_batch scales only the KV.
+        var fixedBytes = pool.Role == PoolRole.Serve ? m.WeightBytes + m.ActivationBytes + m.CommunicationBufferBytes : m.WeightBytes;
+        var perUnit = (pool.Role == PoolRole.Serve ? m.KvCacheBytes : m.KvCacheBytes + m.ActivationBytes + m.CommunicationBufferBytes) /
                       (pool.Role == PoolRole.Prefill ? pool.MaxBatchTokensPerDevice!.Value.Value : pool.MaxBatchPerDevice!.Value.Value);
         string hint;
         int? fittingBatch = null;
         if (fixedBytes >= m.UsableBytes)
         {
-            hint = $"the weights alone need {Gb(fixedBytes)} GB: raise ep or tp, or use a smaller precision";
+            hint = pool.Role == PoolRole.Serve && m.WeightBytes < m.UsableBytes
+                ? $"the weights and one step's activations and buffers need {Gb(fixedBytes)} GB: lower max_batch_tokens, raise ep or tp, or use a smaller precision"
+                : $"the weights alone need {Gb(m.WeightBytes)} GB: raise ep or tp, or use a smaller precision";
         }
         else
         {
@@ -347,7 +362,7 @@ public static class PlanVerifier
             hint = pool.Role == PoolRole.Prefill
                 ? $"lower max_batch_tokens to {limit} per device"
                 : $"lower max_batch to {limit} per device, or context";
-            if (pool.Role == PoolRole.Decode)
+            if (pool.Decodes)
             {
                 var kvPerContextToken = m.KvCacheBytes / pool.ContextTokens!.Value.Value;
                 var context = (int)Math.Floor((m.UsableBytes - (m.TotalBytes - m.KvCacheBytes)) / kvPerContextToken);

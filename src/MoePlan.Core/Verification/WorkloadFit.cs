@@ -78,16 +78,16 @@ public static class WorkloadFit
         if (required.Tokens > context.Value)
         {
             var diagnostic = DiagnosticCodes.WorkloadExceedsContext.CreateWithHint(context.Span,
-                $"raise decode `context` to {required.Tokens} (and re-check memory), or shorten the workload's lengths",
+                $"raise {plan.Decode.Name} `context` to {required.Tokens} (and re-check memory), or shorten the workload's lengths",
                 required.Statistic, required.Tokens, context.Value);
-            return [context.IsDefault ? diagnostic : diagnostic.WithFix($"Raise decode `context` to {required.Tokens}", new TextEdit(context.Span, required.Tokens.ToString(CultureInfo.InvariantCulture)))];
+            return [context.IsDefault ? diagnostic : diagnostic.WithFix($"Raise {plan.Decode.Name} `context` to {required.Tokens}", new TextEdit(context.Span, required.Tokens.ToString(CultureInfo.InvariantCulture)))];
         }
 
         if (plan.Workload.Trace is { } trace && measured is { MaxTotalTokens: var longest } && longest > context.Value)
         {
             var diagnostic = DiagnosticCodes.LongestRequestExceedsContext.CreateWithHint(trace.Span,
-                $"raise decode `context` to {longest} to serve every request", longest, context.Value, required.Tokens);
-            return [context.IsDefault ? diagnostic : diagnostic.WithFix($"Raise decode `context` to {longest}", new TextEdit(context.Span, longest.ToString(CultureInfo.InvariantCulture)))];
+                $"raise {plan.Decode.Name} `context` to {longest} to serve every request", longest, context.Value, required.Tokens);
+            return [context.IsDefault ? diagnostic : diagnostic.WithFix($"Raise {plan.Decode.Name} `context` to {longest}", new TextEdit(context.Span, longest.ToString(CultureInfo.InvariantCulture)))];
         }
 
         return [];
@@ -108,12 +108,15 @@ public static class WorkloadFit
             return [];
         }
 
-        var (limitingName, pool) = decode <= prefill ? ("the decode pool", plan.Decode) : ("the prefill pool", plan.Prefill);
+        // Aggregated: one pool whose steps carry both; its limit is its decode batch or its prompt chunks.
+        var (limitingName, pool) = plan.IsAggregated
+            ? (decode <= prefill ? "the serve pool's decode batch" : "the serve pool's prompt chunks", plan.Decode)
+            : decode <= prefill ? ("the decode pool", plan.Decode) : ("the prefill pool", plan.Prefill);
         var perInstance = Math.Min(prefill, decode) / pool.Instances.Value;
         var instances = (int)Math.Ceiling(offered / perInstance);
         // Rounded down, so the rate offered after the fix is within capacity (rounding to nearest could land above it).
         var atMost = Math.Floor(capacity * 10) / 10;
-        var hint = $"use {instances} {(pool.Role == PoolRole.Decode ? "decode" : "prefill")} instances ({Rate(perInstance)} req/s each), or offer at most {Rate(atMost)} req/s";
+        var hint = $"use {instances} {pool.Name} instances ({Rate(perInstance)} req/s each), or offer at most {Rate(atMost)} req/s";
         var diagnostic = DiagnosticCodes.OfferedRateExceedsCapacity.CreateWithHint(span, hint,
             Rate(offered), source, Rate(capacity), limitingName, Rate(prefill), Rate(decode));
         // The fix lowers the offered rate: more instances would need a cluster the plan may not have.
