@@ -21,6 +21,7 @@ public static class MoePlanCli
         root.Subcommands.Add(KernelsCommand.Create(stdout, stderr));
         root.Subcommands.Add(RunCommand.Create(stdout, stderr));
         root.Subcommands.Add(SearchCommand.Create(stdout, stderr));
+        root.Subcommands.Add(InitCommand.Create(stdout, stderr));
         root.Subcommands.Add(LspCommand.Create());
         root.Subcommands.Add(ProxyCommand.Create(stdout, stderr));
         root.Subcommands.Add(EngineCommand.Create(stdout, stderr));

@@ -33,6 +33,8 @@ public sealed class JsonOutputSchemaTests
         { "run", ["run", Tiny, "--max-requests", "30", "--compare-policies", "--format", "json"] },
         { "run-functional", ["run", Tiny, "--functional", "--format", "json"] },
         { "search", ["search", RepositoryPaths.PathOf("plans", "search", "deepseek-v3-64xh800.moe"), "--top", "2", "--confirm-requests", "100", "--format", "json"] },
+        { "init", ["init", "--model", "qwen3-235b", "--devices", "16", "--hardware", "h200", "--devices-per-node", "8", "--input", "2000", "--output", "500", "--tpot", "40ms", "--price", "3.5", "--format", "json"] },
+        { "init", ["init", "--model", "deepseek-v3", "--devices", "32", "--hardware", "h800", "--input", "4000", "--output", "1000", "--tpot", "1ms", "--format", "json"] },
         { "kernels-amla", ["kernels", "amla", "--heads", "16", "--kv-len", "300", "--batch", "4", "--format", "json"] },
         { "models", ["models", "--format", "json"] },
         { "hardware", ["hardware", "--format", "json"] },
