@@ -4,6 +4,7 @@ using MoePlan.Cli.Options;
 using MoePlan.Cli.Terminal;
 using MoePlan.Core.Plan;
 using MoePlan.Core.Text;
+using MoePlan.Scheduling;
 using MoePlan.Scripting;
 using MoePlan.Serving.Reports;
 using MoePlan.Serving.Simulation;
@@ -61,7 +62,7 @@ internal static partial class RunCommand
         }
         catch (SchedulerHookException e)
         {
-            return DiagnosticPrinter.WriteScriptStopped(file, e, stderr);
+            return ScriptStopReport.Write(file, e, stderr);
         }
         finally
         {
@@ -120,7 +121,7 @@ internal static partial class RunCommand
     private static string Ms(double x) => double.IsNaN(x) ? "-" : NumberText.Format(x, "0.00");
 
     private static string Describe(string file, DeploymentPlan plan, ServingConfig c, ServingMetrics m) =>
-        $"{file}: serving simulation, policy {m.Policy}, {plan.Proxy.Mode.Value.ToString().ToLowerInvariant()} mode, APC-aware routing {(c.ApcAware ? "on" : "off")}, tokenizer reuse {(c.TokenizerReuse ? "on" : "off")}{Workers(c)}";
+        $"{file}: serving simulation, policy {m.Policy}, {(c.Aggregated ? "aggregated (chunked prefill, no KV transfer)" : plan.Proxy.Mode.Value.ToString().ToLowerInvariant() + " mode")}, APC-aware routing {(c.ApcAware ? "on" : "off")}, tokenizer reuse {(c.TokenizerReuse ? "on" : "off")}{Workers(c)}";
 
     private static string Workers(ServingConfig c) =>
         c.ProxyWorkers == 1 && c.WorkerState == ProxyWorkerState.Shared
@@ -129,6 +130,13 @@ internal static partial class RunCommand
 
     private static void WriteDeployment(TextWriter stdout, ServingConfig c)
     {
+        if (c.Aggregated)
+        {
+            stdout.WriteLine($"  serve: {c.PrefillInstances} instance(s), {c.PrefillTokenCap:N0} tokens per step (decode batch first, then prompt chunks), {c.DecodeSequenceCap:N0} sequences and {c.DecodeTokenCap:N0} KV tokens each, {NumberText.Format(c.TokensPerStep, "0.###")} tokens per step per sequence, prefix cache {c.PrefixCacheBlocks:N0} blocks of 512 tokens each");
+            stdout.WriteLine($"  tokenisation {NumberText.Format(c.TokenizeMillisecondsPerToken * 1000, "0.###")} us per token (assumed), counted {(c.TokenizerReuse ? "once" : "twice")}");
+            return;
+        }
+
         stdout.WriteLine($"  prefill: {c.PrefillInstances} instance(s), {c.PrefillTokenCap:N0} tokens per step, prefix cache {c.PrefixCacheBlocks:N0} blocks of 512 tokens each");
         stdout.WriteLine($"  decode: {c.DecodeInstances} instance(s), {c.DecodeSequenceCap:N0} sequences and {c.DecodeTokenCap:N0} KV tokens each, {NumberText.Format(c.TokensPerStep, "0.###")} tokens per step per sequence");
         stdout.WriteLine($"  KV transfer {NumberText.Format(c.KvTransferMillisecondsPerToken * 1000, "0.000")} ms per 1,000 prompt tokens; tokenisation {NumberText.Format(c.TokenizeMillisecondsPerToken * 1000, "0.###")} us per token (assumed), counted {(c.TokenizerReuse ? "once" : "twice")}");
@@ -150,12 +158,19 @@ internal static partial class RunCommand
         stdout.WriteLine($"  goodput: {NumberText.Format(m.GoodputRequestsPerSecond, "0.###")} requests/s within {Slo(plan)}");
         stdout.WriteLine($"  APC hit rate: {NumberText.Format(100 * m.ApcHitRate, "0.0")} % of input tokens");
         var stages = new Table().AddColumns("stage", "mean ms in it", "what takes the time");
-        foreach (var stage in RequestStages.Timed)
+        // Aggregated: no hand-off from prefill to decode, so its stages are left out.
+        foreach (var stage in RequestStages.Timed.Where(s => !c.Aggregated || s is not (RequestStage.DecodeWaiting or RequestStage.DecodeScheduled)))
         {
             stages.AddRow(RequestStages.Name(stage), Ms(m.StageMeanMilliseconds[(int)stage]), RequestStages.TimeSpentOn(stage));
         }
 
         TableWriter.Write(stdout, stages);
+        if (c.Aggregated)
+        {
+            stdout.WriteLine($"  utilisation: serve {string.Join(", ", m.PrefillUtilization.Select(u => NumberText.Format(100 * u, "0.0") + " %"))}");
+            return;
+        }
+
         stdout.WriteLine($"  utilisation: prefill {string.Join(", ", m.PrefillUtilization.Select(u => NumberText.Format(100 * u, "0.0") + " %"))}; decode {string.Join(", ", m.DecodeUtilization.Select(u => NumberText.Format(100 * u, "0.0") + " %"))}");
     }
 

@@ -6,7 +6,8 @@ namespace MoePlan.Serving.Simulation;
 /// <summary>
 /// The serving deployment the simulation runs, in instance terms, derived from a compiled plan.
 /// </summary>
-/// <param name="PrefillTokenCap">Prompt tokens one prefill step of an instance computes at most: max_batch_tokens x devices.</param>
+/// <param name="PrefillTokenCap">Prompt tokens one prefill step of an instance computes at most: max_batch_tokens x devices
+/// (aggregated: the whole step's budget, decode tokens first).</param>
 /// <param name="PrefixCacheBlocks">512-token blocks the prefix cache of one prefill instance holds: its spare HBM after weights, batch KV, activations and buffers.</param>
 /// <param name="DecodeSequenceCap">Running sequences per decode instance: max_batch x devices.</param>
 /// <param name="DecodeTokenCap">KV tokens per decode instance: the sequence cap x context.</param>
@@ -45,6 +46,15 @@ public sealed record ServingConfig(
     public ProxyWorkerState WorkerState { get; init; } = ProxyWorkerState.Shared;
 
     /// <summary>
+    /// Aggregated serving (<c>serve { }</c>): instance i is prefill instance i and decode instance i at once, each step
+    /// carries the decode batch and prompt chunks in <see cref="PrefillTokenCap"/>, and no KV moves.
+    /// </summary>
+    public bool Aggregated { get; init; }
+
+    /// <summary>Tokens a decode step computes per sequence: 1 + MTP draft tokens (they share an aggregated step's budget).</summary>
+    public int DecodeTokensPerSequence { get; init; } = 1;
+
+    /// <summary>
     /// Assumed tokenisation cost: 1 us per token (about a million tokens per second on one CPU core, the order
     /// of Hugging Face's Rust tokenizers on English text). An assumption, not a measurement.
     /// </summary>
@@ -78,7 +88,7 @@ public sealed record ServingConfig(
             sequenceCap,
             (double)sequenceCap * decode.ContextTokens!.Value.Value,
             decode.Mtp?.TokensPerStep ?? 1,
-            kvBytesPerToken / (machine.ScaleOutBytesPerSecond * machine.Efficiency.ScaleOutEfficiency) * 1e3,
+            plan.IsAggregated ? 0 : kvBytesPerToken / (machine.ScaleOutBytesPerSecond * machine.Efficiency.ScaleOutEfficiency) * 1e3,
             a.Layers,
             plan.Proxy.Mode.Value,
             plan.Proxy.Apc.Value,
@@ -91,6 +101,8 @@ public sealed record ServingConfig(
             DecodeNicLinks = decode.Parallel.DataParallel.Value,
             ProxyWorkers = plan.Proxy.Workers?.Value ?? 1,
             WorkerState = plan.Proxy.WorkerState?.Value ?? ProxyWorkerState.Shared,
+            Aggregated = plan.IsAggregated,
+            DecodeTokensPerSequence = 1 + (decode.Mtp?.DraftTokens.Value ?? 0),
         };
     }
 

@@ -9,8 +9,10 @@ namespace MoePlan.Serving.Simulation;
 /// <summary>
 /// Discrete-event simulation of a disaggregated deployment behind the proxy (docs/simulation.md): arrivals,
 /// tokenisation, routing, prefill instances with continuous (chunked) batching and a prefix cache, the KV
-/// transfer, decode instances with continuous batching, completion. Events are ordered by (time, kind,
-/// sequence number), so the same arrivals give the same result.
+/// transfer, decode instances with continuous batching, completion. Aggregated plans (<see cref="ServingConfig.Aggregated"/>)
+/// run one kind of instance: the proxy routes a request to one instance, whose steps carry its decode batch and prompt
+/// chunks together (chunked prefill), with no KV transfer. Events are ordered by (time, kind, sequence number), so the
+/// same arrivals give the same result.
 /// </summary>
 public sealed partial class ServingSimulation : IClusterView
 {
@@ -158,6 +160,9 @@ public sealed partial class ServingSimulation : IClusterView
                 case EventKind.Routed:
                     OnRouted(e.Request!, t);
                     break;
+                case EventKind.PrefillStepDone when _config.Aggregated:
+                    OnMixedStepDone(e.Instance, t);
+                    break;
                 case EventKind.PrefillStepDone:
                     OnPrefillStepDone(e.Instance, t);
                     break;
@@ -166,6 +171,10 @@ public sealed partial class ServingSimulation : IClusterView
                     break;
                 case EventKind.DecodeStepDone:
                     OnDecodeStepDone(e.Instance, t);
+                    break;
+                case EventKind.PrefillSchedule when _config.Aggregated:
+                    _prefills[e.Instance].SchedulePending = false;
+                    StartMixed(e.Instance, t);
                     break;
                 case EventKind.PrefillSchedule:
                     _prefills[e.Instance].SchedulePending = false;
@@ -274,7 +283,12 @@ public sealed partial class ServingSimulation : IClusterView
         r.Stamp(RequestStage.Tokenized, t);
         // The APC lookup is a few hash-table probes per block: no time at the event resolution.
         r.Stamp(RequestStage.ApcMatched, t);
-        if (_config.Mode == ProxyMode.Parallel)
+        if (_config.Aggregated)
+        {
+            // One instance does both: the policy chooses it as a prefill instance; its decode slot is taken when it schedules the prompt.
+            RouteToPrefill(r, t);
+        }
+        else if (_config.Mode == ProxyMode.Parallel)
         {
             // P and D together: the decode slot and KV are reserved before prefill starts.
             if (_decodeWait.Count == 0 && TryAllocateDecode(r, t))
@@ -366,7 +380,7 @@ public sealed partial class ServingSimulation : IClusterView
     private void TryStartPrefill(int index, double t)
     {
         var p = _prefills[index];
-        if (!p.Busy && !p.SchedulePending && (p.Partial.Count > 0 || p.Waiting.Count > 0))
+        if (!p.Busy && !p.SchedulePending && (p.Partial.Count > 0 || p.Waiting.Count > 0 || (_config.Aggregated && _decodes[index].Running.Count > 0)))
         {
             p.SchedulePending = true;
             Push(EventKind.PrefillSchedule, t, index, null);
@@ -637,6 +651,184 @@ public sealed partial class ServingSimulation : IClusterView
                 RouteToPrefill(r, t);
             }
         }
+    }
+
+    /// <summary>
+    /// An aggregated instance's step: its running sequences decode, and the rest of the token budget takes prompt chunks,
+    /// partial prompts first, then waiting requests while the instance has a sequence slot and KV room for them (the slot
+    /// and KV are the request's from its first chunk on, as vLLM and SGLang admit only what their KV cache holds).
+    /// </summary>
+    private void StartMixed(int index, double t)
+    {
+        var p = _prefills[index];
+        var d = _decodes[index];
+        if (p.Busy || (p.Partial.Count == 0 && p.Waiting.Count == 0 && d.Running.Count == 0))
+        {
+            return;
+        }
+
+        p.Batch.Clear();
+        int budget = Math.Max(0, _config.PrefillTokenCap - (d.Running.Count * _config.DecodeTokensPerSequence));
+        int capLeft = budget;
+        double contextSum = 0;
+        var stillPartial = p.NextPartial;
+        stillPartial.Clear();
+        for (int i = 0; i < p.Partial.Count; i++)
+        {
+            if (capLeft > 0)
+            {
+                contextSum += Take(p, p.Partial[i], ref capLeft, stillPartial);
+            }
+            else
+            {
+                stillPartial.Add(p.Partial[i]);
+            }
+        }
+
+        if (capLeft > 0 && p.Waiting.Count > 0)
+        {
+            p.Waiting.Walk(t, r =>
+            {
+                if (capLeft <= 0 || !_config.DecodeHasRoom(d.Allocated, d.ReservedTokens, r.DecodeTokens))
+                {
+                    return QueueStep.Stop;
+                }
+
+                d.Allocated++;
+                d.ReservedTokens += r.DecodeTokens;
+                if (_independentWorkers)
+                {
+                    d.WorkerAllocated[r.Worker]++;
+                    d.WorkerReservedTokens[r.Worker] += r.DecodeTokens;
+                }
+
+                r.DecodeInstance = index;
+                Schedule(p, r, t);
+                _prefillWaiting--;
+                contextSum += Take(p, r, ref capLeft, stillPartial);
+                return QueueStep.Take;
+            });
+        }
+
+        (p.Partial, p.NextPartial) = (stillPartial, p.Partial);
+        int tokens = budget - capLeft;
+        if (tokens == 0 && d.Running.Count == 0)
+        {
+            // Nothing to compute. Not expected: with nothing running or partial the instance holds no KV, and arrival
+            // turned away what an empty instance cannot hold; staying idle keeps the loop finite if it happens.
+            return;
+        }
+
+        double kv = 0;
+        for (int i = 0; i < d.Running.Count; i++)
+        {
+            kv += d.Running[i].Request.InputTokens + d.Running[i].Generated;
+        }
+
+        double dt = _steps.MixedMilliseconds(d.Running.Count, d.Running.Count > 0 ? kv / d.Running.Count : 0, tokens, p.Batch.Count, tokens > 0 ? contextSum / tokens : 0);
+        p.Busy = true;
+        d.Busy = true;
+        p.StepStart = t;
+        d.StepStart = t;
+        p.Steps++;
+        d.Steps++;
+        Push(EventKind.PrefillStepDone, t + dt, index, null);
+        if (_proxyHeld.Count > 0)
+        {
+            ReleaseHeld(t);
+        }
+    }
+
+    /// <summary>
+    /// An aggregated step ended: the sequences that ran it take their tokens; prompts it completed sample their first
+    /// token (the engines sample it in the step that computes the prompt's last chunk) and run from the next step on.
+    /// </summary>
+    private void OnMixedStepDone(int index, double t)
+    {
+        var p = _prefills[index];
+        var d = _decodes[index];
+        p.Busy = false;
+        d.Busy = false;
+        p.BusyMilliseconds += t - p.StepStart;
+        d.BusyMilliseconds += t - d.StepStart;
+        p.Recent.Add(t - p.StepStart);
+        d.Recent.Add(t - d.StepStart);
+        int kept = 0;
+        for (int i = 0; i < d.Running.Count; i++)
+        {
+            var r = d.Running[i];
+            if (!Produce(d, r, _config.TokensPerStep, t))
+            {
+                d.Running[kept++] = r;
+            }
+        }
+
+        d.Running.RemoveRange(kept, d.Running.Count - kept);
+        for (int i = 0; i < p.Batch.Count; i++)
+        {
+            var r = p.Batch[i];
+            if (r.PrefillRemaining != 0)
+            {
+                continue;
+            }
+
+            p.Cache.Insert(r.Request.Blocks);
+            p.Requests--;
+            if (p.WorkerCaches is { } own)
+            {
+                own[r.Worker].Insert(r.Request.Blocks);
+                p.WorkerRequests[r.Worker]--;
+            }
+
+            // No hand-off: the P/D stages take no time.
+            r.Stamp(RequestStage.DecodeWaiting, t);
+            r.Stamp(RequestStage.DecodeScheduled, t);
+            r.Stamp(RequestStage.Decoding, t);
+            if (!Produce(d, r, 1, t))
+            {
+                d.Running.Add(r);
+            }
+        }
+
+        if (_proxyHeld.Count > 0)
+        {
+            ReleaseHeld(t);
+        }
+
+        TryStartPrefill(index, t);
+    }
+
+    /// <summary>Gives a running request <paramref name="tokens"/> more output; true (and its slot freed) when that completes it.</summary>
+    private bool Produce(DecodeInstance d, RequestState r, double tokens, double t)
+    {
+        _generatedTokens += Math.Min(tokens, r.Request.OutputTokens - r.Generated);
+        r.Generated += tokens;
+        if (double.IsNaN(r.FirstTokenMilliseconds))
+        {
+            r.FirstTokenMilliseconds = t;
+        }
+
+        if (r.Generated < r.Request.OutputTokens)
+        {
+            return false;
+        }
+
+        r.Stamp(RequestStage.Done, t);
+        _figures.AddCompleted(r);
+        if (_retainRequests)
+        {
+            _finished.Add(r);
+        }
+
+        d.Allocated--;
+        d.ReservedTokens -= r.DecodeTokens;
+        if (_independentWorkers)
+        {
+            d.WorkerAllocated[r.Worker]--;
+            d.WorkerReservedTokens[r.Worker] -= r.DecodeTokens;
+        }
+
+        return true;
     }
 
     /// <summary>

@@ -12,6 +12,14 @@ public interface IStepTimes
 
     /// <summary>A decode step of <paramref name="sequences"/> running sequences with mean KV length <paramref name="meanKv"/>.</summary>
     double DecodeMilliseconds(int sequences, double meanKv);
+
+    /// <summary>
+    /// A mixed step of an aggregated instance (chunked prefill): the decode batch and <paramref name="chunkTokens"/> prompt
+    /// tokens of <paramref name="chunkSequences"/> requests in one step. Without a model of its own: the two steps one
+    /// after the other, as an engine without chunked prefill would run them.
+    /// </summary>
+    double MixedMilliseconds(int sequences, double meanKv, int chunkTokens, int chunkSequences, double chunkContext) =>
+        (sequences > 0 ? DecodeMilliseconds(sequences, meanKv) : 0) + (chunkTokens > 0 ? PrefillMilliseconds(chunkTokens, chunkSequences, chunkContext) : 0);
 }
 
 /// <summary>
@@ -64,4 +72,21 @@ public sealed class CostModelStepTimes : IStepTimes
 
     public double DecodeMilliseconds(int sequences, double meanKv) =>
         StepCostModel.Evaluate(_architecture, _parameters, _precision, DecodeShape(sequences, meanKv), _machine).StepMilliseconds;
+
+    /// <summary>The cost model's mixed step (docs/cost-model.md#aggregated-serving): one pass over the weights for both.</summary>
+    public StepShape MixedShape(int sequences, double meanKv, int chunkTokens, int chunkSequences, double chunkContext)
+    {
+        double dp = _decode.Parallel.DataParallel.Value;
+        return DecodeShape(sequences, meanKv) with
+        {
+            TokensPerRank = DecodeShape(sequences, meanKv).TokensPerRank + (chunkTokens / dp),
+            ChunkTokensPerRank = chunkTokens / dp,
+            ChunkContext = chunkContext,
+            ChunkSequencesPerRank = chunkSequences / dp,
+        };
+    }
+
+    public double MixedMilliseconds(int sequences, double meanKv, int chunkTokens, int chunkSequences, double chunkContext) =>
+        sequences == 0 ? PrefillMilliseconds(chunkTokens, chunkSequences, chunkContext)
+        : StepCostModel.Evaluate(_architecture, _parameters, _precision, MixedShape(sequences, meanKv, chunkTokens, chunkSequences, chunkContext), _machine).StepMilliseconds;
 }
