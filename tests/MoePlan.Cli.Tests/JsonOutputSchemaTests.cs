@@ -31,6 +31,7 @@ public sealed class JsonOutputSchemaTests
         { "place", ["place", Path.Combine(Invalid, "MP2001-unknown-setting.moe"), "--format", "json"] },
         { "run", ["run", Tiny, "--max-requests", "30", "--format", "json"] },
         { "run", ["run", Tiny, "--max-requests", "30", "--compare-policies", "--format", "json"] },
+        { "run", ["run", RepositoryPaths.PathOf("plans", "deepseek-v3-sglang-h100-drift.moe"), "--max-requests", "1500", "--format", "json"] },
         { "run-functional", ["run", Tiny, "--functional", "--format", "json"] },
         { "search", ["search", RepositoryPaths.PathOf("plans", "search", "deepseek-v3-64xh800.moe"), "--top", "2", "--confirm-requests", "100", "--format", "json"] },
         { "kernels-amla", ["kernels", "amla", "--heads", "16", "--kv-len", "300", "--batch", "4", "--format", "json"] },

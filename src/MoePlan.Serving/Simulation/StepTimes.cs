@@ -12,6 +12,12 @@ public interface IStepTimes
 
     /// <summary>A decode step of <paramref name="sequences"/> running sequences with mean KV length <paramref name="meanKv"/>.</summary>
     double DecodeMilliseconds(int sequences, double meanKv);
+
+    /// <summary>A prefill step with the pool's MoE imbalance at that moment (placement under drifting loads); by default the fixed one.</summary>
+    double PrefillMilliseconds(int tokens, int sequences, double context, double imbalance) => PrefillMilliseconds(tokens, sequences, context);
+
+    /// <summary>A decode step with the pool's MoE imbalance at that moment; by default the fixed one.</summary>
+    double DecodeMilliseconds(int sequences, double meanKv, double imbalance) => DecodeMilliseconds(sequences, meanKv);
 }
 
 /// <summary>
@@ -64,4 +70,10 @@ public sealed class CostModelStepTimes : IStepTimes
 
     public double DecodeMilliseconds(int sequences, double meanKv) =>
         StepCostModel.Evaluate(_architecture, _parameters, _precision, DecodeShape(sequences, meanKv), _machine).StepMilliseconds;
+
+    public double PrefillMilliseconds(int tokens, int sequences, double context, double imbalance) =>
+        StepCostModel.Evaluate(_architecture, _parameters, _precision, PrefillShape(tokens, sequences, context) with { StaticImbalance = imbalance }, _machine).StepMilliseconds;
+
+    public double DecodeMilliseconds(int sequences, double meanKv, double imbalance) =>
+        StepCostModel.Evaluate(_architecture, _parameters, _precision, DecodeShape(sequences, meanKv) with { StaticImbalance = imbalance }, _machine).StepMilliseconds;
 }
