@@ -8,7 +8,9 @@ namespace MoePlan.Benchmarks;
 /// for, runtime start and JIT included. Runs each command once to warm the disk cache, then N times one after the
 /// other, and prints the median, the 90th percentile and the fastest run. Not BenchmarkDotNet: BenchmarkDotNet measures
 /// calls inside a warm process, and a cold process is what is measured here.
-/// Run: <c>dotnet run -c Release --project bench/MoePlan.Benchmarks -- startup --exe PATH/moeplan [--runs N] [PLAN]</c>.
+/// Also prints each run's CPU time (user + system), which a busy machine stretches far less than wall time.
+/// Run: <c>dotnet run -c Release --project bench/MoePlan.Benchmarks -- startup --exe PATH/moeplan [--check-exe PATH/moeplan-check]
+/// [--runs N] [PLAN]</c>; <c>--check-exe</c> adds the ahead-of-time <c>moeplan-check</c> (src/MoePlan.Check) on the same plan.
 /// </summary>
 public static class StartupBenchmark
 {
@@ -23,29 +25,42 @@ public static class StartupBenchmark
             return 2;
         }
 
-        string[][] commands = [["--help"], ["check", plan], ["check", plan, "--format", "json"]];
+        List<(string Exe, string[] Arguments, string Label)> commands =
+        [
+            (exe, ["--help"], "moeplan --help"),
+            (exe, ["check", plan], $"moeplan check {plan}"),
+            (exe, ["check", plan, "--format", "json"], $"moeplan check {plan} --format json"),
+        ];
+        if (Option(args, "--check-exe") is { } checkExe)
+        {
+            commands.Add((checkExe, [plan], $"moeplan-check {plan}"));
+            commands.Add((checkExe, [plan, "--format", "json"], $"moeplan-check {plan} --format json"));
+        }
+
         Console.WriteLine($"startup: {exe}, {runs} runs per command after one warm-up, processors {Environment.ProcessorCount}, load average at start {LoadAverage()}");
         Console.WriteLine();
-        Console.WriteLine("| command | runs | median ms | p90 ms | fastest ms |");
-        Console.WriteLine("|---|---:|---:|---:|---:|");
-        foreach (var command in commands)
+        Console.WriteLine("| command | runs | median ms | p90 ms | fastest ms | median CPU ms |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|");
+        foreach (var (program, arguments, label) in commands)
         {
-            var exit = RunOnce(exe, command, out _);
+            var exit = RunOnce(program, arguments, out _, out _);
             if (exit is not (0 or 1))
             {
-                Console.Error.WriteLine($"startup: '{exe} {string.Join(' ', command)}' exited {exit}");
+                Console.Error.WriteLine($"startup: '{program} {string.Join(' ', arguments)}' exited {exit}");
                 return 2;
             }
 
             var wall = new double[runs];
+            var cpu = new double[runs];
             for (var i = 0; i < runs; i++)
             {
-                RunOnce(exe, command, out wall[i]);
+                RunOnce(program, arguments, out wall[i], out cpu[i]);
             }
 
             Array.Sort(wall);
+            Array.Sort(cpu);
             Console.WriteLine(FormattableString.Invariant(
-                $"| `moeplan {string.Join(' ', command)}` | {runs} | {Quantile(wall, 0.5):0} | {Quantile(wall, 0.9):0} | {wall[0]:0} |"));
+                $"| `{label}` | {runs} | {Quantile(wall, 0.5):0} | {Quantile(wall, 0.9):0} | {wall[0]:0} | {Quantile(cpu, 0.5):0} |"));
         }
 
         Console.WriteLine();
@@ -53,7 +68,7 @@ public static class StartupBenchmark
         return 0;
     }
 
-    private static int RunOnce(string exe, string[] arguments, out double milliseconds)
+    private static int RunOnce(string exe, string[] arguments, out double milliseconds, out double cpuMilliseconds)
     {
         var info = new ProcessStartInfo(exe, arguments) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         var clock = Stopwatch.StartNew();
@@ -62,6 +77,7 @@ public static class StartupBenchmark
         var stderr = process.StandardError.ReadToEndAsync();
         process.WaitForExit();
         milliseconds = clock.Elapsed.TotalMilliseconds;
+        cpuMilliseconds = process.TotalProcessorTime.TotalMilliseconds;
         Task.WaitAll(stdout, stderr);
         return process.ExitCode;
     }

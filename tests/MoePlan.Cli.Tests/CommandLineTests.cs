@@ -263,6 +263,7 @@ public sealed class CommandLineTests
     [InlineData("kernels")]
     [InlineData("run")]
     [InlineData("search")]
+    [InlineData("init")]
     [InlineData("proxy")]
     [InlineData("engine")]
     [InlineData("bench")]

@@ -25,8 +25,8 @@ public sealed class JsonOutputSchemaTests
         { "place", ["place", H800, "--pool", "decode", "--compare", "--format", "json"] },
         {
             "place", [
-                "place", H800, "--pool", "prefill", "--compare", "--load", TestData.PathOf("expert-loads", "deepseek-v3-sglang-prefill_in1024.json"),
-                "--evaluate", TestData.PathOf("expert-loads", "deepseek-v3-sglang-prefill_in2048.json"), "--format", "json",
+                "place", H800, "--pool", "prefill", "--compare", "--load", RepositoryPaths.PathOf("plans", "data", "deepseek-v3-sglang-prefill_in1024.json"),
+                "--evaluate", RepositoryPaths.PathOf("plans", "data", "deepseek-v3-sglang-prefill_in2048.json"), "--format", "json",
             ]
         },
         { "place", ["place", Path.Combine(Invalid, "MP2001-unknown-setting.moe"), "--format", "json"] },
@@ -35,8 +35,11 @@ public sealed class JsonOutputSchemaTests
         { "place", ["place", Aggregated, "--pool", "serve", "--format", "json"] },
         { "run", ["run", Aggregated, "--max-requests", "30", "--format", "json"] },
         { "run", ["run", Tiny, "--max-requests", "30", "--compare-policies", "--format", "json"] },
+        { "run", ["run", RepositoryPaths.PathOf("plans", "deepseek-v3-sglang-h100-drift.moe"), "--max-requests", "1500", "--format", "json"] },
         { "run-functional", ["run", Tiny, "--functional", "--format", "json"] },
         { "search", ["search", RepositoryPaths.PathOf("plans", "search", "deepseek-v3-64xh800.moe"), "--top", "2", "--confirm-requests", "100", "--format", "json"] },
+        { "init", ["init", "--model", "qwen3-235b", "--devices", "16", "--hardware", "h200", "--devices-per-node", "8", "--input", "2000", "--output", "500", "--tpot", "40ms", "--price", "3.5", "--format", "json"] },
+        { "init", ["init", "--model", "deepseek-v3", "--devices", "32", "--hardware", "h800", "--input", "4000", "--output", "1000", "--tpot", "1ms", "--format", "json"] },
         { "kernels-amla", ["kernels", "amla", "--heads", "16", "--kv-len", "300", "--batch", "4", "--format", "json"] },
         { "models", ["models", "--format", "json"] },
         { "hardware", ["hardware", "--format", "json"] },

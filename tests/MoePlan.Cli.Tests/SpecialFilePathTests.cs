@@ -34,6 +34,7 @@ public sealed class SpecialFilePathTests
         ("run", "--trace", ["run", Tiny, "--trace", "{path}", "--trace-format", "mooncake"]),
         ("run", "--scheduler", ["run", Tiny, "--scheduler", "{path}"]),
         ("search", "file", ["search", "{path}"]),
+        ("init", "--model", ["init", "--model", "{path}", "--devices", "32", "--hardware", "h800", "--input", "100", "--output", "100", "-o", "{out}"]),
         ("bench", "--trace", ["bench", "http://127.0.0.1:9", "--trace", "{path}", "--trace-format", "mooncake"]),
         ("bench", "--plan", ["bench", "http://127.0.0.1:9", "--trace", Trace, "--plan", "{path}"]),
         ("proxy", "plan", ["proxy", "{path}", "--upstreams", "{upstreams}", "--port", "0"]),
@@ -45,7 +46,7 @@ public sealed class SpecialFilePathTests
     /// <summary>Paths the CLI writes, or arguments described with "file" that are not paths: not inputs.</summary>
     private static readonly HashSet<(string Verb, string Name)> NotInputs =
     [
-        ("compile", "--output"), ("place", "--output"), ("search", "--output"), ("run", "--report"),
+        ("compile", "--output"), ("place", "--output"), ("search", "--output"), ("init", "--output-plan"), ("run", "--report"),
         ("bench", "--result-file"), ("check", "--docs-uri"), ("compile", "--target"), ("place", "--objective"),
     ];
 

@@ -13,11 +13,10 @@ public static class TestData
 
     public static string ReadText(params string[] segments) => File.ReadAllText(PathOf(segments));
 
-    /// <summary>The SGLang team's DeepSeek-V3 expert-load recordings, sorted by file name: four under
-    /// <c>tests/data/expert-loads</c>, the fifth in <c>plans/data</c> where the sample plans use it (not duplicated).</summary>
+    /// <summary>The SGLang team's five DeepSeek-V3 expert-load recordings, sorted by file name, in <c>plans/data</c> where
+    /// the sample plans use them (not duplicated under tests/data).</summary>
     public static IReadOnlyList<string> SglangExpertLoadFiles =>
-        Directory.GetFiles(PathOf("expert-loads"), "deepseek-v3-sglang-*.json")
-            .Concat(Directory.GetFiles(RepositoryPaths.PathOf("plans", "data"), "deepseek-v3-sglang-*.json"))
+        Directory.GetFiles(RepositoryPaths.PathOf("plans", "data"), "deepseek-v3-sglang-*.json")
             .OrderBy(Path.GetFileName, StringComparer.Ordinal)
             .ToArray();
 }

@@ -9,15 +9,19 @@ using MoePlan.Core.Compilation;
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Emit;
 using MoePlan.Core.Inventory;
+using MoePlan.Core.Plan;
 using MoePlan.Core.Syntax;
-using MoePlan.Scripting;
 
 namespace MoePlan.Cli.Commands;
 
-/// <summary><c>moeplan check FILE...</c>: parse, bind and verify; print diagnostics.</summary>
+/// <summary>Checks a plan's scheduler script (MP4xxx): the plan file and the bound plan in, the script's diagnostics out.</summary>
+internal delegate IReadOnlyList<Diagnostic> PlanScriptCheck(string planFile, DeploymentPlan plan);
+
+/// <summary><c>moeplan check FILE...</c>: parse, bind and verify; print diagnostics. Also the whole of <c>moeplan-check</c>
+/// (src/MoePlan.Check), compiled ahead of time without the scripting assemblies: hence the script check comes in.</summary>
 internal static class CheckCommand
 {
-    public static Command Create(TextWriter stdout, TextWriter stderr, TextReader stdin)
+    public static Command Create(TextWriter stdout, TextWriter stderr, TextReader stdin, PlanScriptCheck scriptCheck)
     {
         var files = new Argument<string[]>("files") { Description = "Plan files (*.moe), folders (every *.moe below them), or - for standard input.", Arity = ArgumentArity.OneOrMore };
         var format = CommonOptions.Format("text", "json", "sarif");
@@ -50,11 +54,11 @@ internal static class CheckCommand
         };
         var set = PlanOverrideOption.Create();
         command.Options.Add(set);
-        command.SetAction(parse => Run(parse.GetValue(files)!, parse.GetValue(format)!, stdout, stderr, stdin, parse.GetValue(docsUri), parse.GetValue(set), parse.GetValue(inventory)));
+        command.SetAction(parse => Run(parse.GetValue(files)!, parse.GetValue(format)!, stdout, stderr, scriptCheck, stdin, parse.GetValue(docsUri), parse.GetValue(set), parse.GetValue(inventory)));
         return command;
     }
 
-    public static int Run(string[] arguments, string format, TextWriter stdout, TextWriter stderr, TextReader? stdin = null, string? docsUri = null, string[]? set = null,
+    public static int Run(string[] arguments, string format, TextWriter stdout, TextWriter stderr, PlanScriptCheck scriptCheck, TextReader? stdin = null, string? docsUri = null, string[]? set = null,
         string? inventoryPath = null)
     {
         if (docsUri is not null && !Uri.TryCreate(docsUri, UriKind.Absolute, out _))
@@ -107,7 +111,7 @@ internal static class CheckCommand
 
             // A plan whose policy is a scheduler script: the script is compiled and checked too (MP4xxx). Tested here
             // first so that a plan without one does not load the scripting assemblies (startup: docs/benchmarks.md).
-            if (result.Plan is { Proxy.ScriptPath: not null } plan && ServingPolicies.CheckPlanScript(file, plan) is { Count: > 0 } scriptDiagnostics)
+            if (result.Plan is { Proxy.ScriptPath: not null } plan && scriptCheck(file, plan) is { Count: > 0 } scriptDiagnostics)
             {
                 result = result with { Diagnostics = result.Diagnostics.AddRange(scriptDiagnostics) };
             }

@@ -79,7 +79,7 @@ internal static class PlaceCommand
               moeplan place plans/deepseek-v3-h800.moe
               moeplan place plans/deepseek-v3-h800.moe --pool prefill --compare
               moeplan place plans/deepseek-v3-h800.moe --load plans/data/deepseek-v3-sglang-decode_in2000out100.json --algorithm omni --format json
-              moeplan place plans/deepseek-v3-h800.moe --pool prefill --compare --load tests/data/expert-loads/deepseek-v3-sglang-prefill_in1024.json --evaluate tests/data/expert-loads/deepseek-v3-sglang-prefill_in2048.json
+              moeplan place plans/deepseek-v3-h800.moe --pool prefill --compare --load plans/data/deepseek-v3-sglang-prefill_in1024.json --evaluate plans/data/deepseek-v3-sglang-prefill_in2048.json
               moeplan place plans/deepseek-v3-sglang-h100.moe --synthetic 42 -o out/placement --force
               moeplan place plans/deepseek-v3-h800.moe --pool prefill --compare --load A.json B.json C.json --evaluate D.json
             """)

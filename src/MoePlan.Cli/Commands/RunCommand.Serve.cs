@@ -62,7 +62,7 @@ internal static partial class RunCommand
         }
         catch (SchedulerHookException e)
         {
-            return DiagnosticPrinter.WriteScriptStopped(file, e, stderr);
+            return ScriptStopReport.Write(file, e, stderr);
         }
         finally
         {

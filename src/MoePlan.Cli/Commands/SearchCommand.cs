@@ -151,7 +151,7 @@ internal static class SearchCommand
         }
         catch (SchedulerHookException e)
         {
-            return DiagnosticPrinter.WriteScriptStopped(file, e, stderr);
+            return ScriptStopReport.Write(file, e, stderr);
         }
         finally
         {

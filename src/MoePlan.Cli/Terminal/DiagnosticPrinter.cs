@@ -41,12 +41,4 @@ internal static class DiagnosticPrinter
 
         w.WriteEndArray();
     }
-
-    /// <summary>A scheduler-script hook stopped the run (exit 1).</summary>
-    public static int WriteScriptStopped(string file, Scripting.SchedulerHookException e, TextWriter stderr)
-    {
-        WriteText(stderr, [e.Diagnostic]);
-        stderr.WriteLine($"{file}: run stopped: the scheduler script failed (give --scheduler-fallback to use the default policy's decision instead)");
-        return ExitCodes.Diagnostics;
-    }
 }

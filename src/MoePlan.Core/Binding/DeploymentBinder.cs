@@ -576,10 +576,92 @@ public sealed partial class DeploymentBinder
             failed |= r.Failed;
         }
 
+        Sourced<string>? loadsOverTime = null;
+        if (block["loads_over_time"] is { } windowsSetting)
+        {
+            var r = Read(windowsSetting, "a load windows file, e.g. `loads_over_time \"data/drift.windows\"`");
+            loadsOverTime = r.String();
+            r.End();
+            failed |= r.Failed || loadsOverTime is null;
+        }
+
+        RebalancePlan? rebalance = null;
+        if (block["rebalance"] is { } rebalanceSetting)
+        {
+            rebalance = BindRebalance(rebalanceSetting);
+            failed |= rebalance is null;
+        }
+
         var uneven = SwitchSetting(block, "uneven", false);
         var perExpert = WholeSetting(block, "max_redundant_per_expert", 1, "a whole number, e.g. `max_redundant_per_expert 4`");
         var perDevice = WholeSetting(block, "max_redundant_per_device", 0, "a whole number, e.g. `max_redundant_per_device 2`");
-        return failed || uneven is not { } u ? null : new PlacementPlan(block.Span, algorithm, redundant, loads, u, perExpert, perDevice);
+        return failed || uneven is not { } u
+            ? null
+            : new PlacementPlan(block.Span, algorithm, redundant, loads, u, perExpert, perDevice) { LoadsOverTime = loadsOverTime, Rebalance = rebalance };
+    }
+
+    /// <summary>Algorithms a rebalance may run: <c>eplb</c> (DeepSeek's EPLB as SGLang runs it: eplb-hierarchical, global when the groups do not divide over the nodes) and every placement algorithm.</summary>
+    public static ImmutableArray<string> RebalanceAlgorithms => ["eplb", .. PlacementAlgorithms];
+
+    private RebalancePlan? BindRebalance(SettingSyntax setting)
+    {
+        var r = Read(setting, "`rebalance off`, `rebalance every 60s` or `rebalance when imbalance > 1.3`, optionally followed by `with eplb` or `with moeplan`");
+        var span = setting.Range.In(_file);
+        if (r.TryWord("off"))
+        {
+            r.End();
+            return r.Failed ? null : new RebalancePlan(span, RebalanceTrigger.Off, null, null, null);
+        }
+
+        Sourced<double>? interval = null;
+        Sourced<double>? threshold = null;
+        RebalanceTrigger trigger;
+        if (r.TryWord("every"))
+        {
+            trigger = RebalanceTrigger.Periodic;
+            interval = r.Quantity(Dimension.Duration);
+            if (interval is { } i && !(i.Value >= RebalancePlan.MinimumIntervalMilliseconds))
+            {
+                // Each rebalance stalls the pool and is a placement solve: a 1 ms interval would only multiply both.
+                _diagnostics.Add(DiagnosticCodes.OutOfRange.CreateWithHint(i.Span,
+                    "a rebalance moves weights for seconds (about 1.8 s reported for SGLang); use `rebalance every 10s` or longer, or `rebalance when imbalance > X`",
+                    "rebalance every", "at least 10s", $"{(i.Value / 1e3).ToString("0.######", CultureInfo.InvariantCulture)}s"));
+                return null;
+            }
+        }
+        else if (r.TryWord("when"))
+        {
+            trigger = RebalanceTrigger.Threshold;
+            var what = r.Word("rebalance trigger", ["imbalance"]);
+            var op = what is null ? null : r.Operator();
+            if (op is { } o && o.Value != ">")
+            {
+                _diagnostics.Add(DiagnosticCodes.UnknownWord.Create(o.Span, o.Value, "comparison", "`>`", ""));
+                return null;
+            }
+
+            // Imbalance is busiest rank / mean rank: 1 is perfect, so a threshold below 1 would always fire.
+            threshold = op is null ? null : r.Number(1, 1e6, "1 or more (imbalance is the busiest rank's load over the mean)");
+        }
+        else
+        {
+            r.Word("rebalance", ["off", "every", "when"]);
+            return null;
+        }
+
+        Sourced<string>? algorithm = null;
+        if (r.TryWord("with"))
+        {
+            algorithm = r.Word("rebalance algorithm", RebalanceAlgorithms);
+        }
+
+        r.End();
+        if (r.Failed || (trigger == RebalanceTrigger.Periodic && interval is null) || (trigger == RebalanceTrigger.Threshold && threshold is null))
+        {
+            return null;
+        }
+
+        return new RebalancePlan(span, trigger, interval, threshold, algorithm);
     }
 
     private ProxyPlan? BindProxy(SettingsBlock block, Sourced<EngineKind>? engine, bool aggregated)

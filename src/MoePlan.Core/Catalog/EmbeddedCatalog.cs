@@ -132,6 +132,7 @@ public sealed partial class EmbeddedCatalog
                 case "expert_groups": dto.ExpertGroups = Integer(value, file); break;
                 case "top_k_groups": dto.TopKGroups = Integer(value, file); break;
                 case "vocab_size": dto.VocabSize = Integer(value, file); break;
+                case "max_position_embeddings": dto.MaxPositionEmbeddings = Integer(value, file); break;
                 case "mtp_layers": dto.MtpLayers = Integer(value, file); break;
                 case "tie_word_embeddings": dto.TieWordEmbeddings = Boolean(value, file); break;
                 case "routed_scaling_factor": dto.RoutedScalingFactor = Number(value, file); break;
@@ -408,6 +409,7 @@ public sealed partial class EmbeddedCatalog
         {
             SandwichNorm = a.SandwichNorm ?? false,
             SharedExpertGate = a.SharedExpertGate ?? false,
+            MaxPositionEmbeddings = a.MaxPositionEmbeddings is { } positions ? Count("max_position_embeddings", positions, 1) : null,
         };
 
         if (architecture.TopK > architecture.RoutedExperts)
@@ -580,6 +582,8 @@ public sealed partial class EmbeddedCatalog
         public bool? SandwichNorm { get; set; }
 
         public bool? SharedExpertGate { get; set; }
+
+        public int? MaxPositionEmbeddings { get; set; }
 
         public AttentionDto? Attention { get; set; }
     }

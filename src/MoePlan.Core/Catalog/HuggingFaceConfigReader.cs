@@ -232,6 +232,7 @@ public static class HuggingFaceConfigReader
             var scoring = OptionalString("scoring_func", ["sigmoid", "softmax"], "sigmoid");
             var tie = OptionalBool("tie_word_embeddings", false);
             var sandwich = pangu && OptionalBool("sandwich_norm", false);
+            var positions = OptionalInt("max_position_embeddings", 1, null);
 
             if (moeLayerFrequency is > 1)
             {
@@ -251,6 +252,7 @@ public static class HuggingFaceConfigReader
                 vocab!.Value, mtp!.Value, tie, scaling!.Value, scoring!)
             {
                 SandwichNorm = sandwich,
+                MaxPositionEmbeddings = positions,
             };
             return CheckConsistency(architecture,
                 topKPath: "$.num_experts_per_tok",
@@ -281,6 +283,7 @@ public static class HuggingFaceConfigReader
             // Qwen2-MoE attention always has q/k/v biases; Qwen3-MoE follows attention_bias.
             var qkvBias = qwen2 || OptionalBool("attention_bias", false);
             var firstDense = ReadMlpOnlyLayers(layers);
+            var positions = OptionalInt("max_position_embeddings", 1, null);
 
             if (headDim is null && hidden is not null && heads is not null)
             {
@@ -313,6 +316,7 @@ public static class HuggingFaceConfigReader
                 vocab!.Value, 0, tie, 1.0, "softmax")
             {
                 SharedExpertGate = qwen2 && sharedExperts > 0,
+                MaxPositionEmbeddings = positions,
             };
 
             if (heads.Value % kvHeads.Value != 0)

@@ -51,6 +51,12 @@ public sealed record ModelArchitecture(
     /// (qwen2_moe <c>shared_expert_gate</c>).
     /// </summary>
     public bool SharedExpertGate { get; init; }
+
+    /// <summary>
+    /// The longest sequence (prompt + output tokens) the model is configured for (config.json
+    /// <c>max_position_embeddings</c>); null when the catalog or config gives none.
+    /// </summary>
+    public int? MaxPositionEmbeddings { get; init; }
 }
 
 /// <summary>A published parameter count with where it was published ("[2nd]" marks second-hand sources).</summary>

@@ -20,6 +20,9 @@ public sealed record CompilationResult(string Path, FileSyntax? Syntax, Deployme
     /// <summary>The plan as bound, even when a later stage rejected it (null when parsing or binding failed): what a search
     /// varies when the base plan itself does not check.</summary>
     public DeploymentPlan? Bound { get; init; }
+
+    /// <summary>The plan's <c>loads_over_time</c> windows, read with the placement stage (null without them).</summary>
+    public LoadWindows? LoadWindows { get; init; }
 }
 
 /// <summary>Drives the stages left to right: text, tokens, syntax (with imports), bound plan, verified plan.</summary>
@@ -89,8 +92,17 @@ public static class PlanCompiler
             }
         }
 
+        LoadWindows? windows = null;
+        if (!throughVerification && !diagnostics.Any(d => d.IsError) && bound.Plan.Placement.LoadsOverTime is not null)
+        {
+            // The serving simulation's load windows: read with the placement stage, so `check` reports a bad file.
+            var (read, windowDiagnostics) = LoadWindowsReader.Read(bound.Plan, resolver);
+            diagnostics.AddRange(windowDiagnostics);
+            windows = read;
+        }
+
         var hasErrors = diagnostics.Any(d => d.IsError);
-        return new CompilationResult(path, parsed.Syntax, hasErrors ? null : bound.Plan, InReadingOrder(diagnostics), hasErrors ? null : cost) { Bound = bound.Plan };
+        return new CompilationResult(path, parsed.Syntax, hasErrors ? null : bound.Plan, InReadingOrder(diagnostics), hasErrors ? null : cost) { Bound = bound.Plan, LoadWindows = hasErrors ? null : windows };
     }
 
     private static void LoadImports(

@@ -123,23 +123,33 @@ public sealed record BundlePorts(int Proxy, int PrefillPool, int DecodePool, int
 }
 
 /// <summary>
-/// Container images, each pinned to a release tag (never <c>latest</c>): the newest release of each engine on PyPI in the
-/// package list moeplan's environment carried in November 2026 (vllm 0.33.0, vllm-ascend 0.23.0.post1, sglang 0.5.23),
-/// under the tag scheme each project publishes its images with (<c>v</c> + the PyPI version). The launch flags were
-/// checked against the engines' sources at the commits in tests/data/engine-interfaces (vLLM 2026-08-07, SGLang
-/// 2026-06-14), older than these releases; the bundle README says both.
+/// Container images, each pinned to a release tag (never <c>latest</c>): for each engine, the release nearest to the source
+/// snapshot its launch flags were checked against (tests/data/engine-interfaces), so the flags the bundle passes are the
+/// ones that release parses:
+/// <list type="bullet">
+/// <item>vLLM: flags at commit 8d9b52f7 (main, 2026-08-07); <c>v0.27.1</c> is the release vllm-ascend's own images built
+/// on two weeks later (vllm-ascend main 182b75ea, 2026-08-22: <c>ARG VLLM_TAG=v0.27.1</c> in every Dockerfile). Tag scheme:
+/// vLLM's .buildkite/scripts/publish-release-images.sh pushes <c>vllm/vllm-openai:v${RELEASE_VERSION}</c>.</item>
+/// <item>vllm-ascend: <c>v0.23.0</c>, its final release of 2026-08-16 (docs/source/community/versioning_policy.md), run as
+/// <c>quay.io/ascend/vllm-ascend:v0.23.0</c> in its own tutorials (docs/source/tutorials/models/Qwen3.8-27B.md).</item>
+/// <item>SGLang: flags at commit d7231480 (main, 2026-06-14), whose own docs run <c>lmsysorg/sglang:v0.5.12</c>
+/// (docs_new/cookbook/autoregressive/GLM/GLM-4.7.mdx); .github/workflows/release-docker.yml publishes
+/// <c>lmsysorg/sglang:v{version}</c>, and the image builds the router (docker/Dockerfile, sgl-model-gateway).</item>
+/// </list>
+/// The bundle README names these versions and the commits.
 /// </summary>
 /// <param name="Vllm">vLLM on NVIDIA GPUs.</param>
 /// <param name="VllmAscend">vLLM with the vllm-ascend plugin (vLLM and Omni-Infer pods on Ascend).</param>
 /// <param name="Sglang">SGLang (engine and router).</param>
-/// <param name="MoeplanProxy">The .NET SDK image that installs and runs <c>moeplan proxy</c>.</param>
+/// <param name="MoeplanProxy">The .NET SDK image that installs and runs <c>moeplan proxy</c>: the SDK release moeplan is built and
+/// tested with (10.0.401; Microsoft tags its SDK images with the SDK version), not the floating <c>10.0</c>.</param>
 public sealed record BundleImages(string Vllm, string VllmAscend, string Sglang, string MoeplanProxy)
 {
     public static BundleImages Default { get; } = new(
-        "docker.io/vllm/vllm-openai:v0.33.0",
-        "quay.io/ascend/vllm-ascend:v0.23.0.post1",
-        "docker.io/lmsysorg/sglang:v0.5.23",
-        "mcr.microsoft.com/dotnet/sdk:10.0");
+        "docker.io/vllm/vllm-openai:v0.27.1",
+        "quay.io/ascend/vllm-ascend:v0.23.0",
+        "docker.io/lmsysorg/sglang:v0.5.12",
+        "mcr.microsoft.com/dotnet/sdk:10.0.401");
 
     /// <summary>The engine versions the images carry, for the bundle README.</summary>
     public string VllmVersion => Version(Vllm);
@@ -147,6 +157,11 @@ public sealed record BundleImages(string Vllm, string VllmAscend, string Sglang,
     public string VllmAscendVersion => Version(VllmAscend);
 
     public string SglangVersion => Version(Sglang);
+
+    /// <summary>The moeplan tool package the <c>moeplan proxy</c> pods install: this build's own version (Directory.Build.props).</summary>
+    public string MoeplanToolVersion => ThisBuildVersion;
+
+    private static readonly string ThisBuildVersion = typeof(BundleImages).Assembly.GetName().Version!.ToString(3);
 
     private static string Version(string image) => image[(image.LastIndexOf(':') + 1)..];
 }

@@ -154,6 +154,18 @@ public static class PlanJsonWriter
         w.WriteBoolean("uneven", p.Uneven.Value);
         w.WriteNumberOrNull("max_redundant_per_expert", p.MaxRedundantPerExpert?.Value);
         w.WriteNumberOrNull("max_redundant_per_device", p.MaxRedundantPerDevice?.Value);
+
+        // Only plans that say them: plan.json of every other plan stays as it was.
+        if (p.LoadsOverTime is { } windows)
+        {
+            w.WriteString("loads_over_time", windows.Value);
+        }
+
+        if (p.Rebalance is { } rebalance)
+        {
+            w.WriteString("rebalance", rebalance.Describe(p.Algorithm.Value));
+        }
+
         w.WriteEndObject();
     }
 

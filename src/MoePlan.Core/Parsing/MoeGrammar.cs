@@ -139,7 +139,7 @@ public static class MoeGrammar
                 return TokenListParserResult.Empty<MoeToken, ArgumentSyntax>(input);
             }
 
-            if (next.Value.Kind is MoeToken.LessThan or MoeToken.LessThanOrEqual)
+            if (next.Value.Kind is MoeToken.LessThan or MoeToken.LessThanOrEqual or MoeToken.GreaterThan)
             {
                 return TokenListParserResult.Value<MoeToken, ArgumentSyntax>(
                     new OperatorSyntax(Range(next.Value), next.Value.ToStringValue()), input, next.Remainder);

@@ -51,4 +51,7 @@ public enum MoeToken
 
     [Token(Example = "<=")]
     LessThanOrEqual,
+
+    [Token(Example = ">")]
+    GreaterThan,
 }

@@ -128,6 +128,7 @@ public static class MoeTokenizer
                     }
 
                     break;
+                case '>': punctuation = MoeToken.GreaterThan; break;
                 default:
                     var shown = char.IsControl(c) ? $"U+{(int)c:X4}" : c.ToString();
                     return new TokenizeResult(tokens.ToImmutable(), comments.ToImmutable(),

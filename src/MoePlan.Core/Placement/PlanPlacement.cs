@@ -206,7 +206,7 @@ public static class PlanPlacement
         return (loads, description, diagnostics.Select(d => d.Span is null && span is not null ? d with { Span = span } : d).ToImmutableArray());
     }
 
-    private static (ExpertLoads?, string, ImmutableArray<Diagnostic>) ReadFile(DeploymentPlan plan, ISourceResolver resolver, string path, SourceSpan? span)
+    internal static (ExpertLoads?, string, ImmutableArray<Diagnostic>) ReadFile(DeploymentPlan plan, ISourceResolver resolver, string path, SourceSpan? span)
     {
         if (!resolver.TryRead(path, out var text, out var error))
         {

@@ -180,7 +180,54 @@ public sealed record PlacementPlan(
     LoadSource Loads,
     Sourced<bool> Uneven,
     Sourced<int>? MaxRedundantPerExpert,
-    Sourced<int>? MaxRedundantPerDevice);
+    Sourced<int>? MaxRedundantPerDevice)
+{
+    /// <summary><c>loads_over_time "file"</c>: the load windows the serving simulation steps through (docs/placement.md); null: the loads never change.</summary>
+    public Sourced<string>? LoadsOverTime { get; init; }
+
+    /// <summary><c>rebalance ...</c>; null: no rebalancing (as <c>rebalance off</c>).</summary>
+    public RebalancePlan? Rebalance { get; init; }
+}
+
+/// <summary>When a pool re-places its experts during serving.</summary>
+public enum RebalanceTrigger
+{
+    /// <summary><c>rebalance off</c>: the placement made before serving stays.</summary>
+    Off,
+
+    /// <summary><c>rebalance every DURATION</c>: from the loads seen since the last rebalance.</summary>
+    Periodic,
+
+    /// <summary><c>rebalance when imbalance &gt; X</c>: checked every <see cref="RebalancePlan.ThresholdCheckMilliseconds"/> on the loads of that check period.</summary>
+    Threshold,
+}
+
+/// <summary><c>rebalance every 60s [with eplb|moeplan|ALGORITHM]</c>, <c>rebalance when imbalance &gt; 1.3 [with ...]</c> or <c>rebalance off</c>.</summary>
+/// <param name="IntervalMilliseconds">Periodic: the interval.</param>
+/// <param name="ImbalanceThreshold">Threshold: the MoE imbalance above which the pool rebalances.</param>
+/// <param name="Algorithm">The placement algorithm a rebalance runs (<c>eplb</c> is eplb-hierarchical); null: the plan's.</param>
+public sealed record RebalancePlan(SourceSpan Span, RebalanceTrigger Trigger, Sourced<double>? IntervalMilliseconds, Sourced<double>? ImbalanceThreshold, Sourced<string>? Algorithm)
+{
+    /// <summary>
+    /// The shortest interval a plan may ask for: 10 s. A rebalance moves weights for about 1.8 s in SGLang users' reports
+    /// (as moeplan's issue #17 quotes them) and each one is a placement solve in the simulation; much shorter intervals
+    /// stall more than they serve and only multiply the solves. A bound, not an engine's figure.
+    /// </summary>
+    public const double MinimumIntervalMilliseconds = 10_000;
+
+    /// <summary>How often a threshold trigger looks at the imbalance: the minimum interval, so it never rebalances more often than a periodic plan may.</summary>
+    public const double ThresholdCheckMilliseconds = MinimumIntervalMilliseconds;
+
+    /// <summary>For people: "every 60 s with moeplan", "when imbalance > 1.3 with eplb", "off".</summary>
+    public string Describe(string planAlgorithm) => Trigger switch
+    {
+        RebalanceTrigger.Periodic => $"every {Seconds(IntervalMilliseconds!.Value.Value)} s with {Algorithm?.Value ?? planAlgorithm}",
+        RebalanceTrigger.Threshold => $"when imbalance > {ImbalanceThreshold!.Value.Value.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} with {Algorithm?.Value ?? planAlgorithm}",
+        _ => "off",
+    };
+
+    private static string Seconds(double milliseconds) => (milliseconds / 1e3).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+}
 
 /// <param name="ScriptPath">Set when the policy is a C# script; <see cref="Policy"/> is then "script".</param>
 /// <param name="Workers">Proxy worker processes (<c>workers N</c>); null: one.</param>

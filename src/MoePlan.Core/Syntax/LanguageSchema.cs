@@ -94,6 +94,8 @@ public static class LanguageSchema
             new("algorithm", null, "eplb-hierarchical, eplb-global, omni or moeplan"),
             new("redundant_experts", null, "extra expert replicas per MoE layer"),
             new("loads", null, "load statistics file, or `synthetic seed N`"),
+            new("loads_over_time", null, "load windows file for the serving simulation: one `DURATION FILE` line per window"),
+            new("rebalance", null, "during serving: `off`, `every DURATION` or `when imbalance > X`, then optionally `with eplb|moeplan`"),
             new("uneven", null, "allow different expert counts per device: on or off"),
             new("max_redundant_per_expert", null, "cap on replicas of one expert (omni)"),
             new("max_redundant_per_device", null, "cap on redundant slots of one device (omni)"),

@@ -108,7 +108,80 @@ public static class ServingReport
         }
 
         files["queues.csv"] = Encoding.UTF8.GetBytes(queues.ToString());
+        AddPlacement(files, runs);
         return files;
+    }
+
+    /// <summary>
+    /// Loads over time and rebalancing: each pool's MoE imbalance (steps: it changes when a window starts or a rebalance
+    /// lands) on the left axis against the mean TPOT of the requests completing in each 10 s (right axis), rebalances as
+    /// vertical lines; <c>placement-over-time.csv</c> holds the same series. Nothing for a run without drift.
+    /// </summary>
+    private static void AddPlacement(Dictionary<string, byte[]> files, IReadOnlyList<SimulationResult> runs)
+    {
+        if (runs.All(r => r.Placement is null))
+        {
+            return;
+        }
+
+        var csv = new StringBuilder("policy,series,time_s,value\n");
+        foreach (var run in runs)
+        {
+            if (run.Placement is not { } placement)
+            {
+                continue;
+            }
+
+            var plot = new ScottPlot.Plot();
+            double end = Math.Max(run.EndMilliseconds, placement.Imbalance.Max(c => c.Milliseconds)) / 1e3;
+            foreach (var pool in new[] { Core.Plan.PoolRole.Prefill, Core.Plan.PoolRole.Decode })
+            {
+                var changes = placement.Imbalance.Where(c => c.Pool == pool).ToList();
+                var name = pool == Core.Plan.PoolRole.Prefill ? "prefill" : "decode";
+                var xs = changes.Select(c => c.Milliseconds / 1e3).Append(end).ToArray();
+                var ys = changes.Select(c => c.Imbalance).Append(changes[^1].Imbalance).ToArray();
+                for (int i = 0; i < changes.Count; i++)
+                {
+                    csv.Append(run.Policy).Append(',').Append(name).Append("_imbalance,").Append(NumberText.Format(xs[i], "R")).Append(',').Append(NumberText.Format(ys[i], "R")).Append('\n');
+                }
+
+                var line = plot.Add.Scatter(xs, ys);
+                line.LegendText = $"{name} MoE imbalance";
+                line.MarkerSize = 0;
+                line.ConnectStyle = ScottPlot.ConnectStyle.StepHorizontal;
+            }
+
+            if (placement.Tpot.Length > 0)
+            {
+                var xs = placement.Tpot.Select(b => (b.StartMilliseconds + b.EndMilliseconds) / 2e3).ToArray();
+                var ys = placement.Tpot.Select(b => b.MeanTpotMilliseconds).ToArray();
+                for (int i = 0; i < xs.Length; i++)
+                {
+                    csv.Append(run.Policy).Append(",mean_tpot_ms,").Append(NumberText.Format(xs[i], "R")).Append(',').Append(NumberText.Format(ys[i], "R")).Append('\n');
+                }
+
+                var tpot = plot.Add.Scatter(xs, ys);
+                tpot.LegendText = "mean TPOT (ms) of requests completing in each 10 s";
+                tpot.Axes.YAxis = plot.Axes.Right;
+                plot.Axes.Right.Label.Text = "TPOT (ms)";
+            }
+
+            foreach (var e in placement.Events)
+            {
+                var mark = plot.Add.VerticalLine(e.Milliseconds / 1e3);
+                mark.LinePattern = ScottPlot.LinePattern.Dotted;
+                csv.Append(run.Policy).Append(e.Pool == Core.Plan.PoolRole.Prefill ? ",prefill_rebalance_stall_ms," : ",decode_rebalance_stall_ms,")
+                    .Append(NumberText.Format(e.Milliseconds / 1e3, "R")).Append(',').Append(NumberText.Format(e.Movement.Milliseconds, "R")).Append('\n');
+            }
+
+            plot.Title($"{run.Policy}, rebalance {placement.Rebalance}: MoE imbalance and TPOT");
+            plot.XLabel("time (s)");
+            plot.YLabel("MoE imbalance (busiest rank / mean)");
+            plot.ShowLegend();
+            Add(files, runs.Count > 1 ? $"placement-over-time-{run.Policy}" : "placement-over-time", plot);
+        }
+
+        files["placement-over-time.csv"] = Encoding.UTF8.GetBytes(csv.ToString());
     }
 
     private static void Add(Dictionary<string, byte[]> files, string stem, ScottPlot.Plot plot)

@@ -98,6 +98,70 @@ public static class ServingReportJson
         w.WriteNumberArray("prefill", m.PrefillUtilization);
         w.WriteNumberArray("decode", m.DecodeUtilization);
         w.WriteEndObject();
+        if (m.Placement is { } placement)
+        {
+            WritePlacement(w, placement);
+        }
+    }
+
+    /// <summary>Loads over time and rebalancing (docs/placement.md#rebalancing-during-serving).</summary>
+    private static void WritePlacement(Utf8JsonWriter w, PlacementDriftResult p)
+    {
+        w.WriteStartObject("placement");
+        if (p.LoadsOverTime is { } windows)
+        {
+            w.WriteString("loads_over_time", windows);
+        }
+        else
+        {
+            w.WriteNull("loads_over_time");
+        }
+
+        w.WriteString("rebalance", p.Rebalance);
+        w.WriteNumber("rebalances", p.Rebalances);
+        w.WriteNumber("weights_moved_bytes", p.WeightsMovedBytes);
+        w.WriteNumber("stall_ms", p.StallMilliseconds);
+        w.WriteStartArray("events");
+        foreach (var e in p.Events)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("time_ms", e.Milliseconds);
+            w.WriteString("pool", e.Pool == PoolRole.Prefill ? "prefill" : "decode");
+            w.WriteNumber("expert_copies", e.Movement.Copies);
+            w.WriteNumber("scale_up_copies", e.Movement.ScaleUpCopies);
+            w.WriteNumber("scale_out_copies", e.Movement.ScaleOutCopies);
+            w.WriteNumber("weights_moved_bytes_per_instance", e.Movement.Bytes);
+            w.WriteNumber("stall_ms", e.Movement.Milliseconds);
+            w.WriteNumber("imbalance_before", e.ImbalanceBefore);
+            w.WriteNumber("imbalance_after", e.ImbalanceAfter);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteStartArray("imbalance_over_time");
+        foreach (var c in p.Imbalance)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("time_ms", c.Milliseconds);
+            w.WriteString("pool", c.Pool == PoolRole.Prefill ? "prefill" : "decode");
+            w.WriteNumber("imbalance", c.Imbalance);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteStartArray("tpot_over_time");
+        foreach (var b in p.Tpot)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("start_ms", b.StartMilliseconds);
+            w.WriteNumber("end_ms", b.EndMilliseconds);
+            w.WriteNumber("requests", b.Requests);
+            w.WriteNumber("mean_tpot_ms", b.MeanTpotMilliseconds);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteEndObject();
     }
 
     private static void Latency(Utf8JsonWriter w, string name, LatencySummary s)

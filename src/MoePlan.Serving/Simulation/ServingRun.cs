@@ -1,6 +1,8 @@
 using MoePlan.Core.Cost;
 using MoePlan.Core.Diagnostics;
+using MoePlan.Core.Placement;
 using MoePlan.Core.Plan;
+using MoePlan.Core.Text;
 using MoePlan.Core.Workloads;
 using MoePlan.Serving.Inputs;
 using MoePlan.Serving.Proxy;
@@ -78,11 +80,36 @@ public static class ServingRun
         Simulate(ServingConfig.FromPlan(plan), plan, cost, [policy], arrivals);
 
     /// <summary>Runs <paramref name="config"/> (the plan's, possibly overridden) with one policy object per proxy worker.</summary>
-    public static SimulationResult Simulate(ServingConfig config, DeploymentPlan plan, PlanCostResult? cost, IReadOnlyList<IRoutingPolicy> workerPolicies, IEnumerable<ArrivingRequest> arrivals, Action<SimulationProgress>? progress = null, bool retainRequests = false)
+    /// <param name="drift">Loads over time and rebalancing (<see cref="Drift"/>; one per run: it keeps the run's state); null: fixed imbalances.</param>
+    public static SimulationResult Simulate(ServingConfig config, DeploymentPlan plan, PlanCostResult? cost, IReadOnlyList<IRoutingPolicy> workerPolicies, IEnumerable<ArrivingRequest> arrivals, Action<SimulationProgress>? progress = null, bool retainRequests = false, PlacementDrift? drift = null)
     {
         // The placement stage's imbalances when it ran; else the cost model's default.
         bool placed = cost?.Report is not null;
         var steps = new CostModelStepTimes(plan, placed ? cost!.PrefillImbalance : PlanCostModel.DefaultStaticImbalance, placed ? cost!.DecodeImbalance : PlanCostModel.DefaultStaticImbalance);
-        return new ServingSimulation(config, steps, workerPolicies, retainRequests) { Progress = progress }.Run(arrivals);
+        return new ServingSimulation(config, steps, workerPolicies, retainRequests) { Progress = progress, Drift = drift }.Run(arrivals);
+    }
+
+    /// <summary>
+    /// The plan's placement over serving time when it has <c>loads_over_time</c> or <c>rebalance</c> (else null, no
+    /// diagnostics): both pools placed as the plan says, stepping through <paramref name="windows"/> (the compiled plan's).
+    /// </summary>
+    public static (PlacementDrift? Drift, IReadOnlyList<Diagnostic> Diagnostics) Drift(DeploymentPlan plan, ISourceResolver resolver, LoadWindows? windows)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        if (!PlanRebalancing.Applies(plan))
+        {
+            return (null, []);
+        }
+
+        var (prefill, prefillDiagnostics) = PlanRebalancing.TimelineOf(plan, PoolRole.Prefill, resolver, windows);
+        var (decode, decodeDiagnostics) = PlanRebalancing.TimelineOf(plan, PoolRole.Decode, resolver, windows);
+        var diagnostics = prefillDiagnostics.AddRange(decodeDiagnostics.Where(d => !prefillDiagnostics.Contains(d)));
+        if (prefill is null || decode is null)
+        {
+            return (null, diagnostics);
+        }
+
+        var rebalance = plan.Placement.Rebalance?.Describe(plan.Placement.Algorithm.Value) ?? "off";
+        return (new PlacementDrift(prefill, decode, plan.Prefill.Instances.Value, plan.Decode.Instances.Value, plan.Placement.LoadsOverTime?.Value, rebalance), diagnostics);
     }
 }

@@ -165,6 +165,14 @@ public static class ServingSession
 
             var diagnostics = new List<Diagnostic>();
             SimulationResult sim;
+
+            // Loads over time and rebalancing: a fresh timeline per run (it keeps the run's state).
+            var (drift, driftDiagnostics) = ServingRun.Drift(plan, request.Sources, compiled.LoadWindows);
+            if (driftDiagnostics.Any(d => d.IsError))
+            {
+                return new ServingSessionResult(ServingStop.PlanErrors) { Diagnostics = driftDiagnostics, Plan = plan };
+            }
+
             try
             {
                 var read = new TraceReadProgress();
@@ -172,9 +180,9 @@ public static class ServingSession
                 var expected = ExpectedRequests(plan, trace, request.MaxRequests);
                 // Requests finished out of the known total, else the share of the trace file read.
                 sim = request.Progress is not { } progress
-                    ? ServingRun.Simulate(config, plan, compiled.Cost, workerPolicies, arrivals)
+                    ? ServingRun.Simulate(config, plan, compiled.Cost, workerPolicies, arrivals, drift: drift)
                     : progress($"serving ({name})", expected ?? 1.0, report =>
-                        ServingRun.Simulate(config, plan, compiled.Cost, workerPolicies, arrivals, p => report(expected is null ? read.Fraction : p.Finished)));
+                        ServingRun.Simulate(config, plan, compiled.Cost, workerPolicies, arrivals, p => report(expected is null ? read.Fraction : p.Finished), drift: drift));
             }
             catch (ArgumentException e)
             {

@@ -116,6 +116,9 @@ public sealed partial class ServingSimulation : IClusterView
     /// <summary>Called every <see cref="ProgressEvents"/> events (a terminal's progress bar).</summary>
     public Action<SimulationProgress>? Progress { get; init; }
 
+    /// <summary>Loads over time and rebalancing (docs/placement.md); null: the fixed imbalances of the step times.</summary>
+    public PlacementDrift? Drift { get; init; }
+
     public int PrefillInstances => _prefills.Length;
 
     public int DecodeInstances => _decodes.Length;
@@ -220,6 +223,7 @@ public sealed partial class ServingSimulation : IClusterView
         {
             LastArrivalMilliseconds = double.IsNaN(_lastArrival) ? 0 : _lastArrival,
             OutputTokensByLastArrival = _generatedByLastArrival,
+            Placement = Drift?.Result(),
         };
     }
 
@@ -395,6 +399,14 @@ public sealed partial class ServingSimulation : IClusterView
             return;
         }
 
+        if (Drift is { } drift && drift.Prefill.Advance(t) is var resume && resume > t)
+        {
+            // A rebalance is moving this pool's weights: the step waits for it.
+            p.SchedulePending = true;
+            Push(EventKind.PrefillSchedule, resume, index, null);
+            return;
+        }
+
         p.Batch.Clear();
         int capLeft = _config.PrefillTokenCap;
         double contextSum = 0;
@@ -432,7 +444,9 @@ public sealed partial class ServingSimulation : IClusterView
 
         (p.Partial, p.NextPartial) = (stillPartial, p.Partial);
         int tokens = _config.PrefillTokenCap - capLeft;
-        double dt = _steps.PrefillMilliseconds(tokens, p.Batch.Count, tokens > 0 ? contextSum / tokens : 0);
+        double dt = Drift is { } moving
+            ? _steps.PrefillMilliseconds(tokens, p.Batch.Count, tokens > 0 ? contextSum / tokens : 0, moving.Prefill.Imbalance)
+            : _steps.PrefillMilliseconds(tokens, p.Batch.Count, tokens > 0 ? contextSum / tokens : 0);
         p.Busy = true;
         p.StepStart = t;
         p.Steps++;
@@ -563,6 +577,13 @@ public sealed partial class ServingSimulation : IClusterView
             return;
         }
 
+        if (Drift is { } drift && drift.Decode.Advance(t) is var resume && resume > t)
+        {
+            d.SchedulePending = true;
+            Push(EventKind.DecodeSchedule, resume, index, null);
+            return;
+        }
+
         for (int i = 0; i < d.Joining.Count; i++)
         {
             d.Joining[i].Stamp(RequestStage.Decoding, t);
@@ -576,7 +597,9 @@ public sealed partial class ServingSimulation : IClusterView
             kv += d.Running[i].Request.InputTokens + d.Running[i].Generated;
         }
 
-        double dt = _steps.DecodeMilliseconds(d.Running.Count, kv / d.Running.Count);
+        double dt = Drift is { } moving
+            ? _steps.DecodeMilliseconds(d.Running.Count, kv / d.Running.Count, moving.Decode.Imbalance)
+            : _steps.DecodeMilliseconds(d.Running.Count, kv / d.Running.Count);
         d.Busy = true;
         d.StepStart = t;
         d.Steps++;
@@ -605,6 +628,11 @@ public sealed partial class ServingSimulation : IClusterView
             {
                 r.Stamp(RequestStage.Done, t);
                 _figures.AddCompleted(r);
+                if (Drift is { } drift && r.Request.OutputTokens > 1)
+                {
+                    drift.AddTpot(t, (t - r.FirstTokenMilliseconds) / (r.Request.OutputTokens - 1));
+                }
+
                 if (_retainRequests)
                 {
                     _finished.Add(r);

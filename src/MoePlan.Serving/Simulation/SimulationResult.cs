@@ -33,6 +33,9 @@ public sealed record SimulationResult(
 
     /// <summary>Output tokens the decode steps had produced by the last arrival (MTP's fractional yield capped at each output).</summary>
     public double OutputTokensByLastArrival { get; init; }
+
+    /// <summary>Loads over time and rebalancing: the events, imbalance and TPOT over time; null for a plan without them.</summary>
+    public PlacementDriftResult? Placement { get; init; }
 }
 
 /// <summary>
@@ -138,6 +141,9 @@ public sealed record ServingMetrics(
     /// <summary>Events the simulation processed.</summary>
     public long Events { get; init; }
 
+    /// <summary>Loads over time and rebalancing (null for a plan without them).</summary>
+    public PlacementDriftResult? Placement { get; init; }
+
     /// <summary>
     /// Output tokens produced from the first to the last arrival over that window: the rate while traffic is
     /// offered, without the drain of a bounded run (NaN for a single arrival instant).
@@ -168,6 +174,7 @@ public sealed record ServingMetrics(
             Utilization(result.Decode, span))
         {
             Events = result.Events,
+            Placement = result.Placement,
             OutputTokensPerSecondWhileArriving = result.LastArrivalMilliseconds > result.StartMilliseconds
                 ? result.OutputTokensByLastArrival / ((result.LastArrivalMilliseconds - result.StartMilliseconds) / 1e3)
                 : double.NaN,

@@ -20,6 +20,12 @@ public interface IStepTimes
     /// </summary>
     double MixedMilliseconds(int sequences, double meanKv, int chunkTokens, int chunkSequences, double chunkContext) =>
         (sequences > 0 ? DecodeMilliseconds(sequences, meanKv) : 0) + (chunkTokens > 0 ? PrefillMilliseconds(chunkTokens, chunkSequences, chunkContext) : 0);
+
+    /// <summary>A prefill step with the pool's MoE imbalance at that moment (placement under drifting loads); by default the fixed one.</summary>
+    double PrefillMilliseconds(int tokens, int sequences, double context, double imbalance) => PrefillMilliseconds(tokens, sequences, context);
+
+    /// <summary>A decode step with the pool's MoE imbalance at that moment; by default the fixed one.</summary>
+    double DecodeMilliseconds(int sequences, double meanKv, double imbalance) => DecodeMilliseconds(sequences, meanKv);
 }
 
 /// <summary>
@@ -89,4 +95,10 @@ public sealed class CostModelStepTimes : IStepTimes
     public double MixedMilliseconds(int sequences, double meanKv, int chunkTokens, int chunkSequences, double chunkContext) =>
         sequences == 0 ? PrefillMilliseconds(chunkTokens, chunkSequences, chunkContext)
         : StepCostModel.Evaluate(_architecture, _parameters, _precision, MixedShape(sequences, meanKv, chunkTokens, chunkSequences, chunkContext), _machine).StepMilliseconds;
+
+    public double PrefillMilliseconds(int tokens, int sequences, double context, double imbalance) =>
+        StepCostModel.Evaluate(_architecture, _parameters, _precision, PrefillShape(tokens, sequences, context) with { StaticImbalance = imbalance }, _machine).StepMilliseconds;
+
+    public double DecodeMilliseconds(int sequences, double meanKv, double imbalance) =>
+        StepCostModel.Evaluate(_architecture, _parameters, _precision, DecodeShape(sequences, meanKv) with { StaticImbalance = imbalance }, _machine).StepMilliseconds;
 }

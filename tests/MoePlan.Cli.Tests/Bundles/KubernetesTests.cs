@@ -2,6 +2,8 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using System.Xml.Linq;
+using MoePlan.Tests.Support;
 using Xunit;
 
 namespace MoePlan.Cli.Tests.Bundles;
@@ -96,6 +98,39 @@ public sealed partial class KubernetesTests
         finally
         {
             BundleFiles.Delete(folder);
+        }
+    }
+
+    [Fact]
+    public void The_router_is_ready_only_when_it_can_pair_and_the_proxy_pod_installs_the_moeplan_that_compiled_it()
+    {
+        // SGLang's router (sgl-model-gateway/src/server.rs at d7231480): /readiness is 200 only when a healthy prefill
+        // and a healthy decode worker are registered in P/D mode, /liveness is 200 while the process serves; /health is
+        // liveness under another name, so probing it would send traffic to a router that cannot pair yet.
+        var (sglangFolder, sglang) = BundleFiles.Compile("plans/deepseek-v3-sglang-h100.moe", "--target", "kubernetes");
+        try
+        {
+            var router = Pods(sglang).Single(p => p.Path == "kubernetes/router-deployment.yaml").Pod["containers"]![0]!;
+            Assert.Equal("/readiness", router["readinessProbe"]!["httpGet"]!["path"]!.GetValue<string>());
+            Assert.Equal("/liveness", router["livenessProbe"]!["httpGet"]!["path"]!.GetValue<string>());
+        }
+        finally
+        {
+            BundleFiles.Delete(sglangFolder);
+        }
+
+        // The moeplan-proxy pod installs the tool version this repository builds (Directory.Build.props), never "latest".
+        var version = XDocument.Load(RepositoryPaths.PathOf("Directory.Build.props")).Descendants("Version").Single().Value;
+        var (vllmFolder, vllm) = BundleFiles.Compile("plans/qwen3-235b-h200.moe", "--target", "kubernetes");
+        try
+        {
+            var proxy = Pods(vllm).Single(p => p.Path == "moeplan-proxy/deployment.yaml").Pod["containers"]![0]!;
+            var script = string.Join("\n", proxy["args"]!.AsArray().Select(a => a!.GetValue<string>()));
+            Assert.Contains($"dotnet tool install --tool-path /opt/moeplan moeplan --version {version} ", script, StringComparison.Ordinal);
+        }
+        finally
+        {
+            BundleFiles.Delete(vllmFolder);
         }
     }
 

@@ -180,21 +180,22 @@ public sealed class EmbeddedCatalogTests
     {
         // tests/data/models/openPangu-Ultra-MoE-718B.arch_facts.md: 61 layers, hidden 7680, intermediate
         // 18432, moe 2048, 256 routed / 1 shared / top-8, 3 dense, MLA 128 heads, 1536/512/128/64/128,
-        // vocab 153600, 1 MTP layer, scaling 2.5, sigmoid, sandwich norm.
+        // vocab 153600, 1 MTP layer, scaling 2.5, sigmoid, sandwich norm, max_position_embeddings 131072 (L17).
         var pangu = Catalog.FindModel("openpangu-ultra-moe-718b")!.Architecture;
         Assert.Equal(
             new ModelArchitecture(61, 7680, 18432, 2048, 256, 1, 2048, 8, 3, 1, 1,
                 new MlaAttention(128, 1536, 512, 128, 64, 128), 153600, 1, false, 2.5, "sigmoid")
-            { SandwichNorm = true },
+            { SandwichNorm = true, MaxPositionEmbeddings = 131072 },
             pangu);
 
         // tests/data/models/Qwen1.5-MoE-A2.7B.arch_facts.md: 24 layers, hidden 2048, 16 heads (MHA), 60
-        // experts top-4, moe 1408, one shared expert 5632 wide with a sigmoid gate, vocab 151936.
+        // experts top-4, moe 1408, one shared expert 5632 wide with a sigmoid gate, vocab 151936,
+        // max_position_embeddings 8192 (the base-model fixture; the -Chat configs say 32768).
         var qwen = Catalog.FindModel("qwen1.5-moe-a2.7b")!.Architecture;
         Assert.Equal(
             new ModelArchitecture(24, 2048, 5632, 1408, 60, 1, 5632, 4, 0, 1, 1,
                 new GroupedQueryAttention(16, 16, 128, QkvBias: true, QkNorm: false), 151936, 0, false, 1.0, "softmax")
-            { SharedExpertGate = true },
+            { SharedExpertGate = true, MaxPositionEmbeddings = 8192 },
             qwen);
     }
 

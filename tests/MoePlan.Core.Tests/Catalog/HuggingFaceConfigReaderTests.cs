@@ -120,7 +120,8 @@ public sealed class HuggingFaceConfigReaderTests
               "shared_expert_intermediate_size": 5632, "norm_topk_prob": false, "decoder_sparse_step": 1,
               "max_window_layers": 21, "rms_norm_eps": 1e-06, "rope_theta": 1000000.0,
               "sliding_window": 32768, "use_sliding_window": false, "tie_word_embeddings": false,
-              "router_aux_loss_coef": 0.001, "output_router_logits": false, "torch_dtype": "bfloat16"
+              "router_aux_loss_coef": 0.001, "output_router_logits": false, "torch_dtype": "bfloat16",
+              "max_position_embeddings": 8192
             }
             """;
         var result = Read(json, "Qwen1.5-MoE-A2.7B.json");

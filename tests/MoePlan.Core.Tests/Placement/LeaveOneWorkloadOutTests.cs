@@ -18,10 +18,10 @@ public sealed class LeaveOneWorkloadOutTable
     public static readonly string[] Recordings =
     [
         "plans/data/deepseek-v3-sglang-decode_in2000out100.json",
-        "tests/data/expert-loads/deepseek-v3-sglang-decode_in1000out1000.json",
-        "tests/data/expert-loads/deepseek-v3-sglang-prefill_in1000out1000.json",
-        "tests/data/expert-loads/deepseek-v3-sglang-prefill_in1024.json",
-        "tests/data/expert-loads/deepseek-v3-sglang-prefill_in2048.json",
+        "plans/data/deepseek-v3-sglang-decode_in1000out1000.json",
+        "plans/data/deepseek-v3-sglang-prefill_in1000out1000.json",
+        "plans/data/deepseek-v3-sglang-prefill_in1024.json",
+        "plans/data/deepseek-v3-sglang-prefill_in2048.json",
     ];
 
     public static readonly (string Plan, PoolRole Pool)[] Pools =

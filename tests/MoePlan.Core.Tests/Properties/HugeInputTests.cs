@@ -121,7 +121,7 @@ public sealed class HugeInputTests
     }
 
     [Fact]
-    public void Ten_thousand_lets_compile_in_bounded_time_and_memory()
+    public void Ten_thousand_lets_compile_in_bounded_memory()
     {
         var text = new StringBuilder("let v0 = 1\n");
         for (var i = 1; i < 10_000; i++)
@@ -133,18 +133,21 @@ public sealed class HugeInputTests
         var source = text.ToString();
         Assert.Contains("v9999 - 9999", source, StringComparison.Ordinal);
 
-        var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
-        var started = System.Diagnostics.Stopwatch.StartNew();
-        var result = PlanCompiler.CompileText(Tiny, source, MemorySourceResolver.FromRepository(Tiny));
-        var formatted = PlanFormatter.Format(source, Tiny);
-        var elapsed = started.Elapsed;
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+        // Time is only a hang guard here (speed is in benchmarks); memory is the bound that catches quadratic work.
+        var (result, formatted, allocated) = TimeBound.Run(
+            () =>
+            {
+                var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+                var compiled = PlanCompiler.CompileText(Tiny, source, MemorySourceResolver.FromRepository(Tiny));
+                var canonical = PlanFormatter.Format(source, Tiny);
+                return (compiled, canonical, GC.GetAllocatedBytesForCurrentThread() - allocatedBefore);
+            },
+            "compiling and formatting 10,000 lets");
 
         Assert.False(result.HasErrors, string.Join("\n", result.Diagnostics));
         Assert.Equal(1, result.Plan!.Decode.Instances.Value);
         Assert.True(formatted.Succeeded);
         Assert.Equal(formatted.Text, PlanFormatter.Format(formatted.Text!, Tiny).Text);
-        Assert.True(elapsed < TimeSpan.FromSeconds(10), $"took {elapsed}");
         Assert.True(allocated < 400L * 1024 * 1024, $"allocated {allocated / (1024 * 1024)} MiB for a {source.Length / 1024} KiB plan");
     }
 
