@@ -120,9 +120,10 @@ public static partial class PlanLanguageFeatures
             text.Append("\n\nvalue: ").Append(string.Join(", ", values));
         }
 
-        if (kind == LanguageSchema.Deployment && setting.Name.Name is "prefill" or "decode")
+        if (kind == LanguageSchema.Deployment && setting.Name.Name is "prefill" or "decode" or "serve")
         {
-            text.Append("\n\n").Append(PoolText(analysis, setting.Name.Name == "prefill" ? PoolRole.Prefill : PoolRole.Decode));
+            var role = setting.Name.Name switch { "prefill" => PoolRole.Prefill, "serve" => PoolRole.Serve, _ => PoolRole.Decode };
+            text.Append("\n\n").Append(PoolText(analysis, role));
         }
 
         return text.ToString();
@@ -146,9 +147,13 @@ public static partial class PlanLanguageFeatures
         {
             var step = role == PoolRole.Prefill ? report.Prefill.Step : report.Decode.Step;
             text.Append(CultureInfo.InvariantCulture, $"\nstep time: {step.StepMilliseconds:0.00} ms (compute {step.ComputeMilliseconds:0.00} ms, communication {step.CommunicationMilliseconds:0.00} ms)");
-            text.Append(role == PoolRole.Prefill
-                ? string.Create(CultureInfo.InvariantCulture, $"; TTFT {report.Prefill.TtftMilliseconds:0} ms")
-                : string.Create(CultureInfo.InvariantCulture, $"; TPOT {report.Decode.TpotMilliseconds:0.0} ms"));
+            // A serve pool's balanced mixed step gives its TPOT; its TTFT comes from the full-chunk step.
+            text.Append(role switch
+            {
+                PoolRole.Prefill => string.Create(CultureInfo.InvariantCulture, $"; TTFT {report.Prefill.TtftMilliseconds:0} ms"),
+                PoolRole.Serve => string.Create(CultureInfo.InvariantCulture, $"; TTFT {report.Prefill.TtftMilliseconds:0} ms, TPOT {report.Decode.TpotMilliseconds:0.0} ms"),
+                _ => string.Create(CultureInfo.InvariantCulture, $"; TPOT {report.Decode.TpotMilliseconds:0.0} ms"),
+            });
         }
 
         return text.ToString();

@@ -12,6 +12,7 @@ public sealed class JsonOutputSchemaTests
 {
     private static readonly string Tiny = RepositoryPaths.PathOf("plans", "qwen1.5-moe-tiny.moe");
     private static readonly string H800 = RepositoryPaths.PathOf("plans", "deepseek-v3-h800.moe");
+    private static readonly string Aggregated = RepositoryPaths.PathOf("plans", "qwen3-235b-h200-aggregated.moe");
     private static readonly string Invalid = RepositoryPaths.PathOf("tests", "MoePlan.Core.Tests", "Baselines", "Invalid");
 
     public static TheoryData<string, string[]> Outputs() => new()
@@ -30,6 +31,9 @@ public sealed class JsonOutputSchemaTests
         },
         { "place", ["place", Path.Combine(Invalid, "MP2001-unknown-setting.moe"), "--format", "json"] },
         { "run", ["run", Tiny, "--max-requests", "30", "--format", "json"] },
+        { "cost", ["cost", Aggregated, "--format", "json"] },
+        { "place", ["place", Aggregated, "--pool", "serve", "--format", "json"] },
+        { "run", ["run", Aggregated, "--max-requests", "30", "--format", "json"] },
         { "run", ["run", Tiny, "--max-requests", "30", "--compare-policies", "--format", "json"] },
         { "run", ["run", RepositoryPaths.PathOf("plans", "deepseek-v3-sglang-h100-drift.moe"), "--max-requests", "1500", "--format", "json"] },
         { "run-functional", ["run", Tiny, "--functional", "--format", "json"] },

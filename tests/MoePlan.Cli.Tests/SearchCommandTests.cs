@@ -27,6 +27,38 @@ public sealed class SearchCommandTests
     }
 
     [Fact]
+    public void Mode_compares_aggregated_and_disaggregated_and_writes_each_winner_in_its_form()
+    {
+        // The disaggregated Qwen3 sample with its decode batch at 8 per GPU, and the same decode shape as one serve pool.
+        var folder = CliRunner.TempFolder();
+        var (code, output, error) = CliRunner.Run(["search", RepositoryPaths.PathOf("plans", "qwen3-235b-h200.moe"), "--vary", "mode=disaggregated,aggregated",
+            "--vary", "decode.max_batch=8", "--confirm-requests", "100", "-o", folder, "--format", "json"]);
+        try
+        {
+            Assert.True(code == 0, error);
+            var root = JsonDocument.Parse(output).RootElement;
+            var modes = root.GetProperty("frontier_throughput_tpot").EnumerateArray().Select(c => c.GetProperty("mode").GetString()).ToHashSet();
+            Assert.Contains("aggregated", modes);
+            var aggregated = root.GetProperty("frontier_throughput_tpot").EnumerateArray().First(c => c.GetProperty("mode").GetString() == "aggregated");
+            // Two serve instances of 8 GPUs: the decode pool's shape, counted once.
+            Assert.Equal(16, aggregated.GetProperty("devices").GetInt32());
+
+            // Every written plan checks, whichever its form.
+            var written = Directory.GetFiles(folder, "*.moe");
+            Assert.NotEmpty(written);
+            var (checkCode, checkOutput, _) = CliRunner.Run(["check", .. written]);
+            Assert.True(checkCode == 0, checkOutput);
+        }
+        finally
+        {
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
     public void A_base_plan_that_does_not_check_is_searched_from_its_first_variation_that_does()
     {
         // max_batch 4096 per device needs 657 GB of KV cache per H100 (MP3020); --vary decode.max_batch=64,128 covers the fix.

@@ -52,8 +52,8 @@ internal static class PlaceCommand
             Description = $"Placement algorithm instead of the plan's: {string.Join(", ", PlacementAlgorithms.Names)}.",
             HelpName = "NAME",
         };
-        var pool = new Option<string>("--pool") { Description = "The pool to place: decode or prefill.", DefaultValueFactory = _ => "decode" };
-        pool.AcceptOnlyFromAmong("decode", "prefill");
+        var pool = new Option<string>("--pool") { Description = "The pool to place: decode or prefill; serve for an aggregated plan (decode places it too).", DefaultValueFactory = _ => "decode" };
+        pool.AcceptOnlyFromAmong("decode", "prefill", "serve");
         var output = new Option<string?>("--output", "-o")
         {
             Description = $"Write {PlacementRun.PlacementFile}, {PlacementRun.VllmAscendFile} and {PlacementRun.SglangFile} to this folder (refused if not empty, unless --force).",
@@ -145,7 +145,7 @@ internal static class PlaceCommand
             : o.Synthetic is { } seed ? new SyntheticLoadOverride(seed)
             : null;
         var request = new PlacementRequest(
-            o.Plan, o.Pool == "prefill" ? PoolRole.Prefill : PoolRole.Decode, loadOverride, o.Algorithm, o.Compare, [.. o.Evaluate]);
+            o.Plan, o.Pool switch { "prefill" => PoolRole.Prefill, "serve" => PoolRole.Serve, _ => PoolRole.Decode }, loadOverride, o.Algorithm, o.Compare, [.. o.Evaluate]);
         var outcome = PlacementRun.Run(request, PlanOverrideOption.Resolver([.. o.Set], o.Plan));
         var json = o.Format == "json";
         if (outcome.Failure is not null)
@@ -155,7 +155,7 @@ internal static class PlaceCommand
 
         if (json)
         {
-            stdout.WriteLine(JsonOutput.Write(w => PlacementJson.Write(w, o.Plan, o.Pool, o.Compare, outcome)));
+            stdout.WriteLine(JsonOutput.Write(w => PlacementJson.Write(w, o.Plan, PoolName(o, outcome), o.Compare, outcome)));
         }
         else
         {
@@ -201,6 +201,9 @@ internal static class PlaceCommand
         return ExitCodes.Diagnostics;
     }
 
+    /// <summary>The pool placed: an aggregated plan's one pool is serve, whichever of decode or serve named it.</summary>
+    private static string PoolName(Options o, PlacementRunOutcome outcome) => outcome.Plan?.IsAggregated == true ? "serve" : o.Pool;
+
     private static void WriteText(TextWriter stdout, Options o, PlacementRunOutcome outcome)
     {
         var plan = outcome.Plan!;
@@ -208,7 +211,7 @@ internal static class PlaceCommand
         var p = problem.Problem;
         var routed = plan.Model.Entry.Architecture.RoutedExperts;
         stdout.WriteLine(
-            $"{o.Plan}: {o.Pool} pool, {routed} experts + {p.PhysicalExperts - routed} redundant = {p.PhysicalExperts} slots per layer " +
+            $"{o.Plan}: {PoolName(o, outcome)} pool, {routed} experts + {p.PhysicalExperts - routed} redundant = {p.PhysicalExperts} slots per layer " +
             $"over {p.Devices} ranks ({p.Nodes} node{(p.Nodes == 1 ? "" : "s")} x {p.DevicesPerNode}{(p.AllowUneven ? ", uneven allowed" : "")}), " +
             $"{p.Loads.LayerCount} MoE layers");
         stdout.WriteLine($"loads: {problem.LoadsDescription}");

@@ -35,7 +35,7 @@ public static class SweepValues
     /// <summary>The words that structure a value list (never let constants).</summary>
     public static readonly IReadOnlySet<string> Keywords = new HashSet<string>(StringComparer.Ordinal)
     {
-        "to", "step", "doubling", "on", "off", "dp", "=dp", "sequential", "parallel",
+        "to", "step", "doubling", "on", "off", "dp", "=dp", "sequential", "parallel", "disaggregated", "aggregated",
     };
 
     public static bool IsSwitch(SearchDimension d) => d is SearchDimension.DecodeMtp or SearchDimension.PrefillOverlap or SearchDimension.DecodeOverlap;
@@ -194,6 +194,7 @@ public static class SweepValues
     {
         _ when IsSwitch(d) => (["off", "on"], "on or off"),
         SearchDimension.ProxyMode => (["sequential", "parallel"], "sequential or parallel"),
+        SearchDimension.ServingMode => (["disaggregated", "aggregated"], "disaggregated or aggregated"),
         SearchDimension.ProxyPolicy => ([.. RoutingPolicyCatalog.BuiltNames], $"a proxy policy; expected one of {string.Join(", ", RoutingPolicyCatalog.BuiltNames)}"),
         _ => null,
     };

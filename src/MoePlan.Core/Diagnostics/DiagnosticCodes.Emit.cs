@@ -14,4 +14,8 @@ public static partial class DiagnosticCodes
     /// <summary>{0} the template engine's message. The span points at the template file, line and column.</summary>
     public static readonly DiagnosticDescriptor TemplateRender = new(
         "MP5203", DiagnosticSeverity.Error, "Template render error", "template error: {0}");
+
+    /// <summary>{0} the target, {1} why it needs prefill and decode pools. The span is the plan's serve pool.</summary>
+    public static readonly DiagnosticDescriptor TargetNeedsDisaggregated = new(
+        "MP5204", DiagnosticSeverity.Error, "Target needs prefill and decode pools", "--target {0} has no aggregated form ({1}), but this plan serves aggregated (`serve`)");
 }

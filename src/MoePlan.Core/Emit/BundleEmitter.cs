@@ -38,6 +38,10 @@ public static class BundleTargets
     /// <summary>What <c>moeplan compile</c> writes without <c>--target</c>.</summary>
     public static ImmutableArray<string> Defaults(DeploymentPlan plan) => WithFrontDoor(plan, [ForEngine(plan.Engine.Value), Kubernetes, Nginx]);
 
+    /// <summary>Targets that pair prefill and decode and have no aggregated form: Omni-Infer's playbook (groups P, D, C) and
+    /// <c>moeplan proxy</c> (its upstreams are prefill and decode instances).</summary>
+    public static ImmutableArray<string> DisaggregatedOnly { get; } = [OmniInfer, MoeplanProxy];
+
     /// <summary>
     /// The targets with what pairs prefill and decode for them: vLLM has no P/D router of its own, so a bundle with vLLM
     /// launches (the vllm target, or Kubernetes pods of a vLLM or Omni-Infer plan, which run <c>vllm serve</c>) carries
@@ -47,6 +51,17 @@ public static class BundleTargets
     {
         ArgumentNullException.ThrowIfNull(plan);
         var list = targets.Distinct(StringComparer.Ordinal).ToList();
+        if (plan.IsAggregated)
+        {
+            // Nothing to pair: vLLM's serve instances are balanced by stock nginx (SGLang's router is in its own folder).
+            if (plan.Engine.Value == EngineKind.Vllm && list.Contains(Vllm) && !list.Contains(Nginx))
+            {
+                list.Add(Nginx);
+            }
+
+            return [.. list];
+        }
+
         var vllmPods = list.Contains(Kubernetes) && plan.Engine.Value != EngineKind.Sglang;
         if ((list.Contains(Vllm) || vllmPods) && !list.Contains(MoeplanProxy))
         {
@@ -102,6 +117,21 @@ public static class BundleEmitter
         }
 
         var diagnostics = new List<Diagnostic>();
+        if (plan.Serving is { } serve)
+        {
+            foreach (var target in selected.Where(BundleTargets.DisaggregatedOnly.Contains))
+            {
+                diagnostics.Add(DiagnosticCodes.TargetNeedsDisaggregated.CreateWithHint(serve.Span,
+                    $"leave out `--target {target}`, or serve with `prefill {{ }}` and `decode {{ }}`", target,
+                    target == BundleTargets.OmniInfer ? "Omni-Infer's playbook deploys prefill and decode groups (P, D) behind its proxy (C)" : "`moeplan proxy` pairs a prefill and a decode instance per request"));
+            }
+
+            if (diagnostics.Count > 0)
+            {
+                return new BundleResult(ImmutableSortedDictionary<string, string>.Empty, [.. diagnostics]);
+            }
+        }
+
         var files = new SortedDictionary<string, string>(StringComparer.Ordinal)
         {
             ["plan.json"] = PlanJsonWriter.Write(plan),
@@ -308,9 +338,9 @@ public static class BundleEmitter
             return maps;
         }
 
-        foreach (var pool in new[] { plan.Prefill, plan.Decode })
+        foreach (var pool in plan.Pools)
         {
-            var role = pool.Role == PoolRole.Prefill ? "prefill" : "decode";
+            var role = pool.Name;
             var placed = PlanPlacement.Place(plan, pool.Role, sources);
             diagnostics.AddRange(placed.Diagnostics.Where(d => d.IsError));
             if (placed.Placement is not { } placement)

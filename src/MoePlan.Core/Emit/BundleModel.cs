@@ -53,12 +53,17 @@ public sealed record BundleModel(
     /// <summary>The bundle's front door (<see cref="BundleFrontDoor"/>).</summary>
     public BundleFrontDoor? FrontDoor { get; init; }
 
+    /// <summary>The prefill pool; in an aggregated bundle the serve pool (the only one).</summary>
     public BundlePool Prefill => Pools[0];
+
+    /// <summary>One serve pool (<c>serve { }</c>): no KV transfer, and a front door that balances rather than pairs.</summary>
+    public bool Aggregated => Pools.Length == 1 && Pools[0].IsServe;
 
     /// <summary>Hosts and addresses come from an inventory (<c>--inventory</c>).</summary>
     public bool HasInventory => !PlaceholderAddresses;
 
-    public BundlePool Decode => Pools[1];
+    /// <summary>The decode pool; in an aggregated bundle the serve pool (the only one).</summary>
+    public BundlePool Decode => Pools[^1];
 
     /// <summary>The folders a target writes to.</summary>
     public bool Has(string target) => Targets.Contains(target, StringComparer.Ordinal);
@@ -208,15 +213,17 @@ public sealed record BundleLabel(string Key, string Value);
 /// <param name="Text">The piece: whole lines.</param>
 public sealed record BundleMapChunk(string Role, string File, string ConfigMap, string Key, string Text);
 
-/// <summary>The one entry point of a P/D bundle that pairs a prefill and a decode instance per request.</summary>
-/// <param name="Kind">sglang-router, moeplan-proxy or omni-proxy.</param>
+/// <summary>The one entry point of a bundle: it pairs a prefill and a decode instance per request (P/D), or sends each request
+/// to one serve instance (aggregated).</summary>
+/// <param name="Kind">sglang-router, moeplan-proxy or omni-proxy; nginx for an aggregated vLLM bundle.</param>
 /// <param name="Launch">The bare-metal file that starts it (run on the proxy host).</param>
 /// <param name="Port">Its port on the proxy host.</param>
 /// <param name="Kubernetes">Its Deployment on Kubernetes, or null when the bundle has no Kubernetes objects for it.</param>
 public sealed record BundleFrontDoor(string Kind, string Launch, int Port, string? Kubernetes);
 
 /// <summary>One pool with its instances and the per-rank memory of <see cref="MemoryModel"/>.</summary>
-/// <param name="MaxTokensPerDataParallelRank">Prefill: tokens one DP rank takes per step (engines' max batched tokens).</param>
+/// <param name="MaxTokensPerDataParallelRank">Prefill: tokens one DP rank takes per step (engines' max batched tokens); serve: the
+/// chunked-prefill budget per DP rank.</param>
 /// <param name="MaxSequencesPerDataParallelRank">Decode: running sequences per DP rank (engines' max sequences); 0 for prefill.</param>
 /// <param name="ExpertMapFiles">Expert-placement files of this pool by format (e.g. "sglang" -> "placement/decode.sglang-expert-location.json").</param>
 /// <param name="OmniInfer">Where the Omni-Infer target puts this pool's model config and Omni Placement files.</param>
@@ -259,6 +266,9 @@ public sealed record BundlePool(
     public bool IsPrefill => Role == "prefill";
 
     public bool IsDecode => Role == "decode";
+
+    /// <summary>The aggregated pool: prefills in chunks and decodes in the same instances.</summary>
+    public bool IsServe => Role == "serve";
 
     /// <summary>Devices and ranks of one instance on one node (a Kubernetes pod).</summary>
     public int DevicesPerNode => Devices / NodesPerInstance;
@@ -391,9 +401,9 @@ public static class BundleModelBuilder
         var ordinal = 0;
         var pools = new List<BundlePool>();
         var parts = new List<BundleInstancePart>();
-        foreach (var pool in new[] { plan.Prefill, plan.Decode })
+        foreach (var pool in plan.Pools)
         {
-            var role = pool.Role == PoolRole.Prefill ? "prefill" : "decode";
+            var role = pool.Name;
             var devices = pool.Parallel.Ranks / dies;
             var instances = ImmutableArray.CreateBuilder<BundleInstance>();
             for (var i = 0; i < pool.Instances.Value; i++)
@@ -510,7 +520,7 @@ public static class BundleModelBuilder
             inventory is null,
             ports)
         {
-            FrontDoor = FrontDoor(plan.Engine.Value, targets, ports),
+            FrontDoor = FrontDoor(plan.Engine.Value, targets, ports, plan.IsAggregated),
         };
     }
 
@@ -519,12 +529,26 @@ public static class BundleModelBuilder
     /// no router of its own that pairs prefill and decode); Omni Proxy for Omni-Infer on its nodes, and <c>moeplan proxy</c>
     /// for its pods on Kubernetes (they run vllm-ascend's <c>vllm serve</c>). Null when the bundle has no file to start it.
     /// </summary>
-    public static BundleFrontDoor? FrontDoor(EngineKind engine, IReadOnlyList<string> targets, BundlePorts ports)
+    /// <remarks>Aggregated (<paramref name="aggregated"/>), a request goes to one serve instance: SGLang's router without
+    /// P/D; for vLLM stock nginx over the serve instances (nginx/nginx.conf), and on Kubernetes the serve pool's Service.</remarks>
+    public static BundleFrontDoor? FrontDoor(EngineKind engine, IReadOnlyList<string> targets, BundlePorts ports, bool aggregated = false)
     {
         ArgumentNullException.ThrowIfNull(targets);
         ArgumentNullException.ThrowIfNull(ports);
         var kubernetes = targets.Contains(BundleTargets.Kubernetes);
         var proxy = targets.Contains(BundleTargets.MoeplanProxy);
+        if (aggregated)
+        {
+            return engine switch
+            {
+                EngineKind.Sglang when targets.Contains(BundleTargets.Sglang) =>
+                    new BundleFrontDoor("sglang-router", "sglang/router.sh", ports.Router, kubernetes ? "kubernetes/router-deployment.yaml" : null),
+                EngineKind.Vllm when targets.Contains(BundleTargets.Nginx) =>
+                    new BundleFrontDoor("nginx", "nginx/nginx.conf", ports.PrefillPool, kubernetes ? "kubernetes/serve-service.yaml" : null),
+                _ => null,
+            };
+        }
+
         return engine switch
         {
             EngineKind.Sglang when targets.Contains(BundleTargets.Sglang) =>
@@ -580,7 +604,7 @@ public static class BundleModelBuilder
         var devices = pool.Parallel.Ranks / hardware.DiesPerPackage;
         var memory = MemoryModel.Compute(plan, pool);
         var slots = plan.Model.Entry.Architecture.RoutedExperts + plan.Placement.RedundantExperts.Value;
-        var tokensPerRank = pool.Role == PoolRole.Prefill ? (long)Math.Floor(MemoryModel.TokensPerDataParallelRank(pool, hardware)) : 0;
+        var tokensPerRank = pool.Role != PoolRole.Decode ? (long)Math.Floor(MemoryModel.TokensPerDataParallelRank(pool, hardware)) : 0;
         var sequencesPerRank = (long)Math.Floor(MemoryModel.SequencesPerDataParallelRank(pool, hardware));
         return new BundlePool(
             role,

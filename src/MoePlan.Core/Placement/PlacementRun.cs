@@ -54,6 +54,17 @@ public static class PlacementRun
             return Failed(null, compiled.Diagnostics, $"{request.PlanPath}: not compiled");
         }
 
+        // An aggregated plan's one pool is placed like a decode pool (decode's loads), so decode names it too.
+        if (plan.IsAggregated && request.Pool == PoolRole.Prefill)
+        {
+            return new(plan, null, compiled.Diagnostics, [], $"{request.PlanPath}: this plan serves aggregated (`serve`): it has no prefill pool; place its pool with --pool serve");
+        }
+
+        if (!plan.IsAggregated && request.Pool == PoolRole.Serve)
+        {
+            return new(plan, null, compiled.Diagnostics, [], $"{request.PlanPath}: this plan has prefill and decode pools, no serve pool; use --pool prefill or --pool decode");
+        }
+
         var (problem, problemDiagnostics) = PlanPlacement.ProblemOf(plan, request.Pool, resolver, request.Load);
         var diagnostics = compiled.Diagnostics.AddRange(problemDiagnostics);
         if (problem is null)

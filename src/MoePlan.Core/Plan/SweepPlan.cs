@@ -30,6 +30,9 @@ public enum SearchDimension
     DecodeOverlap,
     ProxyMode,
     ProxyPolicy,
+
+    /// <summary>Disaggregated (0: prefill and decode pools) or aggregated (1: one serve pool) serving.</summary>
+    ServingMode,
 }
 
 /// <summary>The values of one varied dimension: a parsed <c>--vary NAME=VALUES</c> or a setting of a plan's <c>sweep</c> block.</summary>
@@ -60,5 +63,6 @@ public static class SweepDimensions
         ["decode.overlap"] = SearchDimension.DecodeOverlap,
         ["proxy.mode"] = SearchDimension.ProxyMode,
         ["proxy.policy"] = SearchDimension.ProxyPolicy,
+        ["mode"] = SearchDimension.ServingMode,
     };
 }

@@ -138,8 +138,9 @@ public static class DesignSpaceSearch
     /// <summary>The deployment-level figures of a costed candidate plan.</summary>
     public static SearchCandidate Figures(long index, in CandidateSettings settings, DeploymentPlan plan, CostReport report)
     {
+        // Aggregated: the serve pool is both, counted once.
         var decodeRanks = plan.Decode.Instances.Value * plan.Decode.Parallel.Ranks;
-        var ranks = (plan.Prefill.Instances.Value * plan.Prefill.Parallel.Ranks) + decodeRanks;
+        var ranks = plan.Pools.Sum(p => p.Instances.Value * p.Parallel.Ranks);
 
         // The deployment serves at the capacity of its slower pool: decode's output rate, scaled down when prefill limits.
         var decodeOutput = decodeRanks * report.Decode.OutputTokensPerSecondPerRank;

@@ -58,7 +58,45 @@ public static class PlanTextWriter
             Set(cluster, "nodes", I(n), true);
         }
 
-        foreach (var (name, b, c) in new[] { ("prefill", Pool(baseSettings, true), Pool(candidate, true)), ("decode", Pool(baseSettings, false), Pool(candidate, false)) })
+        string Text(SettingSyntax setting) => baseText.Substring(setting.Range.Start, setting.Range.Length);
+        var written = Find(body, "serve") ?? Find(body, "decode");
+        string Parallel(PoolValues v) => $"parallel {{ dp {I(v.Dp)}  tp {I(v.Tp)}  ep {I(v.Ep)} }}";
+
+        // Context and MTP are not search dimensions: a pool written anew takes them as the base plan wrote them.
+        string Carried(string name) => written?.Block is { } from && Find(from, name) is { } s ? "\n" + Text(s) : "";
+        string ServeText(CandidateSettings s)
+        {
+            var d = Pool(s, false);
+            return $"serve {{\ninstances {I(d.Instances)}\n{Parallel(d)}\nmax_batch {I(d.Batch)} per device{Carried("context")}\n" +
+                   $"max_batch_tokens {I(s.PrefillMaxBatchTokens)} per device{(d.Mtp ? Carried("mtp") : "")}{(d.Overlap ? "\nmicrobatch_overlap on" : "")}\n}}";
+        }
+
+        string DisaggregatedText(CandidateSettings s)
+        {
+            var (p, d) = (Pool(s, true), Pool(s, false));
+            return $"prefill {{\ninstances {I(p.Instances)}\n{Parallel(p)}\nmax_batch_tokens {I(p.Batch)} per device{(p.Overlap ? "\nmicrobatch_overlap on" : "")}\n}}\n\n" +
+                   $"decode {{\ninstances {I(d.Instances)}\n{Parallel(d)}\nmax_batch {I(d.Batch)} per device{Carried("context")}{(d.Mtp ? Carried("mtp") : "")}{(d.Overlap ? "\nmicrobatch_overlap on" : "")}\n}}";
+        }
+
+        if (baseSettings.Aggregated || candidate.Aggregated)
+        {
+            // Another serving form (or a serve pool rewritten whole): the pool blocks are written anew in the first one's place.
+            var first = Find(body, baseSettings.Aggregated ? "serve" : "prefill") ?? throw new ArgumentException("the deployment has no pool block", nameof(syntax));
+            edits.Add((first.Range.Start, first.Range.Length, candidate.Aggregated ? ServeText(candidate) : DisaggregatedText(candidate)));
+            if (!baseSettings.Aggregated && Find(body, "decode") is { } decodeSetting)
+            {
+                edits.Add((decodeSetting.Range.Start, decodeSetting.Range.Length, ""));
+            }
+
+            // An aggregated plan hands nothing from prefill to decode: no proxy mode (MP2022).
+            if (candidate.Aggregated && Block(body, "proxy") is { } aggregatedProxy && Find(aggregatedProxy, "mode") is { } modeSetting)
+            {
+                edits.Add((modeSetting.Range.Start, modeSetting.Range.Length, ""));
+            }
+        }
+
+        foreach (var (name, b, c) in baseSettings.Aggregated || candidate.Aggregated ? []
+                     : new[] { ("prefill", Pool(baseSettings, true), Pool(candidate, true)), ("decode", Pool(baseSettings, false), Pool(candidate, false)) })
         {
             var pool = Block(body, name) ?? throw new ArgumentException($"the deployment has no {name} block", nameof(syntax));
             Set(pool, "instances", I(c.Instances), c.Instances != b.Instances);
@@ -98,10 +136,11 @@ public static class PlanTextWriter
             Set(placement, "redundant_experts", I(candidate.RedundantExperts), true);
         }
 
-        if (baseSettings.ProxyParallel != candidate.ProxyParallel || (candidate.ProxyPolicy >= 0 && baseSettings.ProxyPolicy != candidate.ProxyPolicy))
+        var proxyModeChanged = !candidate.Aggregated && baseSettings.ProxyParallel != candidate.ProxyParallel;
+        if (proxyModeChanged || (candidate.ProxyPolicy >= 0 && baseSettings.ProxyPolicy != candidate.ProxyPolicy))
         {
             var mode = candidate.ProxyParallel ? "parallel" : "sequential";
-            var modeChanged = baseSettings.ProxyParallel != candidate.ProxyParallel;
+            var modeChanged = proxyModeChanged;
             var policyChanged = candidate.ProxyPolicy >= 0 && baseSettings.ProxyPolicy != candidate.ProxyPolicy;
             if (Block(body, "proxy") is { } proxy)
             {

@@ -8,6 +8,8 @@ namespace MoePlan.Core.Search;
 /// <summary>The values of every dimension of one candidate. Booleans are 0/1; an EP of <see cref="SweepDimensions.SameAsDataParallel"/> means "= dp".</summary>
 /// <param name="ProxyParallel">Proxy mode: parallel (true) or sequential.</param>
 /// <param name="ProxyPolicy">Index into <see cref="RoutingPolicyCatalog.BuiltNames"/>; -1 for the base plan's script policy.</param>
+/// <param name="Aggregated">One serve pool of the decode settings' shape, whose chunked-prefill budget is the prefill
+/// max_batch_tokens (docs/search.md); else prefill and decode pools.</param>
 public readonly record struct CandidateSettings(
     int PrefillInstances,
     int PrefillDataParallel,
@@ -24,7 +26,8 @@ public readonly record struct CandidateSettings(
     bool PrefillOverlap,
     bool DecodeOverlap,
     bool ProxyParallel,
-    int ProxyPolicy)
+    int ProxyPolicy,
+    bool Aggregated = false)
 {
     public int Get(SearchDimension d) => d switch
     {
@@ -44,6 +47,7 @@ public readonly record struct CandidateSettings(
         SearchDimension.DecodeOverlap => DecodeOverlap ? 1 : 0,
         SearchDimension.ProxyMode => ProxyParallel ? 1 : 0,
         SearchDimension.ProxyPolicy => ProxyPolicy,
+        SearchDimension.ServingMode => Aggregated ? 1 : 0,
         _ => throw new ArgumentOutOfRangeException(nameof(d)),
     };
 
@@ -64,7 +68,8 @@ public readonly record struct CandidateSettings(
         plan.Prefill.MicrobatchOverlap.Value,
         plan.Decode.MicrobatchOverlap.Value,
         plan.Proxy.Mode.Value == ProxyMode.Parallel,
-        RoutingPolicyCatalog.BuiltNames.IndexOf(plan.Proxy.Policy.Value));
+        RoutingPolicyCatalog.BuiltNames.IndexOf(plan.Proxy.Policy.Value),
+        plan.IsAggregated);
 
     /// <summary>The proxy policy's name ("script" for the base plan's script).</summary>
     public string ProxyPolicyName => ProxyPolicy >= 0 ? RoutingPolicyCatalog.BuiltNames[ProxyPolicy] : RoutingPolicyCatalog.ScriptName;
@@ -79,7 +84,7 @@ public sealed class SearchSpace : IEnumerable<CandidateSettings>
 {
 
 
-    private const int DimensionCount = 16;
+    private const int DimensionCount = 17;
     private readonly int[][] _values;
 
     private SearchSpace(DeploymentPlan basePlan, ClusterPlan cluster, int[][] values, IReadOnlyList<DimensionValues> varied)
@@ -218,12 +223,40 @@ public sealed class SearchSpace : IEnumerable<CandidateSettings>
     public DeploymentPlan PlanOf(in CandidateSettings s)
     {
         var b = BasePlan;
+        if (s.Aggregated)
+        {
+            // One serve pool: the decode settings' shape, the prefill tokens per step as its chunked-prefill budget.
+            var serve = Pool(b.Decode, s.DecodeInstances, s.DecodeDataParallel, s.DecodeTensorParallel, s.DecodeExpertParallel, s.DecodeOverlap) with
+            {
+                Role = PoolRole.Serve,
+                MaxBatchTokensPerDevice = Set(b.Prefill.MaxBatchTokensPerDevice, s.PrefillMaxBatchTokens, b.Prefill.Span),
+                MaxBatchPerDevice = Set(b.Decode.MaxBatchPerDevice, s.DecodeMaxBatch, b.Decode.Span),
+                Mtp = s.DecodeMtp ? b.Decode.Mtp : null,
+            };
+            return b.WithServing(serve) with
+            {
+                Cluster = Cluster,
+                Placement = b.Placement with { RedundantExperts = Set(b.Placement.RedundantExperts, s.RedundantExperts) },
+                Proxy = Proxy(b.Proxy, s),
+                Sweep = null,
+            };
+        }
+
         var prefill = Pool(b.Prefill, s.PrefillInstances, s.PrefillDataParallel, s.PrefillTensorParallel, s.PrefillExpertParallel, s.PrefillOverlap)
             with
-        { MaxBatchTokensPerDevice = Set(b.Prefill.MaxBatchTokensPerDevice, s.PrefillMaxBatchTokens, b.Prefill.Span) };
+        {
+            // From an aggregated base, the serve pool's settings split into the two pools.
+            Role = PoolRole.Prefill,
+            MaxBatchTokensPerDevice = Set(b.Prefill.MaxBatchTokensPerDevice, s.PrefillMaxBatchTokens, b.Prefill.Span),
+            MaxBatchPerDevice = null,
+            ContextTokens = null,
+            Mtp = null,
+        };
         var decode = Pool(b.Decode, s.DecodeInstances, s.DecodeDataParallel, s.DecodeTensorParallel, s.DecodeExpertParallel, s.DecodeOverlap)
             with
         {
+            Role = PoolRole.Decode,
+            MaxBatchTokensPerDevice = null,
             MaxBatchPerDevice = Set(b.Decode.MaxBatchPerDevice, s.DecodeMaxBatch, b.Decode.Span),
             Mtp = s.DecodeMtp ? b.Decode.Mtp : null,
         };
@@ -332,7 +365,7 @@ public sealed class SearchSpace : IEnumerable<CandidateSettings>
             var (vs, ix) = (_values, _index);
             int V(int d) => vs[d][ix[d]];
             Current = new CandidateSettings(V(0), V(1), V(2), V(3), V(4), V(5), V(6), V(7), V(8), V(9), V(10), V(11) != 0, V(12) != 0, V(13) != 0,
-                V(14) != 0, V(15));
+                V(14) != 0, V(15), V(16) != 0);
             return true;
         }
 

@@ -150,6 +150,7 @@ public static class LanguageSchema
             new("placement.redundant_experts", null, "redundant expert counts"),
             new("proxy.mode", null, "proxy modes: sequential, parallel"),
             new("proxy.policy", null, "proxy policies, e.g. omni round-robin"),
+            new("mode", null, "serving forms: disaggregated (prefill and decode pools), aggregated (one serve pool of the decode pool's shape)"),
         ],
         [Unknown] = [],
     }.ToFrozenDictionary(StringComparer.Ordinal);

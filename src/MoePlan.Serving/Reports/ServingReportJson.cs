@@ -25,7 +25,8 @@ public static class ServingReportJson
             w.WriteStartObject();
             w.WriteString("schema", "moeplan/run/v1");
             w.WriteString("plan", planFile);
-            w.WriteString("mode", plan.Proxy.Mode.Value.ToString().ToLowerInvariant());
+            // Aggregated plans hand nothing from prefill to decode: their mode is the serving form, not a P/D order.
+            w.WriteString("mode", plan.IsAggregated ? "aggregated" : plan.Proxy.Mode.Value.ToString().ToLowerInvariant());
             w.WriteStartObject("deployment");
             w.WriteNumber("prefill_instances", c.PrefillInstances);
             w.WriteNumber("prefill_tokens_per_step", c.PrefillTokenCap);

@@ -268,6 +268,8 @@ public static class SearchReportWriter
         var s = c.Settings;
         w.WriteNumber("rank", rank);
         w.WriteNumber("index", c.Index);
+        // Aggregated: one serve pool of the decode shape, whose chunked-prefill budget is prefill.max_batch_tokens.
+        w.WriteString("mode", s.Aggregated ? "aggregated" : "disaggregated");
         WritePool(w, "prefill", s.PrefillInstances, s.PrefillDataParallel, s.PrefillTensorParallel, s.PrefillExpertParallel, ("max_batch_tokens", s.PrefillMaxBatchTokens), null, s.PrefillOverlap);
         WritePool(w, "decode", s.DecodeInstances, s.DecodeDataParallel, s.DecodeTensorParallel, s.DecodeExpertParallel, ("max_batch", s.DecodeMaxBatch), s.DecodeMtp, s.DecodeOverlap);
         w.WriteNumber("redundant_experts", s.RedundantExperts);
@@ -302,7 +304,8 @@ public static class SearchReportWriter
         return
         [
             NumberText.Whole(rank),
-            Parallel(s.PrefillInstances, s.PrefillDataParallel, s.PrefillTensorParallel, s.PrefillExpertParallel),
+            // Aggregated: the decode columns are the serve pool, "batch tok" its chunked-prefill budget.
+            s.Aggregated ? "aggregated (serve)" : Parallel(s.PrefillInstances, s.PrefillDataParallel, s.PrefillTensorParallel, s.PrefillExpertParallel),
             NumberText.Whole(s.PrefillMaxBatchTokens), OnOff(s.PrefillOverlap),
             Parallel(s.DecodeInstances, s.DecodeDataParallel, s.DecodeTensorParallel, s.DecodeExpertParallel),
             NumberText.Whole(s.DecodeMaxBatch), OnOff(s.DecodeMtp), OnOff(s.DecodeOverlap),
@@ -312,7 +315,7 @@ public static class SearchReportWriter
         ];
     }
 
-    private static string Proxy(CandidateSettings s) => $"{(s.ProxyParallel ? "parallel" : "sequential")} {s.ProxyPolicyName}";
+    private static string Proxy(CandidateSettings s) => $"{(s.Aggregated ? "aggregated" : s.ProxyParallel ? "parallel" : "sequential")} {s.ProxyPolicyName}";
 
     private static readonly string[] ConfirmationColumns =
         ["#", "proxy", "TTFT mean ms model / sim", "TPOT mean ms model / sim", "tok/s/rank model / sim", "goodput req/s/rank model / sim", "SLO attainment", "SLOs (sim)", "disagree"];

@@ -17,9 +17,16 @@ internal static partial class BundleFiles
     /// <summary>Every bundle target, as repeated --target options.</summary>
     public static readonly string[] AllTargets = ["--target", "vllm", "--target", "sglang", "--target", "omni-infer", "--target", "kubernetes", "--target", "nginx"];
 
-    /// <summary>Compiles a plan into a new temporary folder; returns the folder and its files (relative path, '/' separators) with their text.</summary>
+    /// <summary>Compiles a plan into a new temporary folder; returns the folder and its files (relative path, '/' separators) with their text.
+    /// An aggregated plan (<c>serve { }</c>) has no omni-infer or moeplan-proxy form (MP5204, tested on its own): asked for
+    /// every target, it gets the others.</summary>
     public static (string Folder, SortedDictionary<string, string> Files) Compile(string plan, params string[] extra)
     {
+        if (IsAggregated(plan))
+        {
+            extra = WithoutDisaggregatedOnlyTargets(extra);
+        }
+
         var folder = CliRunner.TempFolder();
         var (code, output, error) = CliRunner.Run(["compile", RepositoryPaths.PathOf(plan.Split('/')), "-o", folder, .. extra]);
         if (code != 0)
@@ -28,6 +35,32 @@ internal static partial class BundleFiles
         }
 
         return (folder, Read(folder));
+    }
+
+    /// <summary>The plan (a repository path) has one serve pool.</summary>
+    public static bool IsAggregated(string plan) =>
+        MoePlan.Core.Compilation.PlanCompiler.Compile(RepositoryPaths.PathOf(plan.Split('/')), new FileSystemSourceResolver(), throughVerification: true).Bound?.IsAggregated == true;
+
+    /// <summary>The bundle's plan.json has one serve pool (aggregated serving).</summary>
+    public static bool IsAggregated(SortedDictionary<string, string> files) =>
+        JsonDocument.Parse(files["plan.json"]).RootElement.TryGetProperty("serve", out _);
+
+    /// <summary>The options without <c>--target omni-infer</c> and <c>--target moeplan-proxy</c>.</summary>
+    public static string[] WithoutDisaggregatedOnlyTargets(string[] options)
+    {
+        var kept = new List<string>();
+        for (var i = 0; i < options.Length; i++)
+        {
+            if (options[i] == "--target" && i + 1 < options.Length && options[i + 1] is "omni-infer" or "moeplan-proxy")
+            {
+                i++;
+                continue;
+            }
+
+            kept.Add(options[i]);
+        }
+
+        return [.. kept];
     }
 
     public static SortedDictionary<string, string> Read(string folder)

@@ -79,8 +79,9 @@ public sealed partial class BundleTests
             var engine = JsonDocument.Parse(files["plan.json"]).RootElement.GetProperty("engine").GetString()!;
             var folders = files.Keys.Where(k => k.Contains('/', StringComparison.Ordinal)).Select(k => k[..k.IndexOf('/', StringComparison.Ordinal)])
                 .Distinct().Where(f => f != "placement").Order(StringComparer.Ordinal);
-            // vLLM has no P/D router of its own: bundles whose pods or scripts run `vllm serve` carry moeplan proxy as their front door.
-            string[] expected = engine == "sglang" ? [engine, "kubernetes", "nginx"] : [engine!, "kubernetes", "nginx", "moeplan-proxy"];
+            // vLLM has no P/D router of its own: bundles whose pods or scripts run `vllm serve` carry moeplan proxy as their front door;
+            // aggregated ones pair nothing, and stock nginx is their front door.
+            string[] expected = engine == "sglang" || BundleFiles.IsAggregated(files) ? [engine!, "kubernetes", "nginx"] : [engine!, "kubernetes", "nginx", "moeplan-proxy"];
             Assert.Equal(expected.Order(StringComparer.Ordinal), folders);
             Assert.Contains("README.md", files.Keys);
             Assert.Contains("report.md", files.Keys);
@@ -126,7 +127,8 @@ public sealed partial class BundleTests
                 }
             }
 
-            Assert.True(checkedFlags > 50, $"only {checkedFlags} flags found");
+            // Two pools' commands in each engine's scripts and the pods; one pool's (aggregated) has about half as many.
+            Assert.True(checkedFlags > (BundleFiles.IsAggregated(files) ? 40 : 50), $"only {checkedFlags} flags found");
         }
         finally
         {
@@ -261,8 +263,17 @@ public sealed partial class BundleTests
             // router as a Deployment and Service, or moeplan proxy's Deployment, Service and ConfigMap.
             var engine = JsonDocument.Parse(files["plan.json"]).RootElement.GetProperty("engine").GetString();
             var pieces = files.Keys.Count(k => MapPiece().IsMatch(k));
-            var expected = new List<string> { "ConfigMap", "LeaderWorkerSet", "LeaderWorkerSet", "Service", "Service", "Deployment", "Service" };
-            expected.AddRange(Enumerable.Repeat("ConfigMap", pieces + (engine == "sglang" ? 0 : 1)));
+            // Aggregated: one LWS and Service, and SGLang's router (vLLM's front door is the serve Service itself).
+            var aggregated = BundleFiles.IsAggregated(files);
+            var expected = aggregated
+                ? new List<string> { "ConfigMap", "LeaderWorkerSet", "Service" }
+                : new List<string> { "ConfigMap", "LeaderWorkerSet", "LeaderWorkerSet", "Service", "Service", "Deployment", "Service" };
+            if (aggregated && engine == "sglang")
+            {
+                expected.AddRange(["Deployment", "Service"]);
+            }
+
+            expected.AddRange(Enumerable.Repeat("ConfigMap", pieces + (engine == "sglang" || aggregated ? 0 : 1)));
             Assert.Equal(expected.Order(StringComparer.Ordinal), kinds.Order(StringComparer.Ordinal));
         }
         finally
@@ -460,6 +471,6 @@ public sealed partial class BundleTests
     [GeneratedRegex(@"(?<=\s)--[a-z0-9][a-z0-9-]*")]
     private static partial Regex Flag();
 
-    [GeneratedRegex(@"^kubernetes/(prefill|decode)-map-\d{3}\.yaml$")]
+    [GeneratedRegex(@"^kubernetes/(prefill|decode|serve)-map-\d{3}\.yaml$")]
     private static partial Regex MapPiece();
 }

@@ -33,7 +33,10 @@ public sealed class EngineSettingsTests
         string Engine, bool Ascend, string Experts, string KvCache, int Context, double CapacityPerRank, int Redundant, string Algorithm,
         PoolFigures Prefill, PoolFigures Decode)
     {
+        /// <summary>Aggregated plans have one serve pool: <see cref="Prefill"/> and <see cref="Decode"/> are both it.</summary>
         public PoolFigures Pool(string role) => role == "prefill" ? Prefill : Decode;
+
+        public bool Aggregated => Prefill.Role == "serve";
     }
 
     private static PlanFigures Figures(string planJson)
@@ -62,12 +65,12 @@ public sealed class EngineSettingsTests
             hardware.GetProperty("name").GetString()!.StartsWith("ascend", StringComparison.Ordinal),
             precision.GetProperty("experts").GetString()!,
             precision.GetProperty("kv_cache").GetString()!,
-            root.GetProperty("decode").GetProperty("context_tokens").GetInt32(),
+            root.GetProperty(root.TryGetProperty("serve", out _) ? "serve" : "decode").GetProperty("context_tokens").GetInt32(),
             hardware.GetProperty("hbm_bytes_per_device").GetDouble() / dies,
             root.GetProperty("placement").GetProperty("redundant_experts").GetInt32(),
             root.GetProperty("placement").GetProperty("algorithm").GetString()!,
-            Pool("prefill"),
-            Pool("decode"));
+            Pool(root.TryGetProperty("serve", out _) ? "serve" : "prefill"),
+            Pool(root.TryGetProperty("serve", out _) ? "serve" : "decode"));
     }
 
     /// <summary>Engine commands of the bundle: launch scripts, and the scripts of the Kubernetes pods.</summary>
@@ -102,6 +105,17 @@ public sealed class EngineSettingsTests
 
     private static string RoleOf(ShellCommandLine command)
     {
+        // A serve instance neither produces nor consumes KV, and is no disaggregation side.
+        if (command.Words[0] == "vllm" && !command.Has("--kv-transfer-config"))
+        {
+            return "serve";
+        }
+
+        if (command.Words[0] != "vllm" && !command.Has("--disaggregation-mode"))
+        {
+            return "serve";
+        }
+
         if (command.Words[0] == "vllm")
         {
             var kv = JsonDocument.Parse(command.Value("--kv-transfer-config")).RootElement.GetProperty("kv_role").GetString();
@@ -150,14 +164,15 @@ public sealed class EngineSettingsTests
             }
 
             // Both engines' launch scripts exist for every plan (--target vllm and sglang), and Kubernetes runs the plan's engine.
-            Assert.True(vllmCount >= 2 && sglangCount >= 2, $"{plan}: {vllmCount} vLLM and {sglangCount} SGLang commands");
+            // One pool (aggregated): one SGLang command, from its launch script.
+            Assert.True(vllmCount >= 2 && sglangCount >= (f.Aggregated ? 1 : 2), $"{plan}: {vllmCount} vLLM and {sglangCount} SGLang commands");
             var podCommands = commands.Where(c => c.File.StartsWith("kubernetes/", StringComparison.Ordinal)).Select(c => c.Command.Words[0]).Distinct().ToList();
             Assert.Equal([f.Engine == "sglang" ? "python3" : "vllm"], podCommands);
 
             // Every instance node has exactly one command in the launch scripts.
             foreach (var (engineFolder, head) in new[] { ("vllm/", "vllm"), ("sglang/", "python3") })
             {
-                foreach (var role in new[] { "prefill", "decode" })
+                foreach (var role in f.Aggregated ? ["serve"] : new[] { "prefill", "decode" })
                 {
                     var p = f.Pool(role);
                     var nodesPerInstance = Math.Max(1, (int)Math.Ceiling(p.Devices / (double)DevicesPerNode(files["plan.json"])));
@@ -208,10 +223,15 @@ public sealed class EngineSettingsTests
             Assert.Equal(pool.Ranks, pool.Ep);
         }
 
-        if (pool.Role == "prefill")
+        // A serve pool has both: the chunked-prefill budget and the running sequences.
+        if (pool.Role != "decode")
         {
             Assert.True(c.Has("--enable-chunked-prefill"));
             Assert.Equal(pool.MaxBatchTokensPerDevice!.Value * pool.Devices / pool.Dp, Int(c, "--max-num-batched-tokens"));
+        }
+
+        if (pool.Role == "prefill")
+        {
             Assert.False(c.Has("--speculative-config"));
         }
         else
@@ -261,12 +281,16 @@ public sealed class EngineSettingsTests
         Assert.Equal(pool.Dp > 1, c.Has("--enable-dp-attention"));
         Assert.Equal(pool.Dp > 1 ? pool.Dp : (int?)null, c.Has("--dp-size") ? Int(c, "--dp-size") : null);
         Assert.Equal(pool.Ep > 1 ? pool.Ep : (int?)null, c.Has("--ep-size") ? Int(c, "--ep-size") : null);
-        Assert.Equal(pool.Role, c.Value("--disaggregation-mode"));
-        if (pool.Role == "prefill")
+        Assert.Equal(pool.Role == "serve" ? null : pool.Role, c.Has("--disaggregation-mode") ? c.Value("--disaggregation-mode") : null);
+        if (pool.Role != "decode")
         {
             var tokens = pool.MaxBatchTokensPerDevice!.Value * pool.Devices;
             Assert.Equal(tokens, Int(c, "--chunked-prefill-size"));
             Assert.Equal(tokens, Int(c, "--max-prefill-tokens"));
+        }
+
+        if (pool.Role == "prefill")
+        {
             Assert.False(c.Has("--speculative-algorithm"));
         }
         else

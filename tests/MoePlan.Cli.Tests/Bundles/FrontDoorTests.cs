@@ -18,6 +18,10 @@ public sealed partial class FrontDoorTests
     /// <summary>The files that start something pairing prefill and decode on the proxy host.</summary>
     private static readonly string[] FrontDoorLaunchers = ["sglang/router.sh", "moeplan-proxy/launch.sh", "nginx/omni-proxy.conf"];
 
+    /// <summary>Aggregated bundles pair nothing: stock nginx over the serve instances is vLLM's front door.</summary>
+    private static string[] Launchers(SortedDictionary<string, string> files) =>
+        BundleFiles.IsAggregated(files) ? [.. FrontDoorLaunchers, "nginx/nginx.conf"] : FrontDoorLaunchers;
+
     [Theory]
     [MemberData(nameof(Plans))]
     public void No_two_listeners_on_one_host_share_a_port(string plan)
@@ -26,7 +30,7 @@ public sealed partial class FrontDoorTests
         try
         {
             var listeners = Listeners(files);
-            Assert.True(listeners.Count >= 4, $"only {listeners.Count} listeners found");
+            Assert.True(listeners.Count >= (BundleFiles.IsAggregated(files) ? 2 : 4), $"only {listeners.Count} listeners found");
             foreach (var group in listeners.GroupBy(l => (l.Host, l.Port)))
             {
                 var owners = group.Select(l => l.Owner).Distinct().ToList();
@@ -35,9 +39,9 @@ public sealed partial class FrontDoorTests
 
             // Every sample has one front door on its nodes, which the README names, and the README starts no other.
             var named = Assert.Single(Regex.Matches(files["README.md"], "started by `([^`]+)`")).Groups[1].Value;
-            Assert.Contains(named, FrontDoorLaunchers);
+            Assert.Contains(named, Launchers(files));
             Assert.Contains(named, files.Keys);
-            foreach (var other in FrontDoorLaunchers.Where(l => l != named))
+            foreach (var other in Launchers(files).Where(l => l != named))
             {
                 Assert.DoesNotContain($"bash {other}`", files["README.md"], StringComparison.Ordinal);
                 Assert.DoesNotContain($"$PWD/{other}`", files["README.md"], StringComparison.Ordinal);
@@ -73,6 +77,17 @@ public sealed partial class FrontDoorTests
                     var pool = command.Contains("\"kv_role\":\"kv_producer\"", StringComparison.Ordinal) ? PoolRole.Prefill : PoolRole.Decode;
                     instances.Add((pool, $"http://{host}:{port}"));
                 }
+            }
+
+            if (BundleFiles.IsAggregated(files))
+            {
+                // No instance moves KV; stock nginx is the one launcher, and its upstream is exactly the instances.
+                Assert.DoesNotContain("--kv-transfer-config", string.Join("\n", files.Where(f => f.Key.StartsWith("vllm/", StringComparison.Ordinal)).Select(f => f.Value)), StringComparison.Ordinal);
+                Assert.Equal(["nginx/nginx.conf"], Launchers(files).Where(files.ContainsKey));
+                var servers = Regex.Matches(files["nginx/upstreams.conf"], @"server (\S+) max_fails").Select(m => "http://" + m.Groups[1].Value);
+                Assert.Equal(instances.Select(i => i.Url).Order(StringComparer.Ordinal), servers.Order(StringComparer.Ordinal));
+                Assert.Contains("proxy_pass http://serve_endpoints;", files["nginx/nginx.conf"], StringComparison.Ordinal);
+                return;
             }
 
             Assert.Contains(instances, i => i.Pool == PoolRole.Prefill);

@@ -56,7 +56,7 @@ public sealed class SearchReportWriterTests
         Assert.Equal(3, top.Count);
         Assert.Equal(
             [
-                "rank", "index", "prefill", "decode", "redundant_experts", "proxy", "devices", "ranks", "output_tokens_per_second_per_rank", "ttft_ms", "tpot_ms",
+                "rank", "index", "mode", "prefill", "decode", "redundant_experts", "proxy", "devices", "ranks", "output_tokens_per_second_per_rank", "ttft_ms", "tpot_ms",
                 "usd_per_million_output_tokens", "goodput_requests_per_second", "meets_slos", "placement", "simulation",
             ],
             top[0].EnumerateObject().Select(p => p.Name));
