@@ -192,6 +192,11 @@ public sealed partial class InitCommandTests
             var (code, output, error) = CliRunner.Run("check", Path.Combine(folder, "init.moe"));
             Assert.True(code == 0, error);
             Assert.DoesNotContain("warning", output, StringComparison.Ordinal);
+
+            // The written workload runs in the simulation: every one of the first 40 requests completes.
+            var (runCode, run, runError) = CliRunner.Run("run", Path.Combine(folder, "init.moe"), "--max-requests", "40", "--format", "json");
+            Assert.True(runCode == 0, runError);
+            Assert.Equal(40, JsonDocument.Parse(run).RootElement.GetProperty("requests").GetProperty("completed").GetInt32());
             if (kind == "aggregated")
             {
                 // One serve pool of all 8 GPUs' ranks, as the table printed it; no prefill or decode pool.

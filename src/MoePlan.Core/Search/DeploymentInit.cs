@@ -109,10 +109,11 @@ public sealed record InitResult(
 
 /// <summary>
 /// <c>moeplan init</c>: from a model, a device count and targets to a ranked list of deployment shapes and the best as a
-/// plan. Enumerates disaggregated shapes that use every device (prefill and decode instance counts and sizes, attention
-/// TP 1 to 8 with experts over every rank of an instance), each with a few batch sizes, costs them as <c>moeplan search</c>
-/// does (<see cref="DesignSpaceSearch.Evaluate"/>), keeps the best batch sizes per shape, re-places the shown shapes
-/// (<see cref="WinnerReplacement"/>) and writes the first as a plan that is then compiled to show it checks.
+/// plan. Enumerates disaggregated shapes (prefill and decode instance counts and sizes) and aggregated ones (serve instances)
+/// that use every device, attention TP 1 to 8 with experts over every rank of an instance, each with a few batch sizes;
+/// costs them as <c>moeplan search</c> does (<see cref="DesignSpaceSearch.Evaluate"/>; a serve pool's ranks counted once),
+/// keeps the best batch sizes per shape, re-places the shown shapes (as <see cref="WinnerReplacement"/> does) and writes
+/// the first as a plan that is then compiled to show it checks.
 /// </summary>
 public static class DeploymentInit
 {
@@ -165,7 +166,11 @@ public static class DeploymentInit
         }
 
         var total = (long)request.InputTokens + request.OutputTokens;
-        if (model?.Architecture.MaxPositionEmbeddings is { } context && total > context)
+        if (total > int.MaxValue)
+        {
+            problems.Add(DiagnosticCodes.InitInvalidArgument.Create(null, "--input + --output", total.ToString(CultureInfo.InvariantCulture), "must fit a decode context (at most 2147483647 tokens)"));
+        }
+        else if (model?.Architecture.MaxPositionEmbeddings is { } context && total > context)
         {
             problems.Add(DiagnosticCodes.InitContextExceeded.Create(null, I(request.InputTokens), I(request.OutputTokens), total.ToString(CultureInfo.InvariantCulture), model.Name, I(context)));
         }
