@@ -114,6 +114,9 @@ public sealed class RebalanceTimeline
     private readonly List<ImbalanceChange> _changes = [];
     private readonly Dictionary<string, ExpertPlacement> _solved = new(StringComparer.Ordinal);
     private ExpertPlacement _placement;
+
+    /// <summary>What the current placement was solved from (<see cref="Key"/>); null when not from the windows' loads.</summary>
+    private string? _placedFrom;
     private int _window;
     private double _lastRebalance;
     private double _nextDecision;
@@ -139,6 +142,10 @@ public sealed class RebalanceTimeline
         _algorithm = algorithm == "eplb" ? "eplb-hierarchical" : algorithm;
         _fabric = fabric;
         _placement = initial;
+
+        // Without load windows (LoadWindows.Constant) the one window holds the loads the initial placement was made from:
+        // a rebalance from them keeps it (re-solving could only permute equal copies, moving weights for nothing).
+        _placedFrom = windows.Windows.Length == 1 && double.IsPositiveInfinity(windows.Windows[0].DurationMilliseconds) ? Key(0, 1) : null;
         Imbalance = ImbalanceOn(initial, 0);
         _changes.Add(new ImbalanceChange(pool, 0, Imbalance));
         _nextDecision = NextDecisionAfter(0);
@@ -235,6 +242,12 @@ public sealed class RebalanceTimeline
     {
         // Periodic rebalances from whole windows see the same loads again: solve each distinct recording once.
         var key = Key(from, t);
+        if (key == _placedFrom)
+        {
+            // The same loads as the placement in force was made from: it stays.
+            _solved[key] = _placement;
+        }
+
         if (!_solved.TryGetValue(key, out var next))
         {
             var (problem, problemDiagnostics) = PlacementProblem.Create(recorded, _shape);
@@ -251,6 +264,7 @@ public sealed class RebalanceTimeline
         var movement = WeightMovement.Between(_placement, next, _fabric);
         var before = Imbalance;
         _placement = next;
+        _placedFrom = key;
         Imbalance = ImbalanceOn(next, _window);
         _events.Add(new RebalanceEvent(Pool, t, movement, before, Imbalance));
         _changes.Add(new ImbalanceChange(Pool, t, Imbalance));

@@ -134,10 +134,10 @@ public static class ServingReport
 
             var plot = new ScottPlot.Plot();
             double end = Math.Max(run.EndMilliseconds, placement.Imbalance.Max(c => c.Milliseconds)) / 1e3;
-            foreach (var pool in new[] { Core.Plan.PoolRole.Prefill, Core.Plan.PoolRole.Decode })
+            foreach (var pool in placement.Imbalance.Select(c => c.Pool).Distinct().Order())
             {
                 var changes = placement.Imbalance.Where(c => c.Pool == pool).ToList();
-                var name = pool == Core.Plan.PoolRole.Prefill ? "prefill" : "decode";
+                var name = pool.ToString().ToLowerInvariant();
                 var xs = changes.Select(c => c.Milliseconds / 1e3).Append(end).ToArray();
                 var ys = changes.Select(c => c.Imbalance).Append(changes[^1].Imbalance).ToArray();
                 for (int i = 0; i < changes.Count; i++)
@@ -170,7 +170,7 @@ public static class ServingReport
             {
                 var mark = plot.Add.VerticalLine(e.Milliseconds / 1e3);
                 mark.LinePattern = ScottPlot.LinePattern.Dotted;
-                csv.Append(run.Policy).Append(e.Pool == Core.Plan.PoolRole.Prefill ? ",prefill_rebalance_stall_ms," : ",decode_rebalance_stall_ms,")
+                csv.Append(run.Policy).Append(',').Append(e.Pool.ToString().ToLowerInvariant()).Append("_rebalance_stall_ms,")
                     .Append(NumberText.Format(e.Milliseconds / 1e3, "R")).Append(',').Append(NumberText.Format(e.Movement.Milliseconds, "R")).Append('\n');
             }
 

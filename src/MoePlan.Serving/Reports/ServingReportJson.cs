@@ -104,6 +104,13 @@ public static class ServingReportJson
         }
     }
 
+    private static string PoolName(PoolRole pool) => pool switch
+    {
+        PoolRole.Prefill => "prefill",
+        PoolRole.Serve => "serve",
+        _ => "decode",
+    };
+
     /// <summary>Loads over time and rebalancing (docs/placement.md#rebalancing-during-serving).</summary>
     private static void WritePlacement(Utf8JsonWriter w, PlacementDriftResult p)
     {
@@ -126,7 +133,7 @@ public static class ServingReportJson
         {
             w.WriteStartObject();
             w.WriteNumber("time_ms", e.Milliseconds);
-            w.WriteString("pool", e.Pool == PoolRole.Prefill ? "prefill" : "decode");
+            w.WriteString("pool", PoolName(e.Pool));
             w.WriteNumber("expert_copies", e.Movement.Copies);
             w.WriteNumber("scale_up_copies", e.Movement.ScaleUpCopies);
             w.WriteNumber("scale_out_copies", e.Movement.ScaleOutCopies);
@@ -143,7 +150,7 @@ public static class ServingReportJson
         {
             w.WriteStartObject();
             w.WriteNumber("time_ms", c.Milliseconds);
-            w.WriteString("pool", c.Pool == PoolRole.Prefill ? "prefill" : "decode");
+            w.WriteString("pool", PoolName(c.Pool));
             w.WriteNumber("imbalance", c.Imbalance);
             w.WriteEndObject();
         }

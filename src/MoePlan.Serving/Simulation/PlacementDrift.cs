@@ -58,8 +58,10 @@ public sealed class PlacementDrift
     /// <summary>What the run saw, once it has ended.</summary>
     public PlacementDriftResult Result()
     {
-        var events = Prefill.Events.Concat(Decode.Events).OrderBy(e => e.Milliseconds).ThenBy(e => e.Pool).ToImmutableArray();
-        var changes = Prefill.Changes.Concat(Decode.Changes).OrderBy(c => c.Milliseconds).ThenBy(c => c.Pool).ToImmutableArray();
+        // An aggregated plan's serve pool is both: its timeline counts once.
+        var prefill = ReferenceEquals(Prefill, Decode) ? null : Prefill;
+        var events = (prefill?.Events ?? []).Concat(Decode.Events).OrderBy(e => e.Milliseconds).ThenBy(e => e.Pool).ToImmutableArray();
+        var changes = (prefill?.Changes ?? []).Concat(Decode.Changes).OrderBy(c => c.Milliseconds).ThenBy(c => c.Pool).ToImmutableArray();
         var tpot = ImmutableArray.CreateBuilder<TpotBin>();
         for (int i = 0; i < _tpotSums.Count; i++)
         {
@@ -69,7 +71,7 @@ public sealed class PlacementDrift
             }
         }
 
-        double moved = Prefill.Events.Sum(e => e.Movement.Bytes) * PrefillInstances + Decode.Events.Sum(e => e.Movement.Bytes) * DecodeInstances;
+        double moved = ((prefill?.Events.Sum(e => e.Movement.Bytes) ?? 0) * PrefillInstances) + (Decode.Events.Sum(e => e.Movement.Bytes) * DecodeInstances);
         double stall = events.Sum(e => e.Movement.Milliseconds);
         return new PlacementDriftResult(LoadsOverTime, Description, events, changes, tpot.ToImmutable(), moved, stall);
     }

@@ -101,6 +101,15 @@ public static class ServingRun
             return (null, []);
         }
 
+        if (plan.IsAggregated)
+        {
+            // One pool prefills and decodes: one timeline, both its steps and its rebalances counted once.
+            var (serve, serveDiagnostics) = PlanRebalancing.TimelineOf(plan, PoolRole.Serve, resolver, windows);
+            return serve is null
+                ? (null, serveDiagnostics)
+                : (new PlacementDrift(serve, serve, plan.Decode.Instances.Value, plan.Decode.Instances.Value, plan.Placement.LoadsOverTime?.Value, plan.Placement.Rebalance?.Describe(plan.Placement.Algorithm.Value) ?? "off"), serveDiagnostics);
+        }
+
         var (prefill, prefillDiagnostics) = PlanRebalancing.TimelineOf(plan, PoolRole.Prefill, resolver, windows);
         var (decode, decodeDiagnostics) = PlanRebalancing.TimelineOf(plan, PoolRole.Decode, resolver, windows);
         var diagnostics = prefillDiagnostics.AddRange(decodeDiagnostics.Where(d => !prefillDiagnostics.Contains(d)));

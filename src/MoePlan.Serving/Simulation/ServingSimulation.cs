@@ -695,6 +695,14 @@ public sealed partial class ServingSimulation : IClusterView
             return;
         }
 
+        if (Drift is { } drift && drift.Decode.Advance(t) is var resume && resume > t)
+        {
+            // A rebalance is moving the serve pool's weights: the step waits for it.
+            p.SchedulePending = true;
+            Push(EventKind.PrefillSchedule, resume, index, null);
+            return;
+        }
+
         p.Batch.Clear();
         int budget = Math.Max(0, _config.PrefillTokenCap - (d.Running.Count * _config.DecodeTokensPerSequence));
         int capLeft = budget;
@@ -753,7 +761,10 @@ public sealed partial class ServingSimulation : IClusterView
             kv += d.Running[i].Request.InputTokens + d.Running[i].Generated;
         }
 
-        double dt = _steps.MixedMilliseconds(d.Running.Count, d.Running.Count > 0 ? kv / d.Running.Count : 0, tokens, p.Batch.Count, tokens > 0 ? contextSum / tokens : 0);
+        double meanKv = d.Running.Count > 0 ? kv / d.Running.Count : 0;
+        double dt = Drift is { } moving
+            ? _steps.MixedMilliseconds(d.Running.Count, meanKv, tokens, p.Batch.Count, tokens > 0 ? contextSum / tokens : 0, moving.Decode.Imbalance)
+            : _steps.MixedMilliseconds(d.Running.Count, meanKv, tokens, p.Batch.Count, tokens > 0 ? contextSum / tokens : 0);
         p.Busy = true;
         d.Busy = true;
         p.StepStart = t;

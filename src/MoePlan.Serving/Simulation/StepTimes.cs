@@ -26,6 +26,10 @@ public interface IStepTimes
 
     /// <summary>A decode step with the pool's MoE imbalance at that moment; by default the fixed one.</summary>
     double DecodeMilliseconds(int sequences, double meanKv, double imbalance) => DecodeMilliseconds(sequences, meanKv);
+
+    /// <summary>A mixed step of an aggregated instance with the serve pool's MoE imbalance at that moment; by default the fixed one.</summary>
+    double MixedMilliseconds(int sequences, double meanKv, int chunkTokens, int chunkSequences, double chunkContext, double imbalance) =>
+        MixedMilliseconds(sequences, meanKv, chunkTokens, chunkSequences, chunkContext);
 }
 
 /// <summary>
@@ -95,6 +99,10 @@ public sealed class CostModelStepTimes : IStepTimes
     public double MixedMilliseconds(int sequences, double meanKv, int chunkTokens, int chunkSequences, double chunkContext) =>
         sequences == 0 ? PrefillMilliseconds(chunkTokens, chunkSequences, chunkContext)
         : StepCostModel.Evaluate(_architecture, _parameters, _precision, MixedShape(sequences, meanKv, chunkTokens, chunkSequences, chunkContext), _machine).StepMilliseconds;
+
+    public double MixedMilliseconds(int sequences, double meanKv, int chunkTokens, int chunkSequences, double chunkContext, double imbalance) =>
+        sequences == 0 ? PrefillMilliseconds(chunkTokens, chunkSequences, chunkContext, imbalance)
+        : StepCostModel.Evaluate(_architecture, _parameters, _precision, MixedShape(sequences, meanKv, chunkTokens, chunkSequences, chunkContext) with { StaticImbalance = imbalance }, _machine).StepMilliseconds;
 
     public double PrefillMilliseconds(int tokens, int sequences, double context, double imbalance) =>
         StepCostModel.Evaluate(_architecture, _parameters, _precision, PrefillShape(tokens, sequences, context) with { StaticImbalance = imbalance }, _machine).StepMilliseconds;

@@ -67,8 +67,29 @@ public sealed class RebalanceSimulationTests
         Assert.NotEmpty(session.Metrics[0].Placement!.Events);
     }
 
+    [Fact]
+    public void An_aggregated_plan_rebalances_its_serve_pool_once_per_moment()
+    {
+        // The loads never change (no loads_over_time), so every rebalance re-derives the placement it replaces: the
+        // algorithm is deterministic on the same loads, and nothing moves.
+        var plan = RepositoryPaths.PathOf("plans", "qwen3-235b-h200-aggregated.moe");
+        var resolver = new OverrideResolver("  proxy { policy least-load }", "  placement { rebalance every 10s }\n  proxy { policy least-load }", "qwen3-235b-h200-aggregated.moe");
+        var session = ServingSession.Serve(new ServingRequest(plan, resolver, _ => new ServingPolicySet(new PolicyRegistry(), ["least-load"])) { MaxRequests = 100 });
+        Assert.True(session.Stop == ServingStop.None, string.Join("; ", session.Diagnostics) + session.Usage?.Message);
+        var m = session.Metrics[0];
+        Assert.Equal(m.Arrived, m.Completed + m.Rejected);
+        var p = m.Placement!;
+        Assert.NotEmpty(p.Events);
+        Assert.All(p.Events, e => Assert.Equal(PoolRole.Serve, e.Pool));
+        Assert.Equal(p.Events.Length, p.Events.Select(e => e.Milliseconds).Distinct().Count());
+        Assert.Equal(Enumerable.Range(1, p.Events.Length).Select(k => k * 10_000.0), p.Events.Select(e => e.Milliseconds));
+        Assert.Equal(0, p.WeightsMovedBytes);
+        Assert.Equal(0, p.StallMilliseconds);
+        Assert.All(p.Imbalance, c => Assert.Equal(PoolRole.Serve, c.Pool));
+    }
+
     /// <summary>Reads from disk, with one text replacement in the drift plan.</summary>
-    private sealed class OverrideResolver(string from, string to) : MoePlan.Core.Text.ISourceResolver
+    private sealed class OverrideResolver(string from, string to, string file = "deepseek-v3-sglang-h100-drift.moe") : MoePlan.Core.Text.ISourceResolver
     {
         private readonly SimulationFixtures.DiskResolver _disk = new();
 
@@ -81,7 +102,7 @@ public sealed class RebalanceSimulationTests
                 return false;
             }
 
-            if (resolvedPath.EndsWith("deepseek-v3-sglang-h100-drift.moe", StringComparison.Ordinal))
+            if (resolvedPath.EndsWith(file, StringComparison.Ordinal))
             {
                 text = text.Replace(from, to, StringComparison.Ordinal);
             }
