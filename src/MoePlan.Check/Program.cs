@@ -5,15 +5,17 @@ using MoePlan.Cli;
 using MoePlan.Cli.Commands;
 
 // `moeplan-check ARGS` is `moeplan check ARGS`: the same command, options, output and exit codes.
+// Standard input (`-`) is read here, once, so that a hand-over to `moeplan check` can pass it on.
+var standardInput = args.Contains("-") ? Console.In.ReadToEnd() : null;
 var root = new RootCommand("moeplan-check: `moeplan check` compiled ahead of time.");
-root.Subcommands.Add(CheckCommand.Create(Console.Out, Console.Error, Console.In, ScriptedPlan.HandOver));
+root.Subcommands.Add(CheckCommand.Create(Console.Out, Console.Error, standardInput is null ? Console.In : new StringReader(standardInput), ScriptedPlan.HandOver));
 try
 {
     return CommandInvocation.Invoke(root, ["check", .. args], Console.Out, Console.Error);
 }
 catch (ScriptedPlan e)
 {
-    return ScriptedPlan.RunFullCheck(args, e.PlanFile);
+    return ScriptedPlan.RunFullCheck(args, e.PlanFile, standardInput);
 }
 
 namespace MoePlan.Check
@@ -30,7 +32,7 @@ namespace MoePlan.Check
             throw new ScriptedPlan(planFile);
 
         /// <summary>Runs <c>moeplan check</c> with the same arguments: the <c>moeplan</c> beside this binary, else on PATH.</summary>
-        public static int RunFullCheck(string[] args, string planFile)
+        public static int RunFullCheck(string[] args, string planFile, string? standardInput)
         {
             // Looked up here, not by Process.Start, which would also try the working folder.
             var name = OperatingSystem.IsWindows() ? "moeplan.exe" : "moeplan";
@@ -44,7 +46,7 @@ namespace MoePlan.Check
                 return ExitCodes.UsageOrIo;
             }
 
-            var start = new ProcessStartInfo(moeplan) { UseShellExecute = false };
+            var start = new ProcessStartInfo(moeplan) { UseShellExecute = false, RedirectStandardInput = standardInput is not null };
             start.ArgumentList.Add("check");
             foreach (var arg in args)
             {
@@ -52,6 +54,12 @@ namespace MoePlan.Check
             }
 
             using var process = Process.Start(start)!;
+            if (standardInput is not null)
+            {
+                process.StandardInput.Write(standardInput);
+                process.StandardInput.Close();
+            }
+
             process.WaitForExit();
             return process.ExitCode;
         }

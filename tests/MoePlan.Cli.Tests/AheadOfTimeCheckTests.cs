@@ -20,9 +20,12 @@ public sealed class AheadOfTimeCheckTests
         return dll;
     }
 
-    private static (int ExitCode, string Out, string Error) RunCheckProcess(string? pathPrefix, params string[] args)
+    private static (int ExitCode, string Out, string Error) RunCheckProcess(string? pathPrefix, params string[] args) =>
+        RunCheckProcessWithInput(pathPrefix, null, args);
+
+    private static (int ExitCode, string Out, string Error) RunCheckProcessWithInput(string? pathPrefix, string? stdin, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = stdin is not null, UseShellExecute = false };
         start.ArgumentList.Add(CheckDll());
         foreach (var arg in args)
         {
@@ -35,6 +38,12 @@ public sealed class AheadOfTimeCheckTests
         }
 
         using var process = Process.Start(start)!;
+        if (stdin is not null)
+        {
+            process.StandardInput.Write(stdin);
+            process.StandardInput.Close();
+        }
+
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), "moeplan-check did not finish");
@@ -84,6 +93,17 @@ public sealed class AheadOfTimeCheckTests
         var expected = CliRunner.Run("check", plan);
         Assert.Equal(expected.ExitCode, code);
         Assert.Equal(expected.Out, stdout);
+
+        // From standard input too: the text read for the check is what `moeplan check -` gets. Imports resolve against the
+        // working folder (both run in this one), so the scripted sample is given with its script and trace paths absolute.
+        var text = File.ReadAllText(plan)
+            .Replace("\"schedulers/", "\"" + RepositoryPaths.PathOf("plans", "schedulers") + "/", StringComparison.Ordinal)
+            .Replace("\"data/", "\"" + RepositoryPaths.PathOf("plans", "data") + "/", StringComparison.Ordinal);
+        var fromStdin = RunCheckProcessWithInput(AppContext.BaseDirectory, text, "-");
+        var expectedFromStdin = CliRunner.RunWithInput(text, "check", "-");
+        Assert.Equal(0, expectedFromStdin.ExitCode);
+        Assert.Equal(expectedFromStdin.ExitCode, fromStdin.ExitCode);
+        Assert.Equal(expectedFromStdin.Out, fromStdin.Out);
 
         // Without a moeplan to hand over to, it says so (exit 2), and prints nothing on standard output.
         var alone = RunCheckProcess("/nonexistent-moeplan-folder", plan);
