@@ -153,11 +153,7 @@ public static class PlanCostModel
         var prefillCapacity = prefillDevices / prefillRankSecondsPerRequest;
         var decodeCapacity = decodeDevices / decodeRankSecondsPerRequest;
 
-        var ttftOk = plan.Slo.Ttft is not { } ttftSlo || ttft <= ttftSlo.Milliseconds;
-        var tpotOk = plan.Slo.Tpot is not { } tpotSlo || tpot <= tpotSlo.Milliseconds;
-        var capacity = Math.Min(prefillCapacity, decodeCapacity);
-        var offered = workload.Arrivals?.RatePerSecond ?? capacity;
-        var goodput = ttftOk && tpotOk ? Math.Min(capacity, offered) : 0;
+        var (ttftOk, tpotOk, goodput) = Goodput(plan, ttft, tpot, Math.Min(prefillCapacity, decodeCapacity));
 
         double? inputCost = null;
         double? outputCost = null;
@@ -180,6 +176,16 @@ public static class PlanCostModel
             tpotOk,
             inputCost,
             outputCost);
+    }
+
+    /// <summary>Whether the predictions meet the SLOs, and the goodput: the offered rate up to capacity (capacity when no
+    /// rate is given) if both are met, else 0.</summary>
+    private static (bool TtftOk, bool TpotOk, double Goodput) Goodput(DeploymentPlan plan, double ttft, double tpot, double capacity)
+    {
+        var ttftOk = plan.Slo.Ttft is not { } ttftSlo || ttft <= ttftSlo.Milliseconds;
+        var tpotOk = plan.Slo.Tpot is not { } tpotSlo || tpot <= tpotSlo.Milliseconds;
+        var offered = plan.Workload.Arrivals?.RatePerSecond ?? capacity;
+        return (ttftOk, tpotOk, ttftOk && tpotOk ? Math.Min(capacity, offered) : 0);
     }
 
     /// <summary>
@@ -233,11 +239,7 @@ public static class PlanCostModel
         var prefillCapacity = ranks / prefillRankSecondsPerRequest;
         var decodeCapacity = ranks / decodeRankSecondsPerRequest;
 
-        var ttftOk = plan.Slo.Ttft is not { } ttftSlo || ttft <= ttftSlo.Milliseconds;
-        var tpotOk = plan.Slo.Tpot is not { } tpotSlo || tpot <= tpotSlo.Milliseconds;
-        var capacity = Math.Min(prefillCapacity, decodeCapacity);
-        var offered = plan.Workload.Arrivals?.RatePerSecond ?? capacity;
-        var goodput = ttftOk && tpotOk ? Math.Min(capacity, offered) : 0;
+        var (ttftOk, tpotOk, goodput) = Goodput(plan, ttft, tpot, Math.Min(prefillCapacity, decodeCapacity));
 
         double? inputCost = null;
         double? outputCost = null;

@@ -43,7 +43,24 @@ public sealed record SearchResult(
     IReadOnlyList<SearchRejection> Rejections);
 
 /// <summary>Why the verifier rejected candidates: a diagnostic code, how many candidates had it as their first error, and one message.</summary>
-public sealed record SearchRejection(string Code, long Candidates, string Example);
+public sealed record SearchRejection(string Code, long Candidates, string Example)
+{
+    /// <summary>The <c>rejections</c> array of search's and init's JSON: code, candidates, example.</summary>
+    public static void WriteJsonArray(System.Text.Json.Utf8JsonWriter w, IEnumerable<SearchRejection> rejections)
+    {
+        w.WriteStartArray("rejections");
+        foreach (var rejection in rejections)
+        {
+            w.WriteStartObject();
+            w.WriteString("code", rejection.Code);
+            w.WriteNumber("candidates", rejection.Candidates);
+            w.WriteString("example", rejection.Example);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+    }
+}
 
 /// <summary>
 /// Enumerates a <see cref="SearchSpace"/>, drops candidates the verifier rejects, costs the others with

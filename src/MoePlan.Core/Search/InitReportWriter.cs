@@ -127,17 +127,7 @@ public static class InitReportWriter
         }
 
         w.WriteEndArray();
-        w.WriteStartArray("rejections");
-        foreach (var rejection in result.Rejections)
-        {
-            w.WriteStartObject();
-            w.WriteString("code", rejection.Code);
-            w.WriteNumber("candidates", rejection.Candidates);
-            w.WriteString("example", rejection.Example);
-            w.WriteEndObject();
-        }
-
-        w.WriteEndArray();
+        SearchRejection.WriteJsonArray(w, result.Rejections);
         if (writtenPath is null)
         {
             w.WriteNull("written");

@@ -148,17 +148,7 @@ public static class SearchReportWriter
         w.WriteNumber("prefill", r.PrefillImbalance);
         w.WriteNumber("decode", r.DecodeImbalance);
         w.WriteEndObject();
-        w.WriteStartArray("rejections");
-        foreach (var rejection in r.Rejections)
-        {
-            w.WriteStartObject();
-            w.WriteString("code", rejection.Code);
-            w.WriteNumber("candidates", rejection.Candidates);
-            w.WriteString("example", rejection.Example);
-            w.WriteEndObject();
-        }
-
-        w.WriteEndArray();
+        SearchRejection.WriteJsonArray(w, r.Rejections);
         var c = report.Confirming;
         w.WriteStartObject("confirmation");
         w.WriteBoolean("simulated", c.Simulate);

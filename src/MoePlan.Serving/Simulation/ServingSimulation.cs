@@ -407,13 +407,35 @@ public sealed partial class ServingSimulation : IClusterView
             return;
         }
 
+        var (tokens, contextSum) = FillChunks(p, t, _config.PrefillTokenCap, admit: null);
+        double dt = Drift is { } moving
+            ? _steps.PrefillMilliseconds(tokens, p.Batch.Count, tokens > 0 ? contextSum / tokens : 0, moving.Prefill.Imbalance)
+            : _steps.PrefillMilliseconds(tokens, p.Batch.Count, tokens > 0 ? contextSum / tokens : 0);
+        p.Busy = true;
+        p.StepStart = t;
+        p.Steps++;
+        Push(EventKind.PrefillStepDone, t + dt, index, null);
+
+        // Its queued tokens went into the step: the instance may be under its token cap again.
+        if (_proxyHeld.Count > 0)
+        {
+            ReleaseHeld(t);
+        }
+    }
+
+    /// <summary>
+    /// Fills a step's prompt chunks up to <paramref name="budget"/> tokens: chunks of requests already under way first, in
+    /// the order they started (those that do not fit stay partial), then waiting requests in queue order while
+    /// <paramref name="admit"/> (null: always) takes them; it returns false to stop at a request it cannot hold.
+    /// </summary>
+    /// <returns>The prompt tokens in the step and the sum of their contexts.</returns>
+    private (int Tokens, double ContextSum) FillChunks(PrefillInstance p, double t, int budget, Func<RequestState, bool>? admit)
+    {
         p.Batch.Clear();
-        int capLeft = _config.PrefillTokenCap;
+        int capLeft = budget;
         double contextSum = 0;
         var stillPartial = p.NextPartial;
         stillPartial.Clear();
-
-        // Chunks of requests already under way go first, in the order they started; those that do not fit stay partial.
         for (int i = 0; i < p.Partial.Count; i++)
         {
             if (capLeft > 0)
@@ -430,7 +452,7 @@ public sealed partial class ServingSimulation : IClusterView
         {
             p.Waiting.Walk(t, r =>
             {
-                if (capLeft <= 0)
+                if (capLeft <= 0 || (admit is not null && !admit(r)))
                 {
                     return QueueStep.Stop;
                 }
@@ -443,20 +465,7 @@ public sealed partial class ServingSimulation : IClusterView
         }
 
         (p.Partial, p.NextPartial) = (stillPartial, p.Partial);
-        int tokens = _config.PrefillTokenCap - capLeft;
-        double dt = Drift is { } moving
-            ? _steps.PrefillMilliseconds(tokens, p.Batch.Count, tokens > 0 ? contextSum / tokens : 0, moving.Prefill.Imbalance)
-            : _steps.PrefillMilliseconds(tokens, p.Batch.Count, tokens > 0 ? contextSum / tokens : 0);
-        p.Busy = true;
-        p.StepStart = t;
-        p.Steps++;
-        Push(EventKind.PrefillStepDone, t + dt, index, null);
-
-        // Its queued tokens went into the step: the instance may be under its token cap again.
-        if (_proxyHeld.Count > 0)
-        {
-            ReleaseHeld(t);
-        }
+        return (budget - capLeft, contextSum);
     }
 
     /// <summary>First time in a batch: the prefix cache serves its leading blocks (at least one token is computed).</summary>
@@ -703,51 +712,25 @@ public sealed partial class ServingSimulation : IClusterView
             return;
         }
 
-        p.Batch.Clear();
         int budget = Math.Max(0, _config.PrefillTokenCap - (d.Running.Count * _config.DecodeTokensPerSequence));
-        int capLeft = budget;
-        double contextSum = 0;
-        var stillPartial = p.NextPartial;
-        stillPartial.Clear();
-        for (int i = 0; i < p.Partial.Count; i++)
+        var (tokens, contextSum) = FillChunks(p, t, budget, admit: r =>
         {
-            if (capLeft > 0)
+            if (!_config.DecodeHasRoom(d.Allocated, d.ReservedTokens, r.DecodeTokens))
             {
-                contextSum += Take(p, p.Partial[i], ref capLeft, stillPartial);
+                return false;
             }
-            else
+
+            d.Allocated++;
+            d.ReservedTokens += r.DecodeTokens;
+            if (_independentWorkers)
             {
-                stillPartial.Add(p.Partial[i]);
+                d.WorkerAllocated[r.Worker]++;
+                d.WorkerReservedTokens[r.Worker] += r.DecodeTokens;
             }
-        }
 
-        if (capLeft > 0 && p.Waiting.Count > 0)
-        {
-            p.Waiting.Walk(t, r =>
-            {
-                if (capLeft <= 0 || !_config.DecodeHasRoom(d.Allocated, d.ReservedTokens, r.DecodeTokens))
-                {
-                    return QueueStep.Stop;
-                }
-
-                d.Allocated++;
-                d.ReservedTokens += r.DecodeTokens;
-                if (_independentWorkers)
-                {
-                    d.WorkerAllocated[r.Worker]++;
-                    d.WorkerReservedTokens[r.Worker] += r.DecodeTokens;
-                }
-
-                r.DecodeInstance = index;
-                Schedule(p, r, t);
-                _prefillWaiting--;
-                contextSum += Take(p, r, ref capLeft, stillPartial);
-                return QueueStep.Take;
-            });
-        }
-
-        (p.Partial, p.NextPartial) = (stillPartial, p.Partial);
-        int tokens = budget - capLeft;
+            r.DecodeInstance = index;
+            return true;
+        });
         if (tokens == 0 && d.Running.Count == 0)
         {
             // Nothing to compute. Not expected: with nothing running or partial the instance holds no KV, and arrival
