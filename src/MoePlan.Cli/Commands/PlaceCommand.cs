@@ -29,7 +29,7 @@ internal static class PlaceCommand
         string Format,
         bool Compare,
         string[] Evaluate,
-        string Objective = "expected")
+        string Objective = "worst-case")
     {
         /// <summary>The <c>--set</c> overrides of the plan's settings.</summary>
         public IReadOnlyList<string> Set { get; init; } = [];
@@ -44,7 +44,7 @@ internal static class PlaceCommand
             HelpName = "FILE",
             AllowMultipleArgumentsPerToken = true,
         };
-        var objective = new Option<string>("--objective") { Description = "With several --load files, what moeplan minimises over them: the expected or the worst-case busiest rank.", DefaultValueFactory = _ => "expected" };
+        var objective = new Option<string>("--objective") { Description = "With several --load files, what moeplan minimises over them: the expected or the worst-case busiest rank.", DefaultValueFactory = _ => "worst-case" };
         objective.AcceptOnlyFromAmong("expected", "worst-case");
         var synthetic = new Option<ulong?>("--synthetic") { Description = "Synthetic loads with this seed instead of the plan's loads.", HelpName = "SEED" };
         var algorithm = new Option<string?>("--algorithm", "-a")

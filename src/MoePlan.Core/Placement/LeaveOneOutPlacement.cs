@@ -16,7 +16,7 @@ public sealed record LeaveOneOutRow(string HeldOut, ImmutableArray<(string Algor
 public static class LeaveOneOutPlacement
 {
     public static (ImmutableArray<LeaveOneOutRow> Rows, ImmutableArray<Diagnostic> Diagnostics) Run(
-        DeploymentPlan plan, PoolRole pool, ISourceResolver resolver, IReadOnlyList<string> files, RobustObjective objective = RobustObjective.Expected, LoadDriftModel? drift = null)
+        DeploymentPlan plan, PoolRole pool, ISourceResolver resolver, IReadOnlyList<string> files, RobustObjective objective = RobustObjective.WorstCase, LoadDriftModel? drift = null)
     {
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(files);

@@ -156,7 +156,7 @@ public sealed class PlacementProblem
     /// otherwise: the plan maps every file onto the model's layers first).
     /// </summary>
     public static (PlacementProblem? Problem, ImmutableArray<Diagnostic> Diagnostics) CreateRobust(
-        IReadOnlyList<ExpertLoads> scenarios, PlacementShape shape, RobustObjective objective = RobustObjective.Expected, LoadDriftModel? drift = null)
+        IReadOnlyList<ExpertLoads> scenarios, PlacementShape shape, RobustObjective objective = RobustObjective.WorstCase, LoadDriftModel? drift = null)
     {
         ArgumentNullException.ThrowIfNull(scenarios);
         var (problem, diagnostics) = Create(ExpertLoads.MeanOfNormalized(scenarios), shape);

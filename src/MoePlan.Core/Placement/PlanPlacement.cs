@@ -17,7 +17,7 @@ public sealed record LoadFileOverride(string Path) : LoadOverride;
 /// mean (each file normalised per layer, so each counts once); moeplan's then lowers <paramref name="Objective"/> over
 /// the files (see <see cref="PlacementProblem.CreateRobust"/>).
 /// </summary>
-public sealed record LoadFilesOverride(ImmutableArray<string> Paths, RobustObjective Objective = RobustObjective.Expected) : LoadOverride;
+public sealed record LoadFilesOverride(ImmutableArray<string> Paths, RobustObjective Objective = RobustObjective.WorstCase) : LoadOverride;
 
 /// <summary>Synthetic loads with this seed (the pool's profile, the model's layers and experts).</summary>
 public sealed record SyntheticLoadOverride(ulong Seed) : LoadOverride;

@@ -87,9 +87,10 @@ public sealed class LeaveOneWorkloadOutTests(LeaveOneWorkloadOutTable table) : I
     private const string End = "<!-- leave-one-workload-out: end -->\n";
 
     [Fact]
-    public void LeaveOneWorkloadOut_MoeplanOnTheUnseenWorkload_IsNeverWorseThanEplbOrOmni_ByMoreThanHalfAPercent()
+    public void LeaveOneWorkloadOut_MoeplanOnTheUnseenWorkload_IsNeverWorseThanEplbOrOmni()
     {
-        const double Tolerance = 1.005;
+        // Rounding only: the metrics are sums of doubles over the same loads.
+        const double Tolerance = 1 + 1e-9;
         var (strictlyBetter, worse) = (0, 0);
         foreach (var (plan, pool, _, rows) in table.Results)
         {
@@ -104,7 +105,6 @@ public sealed class LeaveOneWorkloadOutTests(LeaveOneWorkloadOutTable table) : I
                         continue;
                     }
 
-                    // Within 0.5%: one row (h800 decode, decode_in2000out100 held out) is 1.675 against 1.670; see docs/placement.md.
                     var where = $"{plan} {pool}, held out {row.HeldOut}: moeplan vs {name}";
                     Assert.True(moeplan.MeanLayerImbalance <= other.MeanLayerImbalance * Tolerance, $"{where}: mean {moeplan.MeanLayerImbalance} > {other.MeanLayerImbalance}");
                     Assert.True(moeplan.Imbalance <= other.Imbalance * Tolerance, $"{where}: overall {moeplan.Imbalance} > {other.Imbalance}");
@@ -116,7 +116,7 @@ public sealed class LeaveOneWorkloadOutTests(LeaveOneWorkloadOutTable table) : I
 
         // 6 pools x 5 held-out workloads x 3 others = 90 comparisons; the one-slot-per-rank pool (CloudMatrix decode, 320
         // over 320) can only tie (every algorithm makes the same replica counts), the rest mostly win.
-        Assert.True(worse <= 3, $"moeplan worse in {worse} of 90 comparisons");
+        Assert.Equal(0, worse);
         Assert.True(strictlyBetter >= 60, $"moeplan strictly better in only {strictlyBetter} of 90 comparisons");
     }
 
