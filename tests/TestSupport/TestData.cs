@@ -13,7 +13,7 @@ public static class TestData
 
     public static string ReadText(params string[] segments) => File.ReadAllText(PathOf(segments));
 
-    /// <summary>The SGLang team's five DeepSeek-V3 expert-load recordings, sorted by file name, in <c>plans/data</c> where
+    /// <summary>The SGLang team's six DeepSeek-V3 expert-load recordings, sorted by file name, in <c>plans/data</c> where
     /// the sample plans use them (not duplicated under tests/data).</summary>
     public static IReadOnlyList<string> SglangExpertLoadFiles =>
         Directory.GetFiles(RepositoryPaths.PathOf("plans", "data"), "deepseek-v3-sglang-*.json")

@@ -106,8 +106,10 @@ public static class StepCostModel
         var chunk = s.ChunkTokensPerRank / microbatches;
         var (coreFlopsPerToken, kvBytesPerToken) = AttentionCore(a, s.Role, s.AttentionContext, precision.KvCache.Value, tp);
         var (chunkFlopsPerToken, chunkKvBytesPerToken) = chunk > 0 ? AttentionCore(a, PoolRole.Prefill, s.ChunkContext, precision.KvCache.Value, tp) : (0, 0);
+        // The prefill form (and a mixed step's chunk) runs a different kernel from the absorbed decode form: its own efficiency.
+        var coreEfficiency = s.Role == PoolRole.Prefill ? e.PrefillAttentionEfficiency : e.AttentionEfficiency;
         Add("attention core",
-            attentionLayers * (((T - chunk) * coreFlopsPerToken) + (chunk * chunkFlopsPerToken)) / (m.PeakBf16Flops * e.AttentionEfficiency) * 1e3,
+            attentionLayers * ((((T - chunk) * coreFlopsPerToken) / coreEfficiency) + (chunk * chunkFlopsPerToken / e.PrefillAttentionEfficiency)) / m.PeakBf16Flops * 1e3,
             attentionLayers * Memory(((T - chunk) * kvBytesPerToken) + (chunk * chunkKvBytesPerToken)), attentionLayers * AttentionCoreKernels);
 
         // Norms, residual adds and activation reads/writes: 8 passes over bf16 hidden states per layer.

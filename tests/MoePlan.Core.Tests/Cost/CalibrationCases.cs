@@ -12,7 +12,7 @@ namespace MoePlan.Core.Tests.Cost;
 /// </summary>
 public sealed record CalibrationCase(string Name, string Plan, string Metric, double Published, string Source, CostOptions Options, Func<CostReport, double> Predict)
 {
-    public const double Tolerance = 0.15;
+    public const double Tolerance = 0.05;
 
     private const string Lmsys = "LMSYS blog 2025-05-05, DeepSeek on 96 H100 (table of figures.md)";
     private const string DeepSeekDay6 = "deepseek-ai/open-infra-index, 202502OpenSourceWeek day 6";

@@ -5,7 +5,7 @@ using Xunit;
 
 namespace MoePlan.Core.Tests.Cost;
 
-/// <summary>The cost model reproduces each published figure within 15% with one set of factors per family.</summary>
+/// <summary>The cost model reproduces each published figure within 5% with one set of factors per family.</summary>
 public sealed class CalibrationTests
 {
     public static TheoryData<string> Names()
@@ -21,7 +21,7 @@ public sealed class CalibrationTests
 
     [Theory]
     [MemberData(nameof(Names))]
-    public void Prediction_is_within_15_percent_of_the_published_figure(string name)
+    public void Prediction_is_within_5_percent_of_the_published_figure(string name)
     {
         var c = CalibrationCase.All.Single(x => x.Name == name);
         var predicted = c.Predicted();

@@ -67,10 +67,28 @@ public sealed class StepCostModelTests
         // 256 sequences per GPU, KV 1950 + 100 / 2 = 2000. Absorbed MLA per token per layer:
         // FLOPs 2 x 128 x (576 + 512) x 2000 = 557,056,000; per step 256 x 61 x 557,056,000 = 8.699e12 FLOP
         // at 989e12 x 0.667 (FlashMLA's efficiency) = 659.66e12 FLOP/s: 13.187 ms.
-        // Bytes: 2000 x 576 x 2 (bf16) per token per layer = 2,304,000; x 256 x 61 = 35.98e9 B / (3.35e12 x 0.9) = 11.934 ms.
+        // Bytes: 2000 x 576 x 2 (bf16) per token per layer = 2,304,000; x 256 x 61 = 35.98e9 B / (3.35e12 x 0.896, FlashMLA's measured 3,000 of 3,350 GB/s) = 11.987 ms.
         Assert.Equal(256 * 61 * 557_056_000.0 / (989e12 * 0.667) * 1e3, core.ComputeMilliseconds, 6);
-        Assert.Equal(256 * 61 * 2_304_000.0 / (3.35e12 * 0.9) * 1e3, core.MemoryMilliseconds, 6);
+        Assert.Equal(256 * 61 * 2_304_000.0 / (3.35e12 * 0.896) * 1e3, core.MemoryMilliseconds, 6);
         Assert.Equal(2000, report.Decode.KvLength);
+    }
+
+    [Fact]
+    public void Prefill_attention_core_of_the_lmsys_setup_matches_a_hand_roofline()
+    {
+        var plan = PlanCompiler.Compile("plans/calibration/sglang-h100-prefill-in4k.moe",
+            MemorySourceResolver.FromRepository("plans/calibration/sglang-h100-prefill-in4k.moe")).Plan!;
+        var report = PlanCostModel.Evaluate(plan);
+        var core = report.Prefill.Step.Ops.Single(o => o.Name == "attention core");
+
+        // 16,384 tokens per GPU of 4,096-token prompts, nothing cached: each token attends causally to half its prompt,
+        // 2,048 positions. Prefill-form MLA per token per layer: 2 x 128 heads x ((128 + 64) + 128) x 2,048 = 167,772,160
+        // FLOPs; per step 16,384 x 61 x 167,772,160 = 1.6767e14 FLOP at 989e12 x 0.366 (Hopper's prefill-form
+        // efficiency, not FlashMLA's decode figure) = 361.97e12 FLOP/s: 463.2 ms. Compute-bound: no HBM term.
+        Assert.Equal(0.366, EfficiencyFactors.Hopper.PrefillAttentionEfficiency);
+        Assert.Equal(16_384 * 61 * 167_772_160.0 / (989e12 * 0.366) * 1e3, core.ComputeMilliseconds, 6);
+        Assert.Equal(0, core.MemoryMilliseconds);
+        Assert.Equal(2048, report.Prefill.Step.AttentionContext);
     }
 
     [Fact]

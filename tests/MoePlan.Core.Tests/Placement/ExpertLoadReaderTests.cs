@@ -63,7 +63,7 @@ public class ExpertLoadReaderTests
     public void RealSglangFiles_Parse_WithDenseLayersZero()
     {
         var files = TestData.SglangExpertLoadFiles;
-        Assert.Equal(5, files.Count);
+        Assert.Equal(6, files.Count);
         var peakToMean = new List<double>();
         foreach (var file in files)
         {
