@@ -22,7 +22,7 @@ public sealed class RebalanceComparisonDocTests
     private static readonly (string Label, string[] Set)[] Loads =
     [
         ("20 req/s, 2000 in / 100 out (the plan's)", []),
-        ("90 req/s, 2000 in / 1000 out", ["workload.arrivals=poisson 90/s", "workload.output=fixed 1000", "decode.context=3072", "decode.max_batch=128", "workload.requests=22500"]),
+        ("100 req/s, 2000 in / 1000 out", ["workload.arrivals=poisson 100/s", "workload.output=fixed 1000", "decode.context=3072", "decode.max_batch=128", "workload.requests=25000"]),
     ];
 
     private static readonly string[] Policies =
