@@ -54,7 +54,7 @@ public sealed record CalibrationProfile(
         for (var i = 0; i < cases.Count; i++)
         {
             var c = cases[i];
-            var report = PlanCostModel.Evaluate(c.Plan, c.Options with { Efficiency = fit.Factors });
+            var report = new CostEvaluator().Evaluate(c.Plan, c.Options with { Efficiency = fit.Factors });
             profileCases.Add(new ProfileCase(c.Measurement.Name, c.Measurement.Plan, c.Plan.Hardware.Value.Name, c.Measurement.Metric.Name,
                 c.Measurement.Metric.Regime, c.Measurement.Value, fit.Residuals[i].Predicted, loo.IsDefault ? null : loo[i].Error,
                 report.Decode.BatchPerRank, report.Prefill.Step.TokensPerRank, c.Measurement.Source));

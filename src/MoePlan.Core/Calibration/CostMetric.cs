@@ -14,7 +14,7 @@ public enum CostRegime
 /// A figure of <c>moeplan cost --format json</c> a measurement can state, named by its JSON path
 /// (<c>decode.tpot_ms</c>, ...). "device" is a rank (a GPU, or one die of a multi-die package).
 /// </summary>
-public sealed record CostMetric(string Name, CostRegime Regime, bool HigherIsFaster, Func<CostReport, double> Of)
+public sealed record CostMetric(string Name, CostRegime Regime, bool HigherIsFaster, Func<CostFigures, double> Of)
 {
     public static readonly ImmutableArray<CostMetric> All =
     [

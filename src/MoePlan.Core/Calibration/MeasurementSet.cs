@@ -16,8 +16,13 @@ public sealed record PreparedMeasurement(Measurement Measurement, DeploymentPlan
 {
     public string Family => Plan.Hardware.Value.Family;
 
+    // The fitter evaluates thousands of factor sets: one allocation-free evaluator per thread.
+    [ThreadStatic]
+    private static CostEvaluator? _evaluator;
+
     /// <summary>The metric the cost model predicts with <paramref name="factors"/>.</summary>
-    public double Predict(EfficiencyFactors factors) => Measurement.Metric.Of(PlanCostModel.Evaluate(Plan, Options with { Efficiency = factors }));
+    public double Predict(EfficiencyFactors factors) =>
+        Measurement.Metric.Of((_evaluator ??= new CostEvaluator()).Evaluate(Plan, Options with { Efficiency = factors }));
 
     /// <summary>Relative error of the prediction: predicted / measured - 1.</summary>
     public double Error(EfficiencyFactors factors) => (Predict(factors) / Measurement.Value) - 1;
