@@ -28,7 +28,7 @@ public sealed class CalibrateCommandTests
             Assert.Equal("Hopper", root["family"].ToString());
             var factors = (YamlMappingNode)root["factors"];
             Assert.Equal(
-                ["gemm_efficiency", "gemm_half_rows", "memory_efficiency", "scale_out_efficiency", "kernel_gap_us", "overlap_efficiency", "batch_routing_variation"],
+                ["gemm_efficiency", "gemm_half_rows", "scale_out_efficiency", "kernel_gap_us", "overlap_efficiency", "batch_routing_variation", "prefill_attention_efficiency"],
                 factors.Children.Keys.Select(k => k.ToString()));
             foreach (var (_, factor) in factors.Children)
             {

@@ -5,8 +5,8 @@ namespace MoePlan.Core.Calibration;
 
 /// <summary>
 /// A factor of <see cref="EfficiencyFactors"/> that calibration fits (the family's provenance calls it fitted), with the
-/// bounds the fit keeps it in and why. The measured factors (attention core, scale-up bandwidth, all-to-all floors) have
-/// sources of their own and stay fixed.
+/// bounds the fit keeps it in and why. The measured factors (decode attention core, HBM efficiency, scale-up bandwidth,
+/// all-to-all floors) have sources of their own and stay fixed.
 /// </summary>
 /// <param name="Name">The profile's key (snake case, unit in the name).</param>
 /// <param name="LogScale">Searched in log space: the factor spans more than a decade and matters by ratio.</param>
@@ -22,9 +22,6 @@ public sealed record FreeFactor(string Name, double Lower, double Upper, bool Lo
         new("gemm_half_rows", 4, 512, true,
             "rows at which a GEMM reaches half its large-GEMM efficiency: between a sixteenth of a 64-row tile and eight tiles",
             f => f.GemmHalfRows, (f, v) => f with { GemmHalfRows = v }),
-        new("memory_efficiency", 0.5, 0.95, false,
-            "streaming kernels reach 0.8-0.92 of datasheet HBM bandwidth; above 0.95 is not physical, below 0.5 would be a broken kernel",
-            f => f.MemoryEfficiency, (f, v) => f with { MemoryEfficiency = v }),
         new("scale_out_efficiency", 0.4, 1.0, false,
             "achieved all-to-all bandwidth over the NIC as a share of nominal: at most 1; DeepEP's normal kernels measure 43-58 GB/s on a 50 GB/s NIC (figures.md), congestion may halve it",
             f => f.ScaleOutEfficiency, (f, v) => f with { ScaleOutEfficiency = v }),
@@ -37,6 +34,9 @@ public sealed record FreeFactor(string Name, double Lower, double Upper, bool Lo
         new("batch_routing_variation", 1.0, 1.6, false,
             "one batch loads the busiest rank at least as much as the whole window does (1); LMSYS measured perfect balancing 1.18x faster in total, so 1.6 leaves room",
             f => f.BatchRoutingVariation, (f, v) => f with { BatchRoutingVariation = v }),
+        new("prefill_attention_efficiency", 0.15, 0.85, false,
+            "share of BF16 peak the prefill form of the attention core reaches (causal attention over the prompt; FlashMLA's 0.667 is the decode kernel's): the same physical ceiling as a GEMM's, below 0.15 no production kernel runs",
+            f => f.PrefillAttentionEfficiency, (f, v) => f with { PrefillAttentionEfficiency = v }),
     ];
 
     public static FreeFactor? Find(string name) => All.FirstOrDefault(f => f.Name == name);

@@ -60,18 +60,18 @@ public sealed record EfficiencyFactors(
     /// </summary>
     public static readonly EfficiencyFactors Hopper = new(
         Family: "Hopper",
-        GemmEfficiency: 0.355,
-        GemmHalfRows: 46,
+        GemmEfficiency: 0.353,
+        GemmHalfRows: 4,
         AttentionEfficiency: 0.667,
         MemoryEfficiency: 0.896,
         ScaleUpEfficiency: 0.775,
-        ScaleOutEfficiency: 0.86,
+        ScaleOutEfficiency: 0.844,
         AllToAll: AllToAllLatency.DeepEpH800,
-        KernelGapMicroseconds: 5.5,
+        KernelGapMicroseconds: 6.16,
         OverlapEfficiency: 1.0,
-        BatchRoutingVariation: 1.42)
+        BatchRoutingVariation: 1.415)
     {
-        PrefillAttentionEfficiency = 0.366,
+        PrefillAttentionEfficiency = 0.368,
         Provenance = "fitted on 8 published Hopper results (DeepSeek's H800 production prefill and decode, the 6 rows of LMSYS's 96 x H100 table); "
             + "decode attention and HBM efficiency from FlashMLA's measured 660 TFLOPS and 3,000 GB/s on H800; scale-up from DeepEP's measured 155 GB/s",
     };

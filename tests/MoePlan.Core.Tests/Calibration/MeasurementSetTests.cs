@@ -68,8 +68,9 @@ public sealed class MeasurementSetTests
         var (cases, diagnostics) = MeasurementSet.Prepare(measurements, Resolver);
         Assert.Empty(diagnostics);
         var factors = MoePlan.Core.Cost.EfficiencyFactors.Hopper;
-        // docs/cost-model.md's decode-batch table: TPOT 20.1 ms at 8 per device, far below the plan's 88.
-        Assert.InRange(cases[1].Predict(factors), 19, 21);
-        Assert.True(cases[0].Predict(factors) > 2 * cases[1].Predict(factors));
+        // docs/cost-model.md's decode-batch table: TPOT 30.8 ms at 8 per device (the step's floors), well below the
+        // plan's 88 per device (47.8 ms: its left-out table).
+        Assert.InRange(cases[1].Predict(factors), 30, 32);
+        Assert.True(cases[0].Predict(factors) > 1.5 * cases[1].Predict(factors));
     }
 }

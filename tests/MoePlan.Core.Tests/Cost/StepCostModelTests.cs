@@ -83,10 +83,10 @@ public sealed class StepCostModelTests
 
         // 16,384 tokens per GPU of 4,096-token prompts, nothing cached: each token attends causally to half its prompt,
         // 2,048 positions. Prefill-form MLA per token per layer: 2 x 128 heads x ((128 + 64) + 128) x 2,048 = 167,772,160
-        // FLOPs; per step 16,384 x 61 x 167,772,160 = 1.6767e14 FLOP at 989e12 x 0.366 (Hopper's prefill-form
-        // efficiency, not FlashMLA's decode figure) = 361.97e12 FLOP/s: 463.2 ms. Compute-bound: no HBM term.
-        Assert.Equal(0.366, EfficiencyFactors.Hopper.PrefillAttentionEfficiency);
-        Assert.Equal(16_384 * 61 * 167_772_160.0 / (989e12 * 0.366) * 1e3, core.ComputeMilliseconds, 6);
+        // FLOPs; per step 16,384 x 61 x 167,772,160 = 1.6767e14 FLOP at 989e12 x 0.368 (Hopper's prefill-form
+        // efficiency, not FlashMLA's decode figure) = 363.95e12 FLOP/s: 460.7 ms. Compute-bound: no HBM term.
+        Assert.Equal(0.368, EfficiencyFactors.Hopper.PrefillAttentionEfficiency);
+        Assert.Equal(16_384 * 61 * 167_772_160.0 / (989e12 * 0.368) * 1e3, core.ComputeMilliseconds, 6);
         Assert.Equal(0, core.MemoryMilliseconds);
         Assert.Equal(2048, report.Prefill.Step.AttentionContext);
     }

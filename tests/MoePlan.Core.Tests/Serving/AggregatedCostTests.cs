@@ -79,12 +79,12 @@ public sealed class AggregatedCostTests
         // = 4 x 64 / 8 x 128 = 4096. Decode tokens attend to prompt + output / 2 = 2048 + 256 = 2304; the chunk's
         // tokens to half their own prompt, token-weighted: E[L^2] / E[L] / 2 = (2048^2 + 1024^2) / 2048 / 2 = 1280.
         // 94 layers x 4096 x 128 x 2304 FLOPs in the decode form at the BF16 peak x 0.667 (FlashMLA's figure), and
-        // 94 layers x 4096 x 8064 x 1280 in the prefill form at the BF16 peak x 0.366 (Hopper's fitted prefill figure).
+        // 94 layers x 4096 x 8064 x 1280 in the prefill form at the BF16 peak x 0.368 (Hopper's fitted prefill figure).
         var decodeFlops = 94.0 * 4096 * 128 * 2304;
         var chunkFlops = 94.0 * 4096 * 8064 * 1280;
         Assert.Equal(0.667, machine.Efficiency.AttentionEfficiency);
-        Assert.Equal(0.366, machine.Efficiency.PrefillAttentionEfficiency);
-        var expectedMilliseconds = ((decodeFlops / 0.667) + (chunkFlops / 0.366)) / machine.PeakBf16Flops * 1e3;
+        Assert.Equal(0.368, machine.Efficiency.PrefillAttentionEfficiency);
+        var expectedMilliseconds = ((decodeFlops / 0.667) + (chunkFlops / 0.368)) / machine.PeakBf16Flops * 1e3;
         var core = full.Ops.Single(o => o.Name == "attention core");
         Assert.Equal(expectedMilliseconds, core.ComputeMilliseconds, 6);
     }
