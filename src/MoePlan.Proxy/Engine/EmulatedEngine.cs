@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
@@ -305,11 +306,23 @@ public sealed class EmulatedEngine : IAsyncDisposable
 
     private static string Repeat(int tokens) => tokens == 1 ? CompletionResponses.TokenText : string.Concat(Enumerable.Repeat(CompletionResponses.TokenText, tokens));
 
+    /// <summary>The whole request body, read from the server's buffers into one array (no intermediate copies).</summary>
     internal static async Task<byte[]> ReadBodyAsync(HttpRequest request)
     {
-        using var buffer = new MemoryStream();
-        await request.Body.CopyToAsync(buffer, request.HttpContext.RequestAborted).ConfigureAwait(false);
-        return buffer.ToArray();
+        var reader = request.BodyReader;
+        while (true)
+        {
+            var read = await reader.ReadAsync(request.HttpContext.RequestAborted).ConfigureAwait(false);
+            if (read.IsCompleted)
+            {
+                var body = read.Buffer.ToArray();
+                reader.AdvanceTo(read.Buffer.End);
+                return body;
+            }
+
+            // Not all here yet: keep it buffered and wait for more.
+            reader.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+        }
     }
 
     internal static async Task WriteJsonAsync(HttpContext ctx, int status, JsonNode body)

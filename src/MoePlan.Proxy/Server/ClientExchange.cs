@@ -14,8 +14,10 @@ internal sealed class ClientExchange(HttpContext context, CompletionRequest requ
 
     public long ArrivedTimestamp => arrivedTimestamp;
 
-    /// <summary>Response bytes have been sent to the client.</summary>
-    public bool Started => context.Response.HasStarted;
+    private bool _relaying;
+
+    /// <summary>Response bytes have been sent to the client, or handed to the server to send (relayed stream bytes wait for a flush).</summary>
+    public bool Started => _relaying || context.Response.HasStarted;
 
     public CancellationToken Aborted => context.RequestAborted;
 
@@ -28,6 +30,9 @@ internal sealed class ClientExchange(HttpContext context, CompletionRequest requ
     public int? UsageTokens { get; set; }
 
     public double ElapsedSeconds => Stopwatch.GetElapsedTime(arrivedTimestamp).TotalSeconds;
+
+    /// <summary>The upstream's stream is being relayed: its first bytes are written (status and headers go with them).</summary>
+    public void Relaying() => _relaying = true;
 
     public void TokenEvent()
     {
@@ -63,7 +68,4 @@ internal sealed class ClientExchange(HttpContext context, CompletionRequest requ
 
     /// <summary>Output tokens of the finished stream: the usage chunk's count, else one per token event.</summary>
     public int OutputTokens => UsageTokens ?? TokenEvents;
-
-    internal static int? UsageOf(JsonNode? chunk) =>
-        chunk?["usage"]?["completion_tokens"] is JsonValue v && v.TryGetValue<int>(out int n) ? n : null;
 }

@@ -1,11 +1,12 @@
+using System.Buffers;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using MoePlan.Core.Plan;
+using MoePlan.Proxy.Protocol;
 using MoePlan.Proxy.Routing;
 using MoePlan.Serving.Proxy;
 
@@ -30,10 +31,16 @@ internal sealed class PdForwarder : IDisposable
 {
     private static readonly MediaTypeHeaderValue Json = new("application/json");
 
+    /// <summary>The stream relay's buffer: a few chunks of a vLLM or SGLang stream; a longer line grows it.</summary>
+    private const int RelayBufferBytes = 16 * 1024;
+
     private readonly ProxyOptions _options;
     private readonly ProxyRouter _router;
     private readonly ProxyMetrics _metrics;
     private readonly HttpClient _client;
+
+    /// <summary>Each upstream's <c>/v1/completions</c> and <c>/v1/chat/completions</c>, made once.</summary>
+    private readonly Dictionary<Upstream, (Uri Completions, Uri Chat)> _urls = new(ReferenceEqualityComparer.Instance);
 
     public PdForwarder(ProxyOptions options, ProxyRouter router, ProxyMetrics metrics)
     {
@@ -49,6 +56,10 @@ internal sealed class PdForwarder : IDisposable
             MaxConnectionsPerServer = int.MaxValue,
         })
         { Timeout = Timeout.InfiniteTimeSpan };
+        foreach (var u in options.Upstreams.All)
+        {
+            _urls[u] = (new Uri(u.Url, "/v1/completions"), new Uri(u.Url, "/v1/chat/completions"));
+        }
     }
 
     public void Dispose() => _client.Dispose();
@@ -123,7 +134,7 @@ internal sealed class PdForwarder : IDisposable
         {
             if (!upstreams.Disaggregated)
             {
-                var outcome = await ForwardAsync(prefill, exchange, exchange.Request.Body, ct).ConfigureAwait(false);
+                var outcome = await ForwardAsync(prefill, exchange, exchange.Request.Json, ct).ConfigureAwait(false);
                 _router.PrefillFinished(state, outcome == RequestOutcome.Completed);
                 prefillOpen = false;
                 return outcome;
@@ -135,25 +146,8 @@ internal sealed class PdForwarder : IDisposable
             }
 
             // vLLM: prefill alone first, then decode with the KV's whereabouts.
-            var prefillBody = exchange.Request.Body.DeepClone().AsObject();
-            prefillBody["kv_transfer_params"] = new JsonObject
-            {
-                ["do_remote_decode"] = true,
-                ["do_remote_prefill"] = false,
-                ["remote_engine_id"] = null,
-                ["remote_block_ids"] = null,
-                ["remote_host"] = null,
-                ["remote_port"] = null,
-            };
-            prefillBody["stream"] = false;
-            prefillBody.Remove("stream_options");
-            prefillBody["max_tokens"] = 1;
-            if (prefillBody.ContainsKey("max_completion_tokens"))
-            {
-                prefillBody["max_completion_tokens"] = 1;
-            }
-
-            var answer = await SendWholeAsync(prefill, exchange.Request.Chat, prefillBody, ct).ConfigureAwait(false);
+            var json = exchange.Request.Json;
+            var answer = await SendWholeAsync(prefill, exchange.Request.Chat, RequestBodies.VllmPrefill(json.Span), ct).ConfigureAwait(false);
             _router.PrefillFinished(state, true);
             prefillOpen = false;
             if (d < 0)
@@ -162,12 +156,8 @@ internal sealed class PdForwarder : IDisposable
                 decodeOpen = true;
             }
 
-            var decodeBody = exchange.Request.Body.DeepClone().AsObject();
-            if (answer["kv_transfer_params"] is JsonNode kv)
-            {
-                decodeBody["kv_transfer_params"] = kv.DeepClone();
-            }
-
+            var kv = answer;
+            var decodeBody = kv.IsEmpty ? json : RequestBodies.VllmDecode(json.Span, kv.Span);
             return await ForwardAsync(upstreams.Decode[d], exchange, decodeBody, ct).ConfigureAwait(false);
         }
         finally
@@ -186,10 +176,11 @@ internal sealed class PdForwarder : IDisposable
 
     private async Task<RequestOutcome> SglangAsync(ClientExchange exchange, RequestState state, Upstream prefill, Upstream decode, Action prefillClosed, CancellationToken ct)
     {
-        var body = exchange.Request.Body.DeepClone().AsObject();
-        body["bootstrap_host"] = prefill.Url.Host;
-        body["bootstrap_port"] = prefill.BootstrapPort ?? prefill.Url.Port;
-        body["bootstrap_room"] = RandomNumberGenerator.GetInt32(int.MaxValue) * (long)int.MaxValue + RandomNumberGenerator.GetInt32(int.MaxValue);
+        var body = RequestBodies.SglangBootstrap(
+            exchange.Request.Json.Span,
+            prefill.Url.Host,
+            prefill.BootstrapPort ?? prefill.Url.Port,
+            (RandomNumberGenerator.GetInt32(int.MaxValue) * (long)int.MaxValue) + RandomNumberGenerator.GetInt32(int.MaxValue));
         using var prefillCancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var prefillTask = Task.Run(() => SendWholeAsync(prefill, exchange.Request.Chat, body, prefillCancel.Token), CancellationToken.None);
         var prefillDone = prefillTask.ContinueWith(
@@ -227,8 +218,11 @@ internal sealed class PdForwarder : IDisposable
         }
     }
 
-    /// <summary>A whole (non-streamed) upstream answer as JSON; failures as <see cref="UpstreamFailure"/>.</summary>
-    private async Task<JsonNode> SendWholeAsync(Upstream upstream, bool chat, JsonObject body, CancellationToken ct)
+    /// <summary>
+    /// Sends a prefill and reads its whole (non-streamed) JSON answer; the answer's <c>kv_transfer_params</c> as it wrote
+    /// them (empty when it has none). Failures, a body that is not JSON included, as <see cref="UpstreamFailure"/>.
+    /// </summary>
+    private async Task<ReadOnlyMemory<byte>> SendWholeAsync(Upstream upstream, bool chat, ReadOnlyMemory<byte> body, CancellationToken ct)
     {
         _metrics.InFlight(upstream, 1);
         try
@@ -236,13 +230,13 @@ internal sealed class PdForwarder : IDisposable
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(_options.UpstreamTimeout);
             using var response = await SendAsync(upstream, chat, body, timeout.Token, ct).ConfigureAwait(false);
-            string text = await response.Content.ReadAsStringAsync(timeout.Token).ConfigureAwait(false);
+            var answer = await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)
             {
-                throw new UpstreamFailure(upstream, $"answered {(int)response.StatusCode}: {Excerpt(text)}", false);
+                throw new UpstreamFailure(upstream, $"answered {(int)response.StatusCode}: {Excerpt(answer)}", false);
             }
 
-            return JsonNode.Parse(text) ?? new JsonObject();
+            return RequestBodies.KvTransferParams(answer);
         }
         catch (Exception e) when (e is HttpRequestException or IOException or JsonException || (e is OperationCanceledException && !ct.IsCancellationRequested))
         {
@@ -254,11 +248,18 @@ internal sealed class PdForwarder : IDisposable
         }
     }
 
-    /// <summary>Sends the request and relays the answer to the client (an SSE stream line by line, or the whole body); records the timings of a completed one.</summary>
-    private async Task<RequestOutcome> ForwardAsync(Upstream upstream, ClientExchange exchange, JsonObject body, CancellationToken ct)
+    /// <summary>
+    /// Sends the request and relays the answer to the client (an SSE stream as its bytes come, or the whole body); records
+    /// the timings of a completed one. The stream is read as bytes and each line classified (<see cref="StreamEvents"/>)
+    /// for the metrics and for an error before anything reached the client (retried elsewhere); what arrived is written
+    /// on and flushed whenever the upstream has nothing more at once, so tokens go out as soon as they come and events
+    /// that come together leave together.
+    /// </summary>
+    private async Task<RequestOutcome> ForwardAsync(Upstream upstream, ClientExchange exchange, ReadOnlyMemory<byte> body, CancellationToken ct)
     {
         _metrics.InFlight(upstream, 1);
         var response = exchange.Context.Response;
+        byte[]? buffer = null;
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -266,7 +267,7 @@ internal sealed class PdForwarder : IDisposable
             using var answer = await SendAsync(upstream, exchange.Request.Chat, body, timeout.Token, ct).ConfigureAwait(false);
             if ((int)answer.StatusCode >= 500)
             {
-                string text = await answer.Content.ReadAsStringAsync(timeout.Token).ConfigureAwait(false);
+                var text = await answer.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
                 throw new UpstreamFailure(upstream, $"answered {(int)answer.StatusCode}: {Excerpt(text)}", false);
             }
 
@@ -275,6 +276,7 @@ internal sealed class PdForwarder : IDisposable
                 var bytes = await answer.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
                 response.StatusCode = (int)answer.StatusCode;
                 response.ContentType = answer.Content.Headers.ContentType?.ToString() ?? "application/json";
+                response.ContentLength = bytes.Length;
                 await response.Body.WriteAsync(bytes, ct).ConfigureAwait(false);
                 if (!answer.IsSuccessStatusCode)
                 {
@@ -286,55 +288,88 @@ internal sealed class PdForwarder : IDisposable
             }
 
             await using var stream = await answer.Content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false);
-            using var reader = new StreamReader(stream, Encoding.UTF8);
-            bool done = false, sawError = false;
-            while (true)
+            var client = response.BodyWriter;
+            buffer = ArrayPool<byte>.Shared.Rent(RelayBufferBytes);
+            int held = 0;
+            bool done = false, sawError = false, unflushed = false, ended = false;
+            while (!ended)
             {
                 timeout.CancelAfter(_options.UpstreamTimeout);
-                string? line = await reader.ReadLineAsync(timeout.Token).ConfigureAwait(false);
-                if (line is null)
+                var read = stream.ReadAsync(buffer.AsMemory(held), timeout.Token);
+                if (!read.IsCompleted && unflushed)
                 {
-                    break;
+                    // Nothing more at once: what arrived goes to the client before the wait.
+                    await client.FlushAsync(ct).ConfigureAwait(false);
+                    unflushed = false;
                 }
 
-                if (line.StartsWith("data:", StringComparison.Ordinal))
+                int n = await read.ConfigureAwait(false);
+                ended = n == 0;
+                held += n;
+                int start = 0;
+                while (start < held)
                 {
-                    var data = line.AsSpan(5).Trim();
-                    if (data.SequenceEqual("[DONE]"))
+                    var rest = buffer.AsSpan(start, held - start);
+                    int lineLength, endLength;
+                    if (!StreamEvents.TryFindLine(rest, ended, out lineLength, out endLength))
                     {
-                        done = true;
-                    }
-                    else if (data.Contains("\"error\"", StringComparison.Ordinal))
-                    {
-                        if (!exchange.Started)
+                        if (!ended)
                         {
-                            throw new UpstreamFailure(upstream, $"sent an error event: {Excerpt(data.ToString())}", false);
+                            break;
                         }
 
-                        // Relayed to the client as it came; the request failed.
-                        sawError = true;
+                        // The stream's last line has no end: relayed with one.
+                        lineLength = rest.Length;
+                        endLength = 0;
                     }
-                    else if (data.Contains("\"usage\"", StringComparison.Ordinal) && ClientExchange.UsageOf(JsonNode.Parse(data.ToString())) is { } usage)
+
+                    var line = rest[..lineLength];
+                    switch (StreamEvents.Classify(line, out int usage))
                     {
-                        exchange.UsageTokens = usage;
+                        case StreamLineKind.Done:
+                            done = true;
+                            break;
+                        case StreamLineKind.Error when !exchange.Started:
+                            throw new UpstreamFailure(upstream, $"sent an error event: {Excerpt(line[5..])}", false);
+                        case StreamLineKind.Error:
+                            // Relayed to the client as it came; the request failed.
+                            sawError = true;
+                            break;
+                        case StreamLineKind.Usage:
+                            exchange.UsageTokens = usage;
+                            break;
+                        case StreamLineKind.Token:
+                            exchange.TokenEvent();
+                            break;
                     }
-                    else
+
+                    if (!exchange.Started)
                     {
-                        exchange.TokenEvent();
+                        response.StatusCode = 200;
+                        response.ContentType = "text/event-stream";
+                        response.Headers.CacheControl = "no-cache";
+                        exchange.Relaying();
                     }
+
+                    client.Write(rest[..(lineLength + endLength)]);
+                    if (endLength == 0)
+                    {
+                        client.Write("\n"u8);
+                    }
+
+                    unflushed = true;
+                    start += lineLength + endLength;
                 }
 
-                if (!response.HasStarted)
+                // A partial line waits for the rest of it at the buffer's start, in a bigger buffer when it fills this one.
+                held -= start;
+                buffer.AsSpan(start, held).CopyTo(buffer);
+                if (held == buffer.Length)
                 {
-                    response.StatusCode = 200;
-                    response.ContentType = "text/event-stream";
-                    response.Headers.CacheControl = "no-cache";
-                }
-
-                await response.WriteAsync(line + "\n", ct).ConfigureAwait(false);
-                if (line.Length == 0)
-                {
-                    await response.Body.FlushAsync(ct).ConfigureAwait(false);
+                    var bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                    buffer.AsSpan(0, held).CopyTo(bigger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = bigger;
                 }
             }
 
@@ -343,7 +378,8 @@ internal sealed class PdForwarder : IDisposable
                 throw new UpstreamFailure(upstream, "the stream ended without [DONE]", true);
             }
 
-            await response.Body.FlushAsync(ct).ConfigureAwait(false);
+            // The rest and the response's end in one write.
+            await response.CompleteAsync().ConfigureAwait(false);
             if (sawError)
             {
                 return RequestOutcome.Failed;
@@ -368,15 +404,20 @@ internal sealed class PdForwarder : IDisposable
         }
         finally
         {
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+
             _metrics.InFlight(upstream, -1);
         }
     }
 
-    private async Task<HttpResponseMessage> SendAsync(Upstream upstream, bool chat, JsonObject body, CancellationToken timeout, CancellationToken ct)
+    private async Task<HttpResponseMessage> SendAsync(Upstream upstream, bool chat, ReadOnlyMemory<byte> body, CancellationToken timeout, CancellationToken ct)
     {
-        var message = new HttpRequestMessage(HttpMethod.Post, new Uri(upstream.Url, chat ? "/v1/chat/completions" : "/v1/completions"))
+        var message = new HttpRequestMessage(HttpMethod.Post, chat ? _urls[upstream].Chat : _urls[upstream].Completions)
         {
-            Content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(body)) { Headers = { ContentType = Json } },
+            Content = new ReadOnlyMemoryContent(body) { Headers = { ContentType = Json } },
         };
         try
         {
@@ -392,5 +433,10 @@ internal sealed class PdForwarder : IDisposable
         }
     }
 
-    private static string Excerpt(string text) => text.Length <= 200 ? text : text[..200] + "...";
+    /// <summary>The start of an upstream's answer for a message (as text, invalid UTF-8 replaced).</summary>
+    private static string Excerpt(ReadOnlySpan<byte> answer)
+    {
+        string text = Encoding.UTF8.GetString(answer[..Math.Min(answer.Length, 800)]);
+        return text.Length <= 200 ? text : text[..200] + "...";
+    }
 }
