@@ -21,6 +21,8 @@ public class CostModelBenchmarks
     private ParameterBreakdown _parameters = null!;
     private StepMachine _machine;
     private StepShape _decode;
+    private CostEvaluator _evaluator = null!;
+    private OpCostBuffer _ops = null!;
 
     [Params("plans/deepseek-v3-h800.moe", "plans/deepseek-r1-cloudmatrix384.moe")]
     public string Plan { get; set; } = "";
@@ -36,6 +38,8 @@ public class CostModelBenchmarks
         _parameters = ParameterCounter.Count(_architecture);
         _machine = PlanCostModel.Machine(_plan);
         var d = _plan.Decode;
+        _evaluator = new CostEvaluator();
+        _ops = new OpCostBuffer();
         _decode = new StepShape(PoolRole.Decode, 96, 96, 4096, d.Parallel.TensorParallel.Value, d.Parallel.DataParallel.Value, d.Parallel.ExpertParallel.Value,
             _architecture.RoutedExperts + _plan.Placement.RedundantExperts.Value, 1.1, d.MicrobatchOverlap.Value, 0);
     }
@@ -43,6 +47,14 @@ public class CostModelBenchmarks
     /// <summary>Both phases and the serving figures.</summary>
     [Benchmark]
     public double FullPlanEvaluation() => PlanCostModel.Evaluate(_plan, _options).GoodputRequestsPerSecond;
+
+    /// <summary>The search's inner loop: the same evaluation as figures only, with one evaluator's buffers reused (no allocation).</summary>
+    [Benchmark]
+    public double SearchEvaluation() => _evaluator.Evaluate(_plan, _options).GoodputRequestsPerSecond;
+
+    /// <summary>One decode step's totals into a reused op buffer.</summary>
+    [Benchmark]
+    public double DecodeStepTotals() => StepCostModel.Totals(_architecture, _parameters, _plan.Precision, _decode, _machine, _ops).StepMilliseconds;
 
     /// <summary>One decode step with the parameter breakdown precomputed.</summary>
     [Benchmark]

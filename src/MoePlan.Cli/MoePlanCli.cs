@@ -15,6 +15,7 @@ public static class MoePlanCli
         root.Subcommands.Add(CompileCommand.Create(stdout, stderr));
         root.Subcommands.Add(CostCommand.Create(stdout, stderr));
         root.Subcommands.Add(PlaceCommand.Create(stdout, stderr));
+        root.Subcommands.Add(CalibrateCommand.Create(stdout, stderr));
         root.Subcommands.Add(ModelsCommand.Create(stdout, stderr));
         root.Subcommands.Add(HardwareCommand.Create(stdout, stderr));
         root.Subcommands.Add(FmtCommand.Create(stdout, stderr, stdin));

@@ -267,6 +267,7 @@ public sealed class CommandLineTests
     [InlineData("proxy")]
     [InlineData("engine")]
     [InlineData("bench")]
+    [InlineData("calibrate")]
     public void Every_verb_has_help_with_examples(string verb)
     {
         var (code, output, _) = CliRunner.Run(verb, "--help");

@@ -43,6 +43,7 @@ public sealed class JsonOutputSchemaTests
         { "kernels-amla", ["kernels", "amla", "--heads", "16", "--kv-len", "300", "--batch", "4", "--format", "json"] },
         { "models", ["models", "--format", "json"] },
         { "hardware", ["hardware", "--format", "json"] },
+        { "calibrate", ["calibrate", RepositoryPaths.PathOf("plans", "calibration", "published.yaml"), "--cross-validate", "--format", "json"] },
     };
 
     public static TheoryData<string> Plans()

@@ -41,6 +41,7 @@ public sealed class SpecialFilePathTests
         ("proxy", "--upstreams", ["proxy", Tiny, "--upstreams", "{path}", "--port", "0"]),
         ("proxy", "--scheduler", ["proxy", Tiny, "--upstreams", "{upstreams}", "--port", "0", "--scheduler", "{path}"]),
         ("engine", "plan", ["engine", "{path}", "--emulate", "--pool", "prefill", "--instance", "0", "--port", "0"]),
+        ("calibrate", "measurements", ["calibrate", "{path}", "-o", "{out}"]),
     ];
 
     /// <summary>Paths the CLI writes, or arguments described with "file" that are not paths: not inputs.</summary>
@@ -48,6 +49,7 @@ public sealed class SpecialFilePathTests
     [
         ("compile", "--output"), ("place", "--output"), ("search", "--output"), ("init", "--output-plan"), ("run", "--report"),
         ("bench", "--result-file"), ("check", "--docs-uri"), ("compile", "--target"), ("place", "--objective"),
+        ("calibrate", "--output"),
     ];
 
     public static TheoryData<string, string, string> Cases()

@@ -69,6 +69,78 @@ public sealed record CostReport(
     /// <summary>The mixed step of an aggregated plan; null for prefill and decode pools. <see cref="Prefill"/> and
     /// <see cref="Decode"/> then both carry that step: TTFT from its chunks, TPOT from its decode batch.</summary>
     public ServeCost? Serve { get; init; }
+
+    /// <summary>The same figures as values, without the op breakdown (what search ranks on).</summary>
+    public CostFigures Figures { get; init; }
+}
+
+/// <summary>The prefill figures of <see cref="PrefillCost"/> without the op breakdown.</summary>
+public readonly record struct PrefillFigures(
+    StepTotals Step,
+    double InputTokensPerRequest,
+    double ComputedTokensPerRequest,
+    double TtftMilliseconds,
+    double KvTransferMilliseconds,
+    double ComputedTokensPerSecondPerRank,
+    double InputTokensPerSecondPerRank);
+
+/// <summary>The decode figures of <see cref="DecodeCost"/> without the op breakdown.</summary>
+public readonly record struct DecodeFigures(
+    StepTotals Step,
+    double BatchPerRank,
+    double KvLength,
+    double TokensPerStep,
+    double TpotMilliseconds,
+    double OutputTokensPerSecondPerRank);
+
+/// <summary>The mixed-step figures of <see cref="ServeCost"/>; its two steps are the figures' decode (balanced) and prefill (full-chunk) steps.</summary>
+public readonly record struct ServeFigures(double DecodeTokensPerRank, double ChunkTokensPerRank, double FullChunkTokensPerRank, int StepsToFirstToken);
+
+/// <summary>
+/// Every figure of a <see cref="CostReport"/> but the op breakdown, as values: what the search ranks candidates on.
+/// <see cref="CostEvaluator"/> computes it without allocating.
+/// </summary>
+public readonly record struct CostFigures(
+    PrefillFigures Prefill,
+    DecodeFigures Decode,
+    int DiesPerPackage,
+    double PrefillToDecodeDeviceRatio,
+    double PrefillCapacityRequestsPerSecond,
+    double DecodeCapacityRequestsPerSecond,
+    double GoodputRequestsPerSecond,
+    bool TtftMeetsSlo,
+    bool TpotMeetsSlo,
+    double? UsdPerMillionInputTokens,
+    double? UsdPerMillionOutputTokens,
+    ServeFigures? Serve);
+
+/// <summary>
+/// Evaluates plans one after another without allocating (the design-space search's inner loop): the steps' ops go
+/// into buffers it keeps, the parameter breakdown is counted once per model. One per thread.
+/// </summary>
+public sealed class CostEvaluator
+{
+    private ModelArchitecture? _architecture;
+    private ParameterBreakdown? _parameters;
+
+    /// <summary>The prefill (or full-chunk) step's ops of the last evaluation.</summary>
+    public OpCostBuffer PrefillOps { get; } = new();
+
+    /// <summary>The decode (or balanced mixed) step's ops of the last evaluation.</summary>
+    public OpCostBuffer DecodeOps { get; } = new();
+
+    public CostFigures Evaluate(DeploymentPlan plan, CostOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        var a = plan.Model.Entry.Architecture;
+        if (!ReferenceEquals(a, _architecture))
+        {
+            _parameters = ParameterCounter.Count(a);
+            _architecture = a;
+        }
+
+        return PlanCostModel.Figures(plan, options ?? CostOptions.Default, _parameters!, PrefillOps, DecodeOps);
+    }
 }
 
 /// <summary>Evaluates a verified plan with <see cref="StepCostModel"/> (docs/cost-model.md).</summary>
@@ -82,9 +154,36 @@ public static class PlanCostModel
 
     public static CostReport Evaluate(DeploymentPlan plan, CostOptions? options = null)
     {
-        options ??= CostOptions.Default;
+        var evaluator = new CostEvaluator();
+        var f = evaluator.Evaluate(plan, options);
+        var prefillStep = f.Prefill.Step.WithOps(evaluator.PrefillOps.ToImmutable());
+        var decodeStep = f.Decode.Step.WithOps(evaluator.DecodeOps.ToImmutable());
+        var (pf, df) = (f.Prefill, f.Decode);
+        return new CostReport(
+            new PrefillCost(prefillStep, pf.InputTokensPerRequest, pf.ComputedTokensPerRequest, pf.TtftMilliseconds, pf.KvTransferMilliseconds,
+                pf.ComputedTokensPerSecondPerRank, pf.InputTokensPerSecondPerRank),
+            new DecodeCost(decodeStep, df.BatchPerRank, df.KvLength, df.TokensPerStep, df.TpotMilliseconds, df.OutputTokensPerSecondPerRank),
+            f.DiesPerPackage,
+            f.PrefillToDecodeDeviceRatio,
+            f.PrefillCapacityRequestsPerSecond,
+            f.DecodeCapacityRequestsPerSecond,
+            f.GoodputRequestsPerSecond,
+            f.TtftMeetsSlo,
+            f.TpotMeetsSlo,
+            f.UsdPerMillionInputTokens,
+            f.UsdPerMillionOutputTokens)
+        {
+            Serve = f.Serve is { } serve
+                ? new ServeCost(decodeStep, prefillStep, serve.DecodeTokensPerRank, serve.ChunkTokensPerRank, serve.FullChunkTokensPerRank, serve.StepsToFirstToken)
+                : null,
+            Figures = f,
+        };
+    }
+
+    /// <summary>The figures of <see cref="Evaluate"/>; the steps' ops are written into the two buffers.</summary>
+    internal static CostFigures Figures(DeploymentPlan plan, CostOptions options, ParameterBreakdown p, OpCostBuffer prefillOps, OpCostBuffer decodeOps)
+    {
         var a = plan.Model.Entry.Architecture;
-        var p = ParameterCounter.Count(a);
         var hardware = plan.Hardware.Value;
         var dies = hardware.DiesPerPackage;
         var machine = Machine(plan);
@@ -96,20 +195,20 @@ public static class PlanCostModel
         var slots = a.RoutedExperts + plan.Placement.RedundantExperts.Value;
 
         var workload = plan.Workload;
-        var lengths = options.Lengths ?? (workload.Input is { } i && workload.Output is { } o
-            ? new WorkloadLengths(i.Mean, i.SecondMoment, o.Mean, 0)
-            : throw new ArgumentException("a trace workload is costed with the lengths measured from its trace (PlanCostEvaluation does that)", nameof(options)));
-        var input = lengths.MeanInputTokens;
-        var output = lengths.MeanOutputTokens;
+        var (input, inputSecondMoment, output, measuredShare) = options.Lengths is { } lengths
+            ? (lengths.MeanInputTokens, lengths.InputSecondMoment, lengths.MeanOutputTokens, lengths.PrefixShare)
+            : workload.Input is { } i && workload.Output is { } o
+            ? (i.Mean, i.SecondMoment, o.Mean, 0)
+            : throw new ArgumentException("a trace workload is costed with the lengths measured from its trace (PlanCostEvaluation does that)", nameof(options));
         // A trace's prefix share is measured from its block ids; a synthetic workload states its own.
-        var share = workload.Trace is not null ? lengths.PrefixShare : workload.PrefixShare.Value;
+        var share = workload.Trace is not null ? measuredShare : workload.PrefixShare.Value;
 
         // Long prompts carry more of the tokens and attend further: weight the context by tokens, E[L^2] / E[L].
-        var tokenWeightedInput = lengths.InputSecondMoment / lengths.MeanInputTokens;
+        var tokenWeightedInput = inputSecondMoment / input;
 
         if (plan.Serving is { } serve)
         {
-            return Aggregated(plan, serve, options, a, p, machine, slots, lengths, share);
+            return Aggregated(plan, serve, options, a, p, machine, slots, input, output, tokenWeightedInput, share, prefillOps, decodeOps);
         }
 
         // Prefill: each computed token attends to the cached prefix and, causally, half of the new tokens.
@@ -119,7 +218,7 @@ public static class PlanCostModel
         var prefillShape = new StepShape(PoolRole.Prefill, prefillTokens, prefillTokens / Math.Max(1, computedPerRequest),
             tokenWeightedInput * (share + ((1 - share) / 2)), prefill.Parallel.TensorParallel.Value, prefill.Parallel.DataParallel.Value, prefill.Parallel.ExpertParallel.Value,
             slots, options.PrefillImbalance ?? DefaultStaticImbalance, prefill.MicrobatchOverlap.Value, 0);
-        var prefillStep = Step(a, p, plan, prefillShape, machine, options);
+        var prefillStep = Step(a, p, plan, prefillShape, machine, options, prefillOps);
         // A TP group of ranks computes the same tokens: per rank, divide by TP.
         var computedPerRank = prefillTokens / prefill.Parallel.TensorParallel.Value / (prefillStep.StepMilliseconds / 1e3);
 
@@ -132,7 +231,7 @@ public static class PlanCostModel
         var decodeShape = new StepShape(PoolRole.Decode, batchPerRank * (1 + draft), batchPerRank, kvLength,
             decode.Parallel.TensorParallel.Value, decode.Parallel.DataParallel.Value, decode.Parallel.ExpertParallel.Value, slots, options.DecodeImbalance ?? DefaultStaticImbalance,
             decode.MicrobatchOverlap.Value, draft);
-        var decodeStep = Step(a, p, plan, decodeShape, machine, options);
+        var decodeStep = Step(a, p, plan, decodeShape, machine, options, decodeOps);
         var outputPerRank = batchPerRank / decode.Parallel.TensorParallel.Value * tokensPerStep / (decodeStep.StepMilliseconds / 1e3);
         var tpot = decodeStep.StepMilliseconds / tokensPerStep;
 
@@ -164,9 +263,9 @@ public static class PlanCostModel
             outputCost = usdPerRankSecond / outputPerRank * 1e6;
         }
 
-        return new CostReport(
-            new PrefillCost(prefillStep, input, computedPerRequest, ttft, kvTransfer, computedPerRank, computedPerRank / Math.Max(1e-9, 1 - share)),
-            new DecodeCost(decodeStep, batchPerRank / decode.Parallel.TensorParallel.Value, kvLength, tokensPerStep, tpot, outputPerRank),
+        return new CostFigures(
+            new PrefillFigures(prefillStep, input, computedPerRequest, ttft, kvTransfer, computedPerRank, computedPerRank / Math.Max(1e-9, 1 - share)),
+            new DecodeFigures(decodeStep, batchPerRank / decode.Parallel.TensorParallel.Value, kvLength, tokensPerStep, tpot, outputPerRank),
             dies,
             prefillRankSecondsPerRequest / decodeRankSecondsPerRequest,
             prefillCapacity,
@@ -175,7 +274,8 @@ public static class PlanCostModel
             ttftOk,
             tpotOk,
             inputCost,
-            outputCost);
+            outputCost,
+            null);
     }
 
     /// <summary>Whether the predictions meet the SLOs, and the goodput: the offered rate up to capacity (capacity when no
@@ -197,13 +297,10 @@ public static class PlanCostModel
     /// whole rest of the budget per step (the full-chunk step, no queueing) in ceil(tokens / chunk) steps, the last of
     /// which samples the first token.
     /// </summary>
-    private static CostReport Aggregated(DeploymentPlan plan, PoolPlan serve, CostOptions options, ModelArchitecture a, ParameterBreakdown p,
-        StepMachine machine, int slots, WorkloadLengths lengths, double share)
+    private static CostFigures Aggregated(DeploymentPlan plan, PoolPlan serve, CostOptions options, ModelArchitecture a, ParameterBreakdown p,
+        StepMachine machine, int slots, double input, double output, double tokenWeightedInput, double share, OpCostBuffer fullChunkOps, OpCostBuffer balancedOps)
     {
         var hardware = plan.Hardware.Value;
-        var input = lengths.MeanInputTokens;
-        var output = lengths.MeanOutputTokens;
-        var tokenWeightedInput = lengths.InputSecondMoment / lengths.MeanInputTokens;
         var tp = serve.Parallel.TensorParallel.Value;
         var draft = serve.Mtp?.DraftTokens.Value ?? 0;
         var tokensPerStep = serve.Mtp?.TokensPerStep ?? 1;
@@ -215,12 +312,12 @@ public static class PlanCostModel
         var computedPerRequest = input * (1 - share);
         var balancedChunk = Math.Min(fullChunk, batchPerRank * tokensPerStep / Math.Max(1, output) * computedPerRequest);
         var kvLength = input + (output / 2);
-        StepCost MixedStep(double chunk) => Step(a, p, plan, new StepShape(PoolRole.Decode, decodeTokens + chunk, batchPerRank, kvLength, tp,
+        StepTotals MixedStep(double chunk, OpCostBuffer ops) => Step(a, p, plan, new StepShape(PoolRole.Decode, decodeTokens + chunk, batchPerRank, kvLength, tp,
             serve.Parallel.DataParallel.Value, serve.Parallel.ExpertParallel.Value, slots, options.DecodeImbalance ?? DefaultStaticImbalance,
             serve.MicrobatchOverlap.Value, draft, ChunkTokensPerRank: chunk, ChunkContext: tokenWeightedInput * (share + ((1 - share) / 2)),
-            ChunkSequencesPerRank: chunk / Math.Max(1, computedPerRequest)), machine, options);
-        var step = MixedStep(balancedChunk);
-        var fullStep = MixedStep(fullChunk);
+            ChunkSequencesPerRank: chunk / Math.Max(1, computedPerRequest)), machine, options, ops);
+        var step = MixedStep(balancedChunk, balancedOps);
+        var fullStep = MixedStep(fullChunk, fullChunkOps);
         var stepSeconds = step.StepMilliseconds / 1e3;
 
         // A TP group of ranks computes the same tokens: per rank, divide by TP.
@@ -253,9 +350,9 @@ public static class PlanCostModel
             outputCost = usdPerRankSecond * (1 - inputShare) / outputPerRank * 1e6;
         }
 
-        return new CostReport(
-            new PrefillCost(fullStep, input, computedPerRequest, ttft, 0, computedPerRank, computedPerRank / Math.Max(1e-9, 1 - share)),
-            new DecodeCost(step, batchPerRank / tp, kvLength, tokensPerStep, tpot, outputPerRank),
+        return new CostFigures(
+            new PrefillFigures(fullStep, input, computedPerRequest, ttft, 0, computedPerRank, computedPerRank / Math.Max(1e-9, 1 - share)),
+            new DecodeFigures(step, batchPerRank / tp, kvLength, tokensPerStep, tpot, outputPerRank),
             hardware.DiesPerPackage,
             prefillRankSecondsPerRequest / decodeRankSecondsPerRequest,
             prefillCapacity,
@@ -264,14 +361,12 @@ public static class PlanCostModel
             ttftOk,
             tpotOk,
             inputCost,
-            outputCost)
-        {
-            Serve = new ServeCost(step, fullStep, decodeTokens, balancedChunk, fullChunk, stepsToFirstToken),
-        };
+            outputCost,
+            new ServeFigures(decodeTokens, balancedChunk, fullChunk, stepsToFirstToken));
     }
 
-    private static StepCost Step(ModelArchitecture a, ParameterBreakdown p, DeploymentPlan plan, StepShape shape, StepMachine machine, CostOptions options) =>
-        StepCostModel.Evaluate(a, p, plan.Precision, shape with { PerfectBalance = options.PerfectBalance }, machine);
+    private static StepTotals Step(ModelArchitecture a, ParameterBreakdown p, DeploymentPlan plan, StepShape shape, StepMachine machine, CostOptions options, OpCostBuffer ops) =>
+        StepCostModel.Totals(a, p, plan.Precision, shape with { PerfectBalance = options.PerfectBalance }, machine, ops);
 
     /// <summary>Per-rank rates of the plan's hardware at the experts' precision, and its fabric.</summary>
     public static StepMachine Machine(DeploymentPlan plan)

@@ -69,6 +69,15 @@ public static class StepCostModel
 
     public static StepCost Evaluate(ModelArchitecture a, ParameterBreakdown p, PrecisionPlan precision, StepShape s, StepMachine m)
     {
+        var ops = new OpCostBuffer();
+        return Totals(a, p, precision, s, m, ops).WithOps(ops.ToImmutable());
+    }
+
+    /// <summary>The step's totals; its ops are written into <paramref name="ops"/> (cleared first). Allocates nothing.</summary>
+    public static StepTotals Totals(ModelArchitecture a, ParameterBreakdown p, PrecisionPlan precision, StepShape s, StepMachine m, OpCostBuffer ops)
+    {
+        ArgumentNullException.ThrowIfNull(ops);
+        ops.Clear();
         var e = m.Efficiency;
         var tp = s.TensorParallel;
 
@@ -77,7 +86,6 @@ public static class StepCostModel
         var microbatches = s.Overlap ? 2 : 1;
         var T = s.TokensPerRank / microbatches;
         var sequences = s.SequencesPerRank / microbatches;
-        var ops = ImmutableArray.CreateBuilder<OpCost>(14);
         double Bytes(NumericFormat f) => MemoryModel.BytesPerElement(f);
         double PeakFor(NumericFormat f) => f == NumericFormat.Bf16 ? m.PeakBf16Flops
             : !f.IsFourBit() && precision.Experts.Value.IsFourBit() && m.PeakEightBitFlops > 0 ? m.PeakEightBitFlops
@@ -170,7 +178,7 @@ public static class StepCostModel
         var computeMs = 0.0;
         var overlappableMs = 0.0;
         var moeShare = attentionLayers == 0 ? 0 : (double)moeLayers / attentionLayers;
-        foreach (var op in ops)
+        foreach (var op in ops.Ops)
         {
             computeMs += op.Milliseconds;
 
@@ -221,7 +229,7 @@ public static class StepCostModel
 
         var hiddenMs = s.Overlap ? e.OverlapEfficiency * Math.Min(overlappableMs, communicationMs) : 0;
         var step = computeMs + communicationMs - hiddenMs;
-        return new StepCost(s.TokensPerRank, s.AttentionContext, imbalance, s.Overlap, ops.ToImmutable(), computeMs, communicationMs, step);
+        return new StepTotals(s.TokensPerRank, s.AttentionContext, imbalance, s.Overlap, computeMs, communicationMs, step);
     }
 
     /// <summary>Copies of one token sent over each fabric by the low-latency (decode) kernels: every copy straight to its rank.</summary>

@@ -18,4 +18,19 @@ public static partial class DiagnosticCodes
     /// <summary>{0} the target, {1} why it needs prefill and decode pools. The span is the plan's serve pool.</summary>
     public static readonly DiagnosticDescriptor TargetNeedsDisaggregated = new(
         "MP5204", DiagnosticSeverity.Error, "Target needs prefill and decode pools", "--target {0} has no aggregated form ({1}), but this plan serves aggregated (`serve`)");
+
+    /// <summary>{0} the rebalance algorithm, {1} the engine's own. The span is the plan's <c>rebalance</c>.</summary>
+    public static readonly DiagnosticDescriptor RebalanceAlgorithmNotInEngine = new(
+        "MP5205", DiagnosticSeverity.Warning, "Engine rebalances with its own algorithm",
+        "the engine cannot run `{0}` when it rebalances: it re-places with {1}; the plan's placement is only the first layout");
+
+    /// <summary>{0} the engine. The span is the plan's <c>rebalance when</c>.</summary>
+    public static readonly DiagnosticDescriptor RebalanceThresholdNotInEngine = new(
+        "MP5206", DiagnosticSeverity.Warning, "Engine has no imbalance threshold",
+        "{0} has no imbalance threshold for rebalancing: the bundle rebalances at every check period instead");
+
+    /// <summary>The span is the plan's <c>rebalance</c>.</summary>
+    public static readonly DiagnosticDescriptor RebalanceNeedsStepTime = new(
+        "MP5207", DiagnosticSeverity.Error, "Rebalance interval needs the step time",
+        "the engines count a rebalance interval in forward passes, and the cost model did not give this plan's step time");
 }

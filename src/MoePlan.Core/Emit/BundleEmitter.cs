@@ -100,6 +100,37 @@ public static class BundleEmitter
 
     public const string OmniPlacementFormat = "omni-placement";
 
+    /// <summary>
+    /// The plan's rebalancing for one pool in forward passes: the interval (or a threshold plan's check period) over the
+    /// cost model's step time of that pool (decode, prefill, or the aggregated pool's balanced mixed step), rounded up.
+    /// Warns (once per bundle) when the engines cannot do what the plan says.
+    /// </summary>
+    private static BundleRebalance EngineRebalance(DeploymentPlan plan, RebalancePlan rebalance, BundlePool pool, CostReport cost,
+        IReadOnlyList<string> targets, List<Diagnostic> diagnostics)
+    {
+        var stepMilliseconds = pool.IsPrefill ? cost.Prefill.Step.StepMilliseconds : cost.Decode.Step.StepMilliseconds;
+        var intervalMilliseconds = rebalance.Trigger == RebalanceTrigger.Periodic ? rebalance.IntervalMilliseconds!.Value.Value : RebalancePlan.ThresholdCheckMilliseconds;
+        var iterations = (long)Math.Max(1, Math.Ceiling(intervalMilliseconds / stepMilliseconds));
+        string? threshold = rebalance.Trigger == RebalanceTrigger.Threshold
+            ? (1 / rebalance.ImbalanceThreshold!.Value.Value).ToString("0.000", CultureInfo.InvariantCulture)
+            : null;
+        var algorithm = rebalance.Algorithm?.Value ?? plan.Placement.Algorithm.Value;
+        var sglangAlgorithm = algorithm == "eplb-global" ? "deepseek" : "deepseek_hierarchical";
+        if (algorithm is not ("eplb" or "eplb-global" or "eplb-hierarchical") && diagnostics.All(d => d.Descriptor != DiagnosticCodes.RebalanceAlgorithmNotInEngine))
+        {
+            diagnostics.Add(DiagnosticCodes.RebalanceAlgorithmNotInEngine.CreateWithHint(rebalance.Span,
+                "say `with eplb` to run in the engine what the simulation runs", algorithm, "DeepSeek's EPLB"));
+        }
+
+        if (threshold is not null && targets.Contains(BundleTargets.Vllm) && diagnostics.All(d => d.Descriptor != DiagnosticCodes.RebalanceThresholdNotInEngine))
+        {
+            diagnostics.Add(DiagnosticCodes.RebalanceThresholdNotInEngine.CreateWithHint(rebalance.Span,
+                "use `rebalance every DURATION` for vLLM bundles", "vLLM"));
+        }
+
+        return new BundleRebalance(iterations, threshold, sglangAlgorithm);
+    }
+
     /// <param name="cost">The cost model's report for report.md (null: report.md says it was not computed).</param>
     /// <param name="inventory">Real hosts and addresses (verified against the plan by <see cref="InventoryVerifier"/>), or null for synthetic ones.</param>
     /// <param name="modelVolume">Where Kubernetes pods find the checkpoint; null: a claim named after the deployment.</param>
@@ -145,6 +176,19 @@ public static class BundleEmitter
         }
 
         var model = BundleModelBuilder.Build(plan, selected, maps, inventory);
+        if (plan.Placement.Rebalance is { Trigger: not RebalanceTrigger.Off } rebalance
+            && selected.Any(t => t is BundleTargets.Sglang or BundleTargets.Vllm))
+        {
+            if (cost is null)
+            {
+                diagnostics.Add(DiagnosticCodes.RebalanceNeedsStepTime.CreateWithHint(rebalance.Span,
+                    "make the plan cost cleanly (`moeplan cost`), or `rebalance off`"));
+                return new BundleResult(ImmutableSortedDictionary<string, string>.Empty, [.. diagnostics]);
+            }
+
+            model = model with { Pools = [.. model.Pools.Select(p => p with { Rebalance = EngineRebalance(plan, rebalance, p, cost, selected, diagnostics) })] };
+        }
+
         model = model with
         {
             ModelVolume = modelVolume ?? model.ModelVolume,

@@ -284,6 +284,9 @@ public sealed record BundlePool(
     /// <summary>Omni Placement's pattern (.npy) of this pool, or null when the bundle has none.</summary>
     public string? OmniPlacementPatternFile => ExpertMapFiles.GetValueOrDefault(BundleEmitter.OmniPlacementFormat);
 
+    /// <summary>How the engine re-places this pool's experts while serving (the plan's <c>rebalance</c>), or null when it does not.</summary>
+    public BundleRebalance? Rebalance { get; init; }
+
     /// <summary>Kubernetes node labels every node of this pool has in the inventory (empty without one).</summary>
     public ImmutableArray<BundleLabel> NodeSelector { get; init; } = [];
 
@@ -296,6 +299,18 @@ public sealed record BundlePool(
 }
 
 public sealed record BundleMtp(int DraftTokens, double Acceptance);
+
+/// <summary>
+/// The plan's <c>rebalance</c> in the engines' terms. Both engines count forward passes, not seconds: the interval is
+/// converted at the cost model's step time of the pool (docs/bundles.md). SGLang: <c>--eplb-rebalance-num-iterations</c>,
+/// and for a threshold <c>--eplb-min-rebalancing-utilization-threshold</c>, which compares the mean over layers of
+/// mean/max GPU load (1 / imbalance) and skips the rebalance above it (sglang/srt/eplb/eplb_manager.py). vLLM:
+/// <c>step_interval</c> and <c>window_size</c> of <c>--eplb-config</c>.
+/// </summary>
+/// <param name="Iterations">Forward passes between rebalances (periodic) or between checks (threshold).</param>
+/// <param name="UtilizationThreshold">Threshold only: 1 / the plan's imbalance, three decimals; null for a periodic plan.</param>
+/// <param name="SglangAlgorithm">SGLang's <c>--eplb-algorithm</c>: deepseek (eplb-global) or deepseek_hierarchical (the rest).</param>
+public sealed record BundleRebalance(long Iterations, string? UtilizationThreshold, string SglangAlgorithm);
 
 /// <summary>Bytes per rank by part (<see cref="MemoryFootprint"/>), rounded to whole bytes.</summary>
 public sealed record BundleMemory(double WeightBytes, double KvCacheBytes, double ActivationBytes, double CommunicationBufferBytes, double TotalBytes, double UsableBytes, double CapacityBytes, bool Fits);

@@ -326,12 +326,16 @@ public static class DeploymentInit
             return null;
         }
 
-        return Figures(index, s, plan, PlanCostModel.Evaluate(plan, options));
+        return Figures(index, s, plan, (_evaluator ??= new CostEvaluator()).Evaluate(plan, options));
     }
+
+    // One evaluator per thread: the candidates' cost evaluations allocate nothing.
+    [ThreadStatic]
+    private static CostEvaluator? _evaluator;
 
     /// <summary>The deployment-level figures of a costed candidate: as <see cref="DesignSpaceSearch.Figures"/> for prefill and decode
     /// pools; for one serve pool, its ranks counted once, serving at the smaller of its prompt and output capacities.</summary>
-    public static SearchCandidate Figures(long index, in CandidateSettings settings, DeploymentPlan plan, CostReport report)
+    public static SearchCandidate Figures(long index, in CandidateSettings settings, DeploymentPlan plan, in CostFigures report)
     {
         if (!plan.IsAggregated)
         {
@@ -350,7 +354,7 @@ public static class DeploymentInit
     private static ReplacedCandidate Replace(SearchCandidate candidate, ISourceResolver resolver)
     {
         var cost = PlanCostEvaluation.Evaluate(candidate.Plan, resolver, CostOptions.Default);
-        var replaced = cost.Report is { } report ? Figures(candidate.Index, candidate.Settings, candidate.Plan, report) : candidate;
+        var replaced = cost.Report is { } report ? Figures(candidate.Index, candidate.Settings, candidate.Plan, report.Figures) : candidate;
         return new ReplacedCandidate(candidate, replaced, cost, cost.Diagnostics);
     }
 

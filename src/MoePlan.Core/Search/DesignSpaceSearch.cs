@@ -14,7 +14,7 @@ public sealed record SearchCandidate(
     long Index,
     CandidateSettings Settings,
     DeploymentPlan Plan,
-    CostReport Report,
+    CostFigures Report,
     int Ranks,
     double OutputTokensPerSecondPerRank,
     double? UsdPerMillionOutputTokens,
@@ -149,11 +149,15 @@ public static class DesignSpaceSearch
             }
         }
 
-        return Figures(index, SearchSpace.Resolve(settings), plan, PlanCostModel.Evaluate(plan, imbalances));
+        return Figures(index, SearchSpace.Resolve(settings), plan, (_evaluator ??= new CostEvaluator()).Evaluate(plan, imbalances));
     }
 
+    // The inner loop's cost evaluations reuse one evaluator per thread: they allocate nothing.
+    [ThreadStatic]
+    private static CostEvaluator? _evaluator;
+
     /// <summary>The deployment-level figures of a costed candidate plan.</summary>
-    public static SearchCandidate Figures(long index, in CandidateSettings settings, DeploymentPlan plan, CostReport report)
+    public static SearchCandidate Figures(long index, in CandidateSettings settings, DeploymentPlan plan, in CostFigures report)
     {
         // Aggregated: the serve pool is both, counted once.
         var decodeRanks = plan.Decode.Instances.Value * plan.Decode.Parallel.Ranks;

@@ -28,7 +28,7 @@ public static class WinnerReplacement
     public static ReplacedCandidate Replace(SearchCandidate candidate, ISourceResolver resolver, CostOptions options)
     {
         var cost = PlanCostEvaluation.Evaluate(candidate.Plan, resolver, options with { PrefillImbalance = null, DecodeImbalance = null });
-        var replaced = cost.Report is { } report ? DesignSpaceSearch.Figures(candidate.Index, candidate.Settings, candidate.Plan, report) : candidate;
+        var replaced = cost.Report is { } report ? DesignSpaceSearch.Figures(candidate.Index, candidate.Settings, candidate.Plan, report.Figures) : candidate;
         return new ReplacedCandidate(candidate, replaced, cost, cost.Diagnostics);
     }
 

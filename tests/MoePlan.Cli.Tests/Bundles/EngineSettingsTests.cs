@@ -27,11 +27,12 @@ public sealed class EngineSettingsTests
     /// <summary>One pool's figures from plan.json.</summary>
     private sealed record PoolFigures(
         string Role, int Instances, int Dp, int Tp, int Ep, int Ranks, int Devices, int? MaxBatchTokensPerDevice, int? MaxBatchPerDevice,
-        int? DraftTokens, bool Overlap, double WeightBytes, double KvBytes, double ActivationBytes, double BufferBytes, double TotalBytes, double UsableBytes);
+        int? DraftTokens, bool Overlap, double WeightBytes, double KvBytes, double ActivationBytes, double BufferBytes, double TotalBytes, double UsableBytes,
+        double StepMilliseconds);
 
     private sealed record PlanFigures(
         string Engine, bool Ascend, string Experts, string KvCache, int Context, double CapacityPerRank, int Redundant, string Algorithm,
-        PoolFigures Prefill, PoolFigures Decode)
+        PoolFigures Prefill, PoolFigures Decode, string? Rebalance)
     {
         /// <summary>Aggregated plans have one serve pool: <see cref="Prefill"/> and <see cref="Decode"/> are both it.</summary>
         public PoolFigures Pool(string role) => role == "prefill" ? Prefill : Decode;
@@ -39,9 +40,10 @@ public sealed class EngineSettingsTests
         public bool Aggregated => Prefill.Role == "serve";
     }
 
-    private static PlanFigures Figures(string planJson)
+    private static PlanFigures Figures(string planJson, string costJson)
     {
         var root = JsonDocument.Parse(planJson).RootElement;
+        var cost = JsonDocument.Parse(costJson).RootElement;
         var hardware = root.GetProperty("hardware");
         var dies = hardware.GetProperty("dies_per_package").GetInt32();
         PoolFigures Pool(string role)
@@ -56,7 +58,8 @@ public sealed class EngineSettingsTests
                 p.TryGetProperty("mtp", out var mtp) && mtp.ValueKind == JsonValueKind.Object ? mtp.GetProperty("draft_tokens").GetInt32() : null,
                 p.GetProperty("microbatch_overlap").GetBoolean(),
                 m.GetProperty("weights_bytes").GetDouble(), m.GetProperty("kv_cache_bytes").GetDouble(), m.GetProperty("activation_bytes").GetDouble(),
-                m.GetProperty("communication_buffer_bytes").GetDouble(), m.GetProperty("total_bytes").GetDouble(), m.GetProperty("usable_bytes").GetDouble());
+                m.GetProperty("communication_buffer_bytes").GetDouble(), m.GetProperty("total_bytes").GetDouble(), m.GetProperty("usable_bytes").GetDouble(),
+                cost.GetProperty(role == "prefill" ? "prefill" : "decode").GetProperty("step_ms").GetDouble());
         }
 
         var precision = root.GetProperty("precision");
@@ -70,7 +73,31 @@ public sealed class EngineSettingsTests
             root.GetProperty("placement").GetProperty("redundant_experts").GetInt32(),
             root.GetProperty("placement").GetProperty("algorithm").GetString()!,
             Pool(root.TryGetProperty("serve", out _) ? "serve" : "prefill"),
-            Pool(root.TryGetProperty("serve", out _) ? "serve" : "decode"));
+            Pool(root.TryGetProperty("serve", out _) ? "serve" : "decode"),
+            root.GetProperty("placement").TryGetProperty("rebalance", out var rebalance) ? rebalance.GetString() : null);
+    }
+
+    /// <summary>
+    /// What the engines get for the plan's rebalancing (plan.json's words, e.g. "every 60 s with eplb"): forward passes
+    /// between rebalances, ceil(interval / the pool's step time in cost.json); a threshold plan checks every 10 s (the
+    /// plan's check period, docs/placement.md) and SGLang compares mean/max GPU load, so the threshold is 1 / imbalance.
+    /// </summary>
+    private static (long Iterations, string? Utilization, string Algorithm)? ExpectedRebalance(PlanFigures f, PoolFigures pool)
+    {
+        if (f.Rebalance is null or "off")
+        {
+            return null;
+        }
+
+        var periodic = System.Text.RegularExpressions.Regex.Match(f.Rebalance, @"^every ([0-9.]+) s with (\S+)$");
+        var threshold = System.Text.RegularExpressions.Regex.Match(f.Rebalance, @"^when imbalance > ([0-9.]+) with (\S+)$");
+        Assert.True(periodic.Success || threshold.Success, f.Rebalance);
+        var match = periodic.Success ? periodic : threshold;
+        var value = double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+        var intervalMilliseconds = periodic.Success ? value * 1000 : 10_000;
+        return ((long)Math.Ceiling(intervalMilliseconds / pool.StepMilliseconds),
+            threshold.Success ? (1 / value).ToString("0.000", CultureInfo.InvariantCulture) : null,
+            match.Groups[2].Value == "eplb-global" ? "deepseek" : "deepseek_hierarchical");
     }
 
     /// <summary>Engine commands of the bundle: launch scripts, and the scripts of the Kubernetes pods.</summary>
@@ -136,7 +163,7 @@ public sealed class EngineSettingsTests
         var (folder, files) = BundleFiles.Compile(plan, BundleFiles.AllTargets);
         try
         {
-            var f = Figures(files["plan.json"]);
+            var f = Figures(files["plan.json"], files["cost.json"]);
             var commands = EngineCommands(files);
             var vllmCount = 0;
             var sglangCount = 0;
@@ -254,6 +281,14 @@ public sealed class EngineSettingsTests
             Assert.True(f.Ascend);
             Assert.Contains("expert_map_path", c.Value("--additional-config"), StringComparison.Ordinal);
         }
+        else if (ExpectedRebalance(f, pool) is { } rebalance)
+        {
+            // vLLM counts its interval and its statistics window in steps: both the plan's interval.
+            var config = JsonDocument.Parse(c.Value("--eplb-config")).RootElement;
+            Assert.Equal(f.Redundant, config.GetProperty("num_redundant_experts").GetInt32());
+            Assert.Equal(rebalance.Iterations, config.GetProperty("step_interval").GetInt64());
+            Assert.Equal(rebalance.Iterations, config.GetProperty("window_size").GetInt64());
+        }
         else if (f.Redundant > 0 || f.Algorithm.StartsWith("eplb", StringComparison.Ordinal))
         {
             Assert.True(c.Has("--enable-eplb"));
@@ -309,7 +344,16 @@ public sealed class EngineSettingsTests
         }
 
         Assert.Equal(f.Redundant > 0 ? f.Redundant : (int?)null, c.Has("--ep-num-redundant-experts") ? Int(c, "--ep-num-redundant-experts") : null);
-        Assert.Equal(f.Algorithm.StartsWith("eplb", StringComparison.Ordinal), c.Has("--enable-eplb"));
+        // SGLang rebalances only when the plan says so; the plan's own layout comes in through --init-expert-location.
+        var expected = ExpectedRebalance(f, pool);
+        Assert.Equal(expected is not null, c.Has("--enable-eplb"));
+        if (expected is { } r)
+        {
+            Assert.Equal(r.Algorithm, c.Value("--eplb-algorithm"));
+            Assert.Equal(r.Iterations, long.Parse(c.Value("--eplb-rebalance-num-iterations"), CultureInfo.InvariantCulture));
+            Assert.Equal(r.Utilization, c.Has("--eplb-min-rebalancing-utilization-threshold") ? c.Value("--eplb-min-rebalancing-utilization-threshold") : null);
+        }
+
         Assert.Equal(pool.Overlap, c.Has("--enable-two-batch-overlap"));
     }
 

@@ -1,55 +1,38 @@
-using MoePlan.Core.Compilation;
+using System.Collections.Immutable;
+using MoePlan.Core.Calibration;
 using MoePlan.Core.Cost;
-using MoePlan.Core.Plan;
 using MoePlan.Tests.Support;
 
 namespace MoePlan.Core.Tests.Cost;
 
 /// <summary>
-/// Every published serving figure the cost model is calibrated against (figures.md), with its source, the
-/// shipped plan that reproduces the setup, and what the model predicts for it. The calibration tests and the
-/// table in docs/cost-model.md both come from this list.
+/// Every published serving figure the cost model is calibrated against, read from the product's measurement file
+/// <see cref="File"/> (each with its source and the shipped plan that reproduces the setup), and what the model
+/// predicts for it. The calibration tests and the table in docs/cost-model.md both come from this list; figures are
+/// shown as published (per node), the file holds them per device with the published figure beside.
 /// </summary>
-public sealed record CalibrationCase(string Name, string Plan, string Metric, double Published, string Source, CostOptions Options, Func<CostReport, double> Predict)
+public sealed record CalibrationCase(string Name, string Plan, string Metric, double Published, string Source, PreparedMeasurement Measurement)
 {
     public const double Tolerance = 0.15;
 
-    private const string Lmsys = "LMSYS blog 2025-05-05, DeepSeek on 96 H100 (table of figures.md)";
-    private const string DeepSeekDay6 = "deepseek-ai/open-infra-index, 202502OpenSourceWeek day 6";
+    /// <summary>The published cases, in the product (repository-relative).</summary>
+    public const string File = "plans/calibration/published.yaml";
 
-    // Per-node figures are per GPU x 8 GPUs per node.
-    public static readonly IReadOnlyList<CalibrationCase> All =
-    [
-        new("SGLang prefill, 1K prompts", "plans/calibration/sglang-h100-prefill-in1k.moe", "input tok/s per node", 57_674, Lmsys, CostOptions.Default,
-            r => r.Prefill.InputTokensPerSecondPerRank * 8),
-        new("SGLang prefill, 2K prompts", "plans/calibration/sglang-h100-prefill-in2k.moe", "input tok/s per node", 54_543, Lmsys, CostOptions.Default,
-            r => r.Prefill.InputTokensPerSecondPerRank * 8),
-        new("SGLang prefill, 4K prompts", "plans/calibration/sglang-h100-prefill-in4k.moe", "input tok/s per node", 50_302, Lmsys, CostOptions.Default,
-            r => r.Prefill.InputTokensPerSecondPerRank * 8),
-        new("SGLang prefill, 4K prompts, simulated perfect EPLB", "plans/calibration/sglang-h100-prefill-in4k.moe", "input tok/s per node", 59_337, Lmsys,
-            new CostOptions(PerfectBalance: true), r => r.Prefill.InputTokensPerSecondPerRank * 8),
-        new("SGLang decode, batch 256, KV 2,000", "plans/calibration/sglang-h100-decode.moe", "output tok/s per node", 22_282, Lmsys, CostOptions.Default,
-            r => r.Decode.OutputTokensPerSecondPerRank * 8),
-        new("SGLang decode, simulated MTP 60%, batch 128, KV 4,000", "plans/calibration/sglang-h100-decode-mtp.moe", "output tok/s per node", 17_373, Lmsys,
-            CostOptions.Default, r => r.Decode.OutputTokensPerSecondPerRank * 8),
-        new("DeepSeek production prefill, excluding cache hits", "plans/deepseek-v3-h800.moe", "computed tok/s per node", 32_200, DeepSeekDay6,
-            CostOptions.Default, r => r.Prefill.ComputedTokensPerSecondPerRank * 8),
-        new("DeepSeek production prefill, including cache hits", "plans/deepseek-v3-h800.moe", "input tok/s per node", 73_700, DeepSeekDay6,
-            CostOptions.Default, r => r.Prefill.InputTokensPerSecondPerRank * 8),
-        new("DeepSeek production decode", "plans/deepseek-v3-h800.moe", "output tok/s per node", 14_800, DeepSeekDay6, CostOptions.Default,
-            r => r.Decode.OutputTokensPerSecondPerRank * 8),
-    ];
-
-    public double Predicted()
+    private static readonly Lazy<ImmutableArray<PreparedMeasurement>> Prepared = new(() =>
     {
-        var resolver = MemorySourceResolver.FromRepository(Plan, "plans/common/slo.moe");
-        var compiled = PlanCompiler.Compile(Plan, resolver);
-        if (compiled.Plan is null)
-        {
-            throw new InvalidOperationException($"{Plan} does not compile: {string.Join("; ", compiled.Diagnostics)}");
-        }
+        var resolver = MemorySourceResolver.FromRepository(File);
+        var (measurements, diagnostics) = MeasurementReader.Read(File, resolver);
+        var (cases, problems) = MeasurementSet.Prepare(measurements, resolver);
+        var errors = diagnostics.AddRange(problems).Where(d => d.IsError).ToArray();
+        return errors.Length == 0 ? cases : throw new InvalidOperationException($"{File}: {string.Join("; ", errors)}");
+    });
 
-        var cost = PlanCostEvaluation.Evaluate(compiled.Plan, MemorySourceResolver.FromRepository(Plan, "plans/data/deepseek-v3-sglang-decode_in2000out100.json"), Options);
-        return Predict(cost.Report ?? throw new InvalidOperationException($"{Plan}: {string.Join("; ", cost.Diagnostics)}"));
-    }
+    public static IReadOnlyList<CalibrationCase> All => [.. Measurements.Select(m => new CalibrationCase(m.Measurement.Name, m.Measurement.Plan,
+        m.Measurement.Published?.Unit ?? m.Measurement.Metric.Name, m.Measurement.Published?.Value ?? m.Measurement.Value, m.Measurement.Source, m))];
+
+    /// <summary>The cases as the fitter takes them, plans compiled and placed.</summary>
+    public static ImmutableArray<PreparedMeasurement> Measurements => Prepared.Value;
+
+    /// <summary>The prediction with the family's factors, in the published unit.</summary>
+    public double Predicted() => Measurement.Predict(EfficiencyFactors.For(Measurement.Family)) * (Measurement.Measurement.Published?.Devices ?? 1);
 }

@@ -36,7 +36,7 @@ public sealed class AggregatedSearchTests
 
         // Its ranks are counted once: 2 instances x 8.
         var report = PlanCostModel.Evaluate(aggregated, new CostOptions(Lengths: new Workloads.WorkloadLengths(2048, 2048.0 * 2048, 256, 0)));
-        Assert.Equal(16, DesignSpaceSearch.Figures(0, space.Last(), aggregated, report).Ranks);
+        Assert.Equal(16, DesignSpaceSearch.Figures(0, space.Last(), aggregated, report.Figures).Ranks);
     }
 
     [Fact]

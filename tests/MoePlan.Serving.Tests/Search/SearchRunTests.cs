@@ -55,7 +55,7 @@ public sealed class SearchRunTests
 
     /// <summary>docs/search.md: decode ranks x decode output tokens/s per rank x min(1, prefill capacity / decode
     /// capacity) / all ranks (one die per H800, so a rank is a device).</summary>
-    private static double ThroughputPerRank(CandidateSettings s, CostReport report) =>
+    private static double ThroughputPerRank(CandidateSettings s, in CostFigures report) =>
         s.DecodeInstances * s.DecodeDataParallel * s.DecodeTensorParallel * report.Decode.OutputTokensPerSecondPerRank
         * Math.Min(1, report.PrefillCapacityRequestsPerSecond / report.DecodeCapacityRequestsPerSecond) / Ranks(s);
 
@@ -94,7 +94,7 @@ public sealed class SearchRunTests
         {
             var cost = w.Candidate.Cost.Report!;
             Assert.True(cost.TtftMeetsSlo && cost.TpotMeetsSlo);
-            return ThroughputPerRank(w.Candidate.Replaced.Settings, cost);
+            return ThroughputPerRank(w.Candidate.Replaced.Settings, cost.Figures);
         }).ToList();
         for (var i = 1; i < own.Count; i++)
         {

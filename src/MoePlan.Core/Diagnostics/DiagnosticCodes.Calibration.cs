@@ -1,0 +1,66 @@
+namespace MoePlan.Core.Diagnostics;
+
+/// <summary>MP5800..MP5849: measurement files, calibration profiles and result files (<c>moeplan calibrate</c>, docs/calibration.md).</summary>
+public static partial class DiagnosticCodes
+{
+    /// <summary>{0} why the file cannot be read.</summary>
+    public static readonly DiagnosticDescriptor MeasurementsUnreadable =
+        new("MP5800", DiagnosticSeverity.Error, "Measurement file cannot be read", "cannot read the measurements: {0}");
+
+    /// <summary>{0} the parser's message.</summary>
+    public static readonly DiagnosticDescriptor MeasurementsSyntax =
+        new("MP5801", DiagnosticSeverity.Error, "Measurement file is not valid YAML or CSV", "measurement file syntax error: {0}");
+
+    /// <summary>{0} where, {1} what was expected, {2} what was found.</summary>
+    public static readonly DiagnosticDescriptor MeasurementsShape =
+        new("MP5802", DiagnosticSeverity.Error, "Unexpected measurement file structure", "{0} must be {1}, not {2}");
+
+    /// <summary>{0} the key, {1} where, {2} the keys allowed there.</summary>
+    public static readonly DiagnosticDescriptor MeasurementsUnknownKey =
+        new("MP5803", DiagnosticSeverity.Error, "Unknown measurement key", "unknown key `{0}` in {1} (allowed: {2})");
+
+    /// <summary>{0} the key, {1} where.</summary>
+    public static readonly DiagnosticDescriptor MeasurementsMissingKey =
+        new("MP5804", DiagnosticSeverity.Error, "Missing measurement key", "{1} has no `{0}`");
+
+    /// <summary>{0} the metric as written, {1} a suggestion, {2} the metrics known.</summary>
+    public static readonly DiagnosticDescriptor MeasurementUnknownMetric =
+        new("MP5805", DiagnosticSeverity.Error, "Unknown metric", "unknown metric `{0}`{1} (known: {2})");
+
+    /// <summary>{0} the key, {1} the value as written, {2} what it must be.</summary>
+    public static readonly DiagnosticDescriptor MeasurementInvalidValue =
+        new("MP5806", DiagnosticSeverity.Error, "Invalid measurement value", "`{0}` \"{1}\" is not {2}");
+
+    /// <summary>{0} the plan, {1} the number of errors; the plan's own diagnostics follow.</summary>
+    public static readonly DiagnosticDescriptor MeasurementPlanFailed =
+        new("MP5807", DiagnosticSeverity.Error, "Measured plan does not compile", "the measured plan `{0}` cannot be costed ({1} error(s) follow)");
+
+    /// <summary>{0} this measurement's hardware family, {1} the family of the first measurement, {2} where that is.</summary>
+    public static readonly DiagnosticDescriptor MeasurementFamilyMismatch =
+        new("MP5808", DiagnosticSeverity.Error, "Measurements of several hardware families",
+            "this plan runs on {0} hardware but the first measurement's on {1} ({2}): a profile calibrates one family, so calibrate each family from its own measurements");
+
+    /// <summary>{0} the value, {1} the published figure, {2} the devices it is published for.</summary>
+    public static readonly DiagnosticDescriptor MeasurementPublishedMismatch =
+        new("MP5809", DiagnosticSeverity.Error, "Per-device value disagrees with the published figure",
+            "`value` {0} is not the published figure {1} over {2} device(s) (value = published / devices, within 0.1%)");
+
+    public static readonly DiagnosticDescriptor MeasurementsEmpty =
+        new("MP5810", DiagnosticSeverity.Error, "No measurements", "the measurement files hold no measurement");
+
+    /// <summary>{0} the name, {1} where it was first used.</summary>
+    public static readonly DiagnosticDescriptor MeasurementDuplicateName =
+        new("MP5811", DiagnosticSeverity.Error, "Duplicate measurement name", "a measurement named \"{0}\" is already at {1}: names identify cases in residual and leave-one-out tables");
+
+    /// <summary>{0} fields in the row, {1} columns in the header.</summary>
+    public static readonly DiagnosticDescriptor MeasurementCsvFieldCount =
+        new("MP5812", DiagnosticSeverity.Error, "CSV row has the wrong number of fields", "this row has {0} field(s) but the header names {1} column(s)");
+
+    /// <summary>{0} the measurements there are.</summary>
+    public static readonly DiagnosticDescriptor MeasurementsTooFewToCrossValidate =
+        new("MP5813", DiagnosticSeverity.Error, "Too few measurements to cross-validate", "leave-one-out needs at least 2 measurements, found {0}");
+
+    /// <summary>{0} the override's problem.</summary>
+    public static readonly DiagnosticDescriptor MeasurementInvalidOverride =
+        new("MP5814", DiagnosticSeverity.Error, "Invalid plan override in a measurement", "`set`: {0}");
+}
