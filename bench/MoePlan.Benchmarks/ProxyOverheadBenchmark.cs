@@ -70,16 +70,16 @@ public static class ProxyOverheadBenchmark
         Console.WriteLine($"proxy overhead: {count:N0} streamed completions (3 tokens) per run, open loop at {rate:N0}/s; load generator and upstreams: this process ({Environment.ProcessorCount} processor(s) visible); proxy: {(pinned ? $"its own process on core {core} (taskset)" : "its own process, NOT pinned (no taskset)")}");
         Console.WriteLine($"load average before: {LoadAverage()}");
 
-        var direct = await LoadAsync(upstream.Address, rate, count);
-        Run proxied, proxiedPd;
+        var (directWarm, direct) = await LoadAsync(upstream.Address, rate, count);
+        Run proxied, proxiedPd, proxiedWarm, proxiedPdWarm;
         await using (var proxy = await ProxyProcess.StartAsync(core, pinned, upstream.Address, null))
         {
-            proxied = await LoadAsync(proxy.Address, rate, count, proxy);
+            (proxiedWarm, proxied) = await LoadAsync(proxy.Address, rate, count, proxy);
         }
 
         await using (var proxy = await ProxyProcess.StartAsync(core, pinned, upstream.Address, decode.Address))
         {
-            proxiedPd = await LoadAsync(proxy.Address, rate, count, proxy);
+            (proxiedPdWarm, proxiedPd) = await LoadAsync(proxy.Address, rate, count, proxy);
         }
 
         Console.WriteLine($"load average after: {LoadAverage()}");
@@ -89,6 +89,14 @@ public static class ProxyOverheadBenchmark
         Row("direct to the upstream", direct, null, count);
         Row("through the proxy, no P/D", proxied, direct, count);
         Row("through the proxy, vLLM P/D (prefill, then decode)", proxiedPd, direct, count);
+        Console.WriteLine();
+        Console.WriteLine($"The warm-up loads ({WarmUpSeconds} s at the same rate, right after the sequential warm-up; the proxy's first seconds of load, while the JIT recompiles its hot code):");
+        Console.WriteLine();
+        Console.WriteLine($"| warm-up ({rate:N0}/s, {rate * WarmUpSeconds:N0} requests) | completed | achieved rate | e2e p50 | e2e p99 | added p50 | added p99 | CPU per request: proxy / load generator and upstreams | target |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+        Row("direct to the upstream", directWarm, null, rate * WarmUpSeconds);
+        Row("through the proxy, no P/D", proxiedWarm, directWarm, rate * WarmUpSeconds);
+        Row("through the proxy, vLLM P/D (prefill, then decode)", proxiedPdWarm, directWarm, rate * WarmUpSeconds);
         return 0;
     }
 
@@ -131,8 +139,11 @@ public static class ProxyOverheadBenchmark
     /// <summary>A run: the latencies of the completed requests (sorted), how many failed, the rate achieved, the proxy process's CPU per request.</summary>
     private sealed record Run(double[] Ms, int Failed, double Rate, double ProxyCpuUs, double LocalCpuUs);
 
-    /// <summary>Open loop: request i leaves at i / rate seconds whatever the earlier ones do; a fixed count.</summary>
-    private static async Task<Run> LoadAsync(Uri url, int rate, int count, ProxyProcess? proxy = null)
+    /// <summary>
+    /// The warm-up load (open loop at the rate, after the sequential warm-up), then the measured one: request i leaves at
+    /// i / rate seconds whatever the earlier ones do; a fixed count.
+    /// </summary>
+    private static async Task<(Run WarmUp, Run Measured)> LoadAsync(Uri url, int rate, int count, ProxyProcess? proxy = null)
     {
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = int.MaxValue }) { BaseAddress = url };
         var body = Encoding.UTF8.GetBytes("{\"model\":\"m\",\"prompt\":\"Hello, how are you today?\",\"max_tokens\":3,\"stream\":true}");
@@ -141,7 +152,12 @@ public static class ProxyOverheadBenchmark
             await SendAsync(client, body);
         }
 
-        await OpenLoopAsync(client, body, rate, rate * WarmUpSeconds);
+        var warmUp = await MeasureAsync(client, body, rate, rate * WarmUpSeconds, proxy);
+        return (warmUp, await MeasureAsync(client, body, rate, count, proxy));
+    }
+
+    private static async Task<Run> MeasureAsync(HttpClient client, byte[] body, int rate, int count, ProxyProcess? proxy)
+    {
         var cpu = proxy?.CpuTime ?? TimeSpan.Zero;
         var localCpu = Process.GetCurrentProcess().TotalProcessorTime;
         var (latencies, elapsed) = await OpenLoopAsync(client, body, rate, count);

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using MoePlan.Tests.Support;
 using Xunit;
 using YamlDotNet.RepresentationModel;
@@ -46,6 +47,55 @@ public sealed class CalibrateCommandTests
                 Assert.Equal((Number("predicted") / Number("measured")) - 1, Number("error"), 5);
                 Assert.True(c.Children.ContainsKey("loo_error"));
             }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Cost_and_run_use_the_profile_a_plan_names()
+    {
+        var folder = CliRunner.TempFolder();
+        Directory.CreateDirectory(folder);
+        try
+        {
+            Assert.Equal(0, CliRunner.Run("calibrate", Published, "-o", Path.Combine(folder, "hopper.yaml"), "--cross-validate").ExitCode);
+            // The decode plan has no imports or data files: it runs from any folder.
+            var text = File.ReadAllText(RepositoryPaths.PathOf("plans", "calibration", "sglang-h100-decode.moe"));
+            var plain = Path.Combine(folder, "plain.moe");
+            var calibrated = Path.Combine(folder, "calibrated.moe");
+            File.WriteAllText(plain, text);
+            File.WriteAllText(calibrated, text.Replace("  engine sglang\n", "  engine sglang\n  calibration \"hopper.yaml\"\n", StringComparison.Ordinal));
+
+            var (code, output, error) = CliRunner.Run("cost", calibrated);
+            Assert.True(code == 0, error);
+            Assert.Contains("efficiency factors (Hopper): calibrated by hopper.yaml on 9 cases (largest error 12.8%, leave-one-out 14.3%)", output, StringComparison.Ordinal);
+
+            var json = CliRunner.Run("cost", calibrated, "--format", "json").Out;
+            JsonOutputSchemaTests.AssertValid("cost", json);
+            using (var doc = JsonDocument.Parse(json))
+            using (var plainDoc = JsonDocument.Parse(CliRunner.Run("cost", plain, "--format", "json").Out))
+            {
+                Assert.Equal("hopper.yaml", doc.RootElement.GetProperty("factors").GetProperty("profile").GetString());
+                // The profile's own prediction of this case (its `predicted`), not the family factors' one.
+                var profile = new YamlStream();
+                profile.Load(new StringReader(File.ReadAllText(Path.Combine(folder, "hopper.yaml"))));
+                var fitted = ((YamlSequenceNode)((YamlMappingNode)profile.Documents[0].RootNode)["cases"]).Children.Cast<YamlMappingNode>()
+                    .Single(c => c["name"].ToString() == "SGLang decode, batch 256, KV 2,000");
+                var predicted = double.Parse(fitted["predicted"].ToString(), System.Globalization.CultureInfo.InvariantCulture);
+                var decode = doc.RootElement.GetProperty("decode").GetProperty("output_tokens_per_s_per_device").GetDouble();
+                var plainDecode = plainDoc.RootElement.GetProperty("decode").GetProperty("output_tokens_per_s_per_device").GetDouble();
+                Assert.Equal(predicted, decode, 2);
+                Assert.NotEqual(plainDecode, decode, 2);
+            }
+
+            // The simulation's step times come from the same factors.
+            var runPlain = CliRunner.Run("run", plain, "--max-requests", "200", "--format", "json");
+            var runCalibrated = CliRunner.Run("run", calibrated, "--max-requests", "200", "--format", "json");
+            Assert.True(runCalibrated.ExitCode == 0, runCalibrated.Error);
+            Assert.NotEqual(runPlain.Out, runCalibrated.Out);
         }
         finally
         {

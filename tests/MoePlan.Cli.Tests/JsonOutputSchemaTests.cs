@@ -150,7 +150,7 @@ public sealed class JsonOutputSchemaTests
         return document.Evaluate(JsonDocument.Parse(json).RootElement, new EvaluationOptions { OutputFormat = OutputFormat.List });
     }
 
-    private static void AssertValid(string schema, string json)
+    internal static void AssertValid(string schema, string json)
     {
         var result = Evaluate(schema, json);
         var errors = result.Details?.Where(d => d.Errors is { Count: > 0 })

@@ -63,7 +63,7 @@ internal static class CostCommand
                 break;
             default:
                 DiagnosticPrinter.WriteText(stdout, result.Diagnostics);
-                WriteText(stdout, result.Plan.Name.Value, EfficiencyFactors.For(result.Plan.Hardware.Value.Family), report);
+                WriteText(stdout, result.Plan.Name.Value, result.Plan.Factors, report);
                 break;
         }
 

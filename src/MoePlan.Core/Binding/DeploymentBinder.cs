@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Globalization;
+using MoePlan.Core.Calibration;
 using MoePlan.Core.Catalog;
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Plan;
@@ -162,8 +163,14 @@ public sealed partial class DeploymentBinder
             return null;
         }
 
+        var calibration = block["calibration"] is { } calibrationSetting ? BindCalibration(calibrationSetting, h) : null;
+        if (block["calibration"] is not null && calibration is null)
+        {
+            return null;
+        }
+
         var sweep = block["sweep"] is { } sweepSetting ? BindSweep(sweepSetting, cluster, decode) : null;
-        return new DeploymentPlan(name, e, model, precision, h, cluster, price, prefill, decode, placement, proxy, slo, workload) { Sweep = sweep };
+        return new DeploymentPlan(name, e, model, precision, h, cluster, price, prefill, decode, placement, proxy, slo, workload) { Sweep = sweep, Calibration = calibration };
     }
 
     /// <summary>
@@ -241,6 +248,41 @@ public sealed partial class DeploymentBinder
         Read(s, $"`{setting} {{ ... }}`", allowBlock: true).End();
         var child = ChildBlock(s, setting, $"`{setting} {{ ... }}`");
         return child is null ? null : bind(child);
+    }
+
+    /// <summary><c>calibration "profile.yaml"</c>: read relative to the plan; its family must be the hardware's.</summary>
+    private CalibrationUse? BindCalibration(SettingSyntax setting, Sourced<HardwareEntry> hardware)
+    {
+        var r = Read(setting, "a profile written by `moeplan calibrate`, e.g. `calibration \"profiles/h100.yaml\"`");
+        var path = r.String();
+        r.End();
+        if (path is not { } p || r.Failed)
+        {
+            return null;
+        }
+
+        var resolved = _resolver.Resolve(_file, p.Value);
+        if (!_resolver.TryRead(resolved, out var text, out var error))
+        {
+            _diagnostics.Add(DiagnosticCodes.CalibrationProfileNotFound.Create(p.Span, resolved, error));
+            return null;
+        }
+
+        var (profile, problems) = CalibrationProfileReader.Parse(resolved, text);
+        if (profile is null)
+        {
+            _diagnostics.Add(DiagnosticCodes.CalibrationProfileInvalid.Create(p.Span, resolved, problems.Count(d => d.IsError)));
+            _diagnostics.AddRange(problems);
+            return null;
+        }
+
+        if (profile.Family != hardware.Value.Family)
+        {
+            _diagnostics.Add(DiagnosticCodes.CalibrationFamilyMismatch.Create(p.Span, profile.Family, hardware.Value.Name, hardware.Value.Family));
+            return null;
+        }
+
+        return new CalibrationUse(p, resolved, profile);
     }
 
     private ModelPlan? BindModel(SettingSyntax setting)

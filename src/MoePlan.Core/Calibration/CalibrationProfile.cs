@@ -1,5 +1,7 @@
 using System.Collections.Immutable;
+using System.Globalization;
 using MoePlan.Core.Cost;
+using MoePlan.Core.Plan;
 
 namespace MoePlan.Core.Calibration;
 
@@ -44,6 +46,28 @@ public sealed record CalibrationProfile(
 
     public double? MaxAbsLeaveOneOutError => CrossValidated ? Cases.Max(c => Math.Abs(c.LeaveOneOutError!.Value)) : null;
 
+    /// <summary>
+    /// The profile's factors as a plan uses them, their provenance naming the profile as the plan wrote it: "calibrated
+    /// by PROFILE on N cases", the errors, and the factors the cases did not identify (kept from the family's).
+    /// </summary>
+    public EfficiencyFactors FactorsAsNamed(string profile)
+    {
+        var kept = Fitted.Where(f => !f.Identified).Select(f => f.Factor.Name).ToList();
+        var errors = MaxAbsLeaveOneOutError is { } loo
+            ? $"largest error {Percent(MaxAbsError)}, leave-one-out {Percent(loo)}"
+            : $"largest error {Percent(MaxAbsError)}, not cross-validated";
+        var family = EfficiencyFactors.For(Family);
+        return Factors with
+        {
+            BorrowedFrom = null,
+            Provenance = $"calibrated by {profile} on {Cases.Length} cases ({errors})" +
+                (kept.Count == 0 ? "" : $"; not identified by them, kept from {Family}'s factors: {string.Join(", ", kept)}") +
+                (family.BorrowedFrom is { } lender && kept.Count > 0 ? $" (borrowed from {lender})" : ""),
+        };
+    }
+
+    private static string Percent(double e) => e.ToString("0.0%", CultureInfo.InvariantCulture);
+
     /// <summary>Fits <paramref name="cases"/> and, when <paramref name="crossValidate"/>, runs the leave-one-out over them.</summary>
     public static CalibrationProfile Calibrate(IReadOnlyList<PreparedMeasurement> cases, IEnumerable<string> measurementFiles, bool crossValidate)
     {
@@ -62,4 +86,11 @@ public sealed record CalibrationProfile(
 
         return new CalibrationProfile(fit.Family, fit.Factors, fit.Fitted, profileCases.MoveToImmutable(), [.. measurementFiles]);
     }
+}
+
+/// <summary>A plan's <c>calibration "profile.yaml"</c>: the path as written (with its span), the file it resolved to, and what it holds.</summary>
+public sealed record CalibrationUse(Sourced<string> Path, string ResolvedPath, CalibrationProfile Profile)
+{
+    /// <summary>The factors the cost model uses for the plan.</summary>
+    public EfficiencyFactors Factors { get; } = Profile.FactorsAsNamed(Path.Value);
 }

@@ -391,7 +391,7 @@ public static class PlanCostModel
             scaleUp / dies,
             scaleOut / dies,
             plan.Cluster.ScaleUpDomainDevices * dies,
-            EfficiencyFactors.For(h.Family))
+            plan.Factors)
         {
             PeakEightBitFlops = eightBit * 1e12 / dies,
         };

@@ -63,4 +63,45 @@ public static partial class DiagnosticCodes
     /// <summary>{0} the override's problem.</summary>
     public static readonly DiagnosticDescriptor MeasurementInvalidOverride =
         new("MP5814", DiagnosticSeverity.Error, "Invalid plan override in a measurement", "`set`: {0}");
+
+    /// <summary>{0} the parser's message.</summary>
+    public static readonly DiagnosticDescriptor ProfileSyntax =
+        new("MP5820", DiagnosticSeverity.Error, "Calibration profile is not valid YAML", "calibration profile YAML error: {0}");
+
+    /// <summary>{0} where, {1} what was expected, {2} what was found.</summary>
+    public static readonly DiagnosticDescriptor ProfileShape =
+        new("MP5821", DiagnosticSeverity.Error, "Unexpected calibration profile structure", "{0} must be {1}, not {2}");
+
+    /// <summary>{0} the key, {1} where, {2} the keys allowed there.</summary>
+    public static readonly DiagnosticDescriptor ProfileUnknownKey =
+        new("MP5822", DiagnosticSeverity.Error, "Unknown calibration profile key", "unknown key `{0}` in {1} (allowed: {2})");
+
+    /// <summary>{0} the key, {1} where.</summary>
+    public static readonly DiagnosticDescriptor ProfileMissingKey =
+        new("MP5823", DiagnosticSeverity.Error, "Missing calibration profile key", "{1} has no `{0}`");
+
+    /// <summary>{0} the key, {1} the value as written, {2} what it must be.</summary>
+    public static readonly DiagnosticDescriptor ProfileInvalidValue =
+        new("MP5824", DiagnosticSeverity.Error, "Invalid calibration profile value", "`{0}` \"{1}\" is not {2}");
+
+    /// <summary>{0} the schema as written, {1} the schema this moeplan reads.</summary>
+    public static readonly DiagnosticDescriptor ProfileSchema =
+        new("MP5825", DiagnosticSeverity.Error, "Not a calibration profile this moeplan reads", "`schema` \"{0}\" is not `{1}`: write the profile again with `moeplan calibrate -o`");
+}
+
+/// <summary>MP2040..MP2049: the plan's <c>calibration</c> statement.</summary>
+public static partial class DiagnosticCodes
+{
+    /// <summary>{0} the resolved path, {1} why.</summary>
+    public static readonly DiagnosticDescriptor CalibrationProfileNotFound =
+        new("MP2040", DiagnosticSeverity.Error, "Calibration profile not found", "cannot read the calibration profile `{0}`: {1}");
+
+    /// <summary>{0} the resolved path, {1} its errors (reported located in the profile).</summary>
+    public static readonly DiagnosticDescriptor CalibrationProfileInvalid =
+        new("MP2041", DiagnosticSeverity.Error, "Calibration profile has errors", "the calibration profile `{0}` has {1} error(s), each reported at its place in the profile");
+
+    /// <summary>{0} the profile's family, {1} the hardware, {2} its family.</summary>
+    public static readonly DiagnosticDescriptor CalibrationFamilyMismatch =
+        new("MP2042", DiagnosticSeverity.Error, "Calibration profile of another hardware family",
+            "the profile calibrates {0} hardware but `{1}` is {2}: calibrate {2} from measurements of {2} deployments, or remove the `calibration` statement");
 }

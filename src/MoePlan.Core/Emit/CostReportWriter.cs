@@ -23,7 +23,7 @@ public static class CostReportWriter
             w.WriteString("plan", plan.Name.Value);
             w.WriteString("hardware", plan.Hardware.Value.Name);
             w.WriteNumber("dies_per_package", r.DiesPerPackage);
-            var factors = EfficiencyFactors.For(plan.Hardware.Value.Family);
+            var factors = plan.Factors;
             w.WriteStartObject("factors");
             w.WriteString("family", factors.Family);
             w.WriteBoolean("calibrated", factors.BorrowedFrom is null);
@@ -33,6 +33,12 @@ public static class CostReportWriter
             }
 
             w.WriteString("provenance", factors.Provenance);
+            if (plan.Calibration is { } calibration)
+            {
+                w.WriteString("profile", calibration.Path.Value);
+                w.WriteNumber("cases", calibration.Profile.Cases.Length);
+            }
+
             w.WriteEndObject();
 
             w.WriteStartObject("prefill");
@@ -104,7 +110,7 @@ public static class CostReportWriter
         s.Append(CultureInfo.InvariantCulture, $"# Cost report: {plan.Name.Value}\n\n");
         s.Append(CultureInfo.InvariantCulture, $"{plan.Model.Entry.DisplayName} on {plan.Hardware.Value.DisplayName}; figures per {unit}");
         s.Append(r.DiesPerPackage > 1 ? $" (a package is {r.DiesPerPackage} dies)" : "").Append(".\n\n");
-        var factors = EfficiencyFactors.For(plan.Hardware.Value.Family);
+        var factors = plan.Factors;
         s.Append(CultureInfo.InvariantCulture, $"Efficiency factors ({factors.Family}): {factors.Provenance}.\n\n");
         s.Append("| phase | step | latency | throughput per ").Append(unit).Append(" | batch | imbalance |\n|---|---|---|---|---|---|\n");
         s.Append(CultureInfo.InvariantCulture,

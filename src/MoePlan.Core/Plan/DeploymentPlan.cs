@@ -1,4 +1,6 @@
+using MoePlan.Core.Calibration;
 using MoePlan.Core.Catalog;
+using MoePlan.Core.Cost;
 using MoePlan.Core.Text;
 
 namespace MoePlan.Core.Plan;
@@ -80,6 +82,12 @@ public sealed record DeploymentPlan(
 {
     /// <summary>The plan's <c>sweep</c> block: what <c>moeplan search</c> varies. Only search reads it; check validates it.</summary>
     public SweepPlan? Sweep { get; init; }
+
+    /// <summary>The plan's <c>calibration "profile.yaml"</c>: factors fitted by <c>moeplan calibrate</c>; null: the family's.</summary>
+    public CalibrationUse? Calibration { get; init; }
+
+    /// <summary>The efficiency factors the cost model uses for this plan: the profile's when it names one, else its hardware family's.</summary>
+    public EfficiencyFactors Factors => Calibration?.Factors ?? EfficiencyFactors.For(Hardware.Value.Family);
 
     /// <summary>
     /// The aggregated pool of a <c>serve { }</c> plan, else null. An aggregated plan has one pool, and

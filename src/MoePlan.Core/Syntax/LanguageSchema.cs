@@ -34,6 +34,7 @@ public static class LanguageSchema
             new("slo", "slo", "latency objectives"),
             new("workload", "workload", "the traffic: synthetic or a trace"),
             new("sweep", "sweep", "what `moeplan search` varies around this plan"),
+            new("calibration", null, "a profile written by `moeplan calibrate`, e.g. `calibration \"profiles/h100.yaml\"`: the cost model uses its fitted factors"),
         ],
         ["precision"] =
         [
