@@ -61,17 +61,22 @@ public sealed class CalibrateCommandTests
         Directory.CreateDirectory(folder);
         try
         {
-            Assert.Equal(0, CliRunner.Run("calibrate", Published, "-o", Path.Combine(folder, "hopper.yaml"), "--cross-validate").ExitCode);
-            // The decode plan has no imports or data files: it runs from any folder.
+            // The decode plan has no imports; its loads file sits at ../data beside it, as in the repository.
+            var plans = Path.Combine(folder, "calibration");
+            Directory.CreateDirectory(plans);
+            Directory.CreateDirectory(Path.Combine(folder, "data"));
+            const string Loads = "deepseek-v3-sglang-decode_in2000out100.json";
+            File.Copy(RepositoryPaths.PathOf("plans", "data", Loads), Path.Combine(folder, "data", Loads));
+            Assert.Equal(0, CliRunner.Run("calibrate", Published, "-o", Path.Combine(plans, "hopper.yaml"), "--cross-validate").ExitCode);
             var text = File.ReadAllText(RepositoryPaths.PathOf("plans", "calibration", "sglang-h100-decode.moe"));
-            var plain = Path.Combine(folder, "plain.moe");
-            var calibrated = Path.Combine(folder, "calibrated.moe");
+            var plain = Path.Combine(plans, "plain.moe");
+            var calibrated = Path.Combine(plans, "calibrated.moe");
             File.WriteAllText(plain, text);
             File.WriteAllText(calibrated, text.Replace("  engine sglang\n", "  engine sglang\n  calibration \"hopper.yaml\"\n", StringComparison.Ordinal));
 
             var (code, output, error) = CliRunner.Run("cost", calibrated);
             Assert.True(code == 0, error);
-            Assert.Contains("efficiency factors (Hopper): calibrated by hopper.yaml on 9 cases (largest error 12.8%, leave-one-out 14.3%)", output, StringComparison.Ordinal);
+            Assert.Contains("efficiency factors (Hopper): calibrated by hopper.yaml on 9 cases (largest error 0.7%, leave-one-out 1.8%)", output, StringComparison.Ordinal);
 
             var json = CliRunner.Run("cost", calibrated, "--format", "json").Out;
             JsonOutputSchemaTests.AssertValid("cost", json);
@@ -81,7 +86,7 @@ public sealed class CalibrateCommandTests
                 Assert.Equal("hopper.yaml", doc.RootElement.GetProperty("factors").GetProperty("profile").GetString());
                 // The profile's own prediction of this case (its `predicted`), not the family factors' one.
                 var profile = new YamlStream();
-                profile.Load(new StringReader(File.ReadAllText(Path.Combine(folder, "hopper.yaml"))));
+                profile.Load(new StringReader(File.ReadAllText(Path.Combine(plans, "hopper.yaml"))));
                 var fitted = ((YamlSequenceNode)((YamlMappingNode)profile.Documents[0].RootNode)["cases"]).Children.Cast<YamlMappingNode>()
                     .Single(c => c["name"].ToString() == "SGLang decode, batch 256, KV 2,000");
                 var predicted = double.Parse(fitted["predicted"].ToString(), System.Globalization.CultureInfo.InvariantCulture);

@@ -61,7 +61,7 @@ public sealed class CalibrationStatementTests
         Assert.Equal("profiles/hopper.yaml", factors.GetProperty("profile").GetString());
         Assert.Equal(9, factors.GetProperty("cases").GetInt32());
         Assert.True(factors.GetProperty("calibrated").GetBoolean());
-        Assert.StartsWith("calibrated by profiles/hopper.yaml on 9 cases (largest error 12.8%, leave-one-out 14.3%)",
+        Assert.StartsWith("calibrated by profiles/hopper.yaml on 9 cases (largest error 0.7%, leave-one-out 1.8%)",
             factors.GetProperty("provenance").GetString(), StringComparison.Ordinal);
     }
 
@@ -72,7 +72,7 @@ public sealed class CalibrationStatementTests
         Assert.Null(compiled.Plan);
         var d = Assert.Single(compiled.Diagnostics, d => d.IsError);
         Assert.Equal("MP2040", d.Code);
-        Assert.Equal((7, 15), (d.Span!.Value.Line, d.Span.Value.Column));
+        Assert.Equal((9, 15), (d.Span!.Value.Line, d.Span.Value.Column));
         Assert.Contains("plans/calibration/nowhere.yaml", d.Message, StringComparison.Ordinal);
     }
 
