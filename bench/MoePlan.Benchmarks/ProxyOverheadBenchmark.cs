@@ -84,23 +84,23 @@ public static class ProxyOverheadBenchmark
 
         Console.WriteLine($"load average after: {LoadAverage()}");
         Console.WriteLine();
-        Console.WriteLine($"| run ({rate:N0}/s, {count:N0} requests) | completed | achieved rate | e2e p50 | e2e p99 | added p50 | added p99 | CPU per request: proxy / load generator and upstreams | target (< {TargetP50Ms:0} ms p50, < {TargetP99Ms:0} ms p99 added) |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine($"| run ({rate:N0}/s, {count:N0} requests) | completed | achieved rate | e2e p50 | e2e p99 | added p50 | added p99 | CPU per request: proxy / load generator and upstreams | proxy allocated per request, gen-0 GCs | target (< {TargetP50Ms:0} ms p50, < {TargetP99Ms:0} ms p99 added) |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
         Row("direct to the upstream", direct, null, count);
         Row("through the proxy, no P/D", proxied, direct, count);
         Row("through the proxy, vLLM P/D (prefill, then decode)", proxiedPd, direct, count);
         Console.WriteLine();
         Console.WriteLine($"The warm-up loads ({WarmUpSeconds} s at the same rate, right after the sequential warm-up; the proxy's first seconds of load, while the JIT recompiles its hot code):");
         Console.WriteLine();
-        Console.WriteLine($"| warm-up ({rate:N0}/s, {rate * WarmUpSeconds:N0} requests) | completed | achieved rate | e2e p50 | e2e p99 | added p50 | added p99 | CPU per request: proxy / load generator and upstreams | target |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine($"| warm-up ({rate:N0}/s, {rate * WarmUpSeconds:N0} requests) | completed | achieved rate | e2e p50 | e2e p99 | added p50 | added p99 | CPU per request: proxy / load generator and upstreams | proxy allocated per request, gen-0 GCs | target |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
         Row("direct to the upstream", directWarm, null, rate * WarmUpSeconds);
         Row("through the proxy, no P/D", proxiedWarm, directWarm, rate * WarmUpSeconds);
         Row("through the proxy, vLLM P/D (prefill, then decode)", proxiedPdWarm, directWarm, rate * WarmUpSeconds);
         return 0;
     }
 
-    /// <summary><c>proxy-overhead-server UPSTREAM [DECODE]</c>: the proxy of one run, in its own process; prints its address, stops at the end of standard input.</summary>
+    /// <summary><c>proxy-overhead-server UPSTREAM [DECODE]</c>: the proxy of one run, in its own process; prints its address, answers <c>gc</c> lines with its allocation figures, stops at the end of standard input.</summary>
     public static async Task<int> ServeAsync(string[] args)
     {
         var upstream = new Uri(args[0]);
@@ -112,7 +112,16 @@ public static class ProxyOverheadBenchmark
         await using var proxy = await ProxyServer.StartAsync(new ProxyOptions(list, EngineKind.Vllm, ProxyMode.Sequential, config with { PrefillInstances = 1, DecodeInstances = list.Decode.Count }, "m"), RoutingPolicies.Create("round-robin"));
         Console.WriteLine(proxy.Address);
         Console.Out.Flush();
-        await Console.In.ReadToEndAsync();
+        // "gc" asks for the bytes the process allocated so far and its gen-0 collections (the parent's figures per run).
+        while (await Console.In.ReadLineAsync() is { } command)
+        {
+            if (command == "gc")
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{GC.GetTotalAllocatedBytes(precise: true)} {GC.CollectionCount(0)}"));
+                Console.Out.Flush();
+            }
+        }
+
         return 0;
     }
 
@@ -120,12 +129,12 @@ public static class ProxyOverheadBenchmark
     {
         double p50 = Quantile(run.Ms, 0.5), p99 = Quantile(run.Ms, 0.99);
         string Ms(double ms) => ms.ToString("0.000", CultureInfo.InvariantCulture) + " ms";
-        string added = "| | |", cpu = $"- / {run.LocalCpuUs:0} us", verdict = "";
+        string added = "| | |", cpu = $"- / {run.LocalCpuUs:0} us | ", verdict = "";
         if (baseline is { } b)
         {
             double addedP50 = p50 - Quantile(b.Ms, 0.5), addedP99 = p99 - Quantile(b.Ms, 0.99);
             added = $"| {Ms(addedP50)} | {Ms(addedP99)} |";
-            cpu = $"{run.ProxyCpuUs:0} us / {run.LocalCpuUs:0} us";
+            cpu = $"{run.ProxyCpuUs:0} us / {run.LocalCpuUs:0} us | {run.ProxyAllocatedBytes / 1024.0:0.0} KiB, {run.ProxyGen0Collections}";
             verdict = run.Failed == 0 && addedP50 < TargetP50Ms && addedP99 < TargetP99Ms ? "met" : "not met";
         }
 
@@ -137,7 +146,7 @@ public static class ProxyOverheadBenchmark
     private const string TasksetPath = "/usr/bin/taskset";
 
     /// <summary>A run: the latencies of the completed requests (sorted), how many failed, the rate achieved, the proxy process's CPU per request.</summary>
-    private sealed record Run(double[] Ms, int Failed, double Rate, double ProxyCpuUs, double LocalCpuUs);
+    private sealed record Run(double[] Ms, int Failed, double Rate, double ProxyCpuUs, double LocalCpuUs, double ProxyAllocatedBytes, int ProxyGen0Collections);
 
     /// <summary>
     /// The warm-up load (open loop at the rate, after the sequential warm-up), then the measured one: request i leaves at
@@ -159,12 +168,14 @@ public static class ProxyOverheadBenchmark
     private static async Task<Run> MeasureAsync(HttpClient client, byte[] body, int rate, int count, ProxyProcess? proxy)
     {
         var cpu = proxy?.CpuTime ?? TimeSpan.Zero;
+        var gc = proxy is null ? default : await proxy.GcAsync();
         var localCpu = Process.GetCurrentProcess().TotalProcessorTime;
         var (latencies, elapsed) = await OpenLoopAsync(client, body, rate, count);
         double cpuUs = proxy is null ? 0 : (proxy.CpuTime - cpu).TotalMicroseconds / count;
         double localCpuUs = (Process.GetCurrentProcess().TotalProcessorTime - localCpu).TotalMicroseconds / count;
+        var gcAfter = proxy is null ? default : await proxy.GcAsync();
         var ok = latencies.Where(l => l >= 0).Order().ToArray();
-        return new Run(ok, count - ok.Length, count / elapsed, cpuUs, localCpuUs);
+        return new Run(ok, count - ok.Length, count / elapsed, cpuUs, localCpuUs, (gcAfter.Bytes - gc.Bytes) / (double)count, gcAfter.Gen0 - gc.Gen0);
     }
 
     /// <summary>Sends <paramref name="count"/> requests open loop at the rate; each one's latency (-1 when it failed) and the seconds it took.</summary>
@@ -236,6 +247,15 @@ public static class ProxyOverheadBenchmark
         }
 
         public Uri Address { get; }
+
+        /// <summary>The bytes the proxy process allocated so far and its gen-0 collections.</summary>
+        public async Task<(long Bytes, int Gen0)> GcAsync()
+        {
+            await _process.StandardInput.WriteLineAsync("gc");
+            await _process.StandardInput.FlushAsync();
+            var fields = (await _process.StandardOutput.ReadLineAsync() ?? throw new InvalidOperationException("the proxy process ended")).Split(' ');
+            return (long.Parse(fields[0], CultureInfo.InvariantCulture), int.Parse(fields[1], CultureInfo.InvariantCulture));
+        }
 
         public TimeSpan CpuTime
         {

@@ -378,7 +378,8 @@ internal sealed class PdForwarder : IDisposable
                 throw new UpstreamFailure(upstream, "the stream ended without [DONE]", true);
             }
 
-            // The rest and the response's end in one write.
+            // The rest and the response's end in one write (to a client still there: one gone fails the request, as a flush would).
+            ct.ThrowIfCancellationRequested();
             await response.CompleteAsync().ConfigureAwait(false);
             if (sawError)
             {
