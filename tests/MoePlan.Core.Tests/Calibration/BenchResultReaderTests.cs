@@ -238,6 +238,44 @@ public sealed class BenchResultReaderTests
     }
 
     [Fact]
+    public void Deep_nesting_is_a_syntax_error_not_a_stack_overflow()
+    {
+        var deep = "{\"completed\": " + new string('[', 10_000) + new string(']', 10_000) + "}\n";
+        var (m, diagnostics) = ReadOne(Entry("decode.tpot_ms", "{ file: broken.jsonl }"), new() { ["broken.jsonl"] = deep });
+        Assert.Null(m);
+        var d = Assert.Single(diagnostics);
+        Assert.Equal(("MP5831", "broken.jsonl", 1), (d.Code, d.Span!.Value.File, d.Span.Value.Line));
+    }
+
+    [Fact]
+    public void A_csv_row_with_a_value_and_a_result_file_is_refused_at_the_result_file()
+    {
+        var resolver = new MemorySourceResolver(new Dictionary<string, string>(), readRepository: true);
+        var csv = $"plan,metric,value,result_file,source\nplans/deepseek-v3-h800.moe,tpot_ms,29.5,{Sglang},ours\n";
+        var (measurements, diagnostics) = MeasurementReader.Parse("m.csv", csv, resolver);
+        Assert.Empty(measurements);
+        var d = Assert.Single(diagnostics);
+        // Row 2, the fourth field: after "plans/deepseek-v3-h800.moe,tpot_ms,29.5,".
+        Assert.Equal(("MP5838", 2, "plans/deepseek-v3-h800.moe,tpot_ms,29.5,".Length + 1), (d.Code, d.Span!.Value.Line, d.Span.Value.Column));
+    }
+
+    [Fact]
+    public void No_single_character_edit_of_a_real_run_crashes_the_reader()
+    {
+        // Deterministic edits: every 13th character of line 1 replaced by each JSON punctuation mark (or removed).
+        var one = Line(1);
+        foreach (var i in Enumerable.Range(0, one.Length).Where(i => i % 13 == 0))
+        {
+            foreach (var edit in new[] { "", "{", "}", "[", "]", "\"", ",", ":", "-", "N", "\\" })
+            {
+                var text = one[..i] + edit + one[(i + 1)..] + "\n";
+                var (m, diagnostics) = ReadOne(Entry("decode.output_tokens_per_s_per_device", "{ file: broken.jsonl }"), new() { ["broken.jsonl"] = text });
+                Assert.True(m is not null || diagnostics.Any(d => d.IsError && d.Span is not null), $"edit '{edit}' at {i}: neither a measurement nor a located error");
+            }
+        }
+    }
+
+    [Fact]
     public void No_prefix_of_a_real_result_file_crashes_the_reader()
     {
         for (var length = 0; length <= SglangText.Length; length += 7)
