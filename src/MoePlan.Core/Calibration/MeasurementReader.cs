@@ -18,14 +18,16 @@ namespace MoePlan.Core.Calibration;
 ///     plan: sglang-h100-decode.moe            # relative to this file
 ///     metric: decode.output_tokens_per_s_per_device
 ///     value: 2785.25                          # per device
+///     # or, instead of value: the serving benchmark's result file it is read from (BenchResultReader)
+///     # result: { file: runs/sglang.jsonl, format: sglang-bench-serving, line: 2 }
 ///     source: LMSYS blog 2025-05-05
 ///     published: { value: 22282, devices: 8, unit: output tok/s per node }   # optional
 ///     perfect_balance: false                  # optional
 ///     set: [decode.max_batch=128]             # optional plan overrides
 /// </code>
-/// CSV: a header row naming the columns (name, plan, metric, value, source, perfect_balance, published_value,
-/// published_devices, published_unit, set; the last separates overrides by <c>;</c>), one measurement per row, RFC 4180
-/// quoting, <c>#</c> lines are comments. Every problem is a located MP58xx diagnostic; nothing throws on bad input.
+/// CSV: a header row naming the columns (name, plan, metric, value, result_file, result_format, result_line, source,
+/// perfect_balance, published_value, published_devices, published_unit, set; the last separates overrides by <c>;</c>),
+/// one measurement per row, RFC 4180 quoting, <c>#</c> lines are comments. Every problem is a located MP58xx diagnostic; nothing throws on bad input.
 /// </summary>
 public static class MeasurementReader
 {
