@@ -15,7 +15,7 @@ internal static class CalibrateCommand
 {
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var files = new Argument<string[]>("measurements") { Description = "Measurement files (*.yaml, *.csv; docs/calibration.md).", Arity = ArgumentArity.OneOrMore };
+        var files = new Argument<string[]>("measurements") { Description = "Measurement files (*.yaml, *.csv; each measurement states its value or names the sglang.bench_serving / vLLM serving-benchmark result file it is read from; docs/calibration.md).", Arity = ArgumentArity.OneOrMore };
         var output = new Option<string?>("--output", "-o") { Description = "Write the profile (YAML) here; a plan uses it with `calibration \"PROFILE.yaml\"`. Written whole or not at all." };
         var crossValidate = new Option<bool>("--cross-validate") { Description = "Also fit without each case in turn and report its leave-one-out error (stored in the profile)." };
         var format = CommonOptions.Format("text", "json");

@@ -16,7 +16,7 @@ public sealed record PublishedFigure(double Value, int Devices, string Unit);
 /// </summary>
 /// <param name="Name">Names the case in residual and leave-one-out tables.</param>
 /// <param name="Plan">The plan file, resolved against the measurement file.</param>
-/// <param name="Value">The measured figure per device, in the metric's unit.</param>
+/// <param name="Value">The measured figure per device, in the metric's unit (NaN until prepared when read per deployment from a <see cref="Result"/>).</param>
 /// <param name="Source">Where the figure comes from (a URL, a paper, "our cluster, 2026-11-30").</param>
 /// <param name="PerfectBalance">Measured with perfectly balanced experts (SGLang's "simulated perfect EPLB").</param>
 /// <param name="Overrides">Settings of the plan the measured deployment ran with instead (<c>--set</c> syntax).</param>
@@ -34,4 +34,11 @@ public sealed record Measurement(
 {
     /// <summary>Where the plan path is written (a plan that does not compile is reported there).</summary>
     public SourceSpan PlanSpan { get; init; } = Span;
+
+    /// <summary>
+    /// The serving-benchmark result the figure is read from (the measurement's <c>result</c>), or null when <see cref="Value"/>
+    /// is written. A per-device figure's <see cref="Value"/> is NaN until <see cref="MeasurementSet.Prepare"/> divides the
+    /// tool's figure by the devices of the plan's pool and records it as <see cref="Published"/>.
+    /// </summary>
+    public BenchResult? Result { get; init; }
 }

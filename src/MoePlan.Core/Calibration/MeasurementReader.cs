@@ -33,9 +33,11 @@ public static class MeasurementReader
     public const long MaxBytes = 4L * 1024 * 1024;
 
     private static readonly string[] TopKeys = ["measurements"];
-    private static readonly string[] EntryKeys = ["name", "plan", "metric", "value", "source", "published", "perfect_balance", "set"];
+    private static readonly string[] EntryKeys = ["name", "plan", "metric", "value", "result", "source", "published", "perfect_balance", "set"];
     private static readonly string[] PublishedKeys = ["value", "devices", "unit"];
-    private static readonly string[] CsvColumns = ["name", "plan", "metric", "value", "source", "perfect_balance", "published_value", "published_devices", "published_unit", "set"];
+    private static readonly string[] ResultKeys = ["file", "format", "line"];
+    private static readonly string[] CsvColumns =
+        ["name", "plan", "metric", "value", "result_file", "result_format", "result_line", "source", "perfect_balance", "published_value", "published_devices", "published_unit", "set"];
 
     /// <summary>One key of an entry as written: its text (null when not a single value) and where.</summary>
     private sealed record Field(string Key, string? Text, SourceSpan Span, string Kind);
@@ -162,6 +164,30 @@ public static class MeasurementReader
                     case "published":
                         diagnostics.Add(DiagnosticCodes.MeasurementsShape.Create(Span(path, value.Start), where + " `published`", "a mapping (value, devices, unit)", Kind(value)));
                         break;
+                    case "result" when value is YamlMappingNode result:
+                        foreach (var (subKey, subValue) in result.Children)
+                        {
+                            var sub = (subKey as YamlScalarNode)?.Value ?? "";
+                            if (ResultKeys.Contains(sub, StringComparer.Ordinal))
+                            {
+                                fields.Add(YamlField("result." + sub, subValue, path));
+                            }
+                            else
+                            {
+                                diagnostics.Add(DiagnosticCodes.MeasurementsUnknownKey.Create(Span(path, subKey.Start), TextExcerpt.Of(sub), where + " `result`", string.Join(", ", ResultKeys)));
+                            }
+                        }
+
+                        if (!result.Children.Keys.Any(k => (k as YamlScalarNode)?.Value == "file"))
+                        {
+                            diagnostics.Add(DiagnosticCodes.MeasurementsMissingKey.Create(Span(path, result.Start), "file", where + " `result`"));
+                        }
+
+                        fields.Add(new Field("result", "", Span(path, keyNode.Start), "a mapping"));
+                        break;
+                    case "result":
+                        diagnostics.Add(DiagnosticCodes.MeasurementsShape.Create(Span(path, value.Start), where + " `result`", "a mapping (file, format, line)", Kind(value)));
+                        break;
                     case "set" when value is YamlSequenceNode overrides:
                         fields.AddRange(overrides.Children.Select(o => YamlField("set", o, path)));
                         break;
@@ -251,6 +277,14 @@ public static class MeasurementReader
                         break;
                     case var published when published.StartsWith("published_", StringComparison.Ordinal):
                         fields.Add(new Field("published." + published["published_".Length..], cell.Trim(), span, "a single value"));
+                        break;
+                    case var result when result.StartsWith("result_", StringComparison.Ordinal):
+                        if (result == "result_file")
+                        {
+                            fields.Add(new Field("result", "", span, "a single value"));
+                        }
+
+                        fields.Add(new Field("result." + result["result_".Length..], cell.Trim(), span, "a single value"));
                         break;
                     default:
                         fields.Add(new Field(columns[c], cell.Trim(), span, "a single value"));
@@ -406,6 +440,13 @@ public static class MeasurementReader
         var perfectBalance = false;
         var planSpan = entry.Span;
         var valueSpan = entry.Span;
+        var metricSpan = entry.Span;
+        var resultSpan = entry.Span;
+        var lineSpan = entry.Span;
+        string? resultFile = null;
+        var resultFileSpan = entry.Span;
+        BenchResultFormat? resultFormat = null;
+        int? resultLine = null;
         var overrides = ImmutableArray.CreateBuilder<PlanOverride>();
         foreach (var f in entry.Fields)
         {
@@ -432,6 +473,7 @@ public static class MeasurementReader
 
                     break;
                 case "metric":
+                    metricSpan = f.Span;
                     metric = CostMetric.Find(text.Trim());
                     if (metric is null)
                     {
@@ -483,6 +525,46 @@ public static class MeasurementReader
                 case "published.unit":
                     unit = text.Trim();
                     break;
+                case "result":
+                    resultSpan = f.Span;
+                    if (resultLine is null)
+                    {
+                        lineSpan = f.Span; // Where a missing `line` is asked for.
+                    }
+
+                    break;
+                case "result.file":
+                    if (text.Trim().Length == 0)
+                    {
+                        diagnostics.Add(DiagnosticCodes.MeasurementInvalidValue.Create(f.Span, "file", "", "a result file"));
+                    }
+                    else
+                    {
+                        resultFile = resolver.Resolve(path, text.Trim());
+                        resultFileSpan = f.Span;
+                    }
+
+                    break;
+                case "result.format":
+                    resultFormat = BenchResultFormats.Find(text.Trim());
+                    if (resultFormat is null)
+                    {
+                        diagnostics.Add(DiagnosticCodes.MeasurementInvalidValue.Create(f.Span, "format", TextExcerpt.Of(text), string.Join(" or ", BenchResultFormats.Names)));
+                    }
+
+                    break;
+                case "result.line":
+                    if (text.Trim().Length is >= 1 and <= 9 && text.Trim().All(char.IsAsciiDigit) && int.Parse(text.Trim(), CultureInfo.InvariantCulture) is >= 1 and var l)
+                    {
+                        resultLine = l;
+                        lineSpan = f.Span;
+                    }
+                    else
+                    {
+                        diagnostics.Add(DiagnosticCodes.MeasurementInvalidValue.Create(f.Span, "line", TextExcerpt.Of(text), "a line number from 1 to 999999999"));
+                    }
+
+                    break;
                 case "set":
                     var (parsed, problems) = PlanOverrides.Parse([text]);
                     if (problems.Length > 0)
@@ -498,11 +580,27 @@ public static class MeasurementReader
             }
         }
 
-        foreach (var (key, present) in new[] { ("plan", seen.Contains("plan")), ("metric", seen.Contains("metric")), ("value", seen.Contains("value")), ("source", seen.Contains("source")) })
+        var fromResult = seen.Contains("result");
+        foreach (var (key, present) in new[] { ("plan", seen.Contains("plan")), ("metric", seen.Contains("metric")), ("value` or `result", seen.Contains("value") || fromResult), ("source", seen.Contains("source")) })
         {
             if (!present)
             {
                 diagnostics.Add(DiagnosticCodes.MeasurementsMissingKey.Create(entry.Span, key, entry.Where));
+            }
+        }
+
+        if (!fromResult && (seen.Contains("result.format") || seen.Contains("result.line")))
+        {
+            diagnostics.Add(DiagnosticCodes.MeasurementsMissingKey.Create(entry.Span, "result_file", entry.Where));
+        }
+
+        // A figure read from a result file is stated once: the file is the value, and the tool's figure is the published one.
+        foreach (var other in new[] { "value", "published.value", "published.devices", "published.unit" })
+        {
+            if (fromResult && seen.Contains(other))
+            {
+                diagnostics.Add(DiagnosticCodes.MeasurementValueAndResult.Create(resultSpan, other.Replace('.', ' ')));
+                break;
             }
         }
 
@@ -526,14 +624,37 @@ public static class MeasurementReader
             }
         }
 
-        if (diagnostics.Count(d => d.IsError) > errors || plan is null || metric is null || value is null || source is null)
+        if (diagnostics.Count(d => d.IsError) > errors || plan is null || metric is null || source is null)
+        {
+            return null;
+        }
+
+        BenchResult? benchResult = null;
+        if (fromResult)
+        {
+            if (resultFile is null)
+            {
+                return null;
+            }
+
+            benchResult = BenchResultReader.Read(new BenchResultReference(resultFile, resultFileSpan, resultFormat, resultLine, lineSpan), metric, metricSpan, resolver, diagnostics);
+            if (benchResult is null)
+            {
+                return null;
+            }
+
+            // A per-device figure needs the devices of the plan's pool: MeasurementSet.Prepare divides once the plan is compiled.
+            value = benchResult.PerDevice ? double.NaN : benchResult.Figure;
+        }
+
+        if (value is null)
         {
             return null;
         }
 
         return new Measurement(string.IsNullOrEmpty(name) ? $"{plan} {metric.Name}" : name, plan, metric, value.Value, source, perfectBalance,
             overrides.ToImmutable(), published, entry.Span)
-        { PlanSpan = planSpan };
+        { PlanSpan = planSpan, Result = benchResult };
     }
 
     private static double? Positive(Field f, string text, ICollection<Diagnostic> diagnostics)

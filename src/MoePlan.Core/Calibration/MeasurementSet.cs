@@ -64,7 +64,7 @@ public static class MeasurementSet
                 continue;
             }
 
-            var prepared = new PreparedMeasurement(m, deployment, options with { PerfectBalance = m.PerfectBalance });
+            var prepared = new PreparedMeasurement(PerDevice(m, deployment), deployment, options with { PerfectBalance = m.PerfectBalance });
             if (first is not null && prepared.Family != first.Family)
             {
                 diagnostics.Add(DiagnosticCodes.MeasurementFamilyMismatch.Create(m.PlanSpan, prepared.Family, first.Family, first.Measurement.Span));
@@ -76,6 +76,24 @@ public static class MeasurementSet
         }
 
         return (cases.ToImmutable(), [.. diagnostics]);
+    }
+
+    /// <summary>
+    /// A figure a serving benchmark printed for the whole deployment, over the devices (ranks) of the pool that produced it:
+    /// the decode pool's for decode metrics, the prefill pool's for prefill (the one pool of a colocated plan).
+    /// </summary>
+    public static Measurement PerDevice(Measurement measurement, DeploymentPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(measurement);
+        ArgumentNullException.ThrowIfNull(plan);
+        if (measurement.Result is not { PerDevice: true } result)
+        {
+            return measurement;
+        }
+
+        var pool = measurement.Metric.Regime == CostRegime.Decode ? plan.Decode : plan.Prefill;
+        var devices = pool.Instances.Value * pool.Parallel.Ranks;
+        return measurement with { Value = result.Figure / devices, Published = new PublishedFigure(result.Figure, devices, result.Unit) };
     }
 
     private static (DeploymentPlan?, CostOptions?, ImmutableArray<Diagnostic>) Compile(Measurement m, ISourceResolver resolver)

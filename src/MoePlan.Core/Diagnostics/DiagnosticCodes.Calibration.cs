@@ -87,6 +87,50 @@ public static partial class DiagnosticCodes
     /// <summary>{0} the schema as written, {1} the schema this moeplan reads.</summary>
     public static readonly DiagnosticDescriptor ProfileSchema =
         new("MP5825", DiagnosticSeverity.Error, "Not a calibration profile this moeplan reads", "`schema` \"{0}\" is not `{1}`: write the profile again with `moeplan calibrate -o`");
+
+    /// <summary>{0} the result file as resolved, {1} why.</summary>
+    public static readonly DiagnosticDescriptor BenchResultUnreadable =
+        new("MP5830", DiagnosticSeverity.Error, "Benchmark result file cannot be read", "cannot read the result file `{0}`: {1}");
+
+    /// <summary>{0} what is wrong (System.Text.Json's message, or that the file holds no run).</summary>
+    public static readonly DiagnosticDescriptor BenchResultSyntax =
+        new("MP5831", DiagnosticSeverity.Error, "Benchmark result file is not JSON lines", "result file is not JSON lines (one JSON object per run): {0}");
+
+    /// <summary>{0} the line asked for, {1} the file, {2} the lines runs start on.</summary>
+    public static readonly DiagnosticDescriptor BenchResultNoRunAtLine =
+        new("MP5832", DiagnosticSeverity.Error, "No benchmark run on that line", "no run starts on line {0} of `{1}` (runs start on line(s) {2})");
+
+    /// <summary>{0} the file, {1} the runs it holds, {2} the lines they start on.</summary>
+    public static readonly DiagnosticDescriptor BenchResultLineRequired =
+        new("MP5833", DiagnosticSeverity.Error, "Result file holds several runs", "`{0}` holds {1} runs: say which with `line` (runs start on line(s) {2})");
+
+    /// <summary>{0} why the tool cannot be told from the content.</summary>
+    public static readonly DiagnosticDescriptor BenchResultFormatUnknown =
+        new("MP5834", DiagnosticSeverity.Error, "Cannot tell which benchmark wrote the result",
+            "cannot tell which tool wrote this run ({0}): say `format: sglang-bench-serving` or `format: vllm-bench-serve`");
+
+    /// <summary>{0} the format, {1} the key needed, {2} the metric, {3} the related keys the run has (or nothing).</summary>
+    public static readonly DiagnosticDescriptor BenchResultKeyMissing =
+        new("MP5835", DiagnosticSeverity.Error, "Benchmark run lacks the figure the metric needs", "this {0} run has no `{1}`, which `{2}` is read from{3}");
+
+    /// <summary>{0} the key, {1} its value as written.</summary>
+    public static readonly DiagnosticDescriptor BenchResultValueInvalid =
+        new("MP5836", DiagnosticSeverity.Error, "Benchmark figure is not a positive number", "`{0}` is {1}, not a positive number");
+
+    /// <summary>{0} the value of <c>completed</c> as written.</summary>
+    public static readonly DiagnosticDescriptor BenchResultNothingCompleted =
+        new("MP5837", DiagnosticSeverity.Error, "Benchmark run completed no request",
+            "this run completed {0} requests: its throughputs and latencies measure nothing (did the server answer?)");
+
+    /// <summary>{0} the other key.</summary>
+    public static readonly DiagnosticDescriptor MeasurementValueAndResult =
+        new("MP5838", DiagnosticSeverity.Error, "Measurement gives both a value and a result file",
+            "`{0}` and `result` both given: a measurement states its figure or names the result file the figure is read from, not both");
+
+    /// <summary>{0} the metric, {1} the metrics a result file gives.</summary>
+    public static readonly DiagnosticDescriptor BenchResultMetricNotImported =
+        new("MP5839", DiagnosticSeverity.Error, "Metric not in serving-benchmark results",
+            "`{0}` is not a figure the serving benchmarks print (a `result` gives: {1}): state it with `value`");
 }
 
 /// <summary>MP2040..MP2049: the plan's <c>calibration</c> statement.</summary>
