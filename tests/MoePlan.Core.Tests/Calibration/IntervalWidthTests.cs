@@ -69,6 +69,21 @@ public sealed class IntervalWidthTests
         Assert.Equal(Values(published), Values(read!));
     }
 
+    [Fact]
+    public void A_bad_indistinguishable_entry_is_located()
+    {
+        var text = CalibrationProfileWriter.Yaml(PublishedProfiles.For("Hopper")!);
+        var start = text.IndexOf("indistinguishable:\n", StringComparison.Ordinal) + "indistinguishable:\n".Length;
+        var end = text.IndexOf('\n', start);
+        var line = text[..start].Count(c => c == '\n') + 1;
+        var broken = text[..start] + "  - { gemm_efficiency: 2, colour: 1 }" + text[end..];
+        var (profile, diagnostics) = CalibrationProfileReader.Parse("p.yaml", broken);
+        Assert.Null(profile);
+        Assert.Contains(diagnostics, d => d.Code == "MP5824" && d.Span?.Line == line && d.Message.Contains("gemm_efficiency", StringComparison.Ordinal));
+        Assert.Contains(diagnostics, d => d.Code == "MP5822" && d.Span?.Line == line && d.Message.Contains("colour", StringComparison.Ordinal));
+        Assert.Contains(diagnostics, d => d.Code == "MP5823" && d.Span?.Line == line && d.Message.Contains("kernel_gap_us", StringComparison.Ordinal));
+    }
+
     /// <summary>The embedded profile is what `moeplan calibrate plans/calibration/published.yaml --cross-validate` writes today.</summary>
     [Fact]
     public void The_embedded_published_profile_is_the_calibration_of_the_published_cases()
