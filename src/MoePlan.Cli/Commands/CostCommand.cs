@@ -75,14 +75,15 @@ internal static class CostCommand
         var unit = r.DiesPerPackage > 1 ? "die" : "device";
         stdout.WriteLine($"{name}: cost model (figures per {unit}): analytic, saturated-capacity estimates (every batch full); `moeplan run` simulates the offered load");
         stdout.WriteLine($"efficiency factors ({factors.Family}): {factors.Provenance}");
+        stdout.WriteLine(CostReportWriter.IntervalLine(r));
         var summary = new Table().AddColumns("phase", "step ms", "latency ms", $"tok/s per {unit}", "batch", "imbalance");
         // Aggregated: both rows are the serve pool's mixed step, with a full prompt chunk (TTFT) and balanced (TPOT).
         var (prefillPhase, decodePhase) = r.Serve is null ? ("prefill", "decode") : ("serve, full chunk", "serve, balanced");
-        summary.AddRow(prefillPhase, NumberText.Compact(r.Prefill.Step.StepMilliseconds), "TTFT " + NumberText.Compact(r.Prefill.TtftMilliseconds),
-            $"{NumberText.Compact(r.Prefill.InputTokensPerSecondPerRank)} in ({NumberText.Compact(r.Prefill.ComputedTokensPerSecondPerRank)} computed)",
+        summary.AddRow(prefillPhase, NumberText.Compact(r.Prefill.Step.StepMilliseconds), "TTFT " + CostReportWriter.WithInterval(r.Prefill.TtftMilliseconds, r, "prefill.ttft_ms"),
+            $"{CostReportWriter.WithInterval(r.Prefill.InputTokensPerSecondPerRank, r, "prefill.input_tokens_per_s_per_device")} in ({NumberText.Compact(r.Prefill.ComputedTokensPerSecondPerRank)} computed)",
             NumberText.Compact(r.Prefill.Step.TokensPerRank) + " tok", NumberText.Compact(r.Prefill.Step.Imbalance));
-        summary.AddRow(decodePhase, NumberText.Compact(r.Decode.Step.StepMilliseconds), "TPOT " + NumberText.Compact(r.Decode.TpotMilliseconds),
-            NumberText.Compact(r.Decode.OutputTokensPerSecondPerRank) + " out", $"{NumberText.Compact(r.Decode.BatchPerRank)} seq, KV {NumberText.Compact(r.Decode.KvLength)}",
+        summary.AddRow(decodePhase, NumberText.Compact(r.Decode.Step.StepMilliseconds), "TPOT " + CostReportWriter.WithInterval(r.Decode.TpotMilliseconds, r, "decode.tpot_ms"),
+            CostReportWriter.WithInterval(r.Decode.OutputTokensPerSecondPerRank, r, "decode.output_tokens_per_s_per_device") + " out", $"{NumberText.Compact(r.Decode.BatchPerRank)} seq, KV {NumberText.Compact(r.Decode.KvLength)}",
             NumberText.Compact(r.Decode.Step.Imbalance));
         TableWriter.Write(stdout, summary);
 

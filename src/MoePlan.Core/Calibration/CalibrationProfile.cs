@@ -46,6 +46,14 @@ public sealed record CalibrationProfile(
 
     public double? MaxAbsLeaveOneOutError => CrossValidated ? Cases.Max(c => Math.Abs(c.LeaveOneOutError!.Value)) : null;
 
+    /// <summary>Factor sets the cases cannot tell apart from <see cref="Factors"/> (<see cref="IndistinguishableFactors"/>):
+    /// found with the cross-validation, empty without it.</summary>
+    public ImmutableArray<EfficiencyFactors> Indistinguishable { get; init; } = [];
+
+    /// <summary>The prediction interval the profile's cases state (<see cref="PredictionInterval"/>); null when not cross-validated.</summary>
+    public PredictionInterval? Interval(string basis) =>
+        CrossValidated ? new PredictionInterval(basis, Cases, Factors, Indistinguishable) : null;
+
     /// <summary>
     /// The profile's factors as a plan uses them, their provenance naming the profile as the plan wrote it: "calibrated
     /// by PROFILE on N cases", the errors, and the factors the cases did not identify (kept from the family's).
@@ -84,7 +92,11 @@ public sealed record CalibrationProfile(
                 report.Decode.BatchPerRank, report.Prefill.Step.TokensPerRank, c.Measurement.Source));
         }
 
-        return new CalibrationProfile(fit.Family, fit.Factors, fit.Fitted, profileCases.MoveToImmutable(), [.. measurementFiles]);
+        var profile = new CalibrationProfile(fit.Family, fit.Factors, fit.Fitted, profileCases.MoveToImmutable(), [.. measurementFiles]);
+        // The cases tell factor sets apart down to the error they predict unseen cases with: the pooled interval level.
+        return profile.Interval("")?.LogHalfWidth(CostRegime.Prefill, pooled: true) is { } level
+            ? profile with { Indistinguishable = IndistinguishableFactors.Explore(cases, fit, Math.Exp(level) - 1) }
+            : profile;
     }
 }
 

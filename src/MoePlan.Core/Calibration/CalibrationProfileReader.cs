@@ -17,7 +17,7 @@ public static class CalibrationProfileReader
 {
     public static readonly ImmutableArray<string> Families = ["Ascend", "Blackwell", "Hopper"];
 
-    private static readonly string[] TopKeys = ["schema", "family", "measurements", "fit", "factors", "fixed", "cases"];
+    private static readonly string[] TopKeys = ["schema", "family", "measurements", "fit", "factors", "fixed", "indistinguishable", "cases"];
     private static readonly string[] FactorKeys = ["value", "family", "lower", "upper", "identified"];
     private static readonly string[] CaseKeys = ["name", "plan", "hardware", "metric", "regime", "measured", "predicted", "error", "loo_error", "batch_per_device", "tokens_per_device", "source"];
 
@@ -133,6 +133,25 @@ public static class CalibrationProfileReader
             }
         }
 
+        var indistinguishable = ImmutableArray.CreateBuilder<EfficiencyFactors>();
+        if (keys.TryGetValue("indistinguishable", out var setsNode))
+        {
+            if (setsNode.Value is YamlSequenceNode sets)
+            {
+                foreach (var set in sets.Children)
+                {
+                    if (FactorSet(path, set, factors, capped) is { } read)
+                    {
+                        indistinguishable.Add(read);
+                    }
+                }
+            }
+            else
+            {
+                capped.Add(DiagnosticCodes.ProfileShape.Create(Span(path, setsNode.Value), "`indistinguishable`", "a list of factor sets", Kind(setsNode.Value)));
+            }
+        }
+
         var cases = ImmutableArray.CreateBuilder<ProfileCase>();
         if (keys.TryGetValue("cases", out var casesNode))
         {
@@ -160,7 +179,55 @@ public static class CalibrationProfileReader
 
         // The profile's order of factors is the writer's; keep the canonical one whatever the file's order.
         var ordered = FreeFactor.All.Select(x => fitted.First(f => f.Factor == x)).ToImmutableArray();
-        return (new CalibrationProfile(family, factors, ordered, cases.ToImmutable(), measurementFiles), [.. diagnostics]);
+        return (new CalibrationProfile(family, factors, ordered, cases.ToImmutable(), measurementFiles) { Indistinguishable = indistinguishable.ToImmutable() },
+            [.. diagnostics]);
+    }
+
+    /// <summary>An <c>indistinguishable</c> entry: every free factor by name, each within its bounds.</summary>
+    private static EfficiencyFactors? FactorSet(string path, YamlNode node, EfficiencyFactors fitted, ICollection<Diagnostic> diagnostics)
+    {
+        const string Where = "an `indistinguishable` entry";
+        if (node is not YamlMappingNode map)
+        {
+            diagnostics.Add(DiagnosticCodes.ProfileShape.Create(Span(path, node), Where, "a mapping of factor names to values", Kind(node)));
+            return null;
+        }
+
+        var errors = diagnostics.Count;
+        var set = fitted;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (keyNode, valueNode) in map.Children)
+        {
+            var name = (keyNode as YamlScalarNode)?.Value ?? "";
+            if (FreeFactor.Find(name) is not { } factor)
+            {
+                diagnostics.Add(DiagnosticCodes.ProfileUnknownKey.Create(Span(path, keyNode), TextExcerpt.Of(name), Where, string.Join(", ", FreeFactor.All.Select(x => x.Name))));
+                continue;
+            }
+
+            seen.Add(name);
+            if (Scalar(path, $"{Where} `{name}`", valueNode, diagnostics) is not { } text)
+            {
+                continue;
+            }
+
+            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v >= factor.Lower && v <= factor.Upper)
+            {
+                set = factor.With(set, v);
+            }
+            else
+            {
+                diagnostics.Add(DiagnosticCodes.ProfileInvalidValue.Create(Span(path, valueNode), factor.Name, TextExcerpt.Of(text),
+                    $"a number from {factor.Lower.ToString(CultureInfo.InvariantCulture)} to {factor.Upper.ToString(CultureInfo.InvariantCulture)} (the factor's bounds: {factor.Why})"));
+            }
+        }
+
+        foreach (var missing in FreeFactor.All.Where(x => !seen.Contains(x.Name)))
+        {
+            diagnostics.Add(DiagnosticCodes.ProfileMissingKey.Create(Span(path, map), missing.Name, Where));
+        }
+
+        return diagnostics.Count > errors ? null : set;
     }
 
     private static FittedFactor? Factor(string path, FreeFactor factor, YamlNode node, ICollection<Diagnostic> diagnostics)

@@ -45,6 +45,17 @@ public static class CalibrationProfileWriter
         s.Append("# Measured factors of the family, not fitted (for reference; a plan takes them from the family).\n");
         s.Append(CultureInfo.InvariantCulture,
             $"fixed: {{ attention_efficiency: {Exact(profile.Factors.AttentionEfficiency)}, scale_up_efficiency: {Exact(profile.Factors.ScaleUpEfficiency)}, all_to_all: {OutputEscaping.Yaml(profile.Factors.AllToAll.Source)} }}\n");
+        if (!profile.Indistinguishable.IsEmpty)
+        {
+            s.Append("# Factor sets that predict every case as well as the cases' leave-one-out errors say the model predicts an unseen\n");
+            s.Append("# one: what the cases cannot tell apart. Their spread widens the intervals far from the cases (docs/cost-model.md).\n");
+            s.Append("indistinguishable:\n");
+            foreach (var set in profile.Indistinguishable)
+            {
+                s.Append("  - { ").AppendJoin(", ", FreeFactor.All.Select(f => $"{f.Name}: {Exact(f.Get(set))}")).Append(" }\n");
+            }
+        }
+
         s.Append("cases:\n");
         foreach (var c in profile.Cases)
         {

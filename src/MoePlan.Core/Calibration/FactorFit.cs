@@ -23,6 +23,9 @@ public sealed record FitResult(string Family, EfficiencyFactors Factors, Immutab
     public double SumOfSquares => Residuals.Sum(r => r.Error * r.Error);
 }
 
+/// <summary>A free factor (index into <see cref="FreeFactor.All"/>) held at a value during a fit.</summary>
+public readonly record struct FactorPin(int Factor, double Value);
+
 /// <summary>
 /// Fits a family's free factors (<see cref="FreeFactor.All"/>) to measurements (docs/calibration.md, "Fit"): minimises the
 /// largest |relative error| over the cases, ties broken by the sum of squared errors and then by the distance from the
@@ -43,7 +46,9 @@ public static class FactorFit
     private const double SumOfSquaresWeight = 1e-4;
     private const double PriorDistanceWeight = 1e-8;
 
-    public static FitResult Fit(IReadOnlyList<PreparedMeasurement> cases, EfficiencyFactors? start = null)
+    /// <param name="pinned">A factor held at a value (by index into <see cref="FreeFactor.All"/>) while the others are fitted:
+    /// how <see cref="IndistinguishableFactors"/> walks along what the cases cannot tell apart.</param>
+    public static FitResult Fit(IReadOnlyList<PreparedMeasurement> cases, EfficiencyFactors? start = null, FactorPin? pinned = null)
     {
         ArgumentNullException.ThrowIfNull(cases);
         if (cases.Count == 0)
@@ -54,7 +59,17 @@ public static class FactorFit
         var family = cases[0].Family;
         var prior = start ?? EfficiencyFactors.For(family);
         var free = FreeFactor.All;
+        if (pinned is { } pin)
+        {
+            prior = free[pin.Factor].With(prior, pin.Value);
+        }
+
         var active = Identifiable(cases, prior);
+        if (pinned is { } held)
+        {
+            active = active.Remove(held.Factor);
+        }
+
         var u0 = active.Select(k => free[k].Normalize(free[k].Get(prior))).ToArray();
 
         EfficiencyFactors FactorsAt(double[] u)

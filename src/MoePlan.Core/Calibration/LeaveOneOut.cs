@@ -12,7 +12,9 @@ public sealed record LeaveOneOutError(string Name, string Metric, CostRegime Reg
 
 /// <summary>
 /// Cross-validation of <see cref="FactorFit"/>: for each case, fit the factors on the other cases and predict it. Its
-/// errors say how far off a prediction for a deployment the fit has not seen is likely to be.
+/// errors say how far off a prediction for a deployment the fit has not seen is likely to be. Cases of one measured
+/// deployment and phase (the same plan, overrides and regime: two figures of one run, or one run and its "perfect
+/// balance" variant) leave together: with one of them in the fit, the other is not a deployment the fit has not seen.
 /// </summary>
 public static class LeaveOneOut
 {
@@ -27,15 +29,34 @@ public static class LeaveOneOut
 
         all ??= FactorFit.Fit(cases);
         var errors = ImmutableArray.CreateBuilder<LeaveOneOutError>(cases.Count);
+        var fits = new Dictionary<string, FitResult>(StringComparer.Ordinal);
         for (var i = 0; i < cases.Count; i++)
         {
-            var others = cases.Where((_, j) => j != i).ToArray();
-            var fit = FactorFit.Fit(others);
+            var group = Deployment(cases[i]);
+            if (!fits.TryGetValue(group, out var fit))
+            {
+                var others = cases.Where(c => Deployment(c) != group).ToArray();
+                if (others.Length == 0)
+                {
+                    throw new ArgumentException("leave-one-out needs cases of at least 2 deployments", nameof(cases));
+                }
+
+                fit = FactorFit.Fit(others);
+                fits[group] = fit;
+            }
+
             var c = cases[i];
             errors.Add(new LeaveOneOutError(c.Measurement.Name, c.Measurement.Metric.Name, c.Measurement.Metric.Regime, c.Measurement.Value,
                 c.Predict(fit.Factors), all.Residuals[i].Error));
         }
 
         return errors.MoveToImmutable();
+    }
+
+    /// <summary>What leaves the fit together: the measured deployment (plan and overrides) and phase of a case.</summary>
+    public static string Deployment(PreparedMeasurement c)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        return string.Join("\n", [c.Measurement.Plan, c.Measurement.Metric.Regime.ToString(), .. c.Measurement.Overrides.Select(o => o.Original)]);
     }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using MoePlan.Core.Calibration;
 using MoePlan.Core.Diagnostics;
 using MoePlan.Core.Placement;
 using MoePlan.Core.Plan;
@@ -54,6 +55,8 @@ public static class PlanCostEvaluation
             DecodeImbalance = options.DecodeImbalance ?? decode.Imbalance,
             Lengths = lengths,
         };
-        return new PlanCostResult(PlanCostModel.Evaluate(plan, used), prefill.Imbalance, decode.Imbalance, diagnostics, used);
+        var report = PlanCostModel.Evaluate(plan, used);
+        report = report with { Intervals = PredictionInterval.Of(plan, used, report.Figures) };
+        return new PlanCostResult(report, prefill.Imbalance, decode.Imbalance, diagnostics, used);
     }
 }

@@ -72,6 +72,9 @@ public sealed record CostReport(
 
     /// <summary>The same figures as values, without the op breakdown (what search ranks on).</summary>
     public CostFigures Figures { get; init; }
+
+    /// <summary>The interval each figure is stated with (docs/cost-model.md, "Stated uncertainty"); null when not computed.</summary>
+    public CostIntervals? Intervals { get; init; }
 }
 
 /// <summary>The prefill figures of <see cref="PrefillCost"/> without the op breakdown.</summary>

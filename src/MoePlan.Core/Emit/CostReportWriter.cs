@@ -41,15 +41,34 @@ public static class CostReportWriter
 
             w.WriteEndObject();
 
+            // Each headline figure X has X_low and X_high beside it (null when no calibration bounds it: `interval` says why).
+            w.WriteStartObject("interval");
+            w.WriteNumber("coverage", CostIntervals.Coverage);
+            w.WriteString("basis", r.Intervals?.Basis ?? "none");
+            if (r.Intervals?.Unavailable is { } unavailable)
+            {
+                w.WriteString("unavailable", unavailable);
+            }
+            else if (r.Intervals is null)
+            {
+                w.WriteString("unavailable", "not computed");
+            }
+            else
+            {
+                w.WriteNull("unavailable");
+            }
+
+            w.WriteEndObject();
+
             w.WriteStartObject("prefill");
-            Number(w, "step_ms", r.Prefill.Step.StepMilliseconds);
-            Number(w, "ttft_ms", r.Prefill.TtftMilliseconds);
-            Number(w, "input_tokens_per_s_per_device", r.Prefill.InputTokensPerSecondPerRank);
-            Number(w, "computed_tokens_per_s_per_device", r.Prefill.ComputedTokensPerSecondPerRank);
+            Figure(w, r, "prefill", "step_ms", r.Prefill.Step.StepMilliseconds);
+            Figure(w, r, "prefill", "ttft_ms", r.Prefill.TtftMilliseconds);
+            Figure(w, r, "prefill", "input_tokens_per_s_per_device", r.Prefill.InputTokensPerSecondPerRank);
+            Figure(w, r, "prefill", "computed_tokens_per_s_per_device", r.Prefill.ComputedTokensPerSecondPerRank);
             if (multiDie)
             {
-                Number(w, "input_tokens_per_s_per_package", r.Prefill.InputTokensPerSecondPerRank * r.DiesPerPackage);
-                Number(w, "computed_tokens_per_s_per_package", r.Prefill.ComputedTokensPerSecondPerRank * r.DiesPerPackage);
+                Figure(w, r, "prefill", "input_tokens_per_s_per_package", r.Prefill.InputTokensPerSecondPerRank * r.DiesPerPackage);
+                Figure(w, r, "prefill", "computed_tokens_per_s_per_package", r.Prefill.ComputedTokensPerSecondPerRank * r.DiesPerPackage);
             }
 
             Number(w, "tokens_per_rank", r.Prefill.Step.TokensPerRank);
@@ -60,13 +79,13 @@ public static class CostReportWriter
             w.WriteEndObject();
 
             w.WriteStartObject("decode");
-            Number(w, "step_ms", r.Decode.Step.StepMilliseconds);
-            Number(w, "tpot_ms", r.Decode.TpotMilliseconds);
-            Number(w, "output_tokens_per_s_per_device", r.Decode.OutputTokensPerSecondPerRank);
+            Figure(w, r, "decode", "step_ms", r.Decode.Step.StepMilliseconds);
+            Figure(w, r, "decode", "tpot_ms", r.Decode.TpotMilliseconds);
+            Figure(w, r, "decode", "output_tokens_per_s_per_device", r.Decode.OutputTokensPerSecondPerRank);
             Number(w, "batch_per_device", r.Decode.BatchPerRank);
             if (multiDie)
             {
-                Number(w, "output_tokens_per_s_per_package", r.Decode.OutputTokensPerSecondPerRank * r.DiesPerPackage);
+                Figure(w, r, "decode", "output_tokens_per_s_per_package", r.Decode.OutputTokensPerSecondPerRank * r.DiesPerPackage);
                 Number(w, "batch_per_package", r.Decode.BatchPerRank * r.DiesPerPackage);
             }
 
@@ -112,11 +131,12 @@ public static class CostReportWriter
         s.Append(r.DiesPerPackage > 1 ? $" (a package is {r.DiesPerPackage} dies)" : "").Append(".\n\n");
         var factors = plan.Factors;
         s.Append(CultureInfo.InvariantCulture, $"Efficiency factors ({factors.Family}): {factors.Provenance}.\n\n");
+        s.Append(IntervalLine(r)).Append(".\n\n");
         s.Append("| phase | step | latency | throughput per ").Append(unit).Append(" | batch | imbalance |\n|---|---|---|---|---|---|\n");
         s.Append(CultureInfo.InvariantCulture,
-            $"| prefill | {NumberText.Compact(r.Prefill.Step.StepMilliseconds)} ms | TTFT {NumberText.Compact(r.Prefill.TtftMilliseconds)} ms | {NumberText.Compact(r.Prefill.InputTokensPerSecondPerRank)} input tok/s ({NumberText.Compact(r.Prefill.ComputedTokensPerSecondPerRank)} computed) | {NumberText.Compact(r.Prefill.Step.TokensPerRank)} tokens | {NumberText.Compact(r.Prefill.Step.Imbalance)} |\n");
+            $"| prefill | {NumberText.Compact(r.Prefill.Step.StepMilliseconds)} ms | TTFT {WithInterval(r.Prefill.TtftMilliseconds, r, "prefill.ttft_ms")} ms | {WithInterval(r.Prefill.InputTokensPerSecondPerRank, r, "prefill.input_tokens_per_s_per_device")} input tok/s ({NumberText.Compact(r.Prefill.ComputedTokensPerSecondPerRank)} computed) | {NumberText.Compact(r.Prefill.Step.TokensPerRank)} tokens | {NumberText.Compact(r.Prefill.Step.Imbalance)} |\n");
         s.Append(CultureInfo.InvariantCulture,
-            $"| decode | {NumberText.Compact(r.Decode.Step.StepMilliseconds)} ms | TPOT {NumberText.Compact(r.Decode.TpotMilliseconds)} ms | {NumberText.Compact(r.Decode.OutputTokensPerSecondPerRank)} output tok/s | {NumberText.Compact(r.Decode.BatchPerRank)} seq, KV {NumberText.Compact(r.Decode.KvLength)} | {NumberText.Compact(r.Decode.Step.Imbalance)} |\n\n");
+            $"| decode | {NumberText.Compact(r.Decode.Step.StepMilliseconds)} ms | TPOT {WithInterval(r.Decode.TpotMilliseconds, r, "decode.tpot_ms")} ms | {WithInterval(r.Decode.OutputTokensPerSecondPerRank, r, "decode.output_tokens_per_s_per_device")} output tok/s | {NumberText.Compact(r.Decode.BatchPerRank)} seq, KV {NumberText.Compact(r.Decode.KvLength)} | {NumberText.Compact(r.Decode.Step.Imbalance)} |\n\n");
         foreach (var (name, step) in new[] { ("Prefill", r.Prefill.Step), ("Decode", r.Decode.Step) })
         {
             s.Append(CultureInfo.InvariantCulture, $"## {name} step, by op (summed over layers)\n\n| op | compute ms | memory ms | network ms | floor ms | bound |\n|---|---|---|---|---|---|\n");
@@ -140,6 +160,37 @@ public static class CostReportWriter
         return s.ToString();
     }
 
+
+    /// <summary>A figure, and its interval as <c>KEY_low</c> and <c>KEY_high</c> (null when none bounds it).</summary>
+    private static void Figure(Utf8JsonWriter w, CostReport r, string phase, string key, double value)
+    {
+        Number(w, key, value);
+        if (r.Intervals?.Of($"{phase}.{key}") is { } i)
+        {
+            Number(w, key + "_low", i.Low);
+            Number(w, key + "_high", i.High);
+        }
+        else
+        {
+            w.WriteNull(key + "_low");
+            w.WriteNull(key + "_high");
+        }
+    }
+
+    /// <summary>"49.6 (45.1-54.3)": a figure with its interval, or the figure alone when none bounds it.</summary>
+    public static string WithInterval(double value, CostReport r, string metric) =>
+        r.Intervals?.Of(metric) is { } i
+            ? $"{NumberText.Compact(value)} ({NumberText.Compact(i.Low)}-{NumberText.Compact(i.High)})"
+            : NumberText.Compact(value);
+
+    /// <summary>One line saying what the intervals are, or why there are none.</summary>
+    public static string IntervalLine(CostReport r) => r.Intervals switch
+    {
+        null => "intervals: not computed",
+        { Unavailable: { } why } => $"intervals: none ({why})",
+        { } i => string.Create(CultureInfo.InvariantCulture,
+            $"intervals: {CostIntervals.Coverage:0%} prediction intervals from the {i.Basis}, widened where factor sets those cases cannot tell apart disagree (docs/cost-model.md, \"Stated uncertainty\")"),
+    };
 
     private static void Step(Utf8JsonWriter w, StepCost step)
     {

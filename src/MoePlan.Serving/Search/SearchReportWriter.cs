@@ -1,5 +1,7 @@
 using System.Text;
 using System.Text.Json;
+using MoePlan.Core.Calibration;
+using MoePlan.Core.Cost;
 using MoePlan.Core.Emit;
 using MoePlan.Core.Search;
 using MoePlan.Core.Text;
@@ -33,6 +35,11 @@ public static class SearchReportWriter
             yield return $"rejected by {rejection.Code}: {rejection.Candidates} candidates, e.g. {rejection.Example}";
         }
 
+        if (report.Winners.Count > 0 && report.Winners[0].Candidate.Cost.Report is { } first)
+        {
+            yield return "ranked on the point estimates; the top candidates' figures show their " + CostReportWriter.IntervalLine(first)["intervals: ".Length..];
+        }
+
         if (report.Winners.Count > 0)
         {
             var c = report.Confirming;
@@ -53,7 +60,7 @@ public static class SearchReportWriter
                 ? "top candidates, ranked by simulated goodput per rank (figures: cost model, own placement)"
                 : "top candidates meeting the SLOs, by output tokens/s per rank (figures: cost model, own placement)",
             Columns,
-            [.. winners.Select((w, i) => Row(i + 1, w.Candidate.Replaced, Imbalance(w.Candidate.PrefillImbalance, w.Candidate.DecodeImbalance)))]);
+            [.. winners.Select((w, i) => Row(i + 1, w.Candidate.Replaced, Imbalance(w.Candidate.PrefillImbalance, w.Candidate.DecodeImbalance), w.Candidate.Cost.Report))]);
         if (winners.Any(w => w.Simulation is not null))
         {
             yield return new("top candidates confirmed by simulation (TTFT and TPOT: means; model / simulated (difference))", ConfirmationColumns,
@@ -169,6 +176,7 @@ public static class SearchReportWriter
             w.WriteNumber("searched_ttft_ms", winner.Candidate.Searched.TtftMilliseconds);
             w.WriteNumber("searched_tpot_ms", winner.Candidate.Searched.TpotMilliseconds);
             w.WriteEndObject();
+            WriteInterval(w, winner.Candidate.Cost.Report);
             if (winner.Simulation is { } sim)
             {
                 WriteSimulation(w, sim, c.Threshold);
@@ -186,6 +194,33 @@ public static class SearchReportWriter
         w.WriteEndArray();
         WriteList(w, "frontier_throughput_tpot", r.ThroughputTpotFrontier);
         WriteList(w, "frontier_cost_ttft", r.CostTtftFrontier);
+        w.WriteEndObject();
+    }
+
+    /// <summary>The winner's headline figures' intervals (its own cost report; docs/cost-model.md, "Stated uncertainty").</summary>
+    private static void WriteInterval(Utf8JsonWriter w, CostReport? report)
+    {
+        w.WriteStartObject("interval");
+        w.WriteNumber("coverage", CostIntervals.Coverage);
+        w.WriteString("basis", report?.Intervals?.Basis ?? "none");
+        if ((report?.Intervals is null ? "not costed" : report.Intervals.Unavailable) is { } unavailable)
+        {
+            w.WriteString("unavailable", unavailable);
+        }
+        else
+        {
+            w.WriteNull("unavailable");
+        }
+
+        foreach (var metric in new[] { "prefill.ttft_ms", "decode.tpot_ms", "decode.output_tokens_per_s_per_device" })
+        {
+            var key = metric[(metric.IndexOf('.', StringComparison.Ordinal) + 1)..];
+            var i = report?.Intervals?.Of(metric);
+            w.WriteNumberOrNull(key, report is null ? null : CostMetric.Find(metric)!.Of(report.Figures));
+            w.WriteNumberOrNull(key + "_low", i?.Low);
+            w.WriteNumberOrNull(key + "_high", i?.High);
+        }
+
         w.WriteEndObject();
     }
 
@@ -288,7 +323,8 @@ public static class SearchReportWriter
     private static readonly string[] Columns =
         ["#", "prefill", "batch tok", "ovl", "decode", "batch", "mtp", "ovl", "redundant", "proxy", "devices", "imbalance p/d", "tok/s/rank", "TTFT ms", "TPOT ms", "$/M out", "SLOs"];
 
-    private static string[] Row(int rank, SearchCandidate c, string imbalance)
+    /// <param name="costed">The winner's own cost report: its figures carry their intervals (docs/cost-model.md, "Stated uncertainty").</param>
+    private static string[] Row(int rank, SearchCandidate c, string imbalance, CostReport? costed = null)
     {
         var s = c.Settings;
         return
@@ -300,9 +336,28 @@ public static class SearchReportWriter
             Parallel(s.DecodeInstances, s.DecodeDataParallel, s.DecodeTensorParallel, s.DecodeExpertParallel),
             NumberText.Whole(s.DecodeMaxBatch), OnOff(s.DecodeMtp), OnOff(s.DecodeOverlap),
             NumberText.Whole(s.RedundantExperts), Proxy(s), NumberText.Whole(c.Devices), imbalance,
-            NumberText.CompactOrDash(c.OutputTokensPerSecondPerRank), NumberText.CompactOrDash(c.TtftMilliseconds), NumberText.CompactOrDash(c.TpotMilliseconds),
+            Bounded(c.OutputTokensPerSecondPerRank, costed, "decode.output_tokens_per_s_per_device"), Bounded(c.TtftMilliseconds, costed, "prefill.ttft_ms"),
+            Bounded(c.TpotMilliseconds, costed, "decode.tpot_ms"),
             NumberText.CompactOrDash(c.UsdPerMillionOutputTokens), c.MeetsSlos ? "met" : "missed",
         ];
+    }
+
+    /// <summary>The figure, with the interval of <paramref name="metric"/> in <paramref name="costed"/> scaled to it (a figure per
+    /// rank of the whole deployment takes the decode figure's relative interval).</summary>
+    private static string Bounded(double value, CostReport? costed, string metric)
+    {
+        if (costed?.Intervals?.Of(metric) is not { } i || !double.IsFinite(value))
+        {
+            return NumberText.CompactOrDash(value);
+        }
+
+        var point = CostMetric.Find(metric)!.Of(costed.Figures);
+        if (!(point > 0))
+        {
+            return NumberText.CompactOrDash(value);
+        }
+
+        return $"{NumberText.Compact(value)} ({NumberText.Compact(value * i.Low / point)}-{NumberText.Compact(value * i.High / point)})";
     }
 
     private static string Proxy(CandidateSettings s) => $"{(s.Aggregated ? "aggregated" : s.ProxyParallel ? "parallel" : "sequential")} {s.ProxyPolicyName}";

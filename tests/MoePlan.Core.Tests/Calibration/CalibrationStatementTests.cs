@@ -66,6 +66,24 @@ public sealed class CalibrationStatementTests
     }
 
     [Fact]
+    public void A_plan_naming_a_cross_validated_profile_takes_its_intervals_and_one_not_cross_validated_gets_none()
+    {
+        var (_, yaml) = Published.Value;
+        var files = new Dictionary<string, string> { ["plans/calibration/profiles/hopper.yaml"] = yaml };
+        var report = Compile("plans/calibration/sglang-h100-decode.moe", "calibration \"profiles/hopper.yaml\"", files).Cost!.Report!;
+        Assert.Equal("profile profiles/hopper.yaml", report.Intervals!.Basis);
+        var tpot = report.Intervals.Tpot!.Value;
+        Assert.InRange(report.Decode.TpotMilliseconds, tpot.Low, tpot.High);
+
+        var unvalidated = CalibrationProfile.Calibrate(CalibrationCase.Measurements, [CalibrationCase.File], crossValidate: false);
+        Assert.Empty(unvalidated.Indistinguishable);
+        files["plans/calibration/profiles/hopper.yaml"] = CalibrationProfileWriter.Yaml(unvalidated);
+        var none = Compile("plans/calibration/sglang-h100-decode.moe", "calibration \"profiles/hopper.yaml\"", files).Cost!.Report!.Intervals!;
+        Assert.Empty(none.Intervals);
+        Assert.Contains("without --cross-validate", none.Unavailable, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_missing_profile_is_MP2040_at_the_path()
     {
         var compiled = Compile("plans/calibration/sglang-h100-decode.moe", "calibration \"nowhere.yaml\"", []);

@@ -57,7 +57,7 @@ public sealed class SearchReportWriterTests
         Assert.Equal(
             [
                 "rank", "index", "mode", "prefill", "decode", "redundant_experts", "proxy", "devices", "ranks", "output_tokens_per_second_per_rank", "ttft_ms", "tpot_ms",
-                "usd_per_million_output_tokens", "goodput_requests_per_second", "meets_slos", "placement", "simulation",
+                "usd_per_million_output_tokens", "goodput_requests_per_second", "meets_slos", "placement", "interval", "simulation",
             ],
             top[0].EnumerateObject().Select(p => p.Name));
         Assert.Equal(
@@ -67,6 +67,16 @@ public sealed class SearchReportWriterTests
         Assert.Equal(["analytic", "simulated", "disagreement"], top[0].GetProperty("simulation").GetProperty("tpot_mean_ms").EnumerateObject().Select(p => p.Name));
         Assert.Equal(["instances", "dp", "tp", "ep", "max_batch", "mtp", "overlap"], top[0].GetProperty("decode").EnumerateObject().Select(p => p.Name));
         Assert.Equal(["instances", "dp", "tp", "ep", "max_batch_tokens", "overlap"], top[0].GetProperty("prefill").EnumerateObject().Select(p => p.Name));
+        // The winner's interval brackets its own figure (a Hopper plan: the published cases bound it).
+        var interval = top[0].GetProperty("interval");
+        Assert.Equal(JsonValueKind.Null, interval.GetProperty("unavailable").ValueKind);
+        foreach (var figure in new[] { "ttft_ms", "tpot_ms", "output_tokens_per_s_per_device" })
+        {
+            var value = interval.GetProperty(figure).GetDouble();
+            Assert.InRange(value, interval.GetProperty(figure + "_low").GetDouble(), interval.GetProperty(figure + "_high").GetDouble());
+            Assert.True(interval.GetProperty(figure + "_high").GetDouble() > interval.GetProperty(figure + "_low").GetDouble());
+        }
+
         // No file key without written plans; with them, the i-th winner names the i-th file.
         Assert.False(top[0].TryGetProperty("file", out _));
         var written = SearchRunTests.AnalyticReport with { Written = ["a.moe", "b.moe", "c.moe", "frontier.png"] };
