@@ -34,14 +34,14 @@ public static class CalibrationProfileReader
         }
         catch (YamlException e)
         {
-            return (null, [DiagnosticCodes.ProfileSyntax.Create(MeasurementReader.Span(path, e.Start), e.Message)]);
+            return (null, [DiagnosticCodes.ProfileSyntax.Create(YamlNodeText.Span(path, e.Start), e.Message)]);
         }
 
         var file = new SourceSpan(path, 0, 0, 1, 1);
         if (stream.Documents.Count != 1 || stream.Documents[0].RootNode is not YamlMappingNode top)
         {
             return (null, [DiagnosticCodes.ProfileShape.Create(file, "a calibration profile", "one YAML mapping (schema, family, factors, cases)",
-                stream.Documents.Count == 1 ? Kind(stream.Documents[0].RootNode) : $"{stream.Documents.Count} documents")]);
+                stream.Documents.Count == 1 ? YamlNodeText.Kind(stream.Documents[0].RootNode) : $"{stream.Documents.Count} documents")]);
         }
 
         var keys = new Dictionary<string, (YamlNode Key, YamlNode Value)>(StringComparer.Ordinal);
@@ -93,7 +93,7 @@ public static class CalibrationProfileReader
             }
             else
             {
-                capped.Add(DiagnosticCodes.ProfileShape.Create(Span(path, files.Value), "`measurements`", "a list of files", Kind(files.Value)));
+                capped.Add(DiagnosticCodes.ProfileShape.Create(Span(path, files.Value), "`measurements`", "a list of files", YamlNodeText.Kind(files.Value)));
             }
         }
 
@@ -129,7 +129,7 @@ public static class CalibrationProfileReader
             }
             else
             {
-                capped.Add(DiagnosticCodes.ProfileShape.Create(Span(path, factorsNode.Value), "`factors`", "a mapping of factor names", Kind(factorsNode.Value)));
+                capped.Add(DiagnosticCodes.ProfileShape.Create(Span(path, factorsNode.Value), "`factors`", "a mapping of factor names", YamlNodeText.Kind(factorsNode.Value)));
             }
         }
 
@@ -148,7 +148,7 @@ public static class CalibrationProfileReader
             }
             else
             {
-                capped.Add(DiagnosticCodes.ProfileShape.Create(Span(path, setsNode.Value), "`indistinguishable`", "a list of factor sets", Kind(setsNode.Value)));
+                capped.Add(DiagnosticCodes.ProfileShape.Create(Span(path, setsNode.Value), "`indistinguishable`", "a list of factor sets", YamlNodeText.Kind(setsNode.Value)));
             }
         }
 
@@ -167,7 +167,7 @@ public static class CalibrationProfileReader
             }
             else
             {
-                capped.Add(DiagnosticCodes.ProfileShape.Create(Span(path, casesNode.Value), "`cases`", "a list of cases", Kind(casesNode.Value)));
+                capped.Add(DiagnosticCodes.ProfileShape.Create(Span(path, casesNode.Value), "`cases`", "a list of cases", YamlNodeText.Kind(casesNode.Value)));
             }
         }
 
@@ -189,7 +189,7 @@ public static class CalibrationProfileReader
         const string Where = "an `indistinguishable` entry";
         if (node is not YamlMappingNode map)
         {
-            diagnostics.Add(DiagnosticCodes.ProfileShape.Create(Span(path, node), Where, "a mapping of factor names to values", Kind(node)));
+            diagnostics.Add(DiagnosticCodes.ProfileShape.Create(Span(path, node), Where, "a mapping of factor names to values", YamlNodeText.Kind(node)));
             return null;
         }
 
@@ -235,7 +235,7 @@ public static class CalibrationProfileReader
         var where = $"factor `{factor.Name}`";
         if (node is not YamlMappingNode map)
         {
-            diagnostics.Add(DiagnosticCodes.ProfileShape.Create(Span(path, node), where, "a mapping (value, family, lower, upper, identified)", Kind(node)));
+            diagnostics.Add(DiagnosticCodes.ProfileShape.Create(Span(path, node), where, "a mapping (value, family, lower, upper, identified)", YamlNodeText.Kind(node)));
             return null;
         }
 
@@ -286,7 +286,7 @@ public static class CalibrationProfileReader
         var where = $"case {(index + 1).ToString(CultureInfo.InvariantCulture)}";
         if (node is not YamlMappingNode map)
         {
-            diagnostics.Add(DiagnosticCodes.ProfileShape.Create(Span(path, node), where, "a mapping (name, metric, measured, ...)", Kind(node)));
+            diagnostics.Add(DiagnosticCodes.ProfileShape.Create(Span(path, node), where, "a mapping (name, metric, measured, ...)", YamlNodeText.Kind(node)));
             return null;
         }
 
@@ -371,18 +371,9 @@ public static class CalibrationProfileReader
             return value;
         }
 
-        diagnostics.Add(DiagnosticCodes.ProfileShape.Create(Span(path, node), where, "a single value", Kind(node)));
+        diagnostics.Add(DiagnosticCodes.ProfileShape.Create(Span(path, node), where, "a single value", YamlNodeText.Kind(node)));
         return null;
     }
 
-    private static string Kind(YamlNode node) => node switch
-    {
-        YamlMappingNode => "a mapping",
-        YamlSequenceNode => "a list",
-        YamlScalarNode { Value: null or "" } => "empty",
-        YamlScalarNode => "a single value",
-        _ => "an alias",
-    };
-
-    private static SourceSpan Span(string path, YamlNode node) => MeasurementReader.Span(path, node.Start);
+    private static SourceSpan Span(string path, YamlNode node) => YamlNodeText.Span(path, node.Start);
 }

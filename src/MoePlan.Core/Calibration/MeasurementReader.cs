@@ -88,7 +88,7 @@ public static class MeasurementReader
         }
         catch (YamlException e)
         {
-            diagnostics.Add(DiagnosticCodes.MeasurementsSyntax.Create(Span(path, e.Start), e.Message));
+            diagnostics.Add(DiagnosticCodes.MeasurementsSyntax.Create(YamlNodeText.Span(path, e.Start), e.Message));
             return entries;
         }
 
@@ -102,7 +102,7 @@ public static class MeasurementReader
         var root = stream.Documents[0].RootNode;
         if (root is not YamlMappingNode top)
         {
-            diagnostics.Add(DiagnosticCodes.MeasurementsShape.Create(Span(path, root.Start), "a measurement file", "a mapping with `measurements`", Kind(root)));
+            diagnostics.Add(DiagnosticCodes.MeasurementsShape.Create(YamlNodeText.Span(path, root.Start), "a measurement file", "a mapping with `measurements`", YamlNodeText.Kind(root)));
             return entries;
         }
 
@@ -116,19 +116,19 @@ public static class MeasurementReader
             }
             else
             {
-                diagnostics.Add(DiagnosticCodes.MeasurementsUnknownKey.Create(Span(path, key.Start), TextExcerpt.Of(name), "a measurement file", string.Join(", ", TopKeys)));
+                diagnostics.Add(DiagnosticCodes.MeasurementsUnknownKey.Create(YamlNodeText.Span(path, key.Start), TextExcerpt.Of(name), "a measurement file", string.Join(", ", TopKeys)));
             }
         }
 
         if (list is null)
         {
-            diagnostics.Add(DiagnosticCodes.MeasurementsMissingKey.Create(Span(path, top.Start), "measurements", "the measurement file"));
+            diagnostics.Add(DiagnosticCodes.MeasurementsMissingKey.Create(YamlNodeText.Span(path, top.Start), "measurements", "the measurement file"));
             return entries;
         }
 
         if (list is not YamlSequenceNode sequence)
         {
-            diagnostics.Add(DiagnosticCodes.MeasurementsShape.Create(Span(path, list.Start), "`measurements`", "a list of measurements", Kind(list)));
+            diagnostics.Add(DiagnosticCodes.MeasurementsShape.Create(YamlNodeText.Span(path, list.Start), "`measurements`", "a list of measurements", YamlNodeText.Kind(list)));
             return entries;
         }
 
@@ -138,7 +138,7 @@ public static class MeasurementReader
             var where = $"measurement {(i + 1).ToString(CultureInfo.InvariantCulture)}";
             if (node is not YamlMappingNode map)
             {
-                diagnostics.Add(DiagnosticCodes.MeasurementsShape.Create(Span(path, node.Start), where, "a mapping (plan, metric, value, source, ...)", Kind(node)));
+                diagnostics.Add(DiagnosticCodes.MeasurementsShape.Create(YamlNodeText.Span(path, node.Start), where, "a mapping (plan, metric, value, source, ...)", YamlNodeText.Kind(node)));
                 continue;
             }
 
@@ -158,13 +158,13 @@ public static class MeasurementReader
                             }
                             else
                             {
-                                diagnostics.Add(DiagnosticCodes.MeasurementsUnknownKey.Create(Span(path, subKey.Start), TextExcerpt.Of(sub), where + " `published`", string.Join(", ", PublishedKeys)));
+                                diagnostics.Add(DiagnosticCodes.MeasurementsUnknownKey.Create(YamlNodeText.Span(path, subKey.Start), TextExcerpt.Of(sub), where + " `published`", string.Join(", ", PublishedKeys)));
                             }
                         }
 
                         break;
                     case "published":
-                        diagnostics.Add(DiagnosticCodes.MeasurementsShape.Create(Span(path, value.Start), where + " `published`", "a mapping (value, devices, unit)", Kind(value)));
+                        diagnostics.Add(DiagnosticCodes.MeasurementsShape.Create(YamlNodeText.Span(path, value.Start), where + " `published`", "a mapping (value, devices, unit)", YamlNodeText.Kind(value)));
                         break;
                     case "result" when value is YamlMappingNode result:
                         foreach (var (subKey, subValue) in result.Children)
@@ -176,19 +176,19 @@ public static class MeasurementReader
                             }
                             else
                             {
-                                diagnostics.Add(DiagnosticCodes.MeasurementsUnknownKey.Create(Span(path, subKey.Start), TextExcerpt.Of(sub), where + " `result`", string.Join(", ", ResultKeys)));
+                                diagnostics.Add(DiagnosticCodes.MeasurementsUnknownKey.Create(YamlNodeText.Span(path, subKey.Start), TextExcerpt.Of(sub), where + " `result`", string.Join(", ", ResultKeys)));
                             }
                         }
 
                         if (!result.Children.Keys.Any(k => (k as YamlScalarNode)?.Value == "file"))
                         {
-                            diagnostics.Add(DiagnosticCodes.MeasurementsMissingKey.Create(Span(path, result.Start), "file", where + " `result`"));
+                            diagnostics.Add(DiagnosticCodes.MeasurementsMissingKey.Create(YamlNodeText.Span(path, result.Start), "file", where + " `result`"));
                         }
 
-                        fields.Add(new Field("result", "", Span(path, keyNode.Start), "a mapping"));
+                        fields.Add(new Field("result", "", YamlNodeText.Span(path, keyNode.Start), "a mapping"));
                         break;
                     case "result":
-                        diagnostics.Add(DiagnosticCodes.MeasurementsShape.Create(Span(path, value.Start), where + " `result`", "a mapping (file, format, line)", Kind(value)));
+                        diagnostics.Add(DiagnosticCodes.MeasurementsShape.Create(YamlNodeText.Span(path, value.Start), where + " `result`", "a mapping (file, format, line)", YamlNodeText.Kind(value)));
                         break;
                     case "set" when value is YamlSequenceNode overrides:
                         fields.AddRange(overrides.Children.Select(o => YamlField("set", o, path)));
@@ -197,19 +197,19 @@ public static class MeasurementReader
                         fields.Add(YamlField(key, value, path));
                         break;
                     default:
-                        diagnostics.Add(DiagnosticCodes.MeasurementsUnknownKey.Create(Span(path, keyNode.Start), TextExcerpt.Of(key), where, string.Join(", ", EntryKeys)));
+                        diagnostics.Add(DiagnosticCodes.MeasurementsUnknownKey.Create(YamlNodeText.Span(path, keyNode.Start), TextExcerpt.Of(key), where, string.Join(", ", EntryKeys)));
                         break;
                 }
             }
 
-            entries.Add(new Entry(where, Span(path, map.Start), fields));
+            entries.Add(new Entry(where, YamlNodeText.Span(path, map.Start), fields));
         }
 
         return entries;
     }
 
     private static Field YamlField(string key, YamlNode value, string path) =>
-        new(key, value is YamlScalarNode { Value: { } text } ? text : null, Span(path, value.Start), Kind(value));
+        new(key, value is YamlScalarNode { Value: { } text } ? text : null, YamlNodeText.Span(path, value.Start), YamlNodeText.Kind(value));
 
     private static List<Entry> CsvEntries(string path, string text, ICollection<Diagnostic> diagnostics)
     {
@@ -670,16 +670,4 @@ public static class MeasurementReader
         diagnostics.Add(DiagnosticCodes.MeasurementInvalidValue.Create(f.Span, key, TextExcerpt.Of(text), "a positive number (plain digits, '.' for decimals, no thousands separators)"));
         return null;
     }
-
-    private static string Kind(YamlNode node) => node switch
-    {
-        YamlMappingNode => "a mapping",
-        YamlSequenceNode => "a list",
-        YamlScalarNode { Value: null or "" } => "empty",
-        YamlScalarNode => "a single value",
-        _ => "an alias",
-    };
-
-    internal static SourceSpan Span(string path, Mark mark) =>
-        new(path, (int)Math.Min(mark.Index, int.MaxValue), 0, (int)Math.Max(1, Math.Min(mark.Line, int.MaxValue)), (int)Math.Max(1, Math.Min(mark.Column, int.MaxValue)));
 }

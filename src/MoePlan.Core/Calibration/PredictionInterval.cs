@@ -118,8 +118,8 @@ public sealed class PredictionInterval
         }
         else
         {
-            interval = PublishedProfiles.For(factors.Family)?.Interval(
-                string.Create(CultureInfo.InvariantCulture, $"leave-one-out errors of the {PublishedProfiles.For(factors.Family)!.Cases.Length} published {factors.Family} cases"));
+            var published = PublishedProfiles.For(factors.Family);
+            interval = published?.Interval(string.Create(CultureInfo.InvariantCulture, $"leave-one-out errors of the {published.Cases.Length} published {factors.Family} cases"));
         }
 
         if (interval is null)

@@ -47,7 +47,7 @@ public static partial class InventoryParser
         }
         catch (YamlException e)
         {
-            return (null, [DiagnosticCodes.InventorySyntax.Create(Span(path, e.Start), e.Message)]);
+            return (null, [DiagnosticCodes.InventorySyntax.Create(YamlNodeText.Span(path, e.Start), e.Message)]);
         }
 
         var file = new SourceSpan(path, 0, 0, 1, 1);
@@ -59,7 +59,7 @@ public static partial class InventoryParser
         var root = stream.Documents[0].RootNode;
         if (root is not YamlMappingNode top)
         {
-            return (null, [DiagnosticCodes.InventoryShape.Create(Span(path, root.Start), "the inventory", "a mapping with `nodes`", Kind(root))]);
+            return (null, [DiagnosticCodes.InventoryShape.Create(YamlNodeText.Span(path, root.Start), "the inventory", "a mapping with `nodes`", YamlNodeText.Kind(root))]);
         }
 
         YamlNode? nodesNode = null;
@@ -72,25 +72,25 @@ public static partial class InventoryParser
             }
             else
             {
-                capped.Add(DiagnosticCodes.InventoryUnknownKey.Create(Span(path, key.Start), TextExcerpt.Of(name), "the inventory", string.Join(", ", TopKeys)));
+                capped.Add(DiagnosticCodes.InventoryUnknownKey.Create(YamlNodeText.Span(path, key.Start), TextExcerpt.Of(name), "the inventory", string.Join(", ", TopKeys)));
             }
         }
 
         if (nodesNode is null)
         {
-            capped.Add(DiagnosticCodes.InventoryMissingKey.Create(Span(path, top.Start), "nodes", "the inventory"));
+            capped.Add(DiagnosticCodes.InventoryMissingKey.Create(YamlNodeText.Span(path, top.Start), "nodes", "the inventory"));
             return (null, [.. diagnostics]);
         }
 
         if (nodesNode is not YamlSequenceNode list)
         {
-            capped.Add(DiagnosticCodes.InventoryShape.Create(Span(path, nodesNode.Start), "`nodes`", "a list of nodes", Kind(nodesNode)));
+            capped.Add(DiagnosticCodes.InventoryShape.Create(YamlNodeText.Span(path, nodesNode.Start), "`nodes`", "a list of nodes", YamlNodeText.Kind(nodesNode)));
             return (null, [.. diagnostics]);
         }
 
         if (list.Children.Count == 0)
         {
-            capped.Add(DiagnosticCodes.InventoryNoNodes.Create(Span(path, list.Start)));
+            capped.Add(DiagnosticCodes.InventoryNoNodes.Create(YamlNodeText.Span(path, list.Start)));
         }
 
         var nodes = ImmutableArray.CreateBuilder<InventoryNode>();
@@ -110,7 +110,7 @@ public static partial class InventoryParser
         var where = $"node {index.ToString(CultureInfo.InvariantCulture)}";
         if (yaml is not YamlMappingNode map)
         {
-            diagnostics.Add(DiagnosticCodes.InventoryShape.Create(Span(path, yaml.Start), where, "a mapping (host, ip, devices, ...)", Kind(yaml)));
+            diagnostics.Add(DiagnosticCodes.InventoryShape.Create(YamlNodeText.Span(path, yaml.Start), where, "a mapping (host, ip, devices, ...)", YamlNodeText.Kind(yaml)));
             return null;
         }
 
@@ -126,7 +126,7 @@ public static partial class InventoryParser
         foreach (var (keyNode, value) in map.Children)
         {
             var key = (keyNode as YamlScalarNode)?.Value ?? "";
-            var span = Span(path, value.Start);
+            var span = YamlNodeText.Span(path, value.Start);
             spans[key] = span;
             switch (key)
             {
@@ -198,12 +198,12 @@ public static partial class InventoryParser
                     labels = Labels(path, where, value, diagnostics);
                     break;
                 default:
-                    diagnostics.Add(DiagnosticCodes.InventoryUnknownKey.Create(Span(path, keyNode.Start), TextExcerpt.Of(key), where, string.Join(", ", NodeKeys)));
+                    diagnostics.Add(DiagnosticCodes.InventoryUnknownKey.Create(YamlNodeText.Span(path, keyNode.Start), TextExcerpt.Of(key), where, string.Join(", ", NodeKeys)));
                     break;
             }
         }
 
-        var nodeSpan = Span(path, map.Start);
+        var nodeSpan = YamlNodeText.Span(path, map.Start);
         foreach (var (key, present) in new[] { ("host", host is not null || spans.ContainsKey("host")), ("ip", address is not null || spans.ContainsKey("ip")), ("devices", devices is not null || spans.ContainsKey("devices")) })
         {
             if (!present)
@@ -224,7 +224,7 @@ public static partial class InventoryParser
             return value;
         }
 
-        diagnostics.Add(DiagnosticCodes.InventoryShape.Create(Span(path, node.Start), where, "a single value", Kind(node)));
+        diagnostics.Add(DiagnosticCodes.InventoryShape.Create(YamlNodeText.Span(path, node.Start), where, "a single value", YamlNodeText.Kind(node)));
         return null;
     }
 
@@ -239,7 +239,7 @@ public static partial class InventoryParser
         };
         if (items is null)
         {
-            diagnostics.Add(DiagnosticCodes.InventoryShape.Create(Span(path, node.Start), $"{where} `{key}`", "a list of names", Kind(node)));
+            diagnostics.Add(DiagnosticCodes.InventoryShape.Create(YamlNodeText.Span(path, node.Start), $"{where} `{key}`", "a list of names", YamlNodeText.Kind(node)));
             return [];
         }
 
@@ -257,7 +257,7 @@ public static partial class InventoryParser
             }
             else
             {
-                diagnostics.Add(DiagnosticCodes.InventoryInvalidInterface.Create(Span(path, item.Start), key, TextExcerpt.Of(name)));
+                diagnostics.Add(DiagnosticCodes.InventoryInvalidInterface.Create(YamlNodeText.Span(path, item.Start), key, TextExcerpt.Of(name)));
             }
         }
 
@@ -269,7 +269,7 @@ public static partial class InventoryParser
         var labels = ImmutableSortedDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
         if (node is not YamlMappingNode map)
         {
-            diagnostics.Add(DiagnosticCodes.InventoryShape.Create(Span(path, node.Start), $"{where} `labels`", "a mapping of label keys to values", Kind(node)));
+            diagnostics.Add(DiagnosticCodes.InventoryShape.Create(YamlNodeText.Span(path, node.Start), $"{where} `labels`", "a mapping of label keys to values", YamlNodeText.Kind(node)));
             return labels.ToImmutable();
         }
 
@@ -284,11 +284,11 @@ public static partial class InventoryParser
 
             if (LabelKeyProblem(key) is { } keyProblem)
             {
-                diagnostics.Add(DiagnosticCodes.InventoryInvalidLabel.Create(Span(path, keyNode.Start), TextExcerpt.Of(key), keyProblem));
+                diagnostics.Add(DiagnosticCodes.InventoryInvalidLabel.Create(YamlNodeText.Span(path, keyNode.Start), TextExcerpt.Of(key), keyProblem));
             }
             else if (!LabelValue().IsMatch(value))
             {
-                diagnostics.Add(DiagnosticCodes.InventoryInvalidLabel.Create(Span(path, valueNode.Start), TextExcerpt.Of(value),
+                diagnostics.Add(DiagnosticCodes.InventoryInvalidLabel.Create(YamlNodeText.Span(path, valueNode.Start), TextExcerpt.Of(value),
                     "is not a label value (at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit)"));
             }
             else
@@ -320,18 +320,6 @@ public static partial class InventoryParser
         return parts.Length == 4 && parts.All(p => p.Length is >= 1 and <= 3 && p.All(char.IsAsciiDigit)
             && (p.Length == 1 || p[0] != '0') && int.Parse(p, CultureInfo.InvariantCulture) <= 255);
     }
-
-    private static string Kind(YamlNode node) => node switch
-    {
-        YamlMappingNode => "a mapping",
-        YamlSequenceNode => "a list",
-        YamlScalarNode { Value: null or "" } => "empty",
-        YamlScalarNode => "a single value",
-        _ => "an alias",
-    };
-
-    private static SourceSpan Span(string path, Mark mark) =>
-        new(path, (int)Math.Min(mark.Index, int.MaxValue), 0, (int)Math.Max(1, Math.Min(mark.Line, int.MaxValue)), (int)Math.Max(1, Math.Min(mark.Column, int.MaxValue)));
 
     [GeneratedRegex(@"^[A-Za-z0-9_.:-]{1,32}$")]
     private static partial Regex InterfaceName();

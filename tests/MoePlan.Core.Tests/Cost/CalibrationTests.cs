@@ -42,21 +42,7 @@ public sealed class CalibrationTests
                 $"| {c.Name} | `{c.Plan}` | {c.Metric} | {c.Published:N0} | {predicted:N0} | {(predicted / c.Published) - 1:+0.0%;-0.0%} | {c.Source} |\n");
         }
 
-        const string Begin = "<!-- calibration-table:begin -->\n";
-        const string End = "<!-- calibration-table:end -->";
-        var path = RepositoryPaths.PathOf("docs", "cost-model.md");
-        var doc = File.ReadAllText(path).Replace("\r\n", "\n", StringComparison.Ordinal);
-        var start = doc.IndexOf(Begin, StringComparison.Ordinal);
-        var end = doc.IndexOf(End, StringComparison.Ordinal);
-        Assert.True(start >= 0 && end > start, "docs/cost-model.md lacks the calibration-table markers");
-        var expected = doc[..(start + Begin.Length)] + table + doc[end..];
-        if (Environment.GetEnvironmentVariable("MOEPLAN_ACCEPT_BASELINES") == "1")
-        {
-            File.WriteAllText(path, expected);
-            doc = expected;
-        }
-
-        Assert.Equal(expected, doc);
+        GeneratedDocSection.AssertCurrent("docs/cost-model.md", "calibration-table", table.ToString());
     }
 
     [Fact]
